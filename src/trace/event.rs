@@ -1,0 +1,274 @@
+//! The event model every driver emits: one [`TraceEvent`] per observable step.
+//!
+//! The JSON form is the contract of DESIGN.md ("Trace"): one flat object per event with
+//! `t_ms`, an optional `peer` and an `event` tag. Every message carries an id (`msg`) so
+//! that its fate (delivered, dropped with a reason) can be followed.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Milliseconds since the start of the run: the one time type of dcsim.
+pub type Millis = u64;
+
+/// Message id, unique within a run, assigned by the application driver.
+pub type MsgId = u64;
+
+/// Which peer: `a` is the offerer (ICE controlling), `b` the answerer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerId {
+    /// The offerer.
+    A,
+    /// The answerer.
+    B,
+}
+
+impl PeerId {
+    /// Both peers, in lane order.
+    pub const BOTH: [PeerId; 2] = [PeerId::A, PeerId::B];
+
+    /// The other peer.
+    pub fn other(self) -> PeerId {
+        match self {
+            PeerId::A => PeerId::B,
+            PeerId::B => PeerId::A,
+        }
+    }
+
+    /// `"a"` or `"b"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerId::A => "a",
+            PeerId::B => "b",
+        }
+    }
+
+    /// Index for two-element arrays.
+    pub fn index(self) -> usize {
+        match self {
+            PeerId::A => 0,
+            PeerId::B => 1,
+        }
+    }
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state machines a `state` event can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Machine {
+    /// `RTCSignalingState`.
+    Signaling,
+    /// `RTCIceGatheringState`.
+    IceGathering,
+    /// `RTCIceConnectionState`.
+    IceConnection,
+    /// `RTCPeerConnectionState`.
+    PeerConnection,
+    /// `RTCDtlsTransportState`.
+    Dtls,
+    /// `RTCSctpTransportState`.
+    Sctp,
+    /// `RTCDataChannelState` (the event names the channel).
+    DataChannel,
+}
+
+impl Machine {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Machine::Signaling => "signaling",
+            Machine::IceGathering => "ice_gathering",
+            Machine::IceConnection => "ice_connection",
+            Machine::PeerConnection => "peer_connection",
+            Machine::Dtls => "dtls",
+            Machine::Sctp => "sctp",
+            Machine::DataChannel => "data_channel",
+        }
+    }
+}
+
+impl fmt::Display for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the application sent: the bare channel send, or through the guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The bare `send` of the stack.
+    Raw,
+    /// Through [`crate::guard`].
+    Guarded,
+}
+
+impl Via {
+    /// `"raw"` or `"guarded"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Raw => "raw",
+            Via::Guarded => "guarded",
+        }
+    }
+}
+
+/// What a send call returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendOutcome {
+    /// Handed to the transport.
+    Sent,
+    /// Held by the guard, to be flushed later or dropped with a reason.
+    Queued,
+    /// The raw send returned an error (the text is the profile's).
+    Error,
+    /// The guard refused it (with a reason).
+    Rejected,
+}
+
+impl SendOutcome {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendOutcome::Sent => "sent",
+            SendOutcome::Queued => "queued",
+            SendOutcome::Error => "error",
+            SendOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// One event of a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Virtual time of the event.
+    pub t_ms: Millis,
+    /// The peer it happened on; `None` for network-wide events (faults, violations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerId>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened, tagged by `event` in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A state machine changed state (`from` and `to` are the crate's Display strings).
+    State {
+        /// Which machine.
+        machine: Machine,
+        /// The channel label, for `data_channel`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        /// Previous state.
+        from: String,
+        /// New state.
+        to: String,
+    },
+    /// The application called send (raw or guarded), or the guard flushed a queued message
+    /// to the transport (`via = guarded`, `flushed = true`).
+    Send {
+        /// Channel label.
+        channel: String,
+        /// Message id.
+        msg: MsgId,
+        /// Raw or guarded.
+        via: Via,
+        /// The channel's readyState at the moment of the call.
+        state: String,
+        /// What the call returned.
+        outcome: SendOutcome,
+        /// Error text of a raw send.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Reason of a guarded rejection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// True when the guard hands a previously queued message to the transport.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        flushed: bool,
+    },
+    /// A message reached the remote application.
+    Deliver {
+        /// Channel label.
+        channel: String,
+        /// Message id.
+        msg: MsgId,
+    },
+    /// A message will never be delivered, with the reason (guard drops, or a loss the
+    /// stack reports or the driver detects).
+    Drop {
+        /// Channel label.
+        channel: String,
+        /// Message id.
+        msg: MsgId,
+        /// Why (guard reasons: not-open, expired, queue-full, channel-closed, too-large,
+        /// path-failed).
+        reason: String,
+    },
+    /// An application-visible callback (open, close, error, datachannel,
+    /// bufferedamountlow, bufferedamounthigh).
+    Callback {
+        /// Channel label.
+        channel: String,
+        /// The callback's name.
+        name: String,
+    },
+    /// A network fault or application step from the scenario.
+    Fault {
+        /// The scenario action (`partition`, `heal`, ...).
+        action: String,
+        /// Parameters, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// An invariant was violated.
+    Violation {
+        /// Invariant name from DESIGN.md.
+        invariant: String,
+        /// What exactly.
+        detail: String,
+    },
+}
+
+impl TraceEvent {
+    /// A network-wide event.
+    pub fn global(t_ms: Millis, kind: EventKind) -> Self {
+        TraceEvent {
+            t_ms,
+            peer: None,
+            kind,
+        }
+    }
+
+    /// An event on one peer.
+    pub fn on(t_ms: Millis, peer: PeerId, kind: EventKind) -> Self {
+        TraceEvent {
+            t_ms,
+            peer: Some(peer),
+            kind,
+        }
+    }
+
+    /// The `event` tag.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            EventKind::State { .. } => "state",
+            EventKind::Send { .. } => "send",
+            EventKind::Deliver { .. } => "deliver",
+            EventKind::Drop { .. } => "drop",
+            EventKind::Callback { .. } => "callback",
+            EventKind::Fault { .. } => "fault",
+            EventKind::Violation { .. } => "violation",
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Traces: the one record every driver (model, simulator, checker, real stack) emits,
+//! its JSON-lines form, and renderers for people.
+
+mod event;
+mod jsonl;
+
+pub use event::*;
+pub use jsonl::TraceParseError;
+
+use serde::{Deserialize, Serialize};
+
+/// An ordered list of events, in time order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Trace {
+    /// The events, in the order they happened.
+    pub events: Vec<TraceEvent>,
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one event.
+    pub fn push(&mut self, event: TraceEvent) {
+        self.events.push(event);
+    }
+
+    /// The violations recorded in this trace.
+    pub fn violations(&self) -> impl Iterator<Item = &TraceEvent> {
+        self.events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Violation { .. }))
+    }
+
+    /// True when no invariant was violated.
+    pub fn is_clean(&self) -> bool {
+        self.violations().next().is_none()
+    }
+}
