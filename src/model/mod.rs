@@ -2,9 +2,19 @@
 //!
 //! No I/O, no clock reads, no async, no randomness: time is an input.
 
+pub mod config;
 pub mod convert;
+pub mod pair;
+pub mod peer;
 pub mod profile;
 pub mod states;
+pub mod timer;
+pub mod wire;
 
-pub use profile::ProfileName;
+pub use config::PeerConfig;
+pub use pair::Pair;
+pub use peer::{Input, Output, Peer};
+pub use profile::{Profile, ProfileName};
 pub use states::*;
+pub use timer::Timer;
+pub use wire::{Chunk, Packet};

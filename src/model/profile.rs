@@ -39,3 +39,82 @@ impl fmt::Display for ProfileName {
         f.write_str(self.as_str())
     }
 }
+
+/// The switches where the two profiles differ. The model reads these, one per behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Profile {
+    /// Which profile this is.
+    pub name: ProfileName,
+    /// An in-band channel opens only when DATA_CHANNEL_ACK arrives (webrtc-rs,
+    /// `rtc/src/peer_connection/handler/datachannel.rs`); the spec opens it when SCTP is up.
+    pub open_on_dcep_ack: bool,
+    /// `send()` checks that the SCTP stream exists, not readyState (webrtc-rs
+    /// `ensure_sendable`): a dialed, un-ACKed channel accepts sends, and a send right
+    /// after `close()` returns Ok and is silently lost.
+    pub send_checks_stream: bool,
+    /// `closing` is an observable readyState (w3c); webrtc-rs goes straight to closed.
+    pub observable_closing: bool,
+    /// After the remote's `pc.close()` (SCTP ABORT), each channel fires `error` before
+    /// `close` (w3c, errorDetail sctp-failure); webrtc-rs fires only `close`.
+    pub abort_fires_error: bool,
+    /// Error texts of `send()`.
+    pub errors: SendErrors,
+}
+
+/// The exact error texts `send()` gives in one profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SendErrors {
+    /// The channel is connecting (no stream yet).
+    pub not_open: &'static str,
+    /// The channel is closing or closed, or unknown.
+    pub closed: &'static str,
+    /// The message is larger than the negotiated max message size.
+    pub too_large: &'static str,
+}
+
+/// Chrome's InvalidStateError text, the error users see in the field.
+pub const W3C_INVALID_STATE: &str = "InvalidStateError: Failed to execute 'send' on 'RTCDataChannel': RTCDataChannel.readyState is not 'open'";
+
+impl Profile {
+    /// The `webrtc` 0.21.1 crate.
+    pub const WEBRTC_RS: Profile = Profile {
+        name: ProfileName::WebrtcRs,
+        open_on_dcep_ack: true,
+        send_checks_stream: true,
+        observable_closing: false,
+        abort_fires_error: false,
+        errors: SendErrors {
+            not_open: "data channel is not open yet",
+            closed: "data channel closed",
+            too_large: "outbound packet larger than maximum message size",
+        },
+    };
+
+    /// The W3C spec, with Chrome's error texts.
+    pub const W3C: Profile = Profile {
+        name: ProfileName::W3c,
+        open_on_dcep_ack: false,
+        send_checks_stream: false,
+        observable_closing: true,
+        abort_fires_error: true,
+        errors: SendErrors {
+            not_open: W3C_INVALID_STATE,
+            closed: W3C_INVALID_STATE,
+            too_large: "TypeError: Failed to execute 'send' on 'RTCDataChannel': Message size exceeds maximum message size",
+        },
+    };
+
+    /// The switch set of a profile name.
+    pub fn of(name: ProfileName) -> Profile {
+        match name {
+            ProfileName::WebrtcRs => Self::WEBRTC_RS,
+            ProfileName::W3c => Self::W3C,
+        }
+    }
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self::WEBRTC_RS
+    }
+}

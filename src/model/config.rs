@@ -1,0 +1,69 @@
+//! Timeouts and limits of the model, with `webrtc` 0.21.1's defaults.
+
+use crate::trace::Millis;
+use serde::{Deserialize, Serialize};
+
+/// Knobs of one model peer. Defaults are the crate's (`rtc-ice` agent config,
+/// `SettingEngineBuilder`, SCTP and DTLS defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PeerConfig {
+    /// ICE connectivity-check interval while checking (200 ms).
+    pub check_interval_ms: Millis,
+    /// Consent (keepalive) interval while connected (2 s).
+    pub keepalive_interval_ms: Millis,
+    /// Idle time after which ICE goes disconnected (5 s; 0 disables).
+    pub disconnected_timeout_ms: Millis,
+    /// Further idle time after which ICE goes failed (25 s; 0 disables).
+    pub failed_timeout_ms: Millis,
+    /// DCEP handshake deadline for in-band channels (30 s; 0 disables).
+    pub dcep_handshake_timeout_ms: Millis,
+    /// Initial DTLS flight retransmission timeout (1 s, doubling).
+    pub dtls_retransmit_ms: Millis,
+    /// Initial SCTP retransmission timeout (1 s, doubling, capped at 60 s).
+    pub sctp_rto_initial_ms: Millis,
+    /// Max message size advertised and enforced (`a=max-message-size:65536`).
+    pub max_message_size: usize,
+    /// bufferedAmountLow threshold (0).
+    pub buffered_amount_low_threshold: usize,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        PeerConfig {
+            check_interval_ms: 200,
+            keepalive_interval_ms: 2000,
+            disconnected_timeout_ms: 5000,
+            failed_timeout_ms: 25000,
+            dcep_handshake_timeout_ms: 30000,
+            dtls_retransmit_ms: 1000,
+            sctp_rto_initial_ms: 1000,
+            max_message_size: 65536,
+            buffered_amount_low_threshold: 0,
+        }
+    }
+}
+
+/// The crate starts its interval at 200 ms and only ever lowers it
+/// (`rtc-ice/src/agent/mod.rs` `get_timeout_interval`), so an agent ticks at
+/// min(200 ms, check or keepalive interval, disconnected, failed timeouts).
+pub const DEFAULT_ICE_TICK_MS: Millis = 200;
+
+impl PeerConfig {
+    /// The ICE agent's tick interval while checking or connected.
+    pub fn ice_tick_ms(&self, checking: bool) -> Millis {
+        let mut tick = DEFAULT_ICE_TICK_MS;
+        let mut lower = |x: Millis| {
+            if x != 0 && x < tick {
+                tick = x;
+            }
+        };
+        if checking {
+            lower(self.check_interval_ms);
+        } else {
+            lower(self.keepalive_interval_ms);
+        }
+        lower(self.disconnected_timeout_ms);
+        lower(self.failed_timeout_ms);
+        tick
+    }
+}

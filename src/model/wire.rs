@@ -1,0 +1,97 @@
+//! The abstract protocol messages two model peers exchange. Not bytes on the wire, but
+//! the same conversation: STUN checks and consent, DTLS flights, the SCTP association,
+//! DCEP, user data, stream resets, ABORT and close_notify.
+
+use crate::trace::MsgId;
+use serde::{Deserialize, Serialize};
+
+/// One datagram between the peers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Packet {
+    /// STUN binding request: a connectivity check, or a consent check once connected.
+    /// `generation` is the ICE credentials generation (bumped by an ICE restart).
+    StunRequest {
+        /// ICE credentials generation.
+        generation: u32,
+        /// USE-CANDIDATE: the controlling agent nominates the pair.
+        nominate: bool,
+    },
+    /// STUN binding success response.
+    StunResponse {
+        /// ICE credentials generation.
+        generation: u32,
+    },
+    /// DTLS handshake flight 1..=6 (client sends odd, server even flights).
+    DtlsFlight(u8),
+    /// DTLS close_notify alert.
+    DtlsCloseNotify,
+    /// SCTP INIT (client) / INIT ACK (server) / COOKIE ECHO / COOKIE ACK, as 1..=4.
+    SctpHandshake(u8),
+    /// A reliable SCTP chunk with its TSN.
+    SctpData {
+        /// Transmission sequence number.
+        tsn: u32,
+        /// What it carries.
+        chunk: Chunk,
+    },
+    /// Selective ack: every TSN up to and including `cum_tsn` arrived.
+    SctpSack {
+        /// Cumulative TSN ack.
+        cum_tsn: u32,
+    },
+    /// SCTP ABORT (peer connection closed).
+    SctpAbort,
+}
+
+/// The payload of a reliable SCTP chunk.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Chunk {
+    /// DATA_CHANNEL_OPEN.
+    DcepOpen {
+        /// Stream id.
+        stream: u16,
+        /// Channel label.
+        label: String,
+        /// Ordered delivery.
+        ordered: bool,
+    },
+    /// DATA_CHANNEL_ACK.
+    DcepAck {
+        /// Stream id.
+        stream: u16,
+    },
+    /// A user message.
+    Data {
+        /// Stream id.
+        stream: u16,
+        /// Message id.
+        msg: MsgId,
+        /// Size in bytes.
+        size: u32,
+    },
+    /// Outgoing stream reset request (RE-CONFIG), i.e. the channel is closed.
+    StreamReset {
+        /// Stream id.
+        stream: u16,
+    },
+}
+
+impl Packet {
+    /// Encodes for a datagram socket.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decodes a datagram; `None` for anything that is not a model packet.
+    pub fn decode(bytes: &[u8]) -> Option<Packet> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    /// True for STUN (the only traffic that refreshes ICE consent).
+    pub fn is_stun(&self) -> bool {
+        matches!(
+            self,
+            Packet::StunRequest { .. } | Packet::StunResponse { .. }
+        )
+    }
+}
