@@ -10,7 +10,12 @@ use webrtc::peer_connection::{
 
 macro_rules! check_all {
     ($ours:ty, $theirs:ty, $count:expr) => {{
-        assert_eq!(<$ours>::ALL.len(), $count, "variant count of {}", stringify!($ours));
+        assert_eq!(
+            <$ours>::ALL.len(),
+            $count,
+            "variant count of {}",
+            stringify!($ours)
+        );
         for &ours in <$ours>::ALL {
             let theirs: $theirs = ours.into();
             assert_eq!(theirs.to_string(), ours.to_string(), "Display of {ours:?}");
@@ -25,7 +30,10 @@ fn data_channel_state() {
     check_all!(DataChannelState, RTCDataChannelState, 5);
     // The crate's own parser agrees with our Display strings.
     for &s in DataChannelState::ALL {
-        assert_eq!(DataChannelState::try_from(RTCDataChannelState::from(s.as_str())), Ok(s));
+        assert_eq!(
+            DataChannelState::try_from(RTCDataChannelState::from(s.as_str())),
+            Ok(s)
+        );
     }
 }
 

@@ -34,8 +34,14 @@ fn pair(profile: Profile) -> Pair {
 fn open_pair(profile: Profile) -> Pair {
     let mut p = pair(profile);
     p.run_until(1000);
-    assert_eq!(p.peer(A).channel_state("chat"), Some(DataChannelState::Open));
-    assert_eq!(p.peer(B).channel_state("chat"), Some(DataChannelState::Open));
+    assert_eq!(
+        p.peer(A).channel_state("chat"),
+        Some(DataChannelState::Open)
+    );
+    assert_eq!(
+        p.peer(B).channel_state("chat"),
+        Some(DataChannelState::Open)
+    );
     p
 }
 
@@ -86,7 +92,10 @@ fn connect_reaches_open_through_every_machine_in_order() {
     let p = open_pair(RS);
     // ICE `new` is never reported by the crate as a change target; the first is checking.
     assert_eq!(states(&p, A, "ice_connection"), ["checking", "connected"]);
-    assert_eq!(states(&p, A, "peer_connection"), ["connecting", "connected"]);
+    assert_eq!(
+        states(&p, A, "peer_connection"),
+        ["connecting", "connected"]
+    );
     assert_eq!(states(&p, A, "dtls"), ["connecting", "connected"]);
     assert_eq!(states(&p, A, "sctp"), ["connected"]);
     assert_eq!(states(&p, A, "signaling"), ["have-local-offer", "stable"]);
@@ -120,8 +129,14 @@ fn total_loss_gives_disconnected_then_failed_measured_from_the_last_stun_receive
     let disc = first(&p, A, "ice_connection", "disconnected");
     let failed = first(&p, A, "ice_connection", "failed");
     // The crate evaluates at 200 ms contact ticks: first tick past each deadline.
-    assert!(disc > last + 5000 && disc <= last + 5200, "disconnected at {disc}");
-    assert!(failed > last + 30_000 && failed <= last + 30_200, "failed at {failed}");
+    assert!(
+        disc > last + 5000 && disc <= last + 5200,
+        "disconnected at {disc}"
+    );
+    assert!(
+        failed > last + 30_000 && failed <= last + 30_200,
+        "failed at {failed}"
+    );
     // And so within the windows (t+5 s, t+7 s] and (t+30 s, t+32 s].
     assert!(disc <= last + 7000 && failed <= last + 32_000);
     assert_eq!(
@@ -158,8 +173,14 @@ fn shortened_timeouts_move_the_windows() {
     p.run_until(10_000);
     let disc = first(&p, A, "ice_connection", "disconnected");
     let failed = first(&p, A, "ice_connection", "failed");
-    assert!(disc > last + 1000 && disc <= last + 1200, "disconnected at {disc}");
-    assert!(failed > last + 3000 && failed <= last + 3200, "failed at {failed}");
+    assert!(
+        disc > last + 1000 && disc <= last + 1200,
+        "disconnected at {disc}"
+    );
+    assert!(
+        failed > last + 3000 && failed <= last + 3200,
+        "failed at {failed}"
+    );
 }
 
 #[test]
@@ -218,7 +239,14 @@ fn failed_is_terminal_except_for_an_ice_restart() {
     p.run_until(51_000);
     assert_eq!(
         states(&p, A, "ice_connection"),
-        ["checking", "connected", "disconnected", "failed", "checking", "connected"]
+        [
+            "checking",
+            "connected",
+            "disconnected",
+            "failed",
+            "checking",
+            "connected"
+        ]
     );
     // The channel survived, and data flows again.
     p.send(A, "chat", 3, 10).unwrap();
@@ -278,7 +306,10 @@ fn webrtc_rs_accepts_sends_after_dcep_open_before_ack() {
         first(&probe, A, "sctp", "connected")
     };
     p.run_until(sctp_up);
-    assert_eq!(p.peer(A).channel_state("chat"), Some(DataChannelState::Connecting));
+    assert_eq!(
+        p.peer(A).channel_state("chat"),
+        Some(DataChannelState::Connecting)
+    );
     assert_eq!(p.send(A, "chat", 9, 10), Ok(()));
     p.run_until(1000);
     assert!(delivered(&p, B).contains(&9));
@@ -299,7 +330,10 @@ fn local_close_resets_the_stream_and_both_sides_fire_close() {
         if profile.observable_closing {
             assert_eq!(states(&p, A, "data_channel"), ["open", "closing", "closed"]);
             assert_eq!(states(&p, B, "data_channel"), ["open", "closing", "closed"]);
-            assert_eq!(callbacks(&p, B, "chat"), ["datachannel", "open", "closing", "close"]);
+            assert_eq!(
+                callbacks(&p, B, "chat"),
+                ["datachannel", "open", "closing", "close"]
+            );
         } else {
             assert_eq!(states(&p, A, "data_channel"), ["open", "closed"]);
             assert_eq!(states(&p, B, "data_channel"), ["open", "closed"]);
@@ -314,7 +348,10 @@ fn pc_close_aborts_the_association_and_the_remote_keeps_ice() {
     for profile in [RS, W3C] {
         let mut p = open_pair(profile);
         p.app(A, AppCall::ClosePeer).unwrap();
-        assert_eq!(p.peer(A).peer_connection_state(), PeerConnectionState::Closed);
+        assert_eq!(
+            p.peer(A).peer_connection_state(),
+            PeerConnectionState::Closed
+        );
         assert_eq!(
             p.send(A, "chat", 1, 10),
             Err(profile.errors.closed.to_string())
@@ -358,10 +395,7 @@ fn dcep_handshake_deadline_closes_an_unacknowledged_channel() {
     let closed = first(&p, A, "data_channel", "closed");
     assert_eq!(closed, sctp_up + 30_000);
     assert_eq!(callbacks(&p, A, "chat"), ["close"]);
-    assert_eq!(
-        p.send(A, "chat", 1, 1),
-        Err(RS.errors.closed.to_string())
-    );
+    assert_eq!(p.send(A, "chat", 1, 1), Err(RS.errors.closed.to_string()));
 }
 
 #[test]
@@ -371,8 +405,14 @@ fn negotiated_channels_open_on_both_sides_without_dcep() {
     p.app(B, create("ctl", Some(0))).unwrap();
     p.connect().unwrap();
     p.run_until(1000);
-    assert_eq!(first(&p, A, "data_channel", "open"), first(&p, A, "sctp", "connected"));
-    assert_eq!(first(&p, B, "data_channel", "open"), first(&p, B, "sctp", "connected"));
+    assert_eq!(
+        first(&p, A, "data_channel", "open"),
+        first(&p, A, "sctp", "connected")
+    );
+    assert_eq!(
+        first(&p, B, "data_channel", "open"),
+        first(&p, B, "sctp", "connected")
+    );
     assert_eq!(callbacks(&p, B, "ctl"), ["open"]);
     p.send(B, "ctl", 1, 5).unwrap();
     p.send(A, "ctl", 2, 5).unwrap();
@@ -386,7 +426,10 @@ fn channel_created_after_sctp_is_up_is_dialed_at_once() {
     let mut p = open_pair(RS);
     p.app(A, create("late", None)).unwrap();
     p.run_until(1100);
-    assert_eq!(p.peer(A).channel_state("late"), Some(DataChannelState::Open));
+    assert_eq!(
+        p.peer(A).channel_state("late"),
+        Some(DataChannelState::Open)
+    );
     assert_eq!(callbacks(&p, B, "late"), ["datachannel", "open"]);
     // Opened one round trip later (OPEN out, ACK back).
     assert_eq!(first(&p, A, "data_channel", "open"), 120);

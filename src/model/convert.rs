@@ -48,16 +48,72 @@ macro_rules! convert {
     };
 }
 
-convert!(DataChannelState, RTCDataChannelState { Connecting, Open, Closing, Closed });
-convert!(IceConnectionState, RTCIceConnectionState {
-    New, Checking, Connected, Completed, Disconnected, Failed, Closed
-});
-convert!(IceGatheringState, RTCIceGatheringState { New, Gathering, Complete });
-convert!(PeerConnectionState, RTCPeerConnectionState {
-    New, Connecting, Connected, Disconnected, Failed, Closed
-});
-convert!(SignalingState, RTCSignalingState {
-    Stable, HaveLocalOffer, HaveRemoteOffer, HaveLocalPranswer, HaveRemotePranswer, Closed
-});
-convert!(DtlsTransportState, RTCDtlsTransportState { New, Connecting, Connected, Closed, Failed });
-convert!(SctpTransportState, RTCSctpTransportState { Connecting, Connected, Closed });
+convert!(
+    DataChannelState,
+    RTCDataChannelState {
+        Connecting,
+        Open,
+        Closing,
+        Closed
+    }
+);
+convert!(
+    IceConnectionState,
+    RTCIceConnectionState {
+        New,
+        Checking,
+        Connected,
+        Completed,
+        Disconnected,
+        Failed,
+        Closed
+    }
+);
+convert!(
+    IceGatheringState,
+    RTCIceGatheringState {
+        New,
+        Gathering,
+        Complete
+    }
+);
+convert!(
+    PeerConnectionState,
+    RTCPeerConnectionState {
+        New,
+        Connecting,
+        Connected,
+        Disconnected,
+        Failed,
+        Closed
+    }
+);
+convert!(
+    SignalingState,
+    RTCSignalingState {
+        Stable,
+        HaveLocalOffer,
+        HaveRemoteOffer,
+        HaveLocalPranswer,
+        HaveRemotePranswer,
+        Closed
+    }
+);
+convert!(
+    DtlsTransportState,
+    RTCDtlsTransportState {
+        New,
+        Connecting,
+        Connected,
+        Closed,
+        Failed
+    }
+);
+convert!(
+    SctpTransportState,
+    RTCSctpTransportState {
+        Connecting,
+        Connected,
+        Closed
+    }
+);

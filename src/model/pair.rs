@@ -106,11 +106,7 @@ impl Pair {
     pub fn run_until(&mut self, until: Millis) {
         loop {
             let next_packet = self.in_flight.keys().next().map(|(t, _)| *t);
-            let next_timer = self
-                .peers
-                .iter()
-                .filter_map(|p| p.poll_timeout())
-                .min();
+            let next_timer = self.peers.iter().filter_map(|p| p.poll_timeout()).min();
             let next = match (next_packet, next_timer) {
                 (Some(p), Some(t)) => p.min(t),
                 (Some(p), None) => p,

@@ -279,7 +279,11 @@ impl Peer {
                 self.set_signaling(SignalingState::Stable);
                 "answer"
             }
-            (_, s) => return Err(format!("cannot create a description in signaling state {s}")),
+            (_, s) => {
+                return Err(format!(
+                    "cannot create a description in signaling state {s}"
+                ))
+            }
         };
         if self.gathering == IceGatheringState::New {
             self.set_gathering(IceGatheringState::Gathering);
@@ -318,7 +322,9 @@ impl Peer {
                 self.start_ice();
                 Ok(())
             }
-            (kind, s) => Err(format!("cannot apply a remote {kind} in signaling state {s}")),
+            (kind, s) => Err(format!(
+                "cannot apply a remote {kind} in signaling state {s}"
+            )),
         }
     }
 
@@ -350,12 +356,19 @@ impl Peer {
         }
     }
 
-    fn create_channel(&mut self, label: String, negotiated: Option<u16>, ordered: bool) -> AppResult {
+    fn create_channel(
+        &mut self,
+        label: String,
+        negotiated: Option<u16>,
+        ordered: bool,
+    ) -> AppResult {
         if self.closed {
             return Err(ERR_PEER_CLOSED.into());
         }
         if self.channels.contains_key(&label) {
-            return Err(format!("a channel labelled {label:?} already exists on this peer"));
+            return Err(format!(
+                "a channel labelled {label:?} already exists on this peer"
+            ));
         }
         self.channels.insert(
             label.clone(),

@@ -178,6 +178,99 @@ pub fn derive_peer_connection_state(
     }
 }
 
+/// The legal state paths of each machine, one table: the model's behaviour is checked
+/// against it (`legal-transition`), and the machine docs above draw the same paths.
+/// `closing` is legal for data channels only in profiles where it is observable.
+pub fn is_legal_transition(machine: &str, from: &str, to: &str, observable_closing: bool) -> bool {
+    if from == to {
+        return false;
+    }
+    match machine {
+        "data_channel" => {
+            matches!(
+                (from, to),
+                ("connecting", "open") | ("connecting", "closed") | ("open", "closed")
+            ) || (observable_closing
+                && matches!(
+                    (from, to),
+                    ("connecting", "closing") | ("open", "closing") | ("closing", "closed")
+                ))
+        }
+        "ice_connection" => {
+            to == "closed"
+                || matches!(
+                    (from, to),
+                    ("new", "checking")
+                        | ("checking", "connected")
+                        | ("checking", "completed")
+                        | ("checking", "failed")
+                        | ("connected", "completed")
+                        | ("connected", "disconnected")
+                        | ("completed", "disconnected")
+                        | ("connected", "failed")
+                        | ("disconnected", "connected")
+                        | ("disconnected", "failed")
+                        // ICE restart
+                        | ("connected", "checking")
+                        | ("completed", "checking")
+                        | ("disconnected", "checking")
+                        | ("failed", "checking")
+                )
+        }
+        "peer_connection" => {
+            to == "closed"
+                || matches!(
+                    (from, to),
+                    ("new", "connecting")
+                        | ("connecting", "connected")
+                        | ("connecting", "disconnected")
+                        | ("connecting", "failed")
+                        | ("connected", "disconnected")
+                        | ("connected", "failed")
+                        | ("disconnected", "connected")
+                        | ("disconnected", "failed")
+                        // ICE restart
+                        | ("connected", "connecting")
+                        | ("disconnected", "connecting")
+                        | ("failed", "connecting")
+                )
+        }
+        "signaling" => {
+            to == "closed"
+                || matches!(
+                    (from, to),
+                    ("stable", "have-local-offer")
+                        | ("stable", "have-remote-offer")
+                        | ("have-local-offer", "stable")
+                        | ("have-remote-offer", "stable")
+                        | ("have-local-offer", "have-remote-pranswer")
+                        | ("have-remote-offer", "have-local-pranswer")
+                        | ("have-remote-pranswer", "stable")
+                        | ("have-local-pranswer", "stable")
+                )
+        }
+        "ice_gathering" => matches!(
+            (from, to),
+            ("new", "gathering") | ("gathering", "complete") | ("complete", "gathering")
+        ),
+        "dtls" => matches!(
+            (from, to),
+            ("new", "connecting")
+                | ("connecting", "connected")
+                | ("connecting", "failed")
+                | ("connected", "failed")
+                | ("new", "closed")
+                | ("connecting", "closed")
+                | ("connected", "closed")
+        ),
+        "sctp" => matches!(
+            (from, to),
+            ("connecting", "connected") | ("connecting", "closed") | ("connected", "closed")
+        ),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,382 @@
+//! Invariants evaluated on every event of every driver.
+//!
+//! A [`Monitor`] watches a trace as it is written and returns the violations each event
+//! causes, so the simulator, the checker and the fuzzer all judge runs the same way.
+//! Names are DESIGN.md's.
+
+use crate::model::{
+    derive_peer_connection_state, is_legal_transition, DtlsTransportState, IceConnectionState,
+    PeerConnectionState,
+};
+use crate::trace::{EventKind, Machine, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The invariants, by name.
+pub mod names {
+    /// No application send (raw) or guard release reaches a channel that is not open.
+    pub const NO_SEND_ON_NON_OPEN: &str = "no-send-on-non-open";
+    /// Every state change is a legal edge of its machine (per profile).
+    pub const LEGAL_TRANSITION: &str = "legal-transition";
+    /// Nothing leaves `closed`.
+    pub const CLOSED_IS_TERMINAL: &str = "closed-is-terminal";
+    /// The peer-connection state equals the function of ICE and DTLS states.
+    pub const DERIVED_PEER_STATE: &str = "derived-peer-state";
+    /// Every message offered to the guard ends in exactly one reported fate.
+    pub const NO_SILENT_LOSS: &str = "no-silent-loss";
+    /// Messages are delivered in the order they were handed to the transport.
+    pub const FIFO_DELIVERY: &str = "fifo-delivery";
+    /// The guard's queue stays within its bounds.
+    pub const BOUNDED_QUEUE: &str = "bounded-queue";
+    /// Same scenario and seed give a byte-identical trace.
+    pub const DETERMINISTIC_REPLAY: &str = "deterministic-replay";
+    /// Every name.
+    pub const ALL: [&str; 8] = [
+        NO_SEND_ON_NON_OPEN,
+        LEGAL_TRANSITION,
+        CLOSED_IS_TERMINAL,
+        DERIVED_PEER_STATE,
+        NO_SILENT_LOSS,
+        FIFO_DELIVERY,
+        BOUNDED_QUEUE,
+        DETERMINISTIC_REPLAY,
+    ];
+}
+
+/// What the monitor needs to know about the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MonitorConfig {
+    /// `closing` is observable (w3c).
+    pub observable_closing: bool,
+    /// The guard's message bound, if a guard is in use.
+    pub guard_max_messages: Option<usize>,
+    /// Check derived-peer-state (only for stacks that report ICE and DTLS states).
+    pub check_derived_state: bool,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            observable_closing: false,
+            guard_max_messages: None,
+            check_derived_state: true,
+        }
+    }
+}
+
+/// The fate of a guarded message so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Fate {
+    Queued,
+    Resolved,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct PeerView {
+    states: BTreeMap<(Machine, Option<String>), String>,
+    ice: Option<IceConnectionState>,
+    dtls: Option<DtlsTransportState>,
+    pc: Option<PeerConnectionState>,
+    closed: bool,
+    derived_dirty: bool,
+    /// (channel) -> guard queue length.
+    queue_len: BTreeMap<String, usize>,
+}
+
+/// Watches events and reports invariant violations.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Monitor {
+    config: MonitorConfig,
+    peers: [PeerView; 2],
+    guarded: BTreeMap<MsgId, (Fate, u32)>,
+    /// (sender, channel) -> message ids in the order they were handed to the transport.
+    handed: BTreeMap<(PeerId, String), Vec<MsgId>>,
+    /// (sender, channel) -> index in `handed` of the last delivered message.
+    last_delivered: BTreeMap<(PeerId, String), usize>,
+    delivered: BTreeSet<MsgId>,
+}
+
+impl Monitor {
+    /// A monitor for one run.
+    pub fn new(config: MonitorConfig) -> Self {
+        Monitor {
+            config,
+            peers: Default::default(),
+            guarded: BTreeMap::new(),
+            handed: BTreeMap::new(),
+            last_delivered: BTreeMap::new(),
+            delivered: BTreeSet::new(),
+        }
+    }
+
+    /// Observes one event; returns the violations it causes (as trace events).
+    pub fn observe(&mut self, event: &TraceEvent) -> Vec<TraceEvent> {
+        let mut out = Vec::new();
+        let t = event.t_ms;
+        let mut violation = |name: &str, detail: String| {
+            out.push(TraceEvent::global(
+                t,
+                EventKind::Violation {
+                    invariant: name.to_string(),
+                    detail,
+                },
+            ))
+        };
+        let Some(peer) = event.peer else {
+            return out;
+        };
+        // Derived state is judged once the ICE/DTLS/PC burst of one step is over.
+        let is_link_state = matches!(
+            &event.kind,
+            EventKind::State {
+                machine: Machine::IceConnection | Machine::Dtls | Machine::PeerConnection,
+                ..
+            }
+        );
+        if !is_link_state {
+            for p in PeerId::BOTH {
+                if let Some(detail) = self.take_derived_mismatch(p) {
+                    violation(names::DERIVED_PEER_STATE, detail);
+                }
+            }
+        }
+        match &event.kind {
+            EventKind::State {
+                machine,
+                channel,
+                from,
+                to,
+            } => {
+                let view = &mut self.peers[peer.index()];
+                let key = (*machine, channel.clone());
+                if let Some(prev) = view.states.get(&key) {
+                    if prev != from {
+                        violation(
+                            names::LEGAL_TRANSITION,
+                            format!(
+                                "{peer}: {} reported {from} -> {to} but was {prev}",
+                                label(*machine, channel)
+                            ),
+                        );
+                    }
+                }
+                if from == "closed" {
+                    violation(
+                        names::CLOSED_IS_TERMINAL,
+                        format!("{peer}: {} left closed for {to}", label(*machine, channel)),
+                    );
+                } else if !is_legal_transition(
+                    machine.as_str(),
+                    from,
+                    to,
+                    self.config.observable_closing,
+                ) {
+                    violation(
+                        names::LEGAL_TRANSITION,
+                        format!(
+                            "{peer}: {} {from} -> {to} is not a legal transition",
+                            label(*machine, channel)
+                        ),
+                    );
+                }
+                view.states.insert(key, to.clone());
+                match machine {
+                    Machine::IceConnection => {
+                        view.ice = IceConnectionState::parse(to);
+                        view.derived_dirty = true;
+                    }
+                    Machine::Dtls => {
+                        view.dtls = DtlsTransportState::parse(to);
+                        view.derived_dirty = true;
+                    }
+                    Machine::PeerConnection => {
+                        view.pc = PeerConnectionState::parse(to);
+                        if to == "closed" {
+                            view.closed = true;
+                        }
+                        view.derived_dirty = true;
+                    }
+                    _ => {}
+                }
+            }
+            EventKind::Send {
+                channel,
+                msg,
+                via,
+                state,
+                outcome,
+                flushed,
+                ..
+            } => {
+                let reaches_transport = match via {
+                    Via::Raw => true, // the call itself reaches the channel
+                    Via::Guarded => *outcome == SendOutcome::Sent,
+                };
+                if reaches_transport && state != "open" {
+                    let what = if *flushed {
+                        "guard flushed"
+                    } else {
+                        "send called"
+                    };
+                    violation(
+                        names::NO_SEND_ON_NON_OPEN,
+                        format!("{peer}: {what} on {channel} #{msg} while {state}"),
+                    );
+                }
+                if *outcome == SendOutcome::Sent && state != "unknown" {
+                    self.handed
+                        .entry((peer, channel.clone()))
+                        .or_default()
+                        .push(*msg);
+                }
+                if *via == Via::Guarded {
+                    let queue = self.peers[peer.index()]
+                        .queue_len
+                        .entry(channel.clone())
+                        .or_default();
+                    if *flushed {
+                        *queue = queue.saturating_sub(1);
+                        self.resolve(*msg, &mut violation);
+                    } else {
+                        match outcome {
+                            SendOutcome::Queued => {
+                                *queue += 1;
+                                let entry = self.guarded.entry(*msg).or_insert((Fate::Queued, 0));
+                                entry.0 = Fate::Queued;
+                            }
+                            _ => {
+                                let entry = self.guarded.entry(*msg).or_insert((Fate::Resolved, 0));
+                                entry.1 += 1;
+                                entry.0 = Fate::Resolved;
+                            }
+                        }
+                        if let Some(max) = self.config.guard_max_messages {
+                            let len = self.peers[peer.index()]
+                                .queue_len
+                                .get(channel)
+                                .copied()
+                                .unwrap_or(0);
+                            if len > max {
+                                violation(
+                                    names::BOUNDED_QUEUE,
+                                    format!("{peer}: guard queue on {channel} holds {len} > {max}"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            EventKind::Drop { channel, msg, .. } => {
+                if let Some((fate, _)) = self.guarded.get(msg).copied() {
+                    if fate == Fate::Queued {
+                        let queue = self.peers[peer.index()]
+                            .queue_len
+                            .entry(channel.clone())
+                            .or_default();
+                        *queue = queue.saturating_sub(1);
+                    }
+                    self.resolve(*msg, &mut violation);
+                }
+            }
+            EventKind::Deliver { channel, msg } => {
+                let sender = peer.other();
+                let key = (sender, channel.clone());
+                let position = self
+                    .handed
+                    .get(&key)
+                    .and_then(|ids| ids.iter().position(|m| m == msg));
+                match position {
+                    Some(pos) => {
+                        if let Some(&last) = self.last_delivered.get(&key) {
+                            if pos < last {
+                                violation(
+                                    names::FIFO_DELIVERY,
+                                    format!("{peer}: #{msg} on {channel} delivered after a message sent later"),
+                                );
+                            }
+                        }
+                        self.last_delivered.insert(key, pos);
+                    }
+                    None => violation(
+                        names::NO_SILENT_LOSS,
+                        format!("{peer}: #{msg} delivered on {channel} but never handed to the transport"),
+                    ),
+                }
+                if !self.delivered.insert(*msg) {
+                    violation(
+                        names::FIFO_DELIVERY,
+                        format!("{peer}: #{msg} on {channel} delivered twice"),
+                    );
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn resolve(&mut self, msg: MsgId, violation: &mut impl FnMut(&str, String)) {
+        let entry = self.guarded.entry(msg).or_insert((Fate::Queued, 0));
+        entry.0 = Fate::Resolved;
+        entry.1 += 1;
+        if entry.1 > 1 {
+            violation(
+                names::NO_SILENT_LOSS,
+                format!("guarded #{msg} was given {} fates", entry.1),
+            );
+        }
+    }
+
+    fn take_derived_mismatch(&mut self, peer: PeerId) -> Option<String> {
+        if !self.config.check_derived_state {
+            return None;
+        }
+        let view = &mut self.peers[peer.index()];
+        if !std::mem::take(&mut view.derived_dirty) {
+            return None;
+        }
+        let ice = view.ice.unwrap_or(IceConnectionState::New);
+        let dtls = view.dtls.unwrap_or(DtlsTransportState::New);
+        let pc = view.pc.unwrap_or(PeerConnectionState::New);
+        let expected = derive_peer_connection_state(view.closed, ice, dtls);
+        (expected != pc).then(|| {
+            format!("{peer}: peer connection {pc} but ICE {ice} and DTLS {dtls} give {expected}")
+        })
+    }
+
+    /// Ends the run: judges what is still pending (derived state, guarded messages with
+    /// no fate). `t_ms` is the end time.
+    pub fn finish(&mut self, t_ms: u64) -> Vec<TraceEvent> {
+        let mut out = Vec::new();
+        for p in PeerId::BOTH {
+            if let Some(detail) = self.take_derived_mismatch(p) {
+                out.push(violation_event(t_ms, names::DERIVED_PEER_STATE, detail));
+            }
+        }
+        for (msg, (fate, _)) in &self.guarded {
+            if *fate == Fate::Queued {
+                out.push(violation_event(
+                    t_ms,
+                    names::NO_SILENT_LOSS,
+                    format!("guarded #{msg} was queued and never sent nor reported dropped"),
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn violation_event(t_ms: u64, name: &str, detail: String) -> TraceEvent {
+    TraceEvent::global(
+        t_ms,
+        EventKind::Violation {
+            invariant: name.to_string(),
+            detail,
+        },
+    )
+}
+
+fn label(machine: Machine, channel: &Option<String>) -> String {
+    match channel {
+        Some(c) => format!("{machine}[{c}]"),
+        None => machine.to_string(),
+    }
+}

@@ -1,0 +1,205 @@
+//! The deterministic fault simulator: two peers as turmoil hosts, real (simulated) UDP
+//! between them, virtual time, faults on the scenario's schedule. A scenario plus a seed
+//! fixes the run.
+
+mod app;
+mod guarded;
+mod host;
+mod recorder;
+
+pub use app::{App, AppRequest, ScriptApp};
+pub use host::{StackFactory, PORT};
+pub use recorder::Recorder;
+
+use crate::check::MonitorConfig;
+use crate::model::{Peer, PeerConfig, Profile, ProfileName};
+use crate::scenario::{Action, Scenario};
+use crate::stack::Stack;
+use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
+use host::HostContext;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Which protocol stack the peers run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StackKind {
+    /// The dcsim model.
+    #[default]
+    Model,
+}
+
+/// Choices of one run that are not in the scenario (or override it).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Seed (default: the scenario's, else 0).
+    pub seed: Option<u64>,
+    /// Profile (default: the scenario's, else webrtc-rs).
+    pub profile: Option<ProfileName>,
+    /// Stack.
+    pub stack: StackKind,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// The trace, violations included.
+    pub trace: Trace,
+    /// Seed used.
+    pub seed: u64,
+    /// Profile used.
+    pub profile: ProfileName,
+}
+
+/// The model peer config a scenario asks for.
+pub fn peer_config(scenario: &Scenario) -> PeerConfig {
+    PeerConfig {
+        disconnected_timeout_ms: scenario.ice.disconnected_timeout_ms,
+        failed_timeout_ms: scenario.ice.failed_timeout_ms,
+        keepalive_interval_ms: scenario.ice.keepalive_interval_ms,
+        ..PeerConfig::default()
+    }
+}
+
+/// The stack factory of a stack kind.
+pub fn stack_factory(kind: StackKind, profile: Profile, config: PeerConfig) -> StackFactory {
+    match kind {
+        StackKind::Model => Rc::new(move |peer, _local, _remote| {
+            Ok(Box::new(Peer::new(peer, profile, config)) as Box<dyn Stack>)
+        }),
+    }
+}
+
+/// Runs a scenario under the simulator.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, String> {
+    let seed = options.seed.or(scenario.seed).unwrap_or(0);
+    let profile_name = options.profile.or(scenario.profile).unwrap_or_default();
+    let profile = Profile::of(profile_name);
+    let factory = stack_factory(options.stack, profile, peer_config(scenario));
+    let monitor = MonitorConfig {
+        observable_closing: profile.observable_closing,
+        guard_max_messages: None,
+        check_derived_state: true,
+    };
+    let trace = run_with(scenario, seed, factory, monitor)?;
+    Ok(RunReport {
+        trace,
+        seed,
+        profile: profile_name,
+    })
+}
+
+/// Runs a scenario with a given stack factory and monitor.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    factory: StackFactory,
+    monitor: MonitorConfig,
+) -> Result<Trace, String> {
+    let duration = scenario.duration_ms;
+    let latency = Duration::from_millis(scenario.network.latency_ms);
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_millis(duration + 1000))
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(latency)
+        .max_message_latency(latency)
+        .fail_rate(0.0)
+        .repair_rate(1.0)
+        .build_with_rng(Box::new(SmallRng::seed_from_u64(seed)));
+
+    let rec = Rc::new(RefCell::new(Recorder::new(monitor)));
+    let (to_b, from_a) = tokio::sync::mpsc::unbounded_channel();
+    let (to_a, from_b) = tokio::sync::mpsc::unbounded_channel();
+    let mut apps: Vec<Rc<RefCell<ScriptApp>>> = Vec::new();
+    for (peer, out, inbox) in [(PeerId::A, to_b, from_b), (PeerId::B, to_a, from_a)] {
+        let app = Rc::new(RefCell::new(ScriptApp::new(peer, scenario)));
+        apps.push(app.clone());
+        let ctx = Rc::new(HostContext {
+            peer,
+            make_stack: factory.clone(),
+            app,
+            rec: rec.clone(),
+            signal_out: out,
+            signal_in: Rc::new(RefCell::new(inbox)),
+        });
+        sim.host(peer.as_str(), move || host::run_peer(ctx.clone()));
+    }
+    if scenario.network.loss > 0.0 {
+        sim.set_link_fail_rate("a", "b", scenario.network.loss);
+    }
+
+    let faults: Vec<(Millis, Action)> = scenario
+        .timeline()
+        .filter(|s| is_network_fault(&s.step.action))
+        .map(|s| (s.at_ms, s.step.action.clone()))
+        .collect();
+    let mut next_fault = 0;
+    loop {
+        let now = sim.elapsed().as_millis() as Millis;
+        while let Some((at, action)) = faults.get(next_fault) {
+            if *at > now {
+                break;
+            }
+            next_fault += 1;
+            apply_fault(&mut sim, action);
+            rec.borrow_mut().record(fault_event(now, action));
+        }
+        if now >= duration {
+            break;
+        }
+        sim.step().map_err(|e| format!("simulation failed: {e}"))?;
+    }
+    drop(sim);
+    let mut rec = Rc::try_unwrap(rec)
+        .map_err(|_| "simulation still holds the record".to_string())?
+        .into_inner();
+    for app in apps {
+        app.borrow_mut().finish(duration, &mut rec);
+    }
+    Ok(rec.finish(duration))
+}
+
+fn is_network_fault(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Partition
+            | Action::Heal
+            | Action::Hold
+            | Action::Release
+            | Action::Loss { .. }
+            | Action::Latency { .. }
+            | Action::Crash { .. }
+    )
+}
+
+fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action) {
+    match action {
+        Action::Partition => sim.partition("a", "b"),
+        Action::Heal => sim.repair("a", "b"),
+        Action::Hold => sim.hold("a", "b"),
+        Action::Release => sim.release("a", "b"),
+        Action::Loss { value } => sim.set_link_fail_rate("a", "b", *value),
+        Action::Latency { ms } => sim.set_link_latency("a", "b", Duration::from_millis(*ms)),
+        Action::Crash { peer } => sim.crash(peer.as_str()),
+        _ => {}
+    }
+}
+
+fn fault_event(now: Millis, action: &Action) -> TraceEvent {
+    let (peer, detail) = match action {
+        Action::Loss { value } => (None, Some(format!("{value}"))),
+        Action::Latency { ms } => (None, Some(format!("{ms} ms"))),
+        Action::Crash { peer } => (Some(*peer), None),
+        _ => (None, None),
+    };
+    TraceEvent {
+        t_ms: now,
+        peer,
+        kind: EventKind::Fault {
+            action: action.name().to_string(),
+            detail,
+        },
+    }
+}
