@@ -4,5 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod scenario;
 pub mod stack;
 pub mod trace;
