@@ -6,5 +6,7 @@
 pub mod check;
 pub mod model;
 pub mod record;
+pub mod scenario;
+pub mod sim;
 pub mod stack;
 pub mod trace;
