@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod cli;
 pub mod model;
 pub mod record;
 pub mod scenario;

@@ -18,7 +18,13 @@ impl Guards {
             channels: scenario
                 .channels
                 .iter()
-                .map(|c| (c.label.clone(), if c.negotiated { c.id } else { None }, c.ordered))
+                .map(|c| {
+                    (
+                        c.label.clone(),
+                        if c.negotiated { c.id } else { None },
+                        c.ordered,
+                    )
+                })
                 .collect(),
         }
     }

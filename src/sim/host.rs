@@ -18,7 +18,8 @@ use turmoil::net::UdpSocket;
 pub const PORT: u16 = 5000;
 
 /// Builds a peer's stack for its local and remote addresses.
-pub type StackFactory = Rc<dyn Fn(PeerId, SocketAddr, SocketAddr) -> Result<Box<dyn Stack>, String>>;
+pub type StackFactory =
+    Rc<dyn Fn(PeerId, SocketAddr, SocketAddr) -> Result<Box<dyn Stack>, String>>;
 
 /// What one host shares with the simulation.
 pub struct HostContext {
@@ -52,10 +53,10 @@ pub async fn run_peer(ctx: Rc<HostContext>) -> turmoil::Result {
     loop {
         let now = now_ms();
         stack.handle_timeout(now);
-        let requests = ctx
-            .app
-            .borrow_mut()
-            .handle_timeout(now, stack.as_mut(), &mut ctx.rec.borrow_mut());
+        let requests =
+            ctx.app
+                .borrow_mut()
+                .handle_timeout(now, stack.as_mut(), &mut ctx.rec.borrow_mut());
         for request in requests {
             match request {
                 AppRequest::Negotiate => match stack.create_description(now) {

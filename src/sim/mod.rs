@@ -132,6 +132,7 @@ pub fn run_with(
 
     let faults: Vec<(Millis, Action)> = scenario
         .timeline()
+        .into_iter()
         .filter(|s| is_network_fault(&s.step.action))
         .map(|s| (s.at_ms, s.step.action.clone()))
         .collect();
