@@ -369,10 +369,14 @@ pub(crate) fn closest<'c>(
     if len == 0 || len > 64 {
         return None;
     }
+    // A typo (edit distance at most 2) or a shortened name ("latency" for "latency_ms").
     candidates
         .into_iter()
-        .map(|c| (distance(word, c), c))
-        .filter(|(d, _)| *d <= 2 && *d < len)
+        .filter_map(|c| {
+            let d = distance(word, c);
+            let shortened = len >= 3 && c.starts_with(word);
+            (d <= 2 && d < len || shortened).then_some((d, c))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -1254,6 +1258,11 @@ mod tests {
         assert_eq!(closest("partion", Action::NAMES), Some("partition"));
         assert_eq!(closest("steps", TOP_KEYS.iter().copied()), Some("step"));
         assert_eq!(closest("zzzzzzzz", Action::NAMES), None);
+        assert_eq!(
+            closest("latency", NETWORK_KEYS.iter().copied()),
+            Some("latency_ms")
+        );
+        assert_eq!(closest("a", ["abc"]), None);
     }
 
     #[test]
