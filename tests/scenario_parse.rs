@@ -603,6 +603,31 @@ fn payload_and_count_limits() {
 }
 
 #[test]
+fn the_messages_of_all_sends_together_are_bounded() {
+    let send =
+        "[[step]]\nat_ms = 0\naction = \"send\"\nchannel = \"chat\"\nsize = 1\ncount = 600000\n";
+    let e = err(&format!("{HEAD}{send}{send}"));
+    check(
+        &e,
+        Some(17),
+        "step[1].count",
+        "more than 1000000 messages in all",
+    );
+}
+
+#[test]
+fn long_user_text_is_cut_in_messages() {
+    let long = "x".repeat(100_000);
+    let e = err(&format!("{HEAD}[[step]]\nat_ms = 0\naction = \"{long}\"\n"));
+    assert!(e.to_string().len() < 400, "{e}");
+    assert!(e.message.contains("xxx...\""), "{e}");
+    let e = err(&format!(
+        "{HEAD}[[step]]\nat_ms = 0\naction = \"heal\"\n{long} = 1\n"
+    ));
+    assert!(e.to_string().len() < 400, "{e}");
+}
+
+#[test]
 fn duplicate_channel_label() {
     let e = err(&format!("{HEAD}\n[[channel]]\nlabel = \"chat\"\n"));
     check(

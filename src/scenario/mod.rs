@@ -38,7 +38,8 @@ pub const MAX_MS: Millis = 24 * 60 * 60 * 1000;
 /// memory.
 pub const MAX_PAYLOAD_SIZE: usize = 16 * 1024 * 1024;
 
-/// Upper bound of `count` on a `send` step.
+/// Upper bound of the messages a scenario sends in all (the sum of `count` over its
+/// `send` steps), so that [`Scenario::timeline`] always fits in memory.
 pub const MAX_SEND_COUNT: u32 = 1_000_000;
 
 /// One parsed scenario file: settings, channels and the steps in time order.
