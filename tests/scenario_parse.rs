@@ -781,6 +781,64 @@ fn load_takes_a_builtin_name_or_a_path() {
     );
 }
 
+// ----- Writing back -------------------------------------------------------------------
+
+/// The scenario with every step line set to 0, to compare a written and re-read scenario.
+fn without_lines(mut s: Scenario) -> Scenario {
+    for step in &mut s.steps {
+        step.line = 0;
+    }
+    s
+}
+
+#[test]
+fn every_builtin_survives_writing_and_reading_back() {
+    for (name, _) in builtin::names() {
+        let s = builtin::get(name).expect("built-in");
+        let written = s.to_toml();
+        let back = Scenario::parse("written.toml", &written)
+            .unwrap_or_else(|e| panic!("{name} written back does not parse: {e}\n{written}"));
+        assert_eq!(without_lines(back), without_lines(s), "{name}");
+    }
+}
+
+#[test]
+fn awkward_text_survives_writing_and_reading_back() {
+    let s = ok(r#"
+version = 1
+name = "quote \" and \\ and \n"
+description = """two
+lines \u00e9"""
+seed = 9223372036854775807
+profile = "w3c"
+[guard]
+ttl_ms = 0
+queue_while_connecting = true
+[[channel]]
+label = "\u00e9 \t x"
+negotiated = true
+id = 65534
+ordered = false
+create_at_start = false
+[[step]]
+at_ms = 3
+action = "loss"
+value = 0.25
+[[step]]
+at_ms = 3
+action = "send"
+peer = "b"
+channel = "é \t x"
+via = "guarded"
+data = ""
+count = 2
+interval_ms = 7
+"#);
+    assert_eq!(s.name, "quote \" and \\ and \n");
+    let back = Scenario::parse("written.toml", &s.to_toml()).expect("parses");
+    assert_eq!(without_lines(back), without_lines(s));
+}
+
 // ----- Never a panic ------------------------------------------------------------------
 
 /// An arbitrary input must give a scenario or a one-line error naming the source.
@@ -817,6 +875,64 @@ fn fragment() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A TOML string literal.
+fn lit(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// One valid step (times leave room for the largest count * interval before 10 s).
+fn valid_step() -> impl Strategy<Value = String> {
+    let peer = prop_oneof![Just("a"), Just("b")];
+    let action = prop_oneof![
+        (
+            peer.clone(),
+            prop_oneof![Just("chat"), Just("sync")],
+            prop_oneof![Just("raw"), Just("guarded")],
+            prop_oneof![
+                ".{0,12}".prop_map(|t| format!("data = {}", lit(&t))),
+                (0usize..70_000).prop_map(|n| format!("size = {n}")),
+            ],
+            1u32..5,
+            0u64..100,
+        )
+            .prop_map(|(p, c, v, payload, n, i)| format!(
+                "action = \"send\"\npeer = \"{p}\"\nchannel = \"{c}\"\nvia = \"{v}\"\n{payload}\ncount = {n}\ninterval_ms = {i}"
+            )),
+        peer.clone().prop_map(|p| format!("action = \"close_channel\"\npeer = \"{p}\"\nchannel = \"chat\"")),
+        peer.clone().prop_map(|p| format!("action = \"close_peer\"\npeer = \"{p}\"")),
+        peer.clone().prop_map(|p| format!("action = \"ice_restart\"\npeer = \"{p}\"")),
+        peer.prop_map(|p| format!("action = \"crash\"\npeer = \"{p}\"")),
+        prop_oneof![Just("partition"), Just("heal"), Just("hold"), Just("release")]
+            .prop_map(|a| format!("action = \"{a}\"")),
+        (0.0f64..=1.0).prop_map(|v| format!("action = \"loss\"\nvalue = {}", toml::Value::Float(v))),
+        (0u64..1000).prop_map(|ms| format!("action = \"latency\"\nms = {ms}")),
+    ];
+    (0u64..9000, action).prop_map(|(at, action)| format!("[[step]]\nat_ms = {at}\n{action}\n"))
+}
+
+/// A whole valid scenario.
+fn valid_scenario() -> impl Strategy<Value = String> {
+    (
+        "[a-z][a-z -]{0,11}",
+        0u64..=(i64::MAX as u64),
+        0u64..1000,
+        0.0f64..=1.0,
+        proptest::collection::vec(valid_step(), 0..20),
+    )
+        .prop_map(|(name, seed, latency, loss, steps)| {
+            format!(
+                "version = 1\nname = {}\nseed = {seed}\nduration_ms = 10000\n\
+                 [network]\nlatency_ms = {latency}\nloss = {}\n\
+                 [[channel]]\nlabel = \"chat\"\n\
+                 [[channel]]\nlabel = \"sync\"\nnegotiated = true\nid = 0\n\
+                 [[step]]\nat_ms = 0\naction = \"connect\"\n{}",
+                lit(&name),
+                toml::Value::Float(loss),
+                steps.concat()
+            )
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -832,7 +948,26 @@ proptest! {
 
     #[test]
     fn scenario_shaped_text_never_panics(parts in proptest::collection::vec(fragment(), 0..40)) {
-        no_panic_one_line(Scenario::parse("fuzz.toml", &parts.concat()))?;
+        let result = Scenario::parse("fuzz.toml", &parts.concat());
+        if let Ok(s) = &result {
+            // Whatever parses also survives writing and reading back.
+            let back = Scenario::parse("written.toml", &s.to_toml());
+            prop_assert_eq!(back.map(without_lines), Ok(without_lines(s.clone())));
+        }
+        no_panic_one_line(result)?;
+    }
+
+    #[test]
+    fn valid_scenarios_parse_sort_and_survive_writing(text in valid_scenario()) {
+        let s = match Scenario::parse("gen.toml", &text) {
+            Ok(s) => s,
+            Err(e) => return Err(TestCaseError::fail(format!("{e}\n{text}"))),
+        };
+        prop_assert!(s.steps.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+        let timeline = s.timeline();
+        prop_assert!(timeline.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+        let back = Scenario::parse("written.toml", &s.to_toml());
+        prop_assert_eq!(back.map(without_lines), Ok(without_lines(s)));
     }
 
     #[test]

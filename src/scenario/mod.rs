@@ -18,6 +18,7 @@
 
 pub mod builtin;
 mod parse;
+mod write;
 
 use crate::model::ProfileName;
 use crate::trace::{Millis, PeerId, Via};
@@ -146,7 +147,8 @@ pub struct ChannelSpec {
 pub struct Step {
     /// Virtual time at which the step runs (for a multi-message send, the first message).
     pub at_ms: Millis,
-    /// 1-based line of the step's `[[step]]` header, so traces and errors can point at it.
+    /// 1-based line of the step's `[[step]]` header, so traces and errors can point at it
+    /// (0 for a step made in code rather than read from a file).
     pub line: usize,
     /// What happens.
     pub action: Action,
@@ -482,6 +484,15 @@ impl Scenario {
             .collect();
         out.sort_by_key(|s| s.at_ms);
         out
+    }
+
+    /// The scenario as a version 1 file (defaults written out, no comments).
+    ///
+    /// Parsing the result gives back an equal scenario apart from [`Step::line`], for
+    /// every scenario within the parser's limits; note that TOML integers are signed, so
+    /// a `seed` above `i64::MAX` cannot be written in a file.
+    pub fn to_toml(&self) -> String {
+        write::to_toml(self)
     }
 
     /// The channel with this label, if declared.
