@@ -15,6 +15,17 @@
 //! line, `<file>:<line>: <field path>: <what is wrong>`, because the command line prints it
 //! as is and exits with status 2. Field paths count array elements from 0 in file order
 //! (`step[2]` is the third `[[step]]` in the file), the line points at the offending key.
+//!
+//! ```
+//! use dcsim::scenario::{Action, Scenario};
+//!
+//! let text = "version = 1\nname = \"demo\"\n\n[[step]]\nat_ms = 0\naction = \"partion\"\n";
+//! let err = Scenario::parse("demo.toml", text).unwrap_err();
+//! assert!(err.to_string().starts_with("demo.toml:6: step[0].action: unknown action \"partion\""));
+//!
+//! let happy = Scenario::load("happy-path").unwrap();
+//! assert_eq!(happy.steps.first().map(|s| &s.action), Some(&Action::Connect));
+//! ```
 
 pub mod builtin;
 mod parse;
