@@ -15,9 +15,21 @@
 //! line, `<file>:<line>: <field path>: <what is wrong>`, because the command line prints it
 //! as is and exits with status 2. Field paths count array elements from 0 in file order
 //! (`step[2]` is the third `[[step]]` in the file), the line points at the offending key.
+//!
+//! ```
+//! use dcsim::scenario::{Action, Scenario};
+//!
+//! let text = "version = 1\nname = \"demo\"\n\n[[step]]\nat_ms = 0\naction = \"partion\"\n";
+//! let err = Scenario::parse("demo.toml", text).unwrap_err();
+//! assert!(err.to_string().starts_with("demo.toml:6: step[0].action: unknown action \"partion\""));
+//!
+//! let happy = Scenario::load("happy-path").unwrap();
+//! assert_eq!(happy.steps.first().map(|s| &s.action), Some(&Action::Connect));
+//! ```
 
 pub mod builtin;
 mod parse;
+mod write;
 
 use crate::model::ProfileName;
 use crate::trace::{Millis, PeerId, Via};
@@ -38,7 +50,8 @@ pub const MAX_MS: Millis = 24 * 60 * 60 * 1000;
 /// memory.
 pub const MAX_PAYLOAD_SIZE: usize = 16 * 1024 * 1024;
 
-/// Upper bound of `count` on a `send` step.
+/// Upper bound of the messages a scenario sends in all (the sum of `count` over its
+/// `send` steps), so that [`Scenario::timeline`] always fits in memory.
 pub const MAX_SEND_COUNT: u32 = 1_000_000;
 
 /// One parsed scenario file: settings, channels and the steps in time order.
@@ -145,7 +158,8 @@ pub struct ChannelSpec {
 pub struct Step {
     /// Virtual time at which the step runs (for a multi-message send, the first message).
     pub at_ms: Millis,
-    /// 1-based line of the step's `[[step]]` header, so traces and errors can point at it.
+    /// 1-based line of the step's `[[step]]` header, so traces and errors can point at it
+    /// (0 for a step made in code rather than read from a file).
     pub line: usize,
     /// What happens.
     pub action: Action,
@@ -481,6 +495,15 @@ impl Scenario {
             .collect();
         out.sort_by_key(|s| s.at_ms);
         out
+    }
+
+    /// The scenario as a version 1 file (defaults written out, no comments).
+    ///
+    /// Parsing the result gives back an equal scenario apart from [`Step::line`], for
+    /// every scenario within the parser's limits; note that TOML integers are signed, so
+    /// a `seed` above `i64::MAX` cannot be written in a file.
+    pub fn to_toml(&self) -> String {
+        write::to_toml(self)
     }
 
     /// The channel with this label, if declared.

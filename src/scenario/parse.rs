@@ -19,6 +19,7 @@ use super::{
 use crate::model::ProfileName;
 use crate::trace::{Millis, PeerId, Via};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -369,10 +370,17 @@ pub(crate) fn closest<'c>(
     if len == 0 || len > 64 {
         return None;
     }
+    // A typo (edit distance at most 2) or a shortened name ("latency" for "latency_ms").
     candidates
         .into_iter()
-        .map(|c| (distance(word, c), c))
-        .filter(|(d, _)| *d <= 2 && *d < len)
+        .filter_map(|c| {
+            if c.len() > 4 * 64 {
+                return None;
+            }
+            let d = distance(word, c);
+            let shortened = len >= 3 && c.starts_with(word);
+            (d <= 2 && d < len || shortened).then_some((d, c))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -380,20 +388,31 @@ pub(crate) fn closest<'c>(
 /// " did you mean \"x\"?" or nothing.
 fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
     closest(word, candidates)
-        .map(|c| format!("did you mean {c:?}? "))
+        .map(|c| format!("did you mean {:?}? ", short(c)))
         .unwrap_or_default()
+}
+
+/// User text shown in a message, cut to 48 characters so that a pathological input
+/// cannot make a pathological message (print it with `{:?}`).
+fn short(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 48;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or("")).into(),
+        None => text.into(),
+    }
 }
 
 /// A key as written in a field path: bare when TOML allows it, quoted otherwise.
 fn path_key(key: &str) -> String {
     let bare = !key.is_empty()
+        && key.len() <= 48
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare {
         key.to_owned()
     } else {
-        format!("{key:?}")
+        format!("{:?}", short(key))
     }
 }
 
@@ -402,6 +421,22 @@ fn join(parent: &str, key: &str) -> String {
         path_key(key)
     } else {
         format!("{parent}.{}", path_key(key))
+    }
+}
+
+/// The declared channels, in file order, with an index by label (files may be large;
+/// nothing here is quadratic in their size).
+struct Declared {
+    specs: Vec<ChannelSpec>,
+    /// Label to (position in `specs`, span of the label).
+    by_label: HashMap<String, (usize, Span)>,
+}
+
+impl Declared {
+    fn find(&self, label: &str) -> Option<&ChannelSpec> {
+        self.by_label
+            .get(label)
+            .and_then(|(i, _)| self.specs.get(*i))
     }
 }
 
@@ -480,7 +515,7 @@ impl<'s> Reader<'s> {
                     table.key_path(&key.value),
                     format!(
                         "unknown key {:?} in {what} ({}expected one of {})",
-                        key.value,
+                        short(&key.value),
                         did_you_mean(&key.value, known.iter().copied()),
                         known.join(", ")
                     ),
@@ -553,11 +588,7 @@ impl<'s> Reader<'s> {
     }
 
     fn millis(&self, field: &Field<'_>) -> Result<Millis> {
-        self.integer(
-            field,
-            MAX_MS,
-            "a whole number of milliseconds, at most 86400000 (24 h)",
-        )
+        self.integer(field, MAX_MS, "milliseconds, 0 to 86400000")
     }
 
     fn usize(&self, field: &Field<'_>, max: usize, unit: &str) -> Result<usize> {
@@ -602,7 +633,8 @@ impl<'s> Reader<'s> {
                     &field.span,
                     field.path.clone(),
                     format!(
-                        "unknown peer {text:?} (expected \"a\", the offerer, or \"b\", the answerer)"
+                        "unknown peer {:?} (expected \"a\", the offerer, or \"b\", the answerer)",
+                        short(text)
                     ),
                 )
             })
@@ -617,7 +649,10 @@ impl<'s> Reader<'s> {
                 self.err(
                     &field.span,
                     field.path.clone(),
-                    format!("unknown via {text:?} (expected \"raw\" or \"guarded\")"),
+                    format!(
+                        "unknown via {:?} (expected \"raw\" or \"guarded\")",
+                        short(text)
+                    ),
                 )
             })
     }
@@ -677,7 +712,10 @@ impl<'s> Reader<'s> {
                 self.err(
                     &f.span,
                     f.path.clone(),
-                    format!("unknown profile {text:?} (expected \"webrtc-rs\" or \"w3c\")"),
+                    format!(
+                        "unknown profile {:?} (expected \"webrtc-rs\" or \"w3c\")",
+                        short(text)
+                    ),
                 )
             })
         })?;
@@ -711,7 +749,7 @@ impl<'s> Reader<'s> {
             network,
             ice,
             guard,
-            channels: channels.into_iter().map(|(spec, _)| spec).collect(),
+            channels: channels.specs,
             steps,
         })
     }
@@ -793,9 +831,13 @@ impl<'s> Reader<'s> {
             .collect()
     }
 
-    /// The channels, each with the span of its label (for duplicate and reference errors).
-    fn channels(&self, top: &Table<'_>) -> Result<Vec<(ChannelSpec, Span)>> {
-        let mut channels: Vec<(ChannelSpec, Span)> = Vec::new();
+    /// The declared channels.
+    fn channels(&self, top: &Table<'_>) -> Result<Declared> {
+        let mut channels = Declared {
+            specs: Vec::new(),
+            by_label: HashMap::new(),
+        };
+        let mut ids: HashMap<u16, String> = HashMap::new();
         for t in self.array_of_tables(top, "channel")? {
             self.known_keys(&t, CHANNEL_KEYS, "a [[channel]]")?;
             let label_field = t
@@ -812,7 +854,7 @@ impl<'s> Reader<'s> {
                     "longer than 65535 bytes, the most a label may have",
                 ));
             }
-            if let Some((_, first)) = channels.iter().find(|(c, _)| c.label == label) {
+            if let Some((_, first)) = channels.by_label.get(label) {
                 let first_line = first
                     .as_ref()
                     .map(|s| {
@@ -825,7 +867,7 @@ impl<'s> Reader<'s> {
                 return Err(self.err(
                     &label_field.span,
                     label_field.path,
-                    format!("duplicate channel label {label:?}{first_line}; steps name channels by label, so labels must be unique"),
+                    format!("duplicate channel label {:?}{first_line}; steps name channels by label, so labels must be unique", short(label)),
                 ));
             }
             let negotiated_field = t.get("negotiated");
@@ -862,16 +904,14 @@ impl<'s> Reader<'s> {
                     ))
                 }
                 (_, Some(idf), true, Some(id)) => {
-                    if let Some((other, _)) = channels
-                        .iter()
-                        .find(|(c, _)| c.negotiated && c.id == Some(id))
-                    {
+                    if let Some(other) = ids.get(&id) {
                         return Err(self.err(
                             &idf.span,
                             idf.path.clone(),
-                            format!("id {id} is already used by channel {:?}", other.label),
+                            format!("id {id} is already used by channel {:?}", short(other)),
                         ));
                     }
+                    ids.insert(id, label.to_owned());
                 }
                 _ => {}
             }
@@ -881,16 +921,17 @@ impl<'s> Reader<'s> {
             let create_at_start = self
                 .opt(&t, "create_at_start", |f| self.boolean(f))?
                 .unwrap_or(true);
-            channels.push((
-                ChannelSpec {
-                    label: label.to_owned(),
-                    negotiated,
-                    id,
-                    ordered,
-                    create_at_start,
-                },
-                label_field.span.clone(),
-            ));
+            channels.by_label.insert(
+                label.to_owned(),
+                (channels.specs.len(), label_field.span.clone()),
+            );
+            channels.specs.push(ChannelSpec {
+                label: label.to_owned(),
+                negotiated,
+                id,
+                ordered,
+                create_at_start,
+            });
         }
         Ok(channels)
     }
@@ -898,16 +939,32 @@ impl<'s> Reader<'s> {
     fn steps(
         &self,
         top: &Table<'_>,
-        channels: &[(ChannelSpec, Span)],
+        channels: &Declared,
         duration_ms: Millis,
     ) -> Result<Vec<Step>> {
         let mut steps = Vec::new();
         let mut connect_seen = false;
         // (peer or None for "any peer", label) of create_channel steps so far.
-        let mut created: Vec<(Option<PeerId>, String)> = Vec::new();
+        let mut created: HashSet<(Option<PeerId>, String)> = HashSet::new();
+        // Messages of all send steps so far, against MAX_SEND_COUNT.
+        let mut messages: u64 = 0;
         for t in self.array_of_tables(top, "step")? {
             let step = self.step(&t, channels, duration_ms)?;
             match &step.action {
+                Action::Send { count, .. } => {
+                    messages = messages.saturating_add(u64::from(*count));
+                    if messages > u64::from(MAX_SEND_COUNT) {
+                        let span = t.get("count").map(|f| f.span).unwrap_or(t.span.clone());
+                        return Err(self.err(
+                            &span,
+                            t.key_path("count"),
+                            format!(
+                                "the scenario would send more than {MAX_SEND_COUNT} messages \
+                                 in all"
+                            ),
+                        ));
+                    }
+                }
                 Action::Connect => {
                     if connect_seen {
                         let f = t.get("action");
@@ -921,19 +978,21 @@ impl<'s> Reader<'s> {
                     connect_seen = true;
                 }
                 Action::CreateChannel { peer, channel } => {
-                    let negotiated = channels
-                        .iter()
-                        .any(|(c, _)| c.label == *channel && c.negotiated);
+                    let negotiated = channels.find(channel).is_some_and(|c| c.negotiated);
                     // In-band: one creator in all; negotiated: once per peer.
                     let key = (negotiated.then_some(*peer), channel.clone());
-                    if created.contains(&key) {
+                    if !created.insert(key) {
                         let f = t.get("channel");
                         let why = if negotiated {
-                            format!("peer {peer} already creates negotiated channel {channel:?}")
+                            format!(
+                                "peer {peer} already creates negotiated channel {:?}",
+                                short(channel)
+                            )
                         } else {
                             format!(
-                                "in-band channel {channel:?} is already created by an earlier \
-                                 step (the other peer learns of it through DCEP)"
+                                "in-band channel {:?} is already created by an earlier \
+                                 step (the other peer learns of it through DCEP)",
+                                short(channel)
                             )
                         };
                         return Err(self.err(
@@ -942,7 +1001,6 @@ impl<'s> Reader<'s> {
                             why,
                         ));
                     }
-                    created.push(key);
                 }
                 _ => {}
             }
@@ -953,12 +1011,7 @@ impl<'s> Reader<'s> {
         Ok(steps)
     }
 
-    fn step(
-        &self,
-        t: &Table<'_>,
-        channels: &[(ChannelSpec, Span)],
-        duration_ms: Millis,
-    ) -> Result<Step> {
+    fn step(&self, t: &Table<'_>, channels: &Declared, duration_ms: Millis) -> Result<Step> {
         let line = t
             .span
             .as_ref()
@@ -974,7 +1027,8 @@ impl<'s> Reader<'s> {
                 &action_field.span,
                 action_field.path,
                 format!(
-                    "unknown action {action_name:?} ({}expected one of {})",
+                    "unknown action {:?} ({}expected one of {})",
+                    short(action_name),
                     did_you_mean(action_name, Action::NAMES),
                     Action::NAMES.join(", ")
                 ),
@@ -989,7 +1043,7 @@ impl<'s> Reader<'s> {
                     t.key_path(&key.value),
                     format!(
                         "action {action_name:?} takes no {:?} (its keys: {})",
-                        key.value,
+                        short(&key.value),
                         allowed.join(", ")
                     ),
                 ));
@@ -1034,34 +1088,43 @@ impl<'s> Reader<'s> {
                 )
             })?;
             let label = self.string(&f)?;
-            if let Some((spec, _)) = channels.iter().find(|(c, _)| c.label == label) {
+            if let Some(spec) = channels.find(label) {
                 if action_name == "create_channel" && spec.create_at_start {
                     return Err(self.err(
                         &f.span,
                         f.path.clone(),
                         format!(
-                            "channel {label:?} is created at the start already; declare it \
-                             with create_at_start = false to create it with a step"
+                            "channel {:?} is created at the start already; declare it \
+                             with create_at_start = false to create it with a step",
+                            short(label)
                         ),
                     ));
                 }
                 return Ok(label.to_owned());
             }
             let declared: Vec<String> = channels
+                .specs
                 .iter()
-                .map(|(c, _)| format!("{:?}", c.label))
+                .take(10)
+                .map(|c| format!("{:?}", short(&c.label)))
                 .collect();
+            let more = if channels.specs.len() > declared.len() {
+                ", ..."
+            } else {
+                ""
+            };
             let known = if declared.is_empty() {
                 "no [[channel]] is declared".to_owned()
             } else {
-                format!("declared: {}", declared.join(", "))
+                format!("declared: {}{more}", declared.join(", "))
             };
             Err(self.err(
                 &f.span,
                 f.path.clone(),
                 format!(
-                    "unknown channel {label:?} ({}{known})",
-                    did_you_mean(label, channels.iter().map(|(c, _)| c.label.as_str()))
+                    "unknown channel {:?} ({}{known})",
+                    short(label),
+                    did_you_mean(label, channels.specs.iter().map(|c| c.label.as_str()))
                 ),
             ))
         };
@@ -1106,7 +1169,7 @@ impl<'s> Reader<'s> {
                 return Err(self.err(
                     &action_field.span,
                     action_field.path,
-                    format!("unknown action {other:?}"),
+                    format!("unknown action {:?}", short(other)),
                 ))
             }
         };
@@ -1254,6 +1317,11 @@ mod tests {
         assert_eq!(closest("partion", Action::NAMES), Some("partition"));
         assert_eq!(closest("steps", TOP_KEYS.iter().copied()), Some("step"));
         assert_eq!(closest("zzzzzzzz", Action::NAMES), None);
+        assert_eq!(
+            closest("latency", NETWORK_KEYS.iter().copied()),
+            Some("latency_ms")
+        );
+        assert_eq!(closest("a", ["abc"]), None);
     }
 
     #[test]
