@@ -3,6 +3,7 @@
 
 mod event;
 mod jsonl;
+mod text;
 
 pub use event::*;
 pub use jsonl::TraceParseError;
