@@ -4,6 +4,7 @@
 mod diff;
 mod event;
 mod jsonl;
+mod mermaid;
 mod text;
 
 pub use diff::{diff, Fate, FateChange, TimingShift, TraceDiff};
