@@ -1,32 +1,32 @@
 //! Mermaid sequence diagrams of a trace, for issues, pull requests and docs.
-//!
-//! ```text
-//! sequenceDiagram
-//!     participant A as A (offerer)
-//!     participant B as B (answerer)
-//!     Note over A: ice new→checking @ 3ms
-//!     A-xB: chat #35;0 raw (connecting) error#58; data channel is not open yet @ 5ms
-//!     rect rgb(255, 221, 221)
-//!     Note over A,B: !! no-send-on-non-open#58; a sent #35;0 on chat while connecting @ 5ms
-//!     end
-//!     A->>B: chat #35;2 raw @ 40ms → delivered @ 51ms
-//! ```
-//!
-//! State changes, queued sends and callbacks are notes over their peer; faults are notes
-//! over both. A message handed to the transport is one arrow at the time it was sent,
-//! labelled with its fate: `->>` delivered, `-x` dropped, `--)` neither by the end of the
-//! trace. Sends that return an error or are rejected, and messages dropped before they
-//! were ever sent, are crossed arrows (`-x`). Violations are notes in a red `rect`.
-//! Text goes through Mermaid's entity codes (`#59;` for `;`, `#35;` for `#`, `#58;` for
-//! `:`), so labels cannot break the diagram's syntax.
 
-use super::{EventKind, Machine, MsgId, PeerId, SendOutcome, Trace, TraceEvent};
+use super::{EventKind, Machine, MsgId, PeerId, SendOutcome, Trace};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 
 impl Trace {
     /// Renders the trace as a Mermaid `sequenceDiagram` with participants `A` (offerer)
-    /// and `B` (answerer); see the [module docs](self).
+    /// and `B` (answerer).
+    ///
+    /// ```text
+    /// sequenceDiagram
+    ///     participant A as A (offerer)
+    ///     participant B as B (answerer)
+    ///     Note over A: ice new→checking @ 3ms
+    ///     A-xB: chat #35;0 raw (connecting) error#58; data channel is not open yet @ 5ms
+    ///     rect rgb(255, 221, 221)
+    ///     Note over A,B: !! no-send-on-non-open#58; a sent #35;0 on chat while connecting @ 5ms
+    ///     end
+    ///     A->>B: chat #35;2 raw @ 40ms → delivered @ 51ms
+    /// ```
+    ///
+    /// State changes, queued sends and callbacks are notes over their peer; faults are notes
+    /// over both. A message handed to the transport is one arrow at the time it was sent,
+    /// labelled with its fate: `->>` delivered, `-x` dropped, `--)` neither by the end of the
+    /// trace. Sends that return an error or are rejected, and messages dropped before they
+    /// were ever sent, are crossed arrows (`-x`). Violations are notes in a red `rect`.
+    /// Text goes through Mermaid's entity codes (`#59;` for `;`, `#35;` for `#`, `#58;` for
+    /// `:`), so labels cannot break the diagram's syntax.
     pub fn render_mermaid(&self) -> String {
         let mut out = String::from(
             "sequenceDiagram\n    participant A as A (offerer)\n    participant B as B (answerer)\n",
@@ -245,7 +245,6 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::trace::text::fixtures::*;
     use crate::trace::*;
 

@@ -3,6 +3,7 @@
 
 mod diff;
 mod event;
+mod html;
 mod jsonl;
 mod mermaid;
 mod text;

@@ -1,19 +1,4 @@
 //! The review text format: one event a line, for insta snapshots, diffs and the terminal.
-//!
-//! ```text
-//!      0 ms    * fault connect
-//!      5 ms  a | send[chat] #0 raw (connecting) -> error: data channel is not open yet
-//!      5 ms    * !! violation no-send-on-non-open: a sent #0 on chat while connecting
-//!     12 ms  a | ice_connection  checking -> connected
-//!     40 ms  b |     deliver[chat] #1
-//! ```
-//!
-//! Each line is the time (right-aligned, milliseconds), the lane (`a |`, `b |`, or `  *`
-//! for network-wide events) and a compact description. Peer `b`'s descriptions are
-//! indented a little further so that the two peers read as two columns. A summary of
-//! sends by outcome, deliveries, drops by reason and violations follows the events.
-//! Nothing in the output depends on anything but the trace (no clock, no paths, no hash
-//! order), and every line stays under [`MAX_LINE`] characters.
 
 use super::{EventKind, PeerId, SendOutcome, Trace, TraceEvent};
 use std::collections::BTreeMap;
@@ -21,7 +6,7 @@ use std::fmt::Write as _;
 
 /// The longest line (in characters) the text format produces; longer descriptions are
 /// cut and end with `…`.
-pub const MAX_LINE: usize = 100;
+pub(crate) const MAX_LINE: usize = 100;
 
 /// Width of the time column (digits), enough for runs of up to 16 minutes; longer times
 /// widen their own line only.
@@ -32,7 +17,22 @@ const B_INDENT: &str = "    ";
 
 impl Trace {
     /// Renders the trace in the review text format: one line an event, then a blank
-    /// line and the summary (see the [module docs](self)).
+    /// line and the summary.
+    ///
+    /// ```text
+    ///      0 ms    * fault connect
+    ///      5 ms  a | send[chat] #0 raw (connecting) -> error: data channel is not open yet
+    ///      5 ms    * !! violation no-send-on-non-open: a sent #0 on chat while connecting
+    ///     12 ms  a | ice_connection  checking -> connected
+    ///     40 ms  b |     deliver[chat] #1
+    /// ```
+    ///
+    /// Each line is the time (right-aligned, milliseconds), the lane (`a |`, `b |`, or `  *`
+    /// for network-wide events) and a compact description. Peer `b`'s descriptions are
+    /// indented a little further so that the two peers read as two columns. A summary of
+    /// sends by outcome, deliveries, drops by reason and violations follows the events.
+    /// Nothing in the output depends on anything but the trace (no clock, no paths, no hash
+    /// order), and every line stays within 100 characters.
     pub fn render_text(&self) -> String {
         let mut out = String::with_capacity(self.events.len() * 64 + 256);
         for event in &self.events {
