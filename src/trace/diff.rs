@@ -169,6 +169,41 @@ pub fn diff(a: &Trace, b: &Trace) -> TraceDiff {
 }
 
 impl Trace {
+    /// Each message handed to the transport (a `sent` send, or a flush) with the delivery
+    /// or drop that ends it, as event indices: the first delivery or drop of the message
+    /// after the send that no earlier send has claimed. Sends with no such event are
+    /// absent.
+    pub(crate) fn flights(&self) -> BTreeMap<usize, usize> {
+        let mut ends: HashMap<MsgId, VecDeque<usize>> = HashMap::new();
+        for (i, e) in self.events.iter().enumerate() {
+            if let EventKind::Deliver { msg, .. } | EventKind::Drop { msg, .. } = &e.kind {
+                ends.entry(*msg).or_default().push_back(i);
+            }
+        }
+        let mut flights = BTreeMap::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let EventKind::Send {
+                msg,
+                outcome: SendOutcome::Sent,
+                ..
+            } = &e.kind
+            else {
+                continue;
+            };
+            let Some(queue) = ends.get_mut(msg) else {
+                continue;
+            };
+            // Ends before this send belong to an earlier send (or to none).
+            while queue.front().is_some_and(|&j| j < i) {
+                queue.pop_front();
+            }
+            if let Some(j) = queue.pop_front() {
+                flights.insert(i, j);
+            }
+        }
+        flights
+    }
+
     /// The final fate of every message the trace mentions, by id: the last send,
     /// delivery or drop of the message decides.
     pub fn fates(&self) -> BTreeMap<MsgId, Fate> {

@@ -1,8 +1,8 @@
 //! A self-contained HTML timeline of a trace, for people.
 
-use super::text::{describe, Summary, OUTCOMES};
+use super::text::{describe, join_counts, Summary};
 use super::{EventKind, Machine, PeerId, SendOutcome, Trace, TraceEvent, Via};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// Width of the SVG's coordinate space.
@@ -300,6 +300,14 @@ fn nice_step(ms: f64) -> u64 {
 /// A state row: a machine, and the channel for data channels.
 type RowKey = (Machine, Option<String>);
 
+/// `ice_connection`, `data_channel [chat]`.
+fn row_label((machine, channel): &RowKey) -> String {
+    match channel {
+        Some(c) => format!("{machine} [{c}]"),
+        None => machine.to_string(),
+    }
+}
+
 /// Everything the SVG needs, computed once.
 struct Timeline<'a> {
     trace: &'a Trace,
@@ -400,11 +408,8 @@ impl<'a> Timeline<'a> {
                 self.lane_height(),
                 top + 16.0
             );
-            for (r, (machine, channel)) in self.rows.iter().enumerate() {
-                let label = match channel {
-                    Some(c) => format!("{machine} [{c}]"),
-                    None => machine.to_string(),
-                };
+            for (r, key) in self.rows.iter().enumerate() {
+                let label = row_label(key);
                 let _ = writeln!(
                     out,
                     "<text class=\"row-label\" x=\"{}\" y=\"{}\">{}</text>",
@@ -524,11 +529,11 @@ impl<'a> Timeline<'a> {
                     }
                     spans.push((to, Some(i), list.get(k + 1).copied(), false));
                 }
-                let (machine, channel) = &self.rows[r];
-                let row_name = match channel {
-                    Some(c) => format!("{} {machine} [{c}]", peer.as_str().to_uppercase()),
-                    None => format!("{} {machine}", peer.as_str().to_uppercase()),
-                };
+                let row_name = format!(
+                    "{} {}",
+                    peer.as_str().to_uppercase(),
+                    row_label(&self.rows[r])
+                );
                 for (state, start, end, assumed) in spans {
                     let x0 = start.map_or(self.scale.x(0), |i| self.x(i));
                     let x1 = end.map_or(x_end, |i| self.x(i));
@@ -668,29 +673,17 @@ impl<'a> Timeline<'a> {
             pos[i] = Some((x, y));
         }
 
-        // Flight lines: from the last transport send of a message to its delivery.
-        let mut sent_at: HashMap<u64, usize> = HashMap::new();
-        for (i, e) in events.iter().enumerate() {
-            match &e.kind {
-                EventKind::Send {
-                    msg,
-                    outcome: SendOutcome::Sent,
-                    ..
-                } => {
-                    sent_at.insert(*msg, i);
-                }
-                EventKind::Deliver { msg, .. } => {
-                    if let (Some(&s), Some((x2, y2))) = (sent_at.get(msg), pos[i]) {
-                        if let Some((x1, y1)) = pos[s] {
-                            let _ = writeln!(
-                                out,
-                                "<line class=\"flight\" x1=\"{x1:.1}\" y1=\"{y1}\" \
-                                 x2=\"{x2:.1}\" y2=\"{y2}\"/>"
-                            );
-                        }
-                    }
-                }
-                _ => {}
+        // Flight lines: from each transport send to the delivery that ends it.
+        for (s, d) in self.trace.flights() {
+            if !matches!(events[d].kind, EventKind::Deliver { .. }) {
+                continue;
+            }
+            if let (Some((x1, y1)), Some((x2, y2))) = (pos[s], pos[d]) {
+                let _ = writeln!(
+                    out,
+                    "<line class=\"flight\" x1=\"{x1:.1}\" y1=\"{y1}\" \
+                     x2=\"{x2:.1}\" y2=\"{y2}\"/>"
+                );
             }
         }
 
@@ -771,12 +764,7 @@ fn chips(out: &mut String, s: &Summary) {
         s.events,
         fmt_ms(s.end_ms)
     );
-    let outcomes = OUTCOMES
-        .iter()
-        .zip(s.sends)
-        .map(|(o, n)| format!("{} {n}", o.as_str()))
-        .collect::<Vec<_>>()
-        .join(" · ");
+    let outcomes = s.outcome_counts(" · ");
     let _ = writeln!(
         out,
         "<span class=\"chip\"><b>{}</b> sends <span class=\"muted\">{outcomes} · flushed {}</span></span>\
@@ -786,10 +774,7 @@ fn chips(out: &mut String, s: &Summary) {
         s.deliveries
     );
     let by = |m: &BTreeMap<String, usize>| {
-        m.iter()
-            .map(|(k, n)| format!("{} {n}", esc(k)))
-            .collect::<Vec<_>>()
-            .join(" · ")
+        esc(&join_counts(m.iter().map(|(k, n)| (k.as_str(), *n)), " · "))
     };
     let _ = writeln!(
         out,

@@ -1,7 +1,7 @@
 //! Mermaid sequence diagrams of a trace, for issues, pull requests and docs.
 
 use super::{EventKind, Machine, MsgId, PeerId, SendOutcome, Trace};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 impl Trace {
@@ -133,7 +133,7 @@ impl Trace {
 /// Which delivery or drop ends each message handed to the transport.
 struct Resolutions {
     /// Index of a transport send -> index of the delivery or drop that resolves it.
-    of_send: HashMap<usize, usize>,
+    of_send: BTreeMap<usize, usize>,
     /// Deliveries and drops already drawn as part of their send's arrow.
     consumed: HashSet<usize>,
     /// Who sent each message (the first send event naming it).
@@ -142,48 +142,18 @@ struct Resolutions {
 
 impl Resolutions {
     fn of(trace: &Trace) -> Resolutions {
-        let mut ends: HashMap<MsgId, VecDeque<usize>> = HashMap::new();
         let mut senders = HashMap::new();
-        for (i, e) in trace.events.iter().enumerate() {
-            match &e.kind {
-                EventKind::Deliver { msg, .. } | EventKind::Drop { msg, .. } => {
-                    ends.entry(*msg).or_default().push_back(i);
-                }
-                EventKind::Send { msg, .. } => {
-                    if let Some(peer) = e.peer {
-                        senders.entry(*msg).or_insert(peer);
-                    }
-                }
-                _ => {}
+        for e in &trace.events {
+            if let (EventKind::Send { msg, .. }, Some(peer)) = (&e.kind, e.peer) {
+                senders.entry(*msg).or_insert(peer);
             }
         }
-        let mut r = Resolutions {
-            of_send: HashMap::new(),
-            consumed: HashSet::new(),
+        let of_send = trace.flights();
+        Resolutions {
+            consumed: of_send.values().copied().collect(),
+            of_send,
             senders,
-        };
-        for (i, e) in trace.events.iter().enumerate() {
-            let EventKind::Send {
-                msg,
-                outcome: SendOutcome::Sent,
-                ..
-            } = &e.kind
-            else {
-                continue;
-            };
-            let Some(queue) = ends.get_mut(msg) else {
-                continue;
-            };
-            // Ends that happened before this send belong to an earlier send (or none).
-            while queue.front().is_some_and(|&j| j < i) {
-                queue.pop_front();
-            }
-            if let Some(j) = queue.pop_front() {
-                r.of_send.insert(i, j);
-                r.consumed.insert(j);
-            }
         }
-        r
     }
 
     /// The sender of `msg`, or `fallback` when no send names it.

@@ -165,7 +165,7 @@ pub(crate) struct Summary {
 }
 
 /// The send outcomes in summary order.
-pub(crate) const OUTCOMES: [SendOutcome; 4] = [
+const OUTCOMES: [SendOutcome; 4] = [
     SendOutcome::Sent,
     SendOutcome::Queued,
     SendOutcome::Error,
@@ -219,15 +219,16 @@ impl Summary {
         self.violations.values().sum()
     }
 
+    /// Sends by outcome, every outcome named: `sent 2, queued 1, error 0, rejected 0`
+    /// with `sep` = `", "`.
+    pub fn outcome_counts(&self, sep: &str) -> String {
+        join_counts(OUTCOMES.iter().map(|o| o.as_str()).zip(self.sends), sep)
+    }
+
     /// The footer: a rule and four aligned lines, each ending with `\n`.
     pub fn render(&self) -> String {
         let mut out = format!("-- summary: {} events, {} ms\n", self.events, self.end_ms);
-        let outcomes = OUTCOMES
-            .iter()
-            .zip(self.sends)
-            .map(|(o, n)| format!("{} {n}", o.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let outcomes = self.outcome_counts(", ");
         let _ = writeln!(
             out,
             "sends       {:>4}  {outcomes}; flushed {}",
@@ -249,17 +250,24 @@ impl Summary {
     }
 }
 
+/// `key n<sep>key n`.
+pub(crate) fn join_counts<'a>(
+    counts: impl IntoIterator<Item = (&'a str, usize)>,
+    sep: &str,
+) -> String {
+    counts
+        .into_iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// `name  total  key n, key n` cut to [`MAX_LINE`].
 fn counted_line(name: &str, total: usize, by: &BTreeMap<String, usize>) -> String {
     let mut text = format!("{name:<11} {total:>4}");
     if !by.is_empty() {
-        let parts = by
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         text.push_str("  ");
-        text.push_str(&parts);
+        text.push_str(&join_counts(by.iter().map(|(k, n)| (k.as_str(), *n)), ", "));
     }
     truncate(&text, MAX_LINE)
 }
