@@ -9,7 +9,6 @@ mod mermaid;
 mod text;
 
 pub use diff::{diff, Fate, FateChange, TimingShift, TraceDiff};
-
 pub use event::*;
 pub use jsonl::TraceParseError;
 
