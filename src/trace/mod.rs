@@ -1,9 +1,14 @@
 //! Traces: the one record every driver (model, simulator, checker, real stack) emits,
 //! its JSON-lines form, and renderers for people.
 
+mod diff;
 mod event;
+mod html;
 mod jsonl;
+mod mermaid;
+mod text;
 
+pub use diff::{diff, Fate, FateChange, TimingShift, TraceDiff};
 pub use event::*;
 pub use jsonl::TraceParseError;
 
