@@ -4,5 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod rtc_stack;
 pub mod stack;
 pub mod trace;
