@@ -86,6 +86,7 @@ use channels::Channels;
 use clock::Clock;
 use rtc::data_channel::RTCDataChannelInit;
 use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error as RtcError;
@@ -102,6 +103,7 @@ const MAX_FIRINGS: usize = 16;
 pub struct RtcStack {
     peer: PeerId,
     local: SocketAddr,
+    host: RTCIceCandidateInit,
     remote: SocketAddr,
     clock: Clock,
     wake_after_events: bool,
@@ -127,10 +129,12 @@ impl RtcStack {
         remote: SocketAddr,
         config: RtcConfig,
     ) -> Result<Self, String> {
-        let pc = setup::build_peer_connection(peer, local, &config)?;
+        let host = setup::host_candidate(peer, local)?;
+        let pc = setup::build_peer_connection(peer, &config, &host)?;
         let mut stack = RtcStack {
             peer,
             local,
+            host,
             remote,
             clock: Clock::new(config.base),
             wake_after_events: config.wake_after_events,
@@ -265,6 +269,14 @@ impl Stack for RtcStack {
         let now = self.advance(now);
         let at = self.clock.instant(now);
         let answering = self.machines.signaling == crate::model::SignalingState::HaveRemoteOffer;
+        if setup::lost_candidates(&self.pc) {
+            // After ICE failed (which deletes the candidates), an ICE restart gathers again,
+            // as the async wrapper's driver does.
+            if let Err(e) = setup::add_candidates(self.peer, &mut self.pc, &self.host) {
+                self.pump(now);
+                return Err(e);
+            }
+        }
         let result = if answering {
             self.pc.create_answer(None)
         } else {
