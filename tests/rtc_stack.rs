@@ -635,3 +635,149 @@ fn ice_restart_recovers_the_path() {
         assert_eq!(pair.problems(), Vec::<String>::new());
     }
 }
+
+/// The crate's send check looks at the SCTP stream, not readyState: between the
+/// DATA_CHANNEL_OPEN (A's SCTP up, 120 ms) and the ACK (140 ms) an in-band channel reads
+/// `connecting` on A but a send succeeds, and the message is delivered.
+#[test]
+fn send_between_dcep_open_and_ack_succeeds_while_connecting() {
+    let mut pair = Pair::new(Instant::now());
+    pair.app(
+        PeerId::A,
+        AppCall::CreateChannel {
+            label: CHAT.into(),
+            negotiated: None,
+            ordered: true,
+        },
+    )
+    .expect("create channel");
+    pair.connect();
+    pair.run_until(125);
+    assert_eq!(
+        pair.stack(PeerId::A).channel_state(CHAT),
+        Some(DataChannelState::Connecting)
+    );
+    assert_eq!(pair.send(PeerId::A, 5), Ok(()));
+    pair.run_until(300);
+    assert_eq!(
+        pair.first(PeerId::B, |e| matches!(
+            e,
+            StackEvent::Message { msg: 5, .. }
+        )),
+        Some(135)
+    );
+}
+
+/// A negotiated channel (both peers create it with the same id) opens on both sides when
+/// SCTP comes up, with no DCEP and no datachannel callback.
+#[test]
+fn negotiated_channel_opens_with_sctp() {
+    let mut pair = Pair::new(Instant::now());
+    for peer in PeerId::BOTH {
+        pair.app(
+            peer,
+            AppCall::CreateChannel {
+                label: CHAT.into(),
+                negotiated: Some(3),
+                ordered: true,
+            },
+        )
+        .expect("create channel");
+    }
+    pair.connect();
+    pair.run_until_seen(5_000, both_open);
+    println!("{}", pair.render());
+    for peer in PeerId::BOTH {
+        assert_eq!(
+            pair.first(peer, callback(CHAT, Callback::Open)),
+            pair.first(peer, machine_to("sctp", "connected"))
+        );
+        assert_eq!(
+            pair.first(peer, callback(CHAT, Callback::DataChannel)),
+            None
+        );
+    }
+    pair.send(PeerId::B, 1).expect("send");
+    let now = pair.now;
+    pair.run_until(now + 100);
+    assert_eq!(
+        pair.first(PeerId::A, |e| matches!(
+            e,
+            StackEvent::Message { msg: 1, .. }
+        )),
+        Some(now + LATENCY)
+    );
+
+    // A crate quirk, pinned: a negotiated channel created once SCTP is up is open at once
+    // (readyState) but gets no open callback (create_data_channel dials it directly).
+    let late = pair.now;
+    for peer in PeerId::BOTH {
+        pair.app(
+            peer,
+            AppCall::CreateChannel {
+                label: "late".into(),
+                negotiated: Some(5),
+                ordered: true,
+            },
+        )
+        .expect("create late channel");
+        assert_eq!(
+            pair.stack(peer).channel_state("late"),
+            Some(DataChannelState::Open)
+        );
+    }
+    pair.run_until(late + 100);
+    for peer in PeerId::BOTH {
+        let late_open = |e: &StackEvent| match e {
+            StackEvent::State(StateChange::DataChannel(label, from, to)) => {
+                label == "late"
+                    && *from == DataChannelState::Connecting
+                    && *to == DataChannelState::Open
+            }
+            _ => false,
+        };
+        assert_eq!(pair.first(peer, late_open), Some(late));
+        assert_eq!(pair.first(peer, callback("late", Callback::Open)), None);
+    }
+    assert_eq!(pair.problems(), Vec::<String>::new());
+}
+
+/// The DATA_CHANNEL_OPEN is lost (partition just after A's SCTP came up): A's channel stays
+/// `connecting` until the DCEP handshake timeout, then closes with a close callback.
+#[test]
+fn lost_dcep_open_times_out() {
+    let config = RtcConfig {
+        dcep_handshake_timeout_ms: Some(2_000),
+        ..RtcConfig::new(Instant::now())
+    };
+    let mut pair = Pair::with_config(config);
+    pair.app(
+        PeerId::A,
+        AppCall::CreateChannel {
+            label: CHAT.into(),
+            negotiated: None,
+            ordered: true,
+        },
+    )
+    .expect("create channel");
+    pair.connect();
+    pair.run_until(120);
+    pair.partition();
+    pair.run_until(5_000);
+    println!("{}", pair.render());
+    let sctp_up = pair.first(PeerId::A, machine_to("sctp", "connected"));
+    assert_eq!(sctp_up, Some(120));
+    assert_eq!(
+        pair.first(PeerId::A, callback(CHAT, Callback::Close)),
+        Some(2_120)
+    );
+    assert_eq!(
+        pair.first(PeerId::A, machine_to("data_channel", "closed")),
+        Some(2_120)
+    );
+    assert_eq!(pair.first(PeerId::A, callback(CHAT, Callback::Open)), None);
+    assert_eq!(
+        pair.send(PeerId::A, 0),
+        Err("data channel closed".to_owned())
+    );
+}
