@@ -242,7 +242,10 @@ fn machine_to(machine: &'static str, state: &'static str) -> impl Fn(&StackEvent
 }
 
 fn callback(label: &'static str, cb: Callback) -> impl Fn(&StackEvent) -> bool {
-    move |e| matches!(e, StackEvent::Callback { channel, callback } if channel == label && *callback == cb)
+    move |e| match e {
+        StackEvent::Callback { channel, callback } => channel == label && *callback == cb,
+        _ => false,
+    }
 }
 
 fn opened(peer: PeerId) -> impl Fn(&[Entry]) -> bool {

@@ -9,8 +9,8 @@
 //! # Driving it
 //!
 //! ```text
-//! a = RtcStack::new(PeerId::A, addr_a, addr_b, RtcConfig::new(base))?   // offerer, ICE controlling
-//! b = RtcStack::new(PeerId::B, addr_b, addr_a, RtcConfig::new(base))?   // answerer
+//! a = RtcStack::new(PeerId::A, addr_a, addr_b, RtcConfig::new(base))? // offerer, controlling
+//! b = RtcStack::new(PeerId::B, addr_b, addr_a, RtcConfig::new(base))? // answerer
 //! a.handle_app(0, CreateChannel { .. })
 //! offer = a.create_description(0)?;  b.apply_remote_description(0, &offer)?
 //! answer = b.create_description(0)?; a.apply_remote_description(0, &answer)?
@@ -29,12 +29,22 @@
 //! called again, at the same instant, after every drain round in which `poll_event` produced
 //! something, then the crate is drained again (the "DTLS stall" of
 //! `reference/rtc-driving.md`: the ClientHello queued while ICE selects its pair otherwise
-//! waits for the next timer wake-up). This is the protocol's own, prompt timing: with 10 ms
-//! one-way latency, ICE is connected at 20 ms (A) / 30 ms (B), DTLS and the peer connection
-//! at 60 ms (B) / 70 ms (A), SCTP at 90 ms (A) / 100 ms (B), an in-band channel open at
-//! 110 ms (A, on the ACK) / 100 ms (B, on the DATA_CHANNEL_OPEN). With the flag off, the
-//! async `webrtc` 0.21.1 driver's wake-up pattern is mirrored instead, which delays DTLS to
-//! the next 200 ms ICE tick (`tests/rtc_stack.rs` prints both).
+//! waits for the next timer wake-up). **This is the timing mirrored: the protocol's own,
+//! prompt timing**, every packet sent as soon as the crate has it. With 10 ms one-way
+//! latency (`tests/rtc_stack.rs`):
+//!
+//! | milestone (ms)            | A (offerer) | B (answerer) |
+//! |---------------------------|-------------|--------------|
+//! | ICE connected             | 40          | 30           |
+//! | DTLS, peer conn. connected| 80          | 90           |
+//! | SCTP connected            | 120         | 130          |
+//! | in-band channel open      | 140 (ACK)   | 130 (OPEN)   |
+//!
+//! With the flag off, the wake-up pattern of the async `webrtc` 0.21.1 driver is mirrored
+//! instead (it calls `handle_timeout` only when `poll_timeout` is due,
+//! `webrtc/src/peer_connection/driver.rs:864`): DTLS then waits for the next 200 ms ICE
+//! tick, and DTLS/peer connection connect at 250/260 ms, SCTP at 290/300 ms, the channel
+//! opens at 310 (A) / 300 (B) ms.
 //!
 //! # Deadlines
 //!
@@ -59,7 +69,8 @@
 //! - callbacks: the crate's `OnOpen`, `OnClose`, `OnError`, `OnClosing`,
 //!   `OnBufferedAmountLow/High`. The crate has no `ondatachannel`: a remote in-band channel
 //!   is announced by an `OnOpen` for a handle this peer did not create, reported here as
-//!   `connecting -> open`, then [`Callback::DataChannel`], then [`Callback::Open`];
+//!   `connecting -> open`, then `Callback::DataChannel`, then `Callback::Open`. Neither
+//!   `OnClosing` nor `OnError` is ever raised for a data channel by 0.21.1;
 //! - messages: in each drain round, events other than `OnClose` are reported first, then
 //!   received messages, then `OnClose`, so that a channel is announced before its first
 //!   message and a message that arrived with the close is delivered before it.
@@ -67,7 +78,32 @@
 //! After [`AppCall::ClosePeer`] the peer is inert, as the async wrapper's stopped driver
 //! is: the packets `close()` queued (SCTP ABORT, DTLS close_notify) and its events are
 //! handed out, later datagrams are dropped, no timer is armed, and every send returns
-//! "data channel closed".
+//! "data channel closed" (the wrapper's `closing` check,
+//! `webrtc/src/data_channel/mod.rs:473,508`; `rtc` alone would return `Ok` and drop the
+//! message).
+//!
+//! # Crate behaviour a model must know (rtc 0.21.1, pinned by `tests/rtc_stack.rs`)
+//!
+//! - Events come in the crate's order: a peer-connection change is queued *before* the ICE
+//!   change that caused it (`rtc/src/peer_connection/handler/mod.rs:379-393`).
+//! - ICE gathering: only `complete` is reported, when the end-of-candidates marker is
+//!   added; `gathering` is set without an event by `set_local_description`
+//!   (`rtc/src/peer_connection/mod.rs:1244`).
+//! - ICE `new` is never reported (first change: `checking`); ICE and signaling go `closed`
+//!   on `close()` without an event; DTLS `failed` is never entered.
+//! - The offerer's SCTP transport reads `closed` while its (server-side) association waits
+//!   for the COOKIE ECHO (`rtc/src/peer_connection/transport/sctp/mod.rs:106-112` tests
+//!   `is_closed` first; the association state is `Closed` until then): `connecting ->
+//!   closed -> connected`.
+//! - After `close()`, the closing peer's channels still read `open`.
+//! - An in-band channel accepts sends between DATA_CHANNEL_OPEN and ACK while it reads
+//!   `connecting` (`ensure_sendable` checks the stream, `rtc/src/data_channel/mod.rs:302`).
+//! - `bufferedamountlow` fires when the DCEP OPEN/ACK is acknowledged, with no application
+//!   data sent (the DCEP message counts in the SCTP stream's buffered amount).
+//! - A negotiated channel created after SCTP is up is open at once with no open callback.
+//! - ICE ticks every 200 ms in every state (`rtc-ice/src/agent/mod.rs:591`), so after the
+//!   last STUN received at `t`, `disconnected` comes in `(t + 5.0, t + 5.2]` s and `failed`
+//!   in `(t + 30.0, t + 30.2]` s.
 
 mod channels;
 mod clock;
