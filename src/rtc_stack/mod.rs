@@ -40,8 +40,8 @@
 //! | SCTP connected            | 120         | 130          |
 //! | in-band channel open      | 140 (ACK)   | 130 (OPEN)   |
 //!
-//! With the flag off, the wake-up pattern of the async `webrtc` 0.21.1 driver is mirrored
-//! instead (it calls `handle_timeout` only when `poll_timeout` is due,
+//! With the flag off, the wake-up pattern of the async `webrtc` 0.21.1 driver is
+//! approximated instead (it calls `handle_timeout` only when `poll_timeout` is due,
 //! `webrtc/src/peer_connection/driver.rs:864`): DTLS then waits for the next 200 ms ICE
 //! tick, and DTLS/peer connection connect at 250/260 ms, SCTP at 290/300 ms, the channel
 //! opens at 310 (A) / 300 (B) ms.

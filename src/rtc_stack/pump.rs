@@ -48,7 +48,10 @@ impl RtcStack {
                     let to = packet.transport.peer_addr;
                     self.problem(format!("datagram addressed to {to}, not to the other peer"));
                 }
-                self.transmits.push_back(packet.message.to_vec());
+                if !self.closed {
+                    // After ClosePeer nothing reaches the wire (the driver has stopped).
+                    self.transmits.push_back(packet.message.to_vec());
+                }
             }
             self.sync();
             if events > 0 && self.wake_after_events {
