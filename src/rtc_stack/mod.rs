@@ -115,9 +115,9 @@ mod states;
 
 pub use config::RtcConfig;
 
-use crate::model::DataChannelState;
+use crate::model::{DataChannelState, SignalingState};
 use crate::stack::{AppCall, AppResult, Stack, StackEvent};
-use crate::trace::{Millis, PeerId};
+use crate::trace::{Millis, MsgId, PeerId};
 use channels::Channels;
 use clock::Clock;
 use rtc::data_channel::RTCDataChannelInit;
@@ -248,7 +248,7 @@ impl RtcStack {
         Ok(())
     }
 
-    fn send(&mut self, now: Millis, label: &str, msg: u64, size: usize) -> AppResult {
+    fn send(&mut self, now: Millis, label: &str, msg: MsgId, size: usize) -> AppResult {
         if self.closed {
             // The async wrapper's `closing` flag (webrtc/src/data_channel/mod.rs `writable`).
             return Err(Self::channel_closed());
@@ -304,7 +304,7 @@ impl Stack for RtcStack {
     fn create_description(&mut self, now: Millis) -> Result<String, String> {
         let now = self.advance(now);
         let at = self.clock.instant(now);
-        let answering = self.machines.signaling == crate::model::SignalingState::HaveRemoteOffer;
+        let answering = self.machines.signaling == SignalingState::HaveRemoteOffer;
         if setup::lost_candidates(&self.pc) {
             // After ICE failed (which deletes the candidates), an ICE restart gathers again,
             // as the async wrapper's driver does.
@@ -332,7 +332,7 @@ impl Stack for RtcStack {
     fn apply_remote_description(&mut self, now: Millis, sdp: &str) -> Result<(), String> {
         let now = self.advance(now);
         let at = self.clock.instant(now);
-        let is_answer = self.machines.signaling == crate::model::SignalingState::HaveLocalOffer;
+        let is_answer = self.machines.signaling == SignalingState::HaveLocalOffer;
         let description = if is_answer {
             RTCSessionDescription::answer(sdp.to_owned())
         } else {
