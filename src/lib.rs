@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod model;
 pub mod record;
+pub mod rtc_stack;
 pub mod scenario;
 pub mod sim;
 pub mod stack;
