@@ -590,10 +590,10 @@ impl Peer {
                     self.select_pair();
                 }
             }
-            Packet::StunResponse { .. } => {
-                if self.id == PeerId::A && self.ice.state == IceConnectionState::Checking {
-                    self.select_pair();
-                }
+            Packet::StunResponse { .. }
+                if self.id == PeerId::A && self.ice.state == IceConnectionState::Checking =>
+            {
+                self.select_pair();
             }
             _ => {}
         }

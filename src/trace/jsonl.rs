@@ -65,7 +65,6 @@ impl Trace {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::trace::*;
 
     #[test]
