@@ -4,6 +4,7 @@
 use crate::model::ProfileName;
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, RunOptions, StackKind};
+use crate::trace::{self, Trace};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,6 +41,31 @@ enum Command {
     },
     /// List the built-in scenarios.
     Scenarios,
+    /// Many runs around a scenario with seeded random latency, loss and fault timing;
+    /// reports every invariant violated, with the seed and the shortest failing trace.
+    Explore {
+        /// Scenario: a built-in name or a .toml path.
+        scenario: String,
+        /// Number of runs.
+        #[arg(long, default_value_t = 100)]
+        runs: u64,
+        /// First seed (run i uses seed + i).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Profile (default: the scenario's, else webrtc-rs).
+        #[arg(long, value_enum)]
+        profile: Option<ProfileArg>,
+        /// Protocol stack.
+        #[arg(long, value_enum, default_value_t = StackArg::Model)]
+        stack: StackArg,
+    },
+    /// Where two JSON-lines traces part: first divergence with context, and a summary.
+    Diff {
+        /// First trace (JSON lines).
+        a: PathBuf,
+        /// Second trace (JSON lines).
+        b: PathBuf,
+    },
 }
 
 /// `--profile`.
@@ -66,6 +92,17 @@ impl From<ProfileArg> for ProfileName {
 pub enum StackArg {
     /// The dcsim model.
     Model,
+    /// The real rtc 0.21.1 stack.
+    Rtc,
+}
+
+impl From<StackArg> for StackKind {
+    fn from(s: StackArg) -> Self {
+        match s {
+            StackArg::Model => StackKind::Model,
+            StackArg::Rtc => StackKind::Rtc,
+        }
+    }
 }
 
 /// `--format`.
@@ -75,6 +112,10 @@ pub enum Format {
     Text,
     /// JSON lines.
     Json,
+    /// Mermaid sequence diagram.
+    Mermaid,
+    /// Self-contained HTML timeline.
+    Html,
 }
 
 /// A failure with its exit code.
@@ -134,17 +175,41 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             let options = RunOptions {
                 seed,
                 profile: profile.map(Into::into),
-                stack: match stack {
-                    StackArg::Model => StackKind::Model,
-                },
+                stack: stack.into(),
             };
             let report = sim::run(&scenario, &options).map_err(|e| Exit(2, e))?;
+            let title = format!(
+                "dcsim {} (seed {}, {})",
+                scenario.name, report.seed, report.profile
+            );
             let text = match format {
                 Format::Json => report.trace.to_jsonl(),
-                Format::Text => report.trace.to_jsonl(),
+                Format::Text => report.trace.render_text(),
+                Format::Mermaid => report.trace.render_mermaid(),
+                Format::Html => report.trace.render_html(&title),
             };
             emit(&out, &text)?;
             Ok(if report.trace.is_clean() { 0 } else { 1 })
+        }
+        Command::Explore {
+            scenario,
+            runs,
+            seed,
+            profile,
+            stack,
+        } => explore(&scenario, runs, seed, profile, stack),
+        Command::Diff { a, b } => {
+            let read = |p: &PathBuf| -> Result<Trace, Exit> {
+                let text = std::fs::read(p)
+                    .map_err(|e| usage(format!("{}: cannot read: {e}", p.display())))?;
+                let text = String::from_utf8(text)
+                    .map_err(|e| usage(format!("{}: not UTF-8 text: {e}", p.display())))?;
+                Trace::from_jsonl(&text).map_err(|e| usage(format!("{}:{e}", p.display())))
+            };
+            let (ta, tb) = (read(&a)?, read(&b)?);
+            let d = trace::diff(&ta, &tb);
+            emit(&None, &d.render())?;
+            Ok(if d.is_identical() { 0 } else { 1 })
         }
         Command::Scenarios => {
             let mut text = String::new();
@@ -155,4 +220,74 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             Ok(0)
         }
     }
+}
+
+fn explore(
+    scenario: &str,
+    runs: u64,
+    seed: u64,
+    profile: Option<ProfileArg>,
+    stack: StackArg,
+) -> Result<i32, Exit> {
+    use std::io::IsTerminal;
+    let base = load(scenario)?;
+    if runs == 0 {
+        return Err(usage("--runs: must be at least 1"));
+    }
+    let options = RunOptions {
+        seed: None,
+        profile: profile.map(Into::into),
+        stack: stack.into(),
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(runs);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {per_sec} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let started = std::time::Instant::now();
+    let report = crate::explore::explore(&base, runs, seed, &options, |done| {
+        if let Some(bar) = &bar {
+            bar.set_position(done);
+        }
+    })
+    .map_err(|e| Exit(2, e))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut out = format!(
+        "explored {} runs of {} (seeds {}..={}) in {:.2} s ({:.0} runs/s)\n",
+        report.runs,
+        base.name,
+        seed,
+        seed.wrapping_add(runs - 1),
+        secs,
+        report.runs as f64 / secs.max(1e-9)
+    );
+    if report.is_clean() {
+        out.push_str("all invariants hold\n");
+    }
+    for (invariant, (count, failure)) in &report.violated {
+        out.push_str(&format!(
+            "violated {invariant} in {count} of {} runs; shortest: seed {} ({} events)\n  reproduce: dcsim explore {scenario} --runs 1 --seed {}\n",
+            report.runs,
+            failure.seed,
+            failure.trace.events.len(),
+            failure.seed
+        ));
+    }
+    if let Some((invariant, (_, failure))) = report.violated.iter().next() {
+        out.push_str(&format!(
+            "\nshortest trace violating {invariant} (seed {}):\n",
+            failure.seed
+        ));
+        out.push_str(&failure.trace.render_text());
+    }
+    emit(&None, &out)?;
+    Ok(if report.is_clean() { 0 } else { 1 })
 }

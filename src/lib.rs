@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod explore;
 pub mod model;
 pub mod record;
 pub mod rtc_stack;

@@ -243,11 +243,12 @@ impl Peer {
         Ok(())
     }
 
-    /// Fires one armed timer as if its deadline had passed, whatever the time (the
-    /// untimed checker's move). Does nothing if the timer is not armed.
+    /// Fires one armed timer as if its deadline had passed, without moving the clock
+    /// (the untimed checker's move: a checker that never advances time keeps every
+    /// timestamp in the state constant, so equal states hash equal). Does nothing if the
+    /// timer is not armed.
     pub fn fire_timer(&mut self, timer: Timer) {
-        if let Some(at) = self.timers.deadline(timer) {
-            self.now = self.now.max(at);
+        if self.timers.deadline(timer).is_some() {
             self.fire(timer);
         }
     }

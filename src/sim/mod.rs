@@ -13,6 +13,7 @@ pub use recorder::Recorder;
 
 use crate::check::MonitorConfig;
 use crate::model::{Peer, PeerConfig, Profile, ProfileName};
+use crate::rtc_stack::{RtcConfig, RtcStack};
 use crate::scenario::{Action, Scenario};
 use crate::stack::Stack;
 use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
@@ -29,6 +30,8 @@ pub enum StackKind {
     /// The dcsim model.
     #[default]
     Model,
+    /// The real `rtc` 0.21.1 peer connection.
+    Rtc,
 }
 
 /// Choices of one run that are not in the scenario (or override it).
@@ -69,6 +72,19 @@ pub fn stack_factory(kind: StackKind, profile: Profile, config: PeerConfig) -> S
         StackKind::Model => Rc::new(move |peer, _local, _remote| {
             Ok(Box::new(Peer::new(peer, profile, config)) as Box<dyn Stack>)
         }),
+        StackKind::Rtc => {
+            // The virtual-time origin: the only clock read, and only as an origin; every
+            // instant the crate sees is this plus the simulator's virtual milliseconds.
+            let base = std::time::Instant::now();
+            Rc::new(move |peer, local, remote| {
+                let mut rtc = RtcConfig::new(base);
+                rtc.ice_disconnected_timeout_ms = config.disconnected_timeout_ms;
+                rtc.ice_failed_timeout_ms = config.failed_timeout_ms;
+                rtc.ice_keepalive_interval_ms = config.keepalive_interval_ms;
+                rtc.dcep_handshake_timeout_ms = Some(config.dcep_handshake_timeout_ms);
+                Ok(Box::new(RtcStack::new(peer, local, remote, rtc)?) as Box<dyn Stack>)
+            })
+        }
     }
 }
 
@@ -81,7 +97,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Strin
     let monitor = MonitorConfig {
         observable_closing: profile.observable_closing,
         guard_max_messages: None,
-        check_derived_state: true,
+        // The real stack reports no DTLS states through events (see rtc_stack).
+        check_derived_state: options.stack == StackKind::Model,
     };
     let trace = run_with(scenario, seed, factory, monitor)?;
     Ok(RunReport {
@@ -133,7 +150,7 @@ pub fn run_with(
     let faults: Vec<(Millis, Action)> = scenario
         .timeline()
         .into_iter()
-        .filter(|s| is_network_fault(&s.step.action))
+        .filter(|s| s.step.action.is_fault())
         .map(|s| (s.at_ms, s.step.action.clone()))
         .collect();
     let mut next_fault = 0;
@@ -160,19 +177,6 @@ pub fn run_with(
         app.borrow_mut().finish(duration, &mut rec);
     }
     Ok(rec.finish(duration))
-}
-
-fn is_network_fault(action: &Action) -> bool {
-    matches!(
-        action,
-        Action::Partition
-            | Action::Heal
-            | Action::Hold
-            | Action::Release
-            | Action::Loss { .. }
-            | Action::Latency { .. }
-            | Action::Crash { .. }
-    )
 }
 
 fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action) {

@@ -1,0 +1,133 @@
+//! `dcsim explore`: many runs around one scenario, each with seeded random latency, loss
+//! and fault timing, to find the orderings a hand-written scenario misses.
+//!
+//! Run `i` uses seed `seed + i`, both for the perturbation and for turmoil, so any run
+//! is reproduced alone with `--seed <that seed> --runs 1`.
+
+use crate::check::names;
+use crate::scenario::{Action, Scenario};
+use crate::sim::{self, RunOptions};
+use crate::trace::{EventKind, Trace};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+
+/// One failing run, kept for the report.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The run's seed.
+    pub seed: u64,
+    /// Its trace.
+    pub trace: Trace,
+}
+
+/// What an exploration found.
+#[derive(Clone, Debug, Default)]
+pub struct ExploreReport {
+    /// Runs made.
+    pub runs: u64,
+    /// Per invariant: how many runs violated it, and the failing run with the shortest
+    /// trace.
+    pub violated: BTreeMap<String, (u64, Failure)>,
+}
+
+impl ExploreReport {
+    /// True when no run violated anything.
+    pub fn is_clean(&self) -> bool {
+        self.violated.is_empty()
+    }
+}
+
+/// The scenario of run `seed`: same steps, with latency drawn from 1..=50 ms, loss from
+/// 0..=5 % (half of the runs lossless), and every fault moved by up to ±50 % of its
+/// time (never before 0 and never past the end), keeping the faults' order.
+pub fn perturb(base: &Scenario, seed: u64) -> Scenario {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut s = base.clone();
+    s.network.latency_ms = rng.gen_range(1..=50);
+    s.network.loss = if rng.gen_bool(0.5) {
+        0.0
+    } else {
+        (rng.gen_range(0..=50) as f64) / 1000.0
+    };
+    let end = s.duration_ms;
+    let mut last_fault = 0;
+    for step in &mut s.steps {
+        if step.action.is_fault() {
+            let spread = step.at_ms / 2;
+            let moved = step.at_ms - spread + rng.gen_range(0..=spread * 2);
+            step.at_ms = moved.clamp(last_fault, end);
+            last_fault = step.at_ms;
+        }
+        if let Action::Latency { ms } = &mut step.action {
+            *ms = rng.gen_range(1..=200);
+        }
+    }
+    s.steps.sort_by_key(|st| st.at_ms);
+    s
+}
+
+/// Explores `runs` runs from `seed`. `progress` is called after each run.
+pub fn explore(
+    base: &Scenario,
+    runs: u64,
+    seed: u64,
+    options: &RunOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<ExploreReport, String> {
+    let mut report = ExploreReport {
+        runs,
+        ..Default::default()
+    };
+    for i in 0..runs {
+        let run_seed = seed.wrapping_add(i);
+        let scenario = perturb(base, run_seed);
+        let opts = RunOptions {
+            seed: Some(run_seed),
+            ..options.clone()
+        };
+        let mut trace = sim::run(&scenario, &opts)?.trace;
+        if i == 0 {
+            // deterministic-replay: the first run, again, must be byte-identical.
+            let again = sim::run(&scenario, &opts)?.trace;
+            if again.to_jsonl() != trace.to_jsonl() {
+                trace.push(crate::trace::TraceEvent::global(
+                    scenario.duration_ms,
+                    EventKind::Violation {
+                        invariant: names::DETERMINISTIC_REPLAY.into(),
+                        detail: format!("seed {run_seed}: a second run gave a different trace"),
+                    },
+                ));
+            }
+        }
+        let mut seen: Vec<String> = trace
+            .violations()
+            .filter_map(|v| match &v.kind {
+                EventKind::Violation { invariant, .. } => Some(invariant.clone()),
+                _ => None,
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        for invariant in seen {
+            let entry = report.violated.entry(invariant).or_insert_with(|| {
+                (
+                    0,
+                    Failure {
+                        seed: run_seed,
+                        trace: trace.clone(),
+                    },
+                )
+            });
+            entry.0 += 1;
+            if trace.events.len() < entry.1.trace.events.len() {
+                entry.1 = Failure {
+                    seed: run_seed,
+                    trace: trace.clone(),
+                };
+            }
+        }
+        progress(i + 1);
+    }
+    Ok(report)
+}
