@@ -3,7 +3,7 @@
 
 use crate::model::ProfileName;
 use crate::scenario::{self, Scenario};
-use crate::sim::{self, RunOptions, StackKind};
+use crate::sim::{self, Engine, RunOptions, StackKind};
 use crate::trace::{self, Trace};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -32,6 +32,9 @@ enum Command {
         /// Protocol stack.
         #[arg(long, value_enum, default_value_t = StackArg::Model)]
         stack: StackArg,
+        /// Event loop: turmoil hosts over simulated UDP, or the direct event loop.
+        #[arg(long, value_enum, default_value_t = EngineArg::Turmoil)]
+        engine: EngineArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -58,6 +61,9 @@ enum Command {
         /// Protocol stack.
         #[arg(long, value_enum, default_value_t = StackArg::Model)]
         stack: StackArg,
+        /// Event loop (direct is the same rules as turmoil, without per-millisecond steps).
+        #[arg(long, value_enum, default_value_t = EngineArg::Direct)]
+        engine: EngineArg,
     },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
@@ -101,6 +107,24 @@ impl From<StackArg> for StackKind {
         match s {
             StackArg::Model => StackKind::Model,
             StackArg::Rtc => StackKind::Rtc,
+        }
+    }
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EngineArg {
+    /// turmoil hosts, simulated UDP, 1 ms steps.
+    Turmoil,
+    /// Discrete-event loop with the same rules.
+    Direct,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Turmoil => Engine::Turmoil,
+            EngineArg::Direct => Engine::Direct,
         }
     }
 }
@@ -168,6 +192,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             seed,
             profile,
             stack,
+            engine,
             format,
             out,
         } => {
@@ -176,6 +201,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
                 seed,
                 profile: profile.map(Into::into),
                 stack: stack.into(),
+                engine: engine.into(),
             };
             let report = sim::run(&scenario, &options).map_err(|e| Exit(2, e))?;
             let title = format!(
@@ -197,7 +223,8 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             seed,
             profile,
             stack,
-        } => explore(&scenario, runs, seed, profile, stack),
+            engine,
+        } => explore(&scenario, runs, seed, profile, stack, engine),
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)
@@ -228,6 +255,7 @@ fn explore(
     seed: u64,
     profile: Option<ProfileArg>,
     stack: StackArg,
+    engine: EngineArg,
 ) -> Result<i32, Exit> {
     use std::io::IsTerminal;
     let base = load(scenario)?;
@@ -238,6 +266,7 @@ fn explore(
         seed: None,
         profile: profile.map(Into::into),
         stack: stack.into(),
+        engine: engine.into(),
     };
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(runs);

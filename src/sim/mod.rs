@@ -3,11 +3,14 @@
 //! fixes the run.
 
 mod app;
+mod direct;
+mod driver;
 mod guarded;
 mod host;
 mod recorder;
 
 pub use app::{App, AppRequest, ScriptApp};
+pub use direct::run_direct;
 pub use host::{StackFactory, PORT};
 pub use recorder::Recorder;
 
@@ -43,6 +46,18 @@ pub struct RunOptions {
     pub profile: Option<ProfileName>,
     /// Stack.
     pub stack: StackKind,
+    /// Engine.
+    pub engine: Engine,
+}
+
+/// Which event loop plays the scenario.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Peers as turmoil hosts over simulated UDP, stepped every millisecond.
+    #[default]
+    Turmoil,
+    /// A discrete-event loop that jumps between events (same rules, much faster).
+    Direct,
 }
 
 /// What a run produced.
@@ -100,7 +115,10 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Strin
         // The real stack reports no DTLS states through events (see rtc_stack).
         check_derived_state: options.stack == StackKind::Model,
     };
-    let trace = run_with(scenario, seed, factory, monitor)?;
+    let trace = match options.engine {
+        Engine::Turmoil => run_with(scenario, seed, factory, monitor)?,
+        Engine::Direct => run_direct(scenario, seed, factory, monitor)?,
+    };
     Ok(RunReport {
         trace,
         seed,
@@ -192,7 +210,7 @@ fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action) {
     }
 }
 
-fn fault_event(now: Millis, action: &Action) -> TraceEvent {
+pub(crate) fn fault_event(now: Millis, action: &Action) -> TraceEvent {
     let (peer, detail) = match action {
         Action::Loss { value } => (None, Some(format!("{value}"))),
         Action::Latency { ms } => (None, Some(format!("{ms} ms"))),
