@@ -42,8 +42,9 @@ pub struct GuardConfig {
     pub max_queue_bytes: usize,
     /// How long a message may wait in the queue, measured from the `send` that offered
     /// it; at `now >= offered + ttl` it is dropped as
-    /// [`DropReason::Expired`](super::DropReason::Expired). `None`: never expires (the
-    /// queue is still bounded).
+    /// [`DropReason::Expired`](super::DropReason::Expired). `Some(0)`: send now or never
+    /// (a send that would wait is rejected `expired`). `None`: never expires (the queue
+    /// is still bounded).
     pub ttl_ms: Option<Millis>,
     /// Largest message the transport accepts; larger ones are rejected at once with
     /// [`DropReason::TooLarge`](super::DropReason::TooLarge) rather than queued forever.

@@ -254,6 +254,10 @@ impl<P: Payload> Guard<P> {
         if gate == Gate::Open && self.queue.is_empty() {
             return self.release_direct(id, expires_at, payload);
         }
+        if expires_at.is_some_and(|at| now >= at) {
+            // `ttl_ms: Some(0)`: send now or never.
+            return self.reject(DropReason::Expired);
+        }
         if !self.queue.fits(bytes) {
             return self.reject(DropReason::QueueFull);
         }
