@@ -70,6 +70,9 @@ struct Harness {
     transport_errors: u64,
     /// Messages the transport refused as too large.
     refused_too_large: BTreeSet<MsgId>,
+    /// Run the O(queue) checks every this many steps (the O(1) ones run every step).
+    deep_every: u64,
+    steps: u64,
     /// Released in order, refusals included (for the FIFO assertions of scenarios).
     delivered: Vec<MsgId>,
 }
@@ -105,6 +108,8 @@ impl Harness {
             dropped: 0,
             transport_errors: 0,
             refused_too_large: BTreeSet::new(),
+            deep_every: 1,
+            steps: 0,
             delivered: Vec::new(),
         }
     }
@@ -181,6 +186,7 @@ impl Harness {
             Op::RefuseNext(kind) => self.refuse_next = Some(kind),
         }
         self.drain()?;
+        self.steps += 1;
         self.check_invariants()
     }
 
@@ -311,10 +317,11 @@ impl Harness {
             "metrics disagree: {:?}",
             g.metrics()
         );
-        // Exactly the messages without a fate are queued, in offer order.
-        let queued: Vec<MsgId> = g.queued().map(|(id, _)| id).collect();
-        let open: Vec<MsgId> = self.pending.iter().copied().collect();
-        ensure!(queued == open, "queued {queued:?} but fateless {open:?}");
+        ensure!(
+            g.gate() != Gate::Open || g.queued_len() == 0,
+            "open gate sitting on {} queued messages",
+            g.queued_len()
+        );
         ensure!(
             g.queued_len() <= self.cfg.max_queue_messages
                 && g.queued_bytes() <= self.cfg.max_queue_bytes,
@@ -322,16 +329,18 @@ impl Harness {
             g.queued_len(),
             g.queued_bytes()
         );
+        if self.steps % self.deep_every != 0 {
+            return Ok(());
+        }
+        // Exactly the messages without a fate are queued, in offer order.
+        let queued: Vec<MsgId> = g.queued().map(|(id, _)| id).collect();
+        let open: Vec<MsgId> = self.pending.iter().copied().collect();
+        ensure!(queued == open, "queued {queued:?} but fateless {open:?}");
         let bytes: usize = g.queued().map(|(_, m)| m.size).sum();
         ensure!(bytes == g.queued_bytes(), "byte count drifted");
         ensure!(
             self.fate.len() + self.pending.len() == offered as usize,
             "fates lost"
-        );
-        ensure!(
-            g.gate() != Gate::Open || g.queued_len() == 0,
-            "open gate sitting on {} queued messages",
-            g.queued_len()
         );
         ensure!(
             (g.gate() == Gate::Open) == self.may_release(),
@@ -388,6 +397,7 @@ fn flood_while_connecting_stays_bounded_and_reports_queue_full() {
     const N: usize = 100_000;
     let cfg = GuardConfig::default();
     let mut h = Harness::new(cfg);
+    h.deep_every = 997;
     for _ in 0..N {
         h.step(&Op::Send(100)).unwrap();
     }
@@ -406,6 +416,7 @@ fn flood_while_connecting_stays_bounded_and_reports_queue_full() {
 fn flood_of_large_messages_is_bounded_by_bytes() {
     let cfg = GuardConfig::default();
     let mut h = Harness::new(cfg);
+    h.deep_every = 997;
     for _ in 0..100_000 {
         h.step(&Op::Send(4096)).unwrap();
     }
@@ -557,7 +568,7 @@ fn config() -> impl Strategy<Value = GuardConfig> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     /// Small bounds and short TTLs, so that every limit is hit often.
     #[test]
