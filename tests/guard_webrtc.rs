@@ -22,6 +22,8 @@ use webrtc::runtime::{channel, default_runtime, timeout, Receiver, Runtime, Send
 const QUEUED_BEFORE_OPEN: usize = 20;
 const SENT_AFTER_OPEN: usize = 5;
 const DOOMED: usize = 5;
+const STALE: usize = 3;
+const STALE_TTL_MS: u64 = 100;
 
 struct Offerer {
     gathered: Sender<()>,
@@ -126,7 +128,7 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
             .expect("offerer");
 
         let drops: Arc<Mutex<Vec<(String, DroppedMessage)>>> = Arc::default();
-        let guarded = |label: &'static str| {
+        let guarded = |label: &'static str, config: GuardConfig| {
             let drops = drops.clone();
             let runtime = runtime.clone();
             let a = &a;
@@ -134,7 +136,7 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
             async move {
                 let dc = a.create_data_channel(label, None).await.expect("channel");
                 let g = Arc::new(
-                    GuardedChannel::new(dc, runtime, GuardConfig::default(), move |d| {
+                    GuardedChannel::new(dc, runtime, config, move |d| {
                         drops
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -146,9 +148,14 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
                 g
             }
         };
-        let chat = guarded("chat").await;
-        let doomed = guarded("doomed").await;
-        let remote = guarded("remote").await;
+        let chat = guarded("chat", GuardConfig::default()).await;
+        let doomed = guarded("doomed", GuardConfig::default()).await;
+        let remote = guarded("remote", GuardConfig::default()).await;
+        let short_ttl = GuardConfig {
+            ttl_ms: Some(STALE_TTL_MS),
+            ..GuardConfig::default()
+        };
+        let stale = guarded("stale", short_ttl).await;
 
         // The issue-4 race: the app sends before anything is connected.
         for i in 0..QUEUED_BEFORE_OPEN {
@@ -176,7 +183,14 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
 
         spawn_poller(&runtime, "chat", chat.clone(), opened_tx.clone());
         spawn_poller(&runtime, "doomed", doomed.clone(), opened_tx.clone());
-        spawn_poller(&runtime, "remote", remote.clone(), opened_tx);
+        spawn_poller(&runtime, "remote", remote.clone(), opened_tx.clone());
+        spawn_poller(&runtime, "stale", stale.clone(), opened_tx);
+        // Queued on a channel whose TTL (100 ms) is far shorter than the time to open
+        // (about 600 ms): the poller's timer expires them while the channel connects.
+        for i in 0..STALE {
+            let report = stale.send_text(format!("s{i}")).await;
+            assert_eq!(report.status, SendStatus::Queued);
+        }
 
         // Offer/answer with complete candidates, as webrtc's own offer_answer test does.
         let offer = a.create_offer(None).await.expect("offer");
@@ -206,18 +220,21 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
             .expect("remote answer");
 
         let mut open = Vec::new();
-        while open.len() < 2 {
-            open.push(recv_within(&mut opened, 10, "chat and remote open").await);
+        while open.len() < 3 {
+            open.push(recv_within(&mut opened, 10, "chat, remote, stale open").await);
         }
         open.sort();
-        assert_eq!(open, ["chat", "remote"]);
+        assert_eq!(open, ["chat", "remote", "stale"]);
         let open_at = started.elapsed();
 
         // Everything queued before open arrives, in order.
         let mut got = Vec::new();
         while got.len() < QUEUED_BEFORE_OPEN {
             let (label, text) = recv_within(&mut received, 10, "queued messages").await;
-            assert_eq!(label, "chat", "nothing from the closed channel");
+            assert_eq!(
+                label, "chat",
+                "nothing from the closed or the stale channel"
+            );
             got.push(text);
         }
         let want: Vec<String> = (0..QUEUED_BEFORE_OPEN).map(|i| format!("m{i}")).collect();
@@ -277,6 +294,10 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
             SendStatus::Rejected(DropReason::ChannelClosed)
         );
 
+        let stale_stats = stale.stats().await;
+        assert_eq!(stale_stats.metrics.dropped.expired, STALE as u64);
+        assert_eq!(stale_stats.metrics.flushed, 0);
+        assert_eq!(stale_stats.transport_send_errors, 0);
         let doomed_stats = doomed.stats().await;
         assert_eq!(doomed_stats.transport_send_errors, 0);
         assert_eq!(
@@ -286,7 +307,22 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
         let chat_stats = chat.stats().await;
         assert_eq!(chat_stats.transport_send_errors, 0);
         let drops = drops.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        assert_eq!(drops.len(), DOOMED + 3);
+        assert_eq!(drops.len(), DOOMED + STALE + 3);
+        let expired: Vec<_> = drops
+            .iter()
+            .filter(|(label, _)| label == "stale")
+            .map(|(_, d)| d)
+            .collect();
+        assert_eq!(expired.len(), STALE);
+        for d in expired {
+            assert_eq!(d.reason, DropReason::Expired);
+            // Fired by the timer at the deadline, not found late when the channel opened.
+            assert!(
+                (STALE_TTL_MS..STALE_TTL_MS + 200).contains(&d.at),
+                "expired at {} ms",
+                d.at
+            );
+        }
         assert_eq!(
             drops.last().map(|(l, d)| (l.as_str(), d.reason)),
             Some(("chat", DropReason::ChannelClosed))
