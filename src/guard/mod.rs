@@ -17,7 +17,8 @@
 //!
 //! It is a pure sans-IO state machine in the quinn-proto / str0m style: no async, no
 //! clock, no I/O. Time is an argument; the simulator, the exhaustive checker, the fuzzer
-//! and the [`webrtc` adapter](crate::guard::webrtc_adapter) drive the same code.
+//! and the `webrtc` adapter (`webrtc_adapter`, cargo feature `webrtc-adapter`, on by
+//! default) drive the same code.
 //!
 //! # States
 //!
