@@ -16,7 +16,7 @@
 use dcsim::guard::{
     DropReason, Gate, Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg,
 };
-use dcsim::model::{DataChannelState as C, IceConnectionState as I};
+use dcsim::model::{DataChannelState as C, IceConnectionState as I, PeerConnectionState as P};
 use dcsim::trace::{Millis, MsgId};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +30,8 @@ enum Op {
     Channel(C),
     /// ICE reports a state.
     Ice(I),
+    /// The peer connection reports a state.
+    Pc(P),
     /// Time passes (the guard is not told: a lazy driver that skips timers).
     Advance(Millis),
     /// Time passes to the guard's timer, which fires (if armed).
@@ -155,9 +157,9 @@ impl Harness {
             }
             Op::Channel(state) => {
                 self.guard.on_channel_state(self.now, state);
-                self.channel = state;
+                let was = std::mem::replace(&mut self.channel, state);
                 match state {
-                    C::Open => self.blocked = false,
+                    C::Open if was != C::Open => self.blocked = false,
                     C::Closing | C::Closed => self.closed = true,
                     _ => {}
                 }
@@ -166,6 +168,12 @@ impl Harness {
                 self.guard.on_ice_state(self.now, state);
                 self.ice = state;
                 if state == I::Closed {
+                    self.closed = true;
+                }
+            }
+            Op::Pc(state) => {
+                self.guard.on_peer_connection_state(self.now, state);
+                if state == P::Closed {
                     self.closed = true;
                 }
             }
@@ -237,6 +245,8 @@ impl Harness {
                 SendErrorKind::TooLarge => {
                     self.refused_too_large.insert(id);
                 }
+                // The transport says the channel is not open yet: the guard believes it.
+                SendErrorKind::NotOpen => self.channel = C::Connecting,
                 _ => self.blocked = true,
             }
             return Ok(());
@@ -540,6 +550,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::sample::select(vec![I::Checking, I::Connected, I::Disconnected, I::Failed])
             .prop_map(Op::Ice),
         1 => ice_state().prop_map(Op::Ice),
+        1 => prop::sample::select(P::ALL.to_vec()).prop_map(Op::Pc),
         3 => (0u64..150).prop_map(Op::Advance),
         1 => Just(Op::Timeout),
         1 => Just(Op::Writable),

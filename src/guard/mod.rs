@@ -25,24 +25,23 @@
 //! The [`Gate`] is derived from the last reported channel and ICE states:
 //!
 //! ```text
-//!                           channel open
-//!           +------------+ --------------> +--------+  ICE disconnected / checking
-//!  start -> | Connecting |                 |  Open  |  (hold policy), or the transport
-//!           +------------+                 +--------+  refused (not-open, buffer-full)
-//!            queue, or reject               release ^ |
-//!            not-open (policy)                      | v
-//!                                                  +--------+
-//!                  ICE connected, on_writable,     |  Held  |  queue
-//!                  channel open reported again     +--------+
-//!                  (the queue flushes, FIFO)
+//!                         channel reported open
+//!          +------------+ ---------------------> +--------+  ICE disconnected / checking
+//! start -> | Connecting |                        |  Open  |  (hold policy), or transport
+//!          +------------+ <--------------------- +--------+  refused (buffer-full, other)
+//!          queue, or reject   transport refused   release  ^  |
+//!          not-open (policy)  "not open yet"               |  v
+//!                                                        +--------+
+//!                ICE connected, on_writable              |  Held  |  queue
+//!                (the queue flushes, FIFO)               +--------+
 //!
-//!  Connecting, Open, Held --- ICE failed ---> +------------+  queue dropped and new
-//!                                             | PathFailed |  sends rejected:
-//!  PathFailed --- ICE checking (restart) ---> +------------+  path-failed
-//!             back to Connecting or Held
+//! Connecting, Open, Held --- ICE failed ---> +------------+  queue dropped and new
+//!                                            | PathFailed |  sends rejected:
+//! PathFailed --- ICE checking (restart) ---> +------------+  path-failed
+//!            back to Connecting or Held
 //!
-//!  any --- channel closing/closed, ICE closed ---> +--------+  queue dropped and new
-//!          (pc.close()), transport said closed     | Closed |  sends rejected:
+//! any --- channel closing/closed, ICE closed, ---> +--------+  queue dropped and new
+//!         pc closed, transport said closed         | Closed |  sends rejected:
 //!                                                  +--------+  channel-closed. Terminal.
 //! ```
 //!
@@ -59,6 +58,7 @@
 //!                        Rejected(r) => report r }
 //! on channel event:  guard.on_channel_state(now, state)   (open, closing, closed)
 //! on ICE change:     guard.on_ice_state(now, state)
+//! on pc closed:      guard.on_peer_connection_state(now, state)
 //! on timer:          guard.handle_timeout(now)            at guard.poll_timeout()
 //! after every call:  while let Some(out) = guard.poll_output() {
 //!                        Transmit { id, payload } => transport.send(payload),
@@ -99,7 +99,7 @@ pub use metrics::{DropCounts, Metrics};
 pub use outcome::{DropReason, GuardOutput, Outcome, SendErrorKind};
 pub use payload::{Payload, SizedMsg};
 
-use crate::model::{DataChannelState, IceConnectionState};
+use crate::model::{DataChannelState, IceConnectionState, PeerConnectionState};
 use crate::trace::{Millis, MsgId};
 use queue::{Entry, Queue};
 use std::collections::VecDeque;
@@ -120,8 +120,8 @@ pub struct Guard<P> {
     /// Latched: the channel was reported closing or closed, ICE closed, or the transport
     /// said closed. Nothing reopens a closed channel.
     closed: bool,
-    /// The transport refused a message (not open, buffer full, other) and has not said
-    /// it can take more (an open report, or `on_writable`).
+    /// The transport refused a message (buffer full, other) and has not said it can take
+    /// more (`on_writable`, or the channel reported open after not being open).
     blocked: bool,
     now: Millis,
     queue: Queue<P>,
@@ -273,13 +273,14 @@ impl<P: Payload> Guard<P> {
         Outcome::Queued
     }
 
-    /// The channel's readyState changed (or was read). `open` lets the queue flush;
-    /// `closing` and `closed` drop it as `channel-closed` and close the guard for good.
+    /// The channel's readyState changed (or was read: reporting the same state again
+    /// changes nothing). `open` lets the queue flush; `closing` and `closed` drop it as
+    /// `channel-closed` and close the guard for good.
     pub fn on_channel_state(&mut self, now: Millis, state: DataChannelState) {
         let now = self.advance(now);
-        self.channel = state;
+        let was = std::mem::replace(&mut self.channel, state);
         match state {
-            DataChannelState::Open => {
+            DataChannelState::Open if was != DataChannelState::Open => {
                 self.blocked = false;
                 self.metrics.opened_at.get_or_insert(now);
             }
@@ -302,14 +303,30 @@ impl<P: Payload> Guard<P> {
         self.settle();
     }
 
+    /// The peer connection's state changed. Only `closed` matters: `pc.close()` closes
+    /// every channel, and in webrtc-rs the local channels' close events are discarded
+    /// (lifecycle.md section 4), so this may be the only sign. The other states derive
+    /// from ICE, which [`Guard::on_ice_state`] already covers.
+    pub fn on_peer_connection_state(&mut self, now: Millis, state: PeerConnectionState) {
+        self.advance(now);
+        if state == PeerConnectionState::Closed {
+            self.closed = true;
+            self.settle();
+        }
+    }
+
     /// The transport refused a message this guard released (as `Outcome::Send` or
     /// `GuardOutput::Transmit`): the check-then-send race. The message is never lost:
     ///
     /// - [`SendErrorKind::Closed`]: dropped as `channel-closed`, with the whole queue; the
     ///   guard is closed;
     /// - [`SendErrorKind::TooLarge`]: dropped as `too-large`;
-    /// - otherwise it goes back to the front of the queue (keeping its TTL) and the guard
-    ///   holds until the channel is reported open again or [`Guard::on_writable`]; if the
+    /// - [`SendErrorKind::NotOpen`]: the guard takes the transport's word and treats the
+    ///   channel as connecting until it is reported open again;
+    /// - [`SendErrorKind::BufferFull`], [`SendErrorKind::Other`]: the guard holds until
+    ///   [`Guard::on_writable`] (or a new open report);
+    /// - in those three cases the message goes back to the front of the queue, keeping
+    ///   its TTL; if the
     ///   guard is closed or the path failed meanwhile it is dropped with that reason, if
     ///   the queue filled up meanwhile it is dropped as `queue-full`, and if its TTL ran
     ///   out as `expired`.
@@ -331,9 +348,12 @@ impl<P: Payload> Guard<P> {
                 self.drop_one(id, DropReason::TooLarge);
                 return;
             }
-            SendErrorKind::NotOpen | SendErrorKind::BufferFull | SendErrorKind::Other => {
-                self.blocked = true;
+            SendErrorKind::NotOpen => {
+                if self.channel == DataChannelState::Open {
+                    self.channel = DataChannelState::Connecting;
+                }
             }
+            SendErrorKind::BufferFull | SendErrorKind::Other => self.blocked = true,
         }
         match self.gate() {
             Gate::Closed => return self.drop_one(id, DropReason::ChannelClosed),

@@ -98,8 +98,8 @@ impl fmt::Display for DropReason {
 #[non_exhaustive]
 pub enum SendErrorKind {
     /// `ErrDataChannelNotOpen` ("data channel is not open yet"): the channel may still
-    /// open. The message goes back to the front of the queue and the guard holds until
-    /// the channel is reported open again.
+    /// open. The message goes back to the front of the queue and the guard treats the
+    /// channel as connecting until it is reported open again.
     NotOpen,
     /// `ErrDataChannelClosed` ("data channel closed"): closed is terminal. The message
     /// and everything queued are dropped as `channel-closed`.
@@ -108,13 +108,44 @@ pub enum SendErrorKind {
     /// message is dropped as `too-large`; the rest carry on.
     TooLarge,
     /// `ErrSendBufferFull`: back-pressure. The message goes back to the front and the
-    /// guard holds until [`Guard::on_writable`](super::Guard::on_writable) (or a new open
-    /// report).
+    /// guard holds until [`Guard::on_writable`](super::Guard::on_writable).
     BufferFull,
     /// Any other error. Treated like `BufferFull`: kept (never silently lost), held until
-    /// `on_writable` or an open report, and subject to the TTL and close like any queued
-    /// message.
+    /// `on_writable`, and subject to the TTL and close like any queued message.
     Other,
+}
+
+impl SendErrorKind {
+    /// Classifies the error text of a send, as the simulator's `Stack` returns it, for
+    /// both profiles:
+    ///
+    /// | text | kind |
+    /// |---|---|
+    /// | `data channel is not open yet` (webrtc-rs) | `NotOpen` |
+    /// | anything with `closed` (`data channel closed`, `InvalidStateError: peer connection is closed`) | `Closed` |
+    /// | `outbound packet larger than maximum message size`, `TypeError: ...` | `TooLarge` |
+    /// | `data channel send buffer full`, `OperationError: ...` | `BufferFull` |
+    /// | other `InvalidStateError` (W3C: readyState is not 'open', connecting or closed alike), `DataChannel is not opened` (0.17) | `NotOpen` |
+    /// | anything else | `Other` |
+    ///
+    /// The ambiguous "not open" texts map to `NotOpen` (hold), which is safe: if the
+    /// channel is in fact closed, its close report drops the message as channel-closed.
+    pub fn from_error_text(text: &str) -> SendErrorKind {
+        if text == "data channel is not open yet" {
+            SendErrorKind::NotOpen
+        } else if text.contains("closed") {
+            SendErrorKind::Closed
+        } else if text.contains("larger than maximum message size") || text.starts_with("TypeError")
+        {
+            SendErrorKind::TooLarge
+        } else if text.contains("send buffer full") || text.starts_with("OperationError") {
+            SendErrorKind::BufferFull
+        } else if text.starts_with("InvalidStateError") || text == "DataChannel is not opened" {
+            SendErrorKind::NotOpen
+        } else {
+            SendErrorKind::Other
+        }
+    }
 }
 
 /// What [`Guard::poll_output`](super::Guard::poll_output) hands out.

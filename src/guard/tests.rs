@@ -251,7 +251,7 @@ fn not_open_send_error_requeues_at_front_and_holds_until_open() {
     };
     // The transport still says "not open yet".
     g.on_send_error(10, id, payload, SendErrorKind::NotOpen);
-    assert_eq!(g.gate(), Gate::Held);
+    assert_eq!(g.gate(), Gate::Connecting, "the transport's word wins");
     assert!(drain(&mut g).is_empty());
     assert_eq!(g.queued().map(|(id, _)| id).collect::<Vec<_>>(), [0, 1]);
     assert!(g.conserved());
@@ -378,5 +378,64 @@ fn drop_reason_strings_are_the_trace_contract() {
             serde_json::to_string(&r).unwrap(),
             format!("\"{}\"", r.as_str())
         );
+    }
+}
+
+#[test]
+fn reporting_open_again_does_not_clear_back_pressure() {
+    let mut g = open_guard(GuardConfig::default());
+    let Outcome::Send(p) = g.send(20, 0, msg(0, 1)) else {
+        panic!("expected send");
+    };
+    g.on_send_error(20, 0, p, SendErrorKind::BufferFull);
+    // A driver that re-reads readyState every step must not spin the refused message.
+    g.on_channel_state(21, C::Open);
+    assert_eq!(g.gate(), Gate::Held);
+    assert!(drain(&mut g).is_empty());
+    g.on_writable(22);
+    assert_eq!(transmitted_ids(&drain(&mut g)), [0]);
+    assert!(g.conserved());
+}
+
+#[test]
+fn peer_connection_closed_closes_the_guard() {
+    use crate::model::PeerConnectionState as P;
+    let mut g = Guard::new(GuardConfig::default());
+    let _ = g.send(0, 0, msg(0, 1));
+    g.on_peer_connection_state(1, P::Connecting);
+    assert_eq!(g.gate(), Gate::Connecting);
+    g.on_peer_connection_state(2, P::Closed);
+    assert_eq!(dropped(&drain(&mut g)), [(0, DropReason::ChannelClosed)]);
+    assert_eq!(g.gate(), Gate::Closed);
+}
+
+#[test]
+fn error_texts_of_both_profiles_classify() {
+    use SendErrorKind as K;
+    let cases = [
+        ("data channel is not open yet", K::NotOpen),
+        ("data channel closed", K::Closed),
+        ("InvalidStateError: peer connection is closed", K::Closed),
+        (
+            "outbound packet larger than maximum message size",
+            K::TooLarge,
+        ),
+        ("data channel send buffer full", K::BufferFull),
+        (
+            "InvalidStateError: Failed to execute 'send' on 'RTCDataChannel': \
+             RTCDataChannel.readyState is not 'open'",
+            K::NotOpen,
+        ),
+        (
+            "TypeError: Failed to execute 'send' on 'RTCDataChannel': Message size exceeds \
+             maximum message size",
+            K::TooLarge,
+        ),
+        ("OperationError: buffer", K::BufferFull),
+        ("DataChannel is not opened", K::NotOpen),
+        ("something else", K::Other),
+    ];
+    for (text, kind) in cases {
+        assert_eq!(SendErrorKind::from_error_text(text), kind, "{text}");
     }
 }

@@ -142,8 +142,9 @@ struct Inner {
     on_drop: DropHandler,
     transport_send_errors: u64,
     last_transport_error: Option<String>,
-    /// The transport refused a message it may take later (not open, buffer full,
-    /// other): the guard holds; the next call into the adapter lets it retry once.
+    /// The transport refused a message it may take later (buffer full, other): the
+    /// guard holds; the next call into the adapter lets it retry once. (After a
+    /// not-open refusal the guard waits for the channel's OnOpen instead.)
     retry_pending: bool,
     /// Sequence number of the last ICE state applied from an [`IceFeed`].
     ice_seq: u64,
@@ -396,10 +397,7 @@ impl GuardedChannel {
         let kind = classify(&err);
         inner.transport_send_errors += 1;
         inner.last_transport_error = Some(err.to_string());
-        if matches!(
-            kind,
-            SendErrorKind::NotOpen | SendErrorKind::BufferFull | SendErrorKind::Other
-        ) {
+        if matches!(kind, SendErrorKind::BufferFull | SendErrorKind::Other) {
             inner.retry_pending = true;
         }
         let now = self.now_ms();
@@ -491,7 +489,10 @@ fn to_model(state: RTCDataChannelState) -> DataChannelState {
 pub fn classify(err: &RtcError) -> SendErrorKind {
     match err {
         RtcError::ErrDataChannelNotOpen => SendErrorKind::NotOpen,
-        RtcError::ErrDataChannelClosed | RtcError::ErrClosedPipe => SendErrorKind::Closed,
+        RtcError::ErrDataChannelClosed => SendErrorKind::Closed,
+        // 0.17's "DataChannel is not opened", for any state but open; unused in 0.21.1.
+        // Hold: a close report would drop it as channel-closed.
+        RtcError::ErrClosedPipe => SendErrorKind::NotOpen,
         RtcError::ErrOutboundPacketTooLarge => SendErrorKind::TooLarge,
         RtcError::ErrSendBufferFull => SendErrorKind::BufferFull,
         _ => SendErrorKind::Other,
