@@ -60,7 +60,7 @@ use std::time::{Duration, Instant};
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 use webrtc::error::Error as RtcError;
 use webrtc::peer_connection::RTCIceConnectionState;
-use webrtc::runtime::{Mutex, Runtime};
+use webrtc::runtime::{Mutex, Notify, Runtime};
 
 /// A message as the guard holds it: text or binary, as `send_text` or `send` would
 /// take it.
@@ -156,6 +156,9 @@ pub struct GuardedChannel {
     runtime: Arc<dyn Runtime>,
     epoch: Instant,
     inner: Mutex<Inner>,
+    /// Wakes a waiting [`GuardedChannel::poll`] when the guard's next deadline moved
+    /// (a message was queued while it waited), so that its TTL timer is re-armed.
+    rearm: Notify,
 }
 
 impl fmt::Debug for GuardedChannel {
@@ -198,6 +201,7 @@ impl GuardedChannel {
                 retry_pending: false,
                 ice_seq: 0,
             }),
+            rearm: Notify::new(),
         }
     }
 
@@ -220,6 +224,7 @@ impl GuardedChannel {
     /// Offers one message to the guard and carries out its answer.
     async fn offer(&self, msg: DcMessage) -> SendReport {
         let mut inner = self.inner.lock().await;
+        let deadline = inner.guard.poll_timeout();
         let now = self.now_ms();
         self.retry(&mut inner, now);
         let id = inner.next_id;
@@ -242,6 +247,7 @@ impl GuardedChannel {
         };
         // The pump may send it (queued behind a flush) or drop it (refused) right away.
         let status = self.pump(&mut inner, Some(id)).await.unwrap_or(status);
+        self.rearm_if_moved(&inner, deadline);
         SendReport { id, status }
     }
 
@@ -253,15 +259,21 @@ impl GuardedChannel {
     pub async fn poll(&self) -> Option<DataChannelEvent> {
         let mut next_event = self.dc.poll();
         let event = loop {
+            // Listen before reading the deadline, so that a message queued in between
+            // is not missed.
+            let mut rearmed = Box::pin(self.rearm.listen());
             let deadline = self.inner.lock().await.guard.poll_timeout();
-            let Some(at) = deadline else {
-                break (&mut next_event).await;
+            let mut timer = match deadline {
+                Some(at) => {
+                    let wait = Duration::from_millis(at.saturating_sub(self.now_ms()));
+                    self.runtime.sleep(wait)
+                }
+                None => Box::pin(std::future::pending()),
             };
-            let wait = Duration::from_millis(at.saturating_sub(self.now_ms()));
-            let mut timer = self.runtime.sleep(wait);
-            match race(&mut next_event, &mut timer).await {
-                Either::Left(event) => break event,
-                Either::Right(()) => self.handle_timeout().await,
+            match race(&mut next_event, &mut timer, &mut rearmed).await {
+                Wake::Event(event) => break event,
+                Wake::Timer => self.handle_timeout().await,
+                Wake::Rearm => {}
             }
         };
         let state = match &event {
@@ -299,10 +311,20 @@ impl GuardedChannel {
     }
 
     async fn apply_ice(&self, inner: &mut Inner, state: RTCIceConnectionState) {
+        let deadline = inner.guard.poll_timeout();
         let now = self.now_ms();
         let state = IceConnectionState::try_from(state).unwrap_or(IceConnectionState::Unspecified);
         inner.guard.on_ice_state(now, state);
+        // A flush may be refused and requeued, which can move the deadline.
         self.pump(inner, None).await;
+        self.rearm_if_moved(inner, deadline);
+    }
+
+    /// Wakes a waiting `poll` if the guard's next deadline is no longer `before`.
+    fn rearm_if_moved(&self, inner: &Inner, before: Option<Millis>) {
+        if inner.guard.poll_timeout() != before {
+            self.rearm.notify_waiters();
+        }
     }
 
     /// Closes the channel. The guard is closed first, so that a send racing with the
@@ -499,23 +521,34 @@ pub fn classify(err: &RtcError) -> SendErrorKind {
     }
 }
 
-enum Either<A, B> {
-    Left(A),
-    Right(B),
+/// What woke [`GuardedChannel::poll`].
+enum Wake<E> {
+    /// The channel's next event.
+    Event(E),
+    /// The guard's TTL timer.
+    Timer,
+    /// The guard's deadline moved.
+    Rearm,
 }
 
-/// The first of two futures to finish; the other is left as it is, to be polled again.
-async fn race<A, B>(a: &mut A, b: &mut B) -> Either<A::Output, B::Output>
+/// The first of three futures to finish, the event first; the others are left as they
+/// are (the event future in particular is polled again, never dropped, so no event is
+/// lost).
+async fn race<E, T, R>(event: &mut E, timer: &mut T, rearm: &mut R) -> Wake<E::Output>
 where
-    A: Future + Unpin,
-    B: Future + Unpin,
+    E: Future + Unpin,
+    T: Future<Output = ()> + Unpin,
+    R: Future<Output = ()> + Unpin,
 {
     std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = Pin::new(&mut *a).poll(cx) {
-            return Poll::Ready(Either::Left(out));
+        if let Poll::Ready(out) = Pin::new(&mut *event).poll(cx) {
+            return Poll::Ready(Wake::Event(out));
         }
-        if let Poll::Ready(out) = Pin::new(&mut *b).poll(cx) {
-            return Poll::Ready(Either::Right(out));
+        if Pin::new(&mut *timer).poll(cx).is_ready() {
+            return Poll::Ready(Wake::Timer);
+        }
+        if Pin::new(&mut *rearm).poll(cx).is_ready() {
+            return Poll::Ready(Wake::Rearm);
         }
         Poll::Pending
     })
