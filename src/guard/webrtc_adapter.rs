@@ -21,6 +21,18 @@
 //! Only the adapter reads a clock: the runtime's (`Runtime::now`, so a virtual-clock
 //! runtime works too), as milliseconds since the channel was wrapped.
 //!
+//! Caveats:
+//!
+//! - the channel's lock is held while a released message is handed to
+//!   `DataChannel::send`, which keeps releases in order; with a send-buffer limit
+//!   (`PeerConnectionBuilder::with_data_channel_send_buffer_limit`) that call may wait
+//!   for the driver, so then do not call into the adapter from the event handler
+//!   itself (spawn the [`IceFeed::publish`] instead; its sequence numbers keep the
+//!   order);
+//! - what the guard cannot see, it cannot stop: between the remote end closing and this
+//!   side's OnClose (about 1 ms on loopback), webrtc 0.21.1 may accept a send and lose
+//!   it. Only an application-level acknowledgement closes that window.
+//!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use webrtc::data_channel::{DataChannel, DataChannelEvent};
