@@ -126,3 +126,68 @@ fn transient_disconnect_recovers_and_delivers() {
         ["checking", "connected", "disconnected", "connected"]
     );
 }
+
+#[test]
+fn guarded_sends_never_violate_an_invariant_in_any_builtin() {
+    use dcsim::model::ProfileName;
+    for (name, _) in builtin::names() {
+        let scenario = builtin::get(name).expect("built-in");
+        for profile in ProfileName::ALL {
+            let options = RunOptions {
+                profile: Some(profile),
+                engine: dcsim::sim::Engine::Direct,
+                ..RunOptions::default()
+            };
+            let trace = sim::run(&scenario, &options).expect("runs").trace;
+            // Every violation is a raw call; none comes from the guard or the stack.
+            for v in trace.violations() {
+                let EventKind::Violation { invariant, detail } = &v.kind else {
+                    continue;
+                };
+                assert!(
+                    invariant == "no-send-on-non-open" && detail.contains("send called"),
+                    "{name} ({profile}): {invariant}: {detail}"
+                );
+            }
+            // Every guarded message has exactly one fate in the trace.
+            let guarded: Vec<u64> = trace
+                .events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::Send {
+                        via: Via::Guarded,
+                        flushed: false,
+                        msg,
+                        ..
+                    } => Some(*msg),
+                    _ => None,
+                })
+                .collect();
+            for msg in guarded {
+                let fates = trace
+                    .events
+                    .iter()
+                    .filter(|e| match &e.kind {
+                        EventKind::Send {
+                            msg: m,
+                            via: Via::Guarded,
+                            outcome,
+                            ..
+                        } => {
+                            *m == msg
+                                && matches!(outcome, SendOutcome::Sent | SendOutcome::Rejected)
+                        }
+                        EventKind::Drop { msg: m, reason, .. } => {
+                            *m == msg && reason != "undelivered"
+                        }
+                        _ => false,
+                    })
+                    .count();
+                assert_eq!(
+                    fates, 1,
+                    "{name} ({profile}): guarded #{msg} has {fates} fates"
+                );
+            }
+        }
+    }
+}

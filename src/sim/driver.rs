@@ -35,6 +35,8 @@ impl PeerDriver {
     pub fn wake(&mut self, now: Millis, rec: &mut Recorder) -> Effects {
         let mut fx = Effects::default();
         self.stack.handle_timeout(now);
+        // What the timers changed is recorded before the application acts on it.
+        self.drain(now, rec, &mut fx);
         let requests = self
             .app
             .borrow_mut()

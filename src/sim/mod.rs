@@ -111,7 +111,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Strin
     let factory = stack_factory(options.stack, profile, peer_config(scenario));
     let monitor = MonitorConfig {
         observable_closing: profile.observable_closing,
-        guard_max_messages: None,
+        guard_max_messages: Some(guarded::guard_config(&scenario.guard).max_queue_messages),
         // The real stack reports no DTLS states through events (see rtc_stack).
         check_derived_state: options.stack == StackKind::Model,
     };
