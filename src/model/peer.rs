@@ -88,9 +88,19 @@ struct Ice {
     generation: u32,
     started: bool,
     selected: bool,
+    /// A connectivity check of ours got a success response in this checking period (the
+    /// crate's pair state `Succeeded`): the controlled agent accepts a nomination only
+    /// then, and the controlling agent nominates only then.
+    succeeded: bool,
+    /// Controlling agent: nomination (USE-CANDIDATE) under way; every check is nominating.
+    nominating: bool,
     /// Start of the current checking period (tick alignment origin).
     origin: Millis,
     last_received: Millis,
+    /// When the last consent check went out. Starts at the agent's creation (time 0), not
+    /// at pair selection, as the crate's `last_consent_sent` does
+    /// (`rtc-ice/src/agent/mod.rs` `check_keepalive`): the first keepalive goes out at the
+    /// first contact tick at or after `keepalive_interval`.
     last_consent_sent: Millis,
 }
 
@@ -131,6 +141,8 @@ impl Peer {
                 generation: 0,
                 started: false,
                 selected: false,
+                succeeded: false,
+                nominating: false,
                 origin: 0,
                 last_received: 0,
                 last_consent_sent: 0,
@@ -524,6 +536,8 @@ impl Peer {
     fn begin_checking(&mut self) {
         self.ice.origin = self.now;
         self.ice.selected = false;
+        self.ice.succeeded = false;
+        self.ice.nominating = false;
         self.set_ice(IceConnectionState::Checking);
         for t in [
             Timer::IceDisconnected,
@@ -549,11 +563,16 @@ impl Peer {
         }
     }
 
+    /// A contact tick while checking (`contact_candidates` of the crate's selectors): the
+    /// controlling agent nominates once a check of its own has succeeded (and keeps
+    /// re-sending the nomination every tick), otherwise both agents ping.
     fn send_check(&mut self) {
-        let nominate = self.id == PeerId::A;
+        if self.id == PeerId::A && self.ice.succeeded {
+            self.ice.nominating = true;
+        }
         self.transmit_stun(Packet::StunRequest {
             generation: self.ice.generation,
-            nominate,
+            nominate: self.ice.nominating,
         });
         let at = self.now + self.tick();
         self.timers.arm(Timer::IceCheck, at);
@@ -575,7 +594,7 @@ impl Peer {
             return;
         }
         let generation = match packet {
-            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation } => {
+            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation, .. } => {
                 generation
             }
             _ => return,
@@ -584,17 +603,50 @@ impl Peer {
             return; // stale credentials (before or after an ICE restart)
         }
         self.ice.last_received = self.now;
+        let checking = self.ice.state == IceConnectionState::Checking;
+        let controlling = self.id == PeerId::A;
+        // The crate's selectors (`rtc-ice/src/agent/agent_selector.rs`), with one pair: the
+        // controlling agent pings; the controlled one answers and sends a triggered check
+        // back; once the controlling agent's check succeeded, the next request it receives
+        // (or its next tick) makes it nominate; the controlled agent selects the pair on a
+        // nomination if its own check succeeded, the controlling one on the nomination's
+        // response. Two round trips from a's first check to a's `connected`.
         match packet {
             Packet::StunRequest { nominate, .. } => {
-                self.transmit_stun(Packet::StunResponse { generation });
-                if nominate && self.ice.state == IceConnectionState::Checking {
-                    self.select_pair();
+                let ping = Packet::StunRequest {
+                    generation,
+                    nominate: false,
+                };
+                if !controlling && nominate && checking && !self.ice.succeeded {
+                    // Not acceptable yet: a triggered check, no answer (the controlling
+                    // agent re-sends the nomination at its next tick).
+                    self.transmit_stun(ping);
+                } else {
+                    self.transmit_stun(Packet::StunResponse {
+                        generation,
+                        nominate,
+                    });
+                    if !controlling && checking {
+                        if nominate {
+                            self.select_pair();
+                        } else {
+                            self.transmit_stun(ping);
+                        }
+                    } else if controlling && checking && self.ice.succeeded && !self.ice.nominating
+                    {
+                        self.ice.nominating = true;
+                        self.transmit_stun(Packet::StunRequest {
+                            generation,
+                            nominate: true,
+                        });
+                    }
                 }
             }
-            Packet::StunResponse { .. }
-                if self.id == PeerId::A && self.ice.state == IceConnectionState::Checking =>
-            {
-                self.select_pair();
+            Packet::StunResponse { nominate, .. } if checking => {
+                self.ice.succeeded = true;
+                if controlling && nominate {
+                    self.select_pair();
+                }
             }
             _ => {}
         }
@@ -609,7 +661,6 @@ impl Peer {
 
     fn select_pair(&mut self) {
         self.ice.selected = true;
-        self.ice.last_consent_sent = self.now;
         self.timers.cancel(Timer::IceCheck);
         self.set_ice(IceConnectionState::Connected);
         self.arm_liveness();
