@@ -362,6 +362,10 @@ fn conform(
         out.push('\n');
         out.push_str(&r.render_details());
     }
+    if details {
+        out.push_str("\nknown deviations of rtc 0.21.1:\n\n");
+        out.push_str(&crate::conform::deviations::render_markdown());
+    }
     emit(&None, &out)?;
     Ok(if reports.iter().all(|r| r.agrees()) {
         0

@@ -278,3 +278,22 @@ fn sctp_connecting_without_association(
         " (it never had an association)",
     )
 }
+
+/// [`DEVIATIONS`] as a Markdown table (for the README and `dcsim conform --details`).
+pub fn render_markdown() -> String {
+    let mut out = String::from(
+        "| id | handling | what the crate does | source | instead | pinned by |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for d in DEVIATIONS {
+        let handling = match d.handling {
+            Handling::Mirrored(switch) => format!("mirrored (`Profile::{switch}`)"),
+            h => h.name().to_string(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | `tests/conform_deviations.rs::{}` |\n",
+            d.id, handling, d.summary, d.source, d.expected, d.test
+        ));
+    }
+    out
+}
