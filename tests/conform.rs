@@ -3,12 +3,14 @@
 //! virtual times; the comparison's own rules on hand-made traces; the command line.
 
 use dcsim::conform::{
-    self, compare_traces, normalize, ConformOptions, Key, Verdict, DEFAULT_TOLERANCE_MS,
+    self, compare_traces, normalize, ConformOptions, ConformReport, Key, Verdict,
+    DEFAULT_TOLERANCE_MS,
 };
 use dcsim::scenario::{self, Scenario};
 use dcsim::sim::{self, RunOptions, StackKind};
 use dcsim::trace::{EventKind, Machine, Millis, PeerId, SendOutcome, Trace, TraceEvent, Via};
 use std::process::Command;
+use std::sync::OnceLock;
 
 const A: PeerId = PeerId::A;
 const B: PeerId = PeerId::B;
@@ -63,21 +65,41 @@ fn assert_same_ice(model: &Trace, real: &Trace, peer: PeerId) -> Vec<(Millis, St
     r
 }
 
+/// `dcsim conform` over every built-in scenario, run once for all the tests here (the
+/// real stack is slow in a debug build).
+fn builtins() -> &'static [ConformReport] {
+    static REPORTS: OnceLock<Vec<ConformReport>> = OnceLock::new();
+    REPORTS.get_or_init(|| {
+        scenario::builtin::names()
+            .map(|(name, _)| {
+                conform::conform(&load(name), &ConformOptions::default())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+            })
+            .collect()
+    })
+}
+
+/// The model's and the real stack's trace of a built-in scenario.
+fn builtin(name: &str) -> (&'static Trace, &'static Trace) {
+    let r = builtins()
+        .iter()
+        .find(|r| r.scenario == name)
+        .unwrap_or_else(|| panic!("no built-in {name}"));
+    (&r.model, &r.real)
+}
+
 #[test]
 fn every_builtin_scenario_agrees_up_to_known_deviations() {
-    let mut reports = Vec::new();
-    for (name, _) in scenario::builtin::names() {
-        let report = conform::conform(&load(name), &ConformOptions::default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let reports = builtins();
+    for report in reports {
         assert!(report.agrees(), "{}", report.render_details());
         // Every deviation that showed is a known, tolerated one.
         for k in &report.outcome.known {
             let d = conform::deviations::find(k.id).expect("known id");
             assert_eq!(d.handling.name(), "tolerated", "{}", k.id);
         }
-        reports.push(report);
     }
-    let table = conform::render_table(&reports);
+    let table = conform::render_table(reports);
     println!("{table}");
     assert!(table.starts_with("| scenario | result | first divergence |\n|---|---|---|\n"));
     assert_eq!(table.lines().count(), 2 + reports.len());
@@ -90,10 +112,9 @@ fn every_builtin_scenario_agrees_up_to_known_deviations() {
 /// both stacks.
 #[test]
 fn checking_disconnected_failed_happens_at_the_same_virtual_times() {
-    let s = load("checking-disconnected-failed");
-    let (model, real) = (run(&s, StackKind::Model), run(&s, StackKind::Rtc));
+    let (model, real) = builtin("checking-disconnected-failed");
     assert_eq!(
-        assert_same_ice(&model, &real, B),
+        assert_same_ice(model, real, B),
         [
             at(0, "checking"),
             at(31, "connected"),
@@ -102,11 +123,11 @@ fn checking_disconnected_failed_happens_at_the_same_virtual_times() {
         ]
     );
     assert_eq!(
-        assert_same_ice(&model, &real, A),
+        assert_same_ice(model, real, A),
         [at(1, "checking"), at(30_201, "failed")]
     );
     assert_eq!(
-        compare_traces(&model, &real, DEFAULT_TOLERANCE_MS).verdict(),
+        compare_traces(model, real, DEFAULT_TOLERANCE_MS).verdict(),
         Verdict::Known
     );
 }
@@ -153,10 +174,9 @@ fn checking_connected_disconnected_failed_on_both_peers() {
 /// after the heal's keepalive round trip (b's keepalive at 10 000 ms, answered at 10 020).
 #[test]
 fn transient_disconnect_recovers_at_the_same_virtual_times() {
-    let s = load("transient-disconnect");
-    let (model, real) = (run(&s, StackKind::Model), run(&s, StackKind::Rtc));
+    let (model, real) = builtin("transient-disconnect");
     assert_eq!(
-        assert_same_ice(&model, &real, B),
+        assert_same_ice(model, real, B),
         [
             at(0, "checking"),
             at(31, "connected"),
@@ -165,7 +185,7 @@ fn transient_disconnect_recovers_at_the_same_virtual_times() {
         ]
     );
     assert_eq!(
-        assert_same_ice(&model, &real, A),
+        assert_same_ice(model, real, A),
         [
             at(1, "checking"),
             at(41, "connected"),

@@ -10,11 +10,11 @@
 //!
 //! - **tolerated**: the real trace shows it, the model follows the spec; `dcsim conform`
 //!   rewrites the real trace's normalized form into the spec's behaviour and reports the
-//!   scenario as "known deviation: <id>" instead of failing;
+//!   scenario as `known deviation: <id>` instead of failing;
 //! - **mirrored**: the model's `webrtc-rs` profile reproduces it (a named [`Profile`]
 //!   switch; `w3c` does what the spec says), so the traces agree and nothing is rewritten;
 //! - **unobservable**: the real stack has no event and no getter for it, so
-//!   [`super::normalize`] drops it from both traces.
+//!   [`super::normalize()`] drops it from both traces.
 //!
 //! [`Profile`]: crate::model::Profile
 
@@ -30,7 +30,7 @@ pub enum Handling {
     Tolerated(fn(&mut Normalized, &Normalized) -> Option<String>),
     /// Reproduced by the model's `webrtc-rs` profile: the named `Profile` switch.
     Mirrored(&'static str),
-    /// Dropped from both traces by [`super::normalize`].
+    /// Dropped from both traces by [`super::normalize()`].
     Unobservable,
 }
 
