@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod conform;
 pub mod explore;
 pub mod guard;
 pub mod model;

@@ -20,6 +20,9 @@ pub enum Packet {
     StunResponse {
         /// ICE credentials generation.
         generation: u32,
+        /// It answers a nominating request (USE-CANDIDATE): the controlling agent selects
+        /// the pair when this arrives.
+        nominate: bool,
     },
     /// DTLS handshake flight 1..=6 (client sends odd, server even flights).
     DtlsFlight(u8),
