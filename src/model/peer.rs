@@ -18,6 +18,10 @@ use std::collections::{BTreeMap, VecDeque};
 /// Cap of the SCTP retransmission timeout (RFC 4960 RTO.Max).
 const SCTP_RTO_MAX_MS: Millis = 60_000;
 
+/// SCTP packet size limit for bundling: `rtc-sctp` `config.rs` `INITIAL_MTU` (1191),
+/// with a 12-byte common header and 16 bytes of header per DATA chunk.
+const SCTP_MTU: usize = 1191;
+
 /// Delay of a SACK for a lone DATA packet (RFC 4960 section 6.2; `rtc-sctp`
 /// `association/timer.rs` `ACK_INTERVAL`).
 const SCTP_ACK_DELAY_MS: Millis = 200;
@@ -142,6 +146,9 @@ pub struct Peer {
     streams: BTreeMap<u16, String>,
     timers: Timers,
     outputs: VecDeque<Output>,
+    /// While one input is handled: the index in `outputs` of the SCTP packet that later
+    /// chunks of the same input join (bundling). `None` between inputs.
+    open_bundle: Option<usize>,
     now: Millis,
 }
 
@@ -191,6 +198,7 @@ impl Peer {
             streams: BTreeMap::new(),
             timers: Timers::default(),
             outputs: VecDeque::new(),
+            open_bundle: None,
             now: 0,
         }
     }
@@ -268,16 +276,22 @@ impl Peer {
     /// Feeds one input at time `now`. Application calls return what the real API returns.
     pub fn handle_input(&mut self, now: Millis, input: Input) -> AppResult {
         self.now = self.now.max(now);
-        match input {
-            Input::App(call) => return self.handle_app_call(call),
-            Input::Datagram(packet) => self.handle_packet(packet),
+        self.open_bundle = None;
+        let result = match input {
+            Input::App(call) => self.handle_app_call(call),
+            Input::Datagram(packet) => {
+                self.handle_packet(packet);
+                Ok(())
+            }
             Input::Timeout => {
                 while let Some(timer) = self.timers.next_due(self.now) {
                     self.fire(timer);
                 }
+                Ok(())
             }
-        }
-        Ok(())
+        };
+        self.open_bundle = None;
+        result
     }
 
     /// Fires one armed timer as if its deadline had passed, without moving the clock
@@ -286,7 +300,9 @@ impl Peer {
     /// timer is not armed.
     pub fn fire_timer(&mut self, timer: Timer) {
         if self.timers.deadline(timer).is_some() {
+            self.open_bundle = None;
             self.fire(timer);
+            self.open_bundle = None;
         }
     }
 
@@ -852,8 +868,40 @@ impl Peer {
             .map(|(t, c)| (*t, c.clone()))
             .collect();
         for (tsn, chunk) in chunks {
-            self.transmit(Packet::SctpData { tsn, chunk });
+            self.transmit_chunk(tsn, chunk);
         }
+    }
+
+    /// Sends a reliable chunk, in the same packet as the chunks sent before it in this
+    /// input if nothing else went out in between and it fits the MTU.
+    fn transmit_chunk(&mut self, tsn: u32, chunk: Chunk) {
+        if !self.ice.selected {
+            return;
+        }
+        if let Some(i) = self.open_bundle {
+            let last = self
+                .outputs
+                .iter()
+                .skip(i + 1)
+                .all(|o| matches!(o, Output::Event(_)));
+            let fits = match self.outputs.get(i) {
+                Some(Output::Transmit(p)) => {
+                    last && chunk_bytes(p)
+                        .is_some_and(|size| 12 + size + chunk_wire_size(&chunk) <= SCTP_MTU)
+                }
+                _ => false,
+            };
+            if fits {
+                if let Some(Output::Transmit(p)) = self.outputs.get_mut(i) {
+                    let old = std::mem::replace(p, Packet::SctpBundle(Vec::new()));
+                    *p = bundled(old, tsn, chunk);
+                }
+                return;
+            }
+        }
+        self.outputs
+            .push_back(Output::Transmit(Packet::SctpData { tsn, chunk }));
+        self.open_bundle = Some(self.outputs.len() - 1);
     }
 
     // ----- DTLS and SCTP handshakes --------------------------------------------------
@@ -1169,19 +1217,24 @@ impl Peer {
         let tsn = self.sctp.next_tsn;
         self.sctp.next_tsn += 1;
         self.sctp.outstanding.insert(tsn, chunk.clone());
-        self.transmit(Packet::SctpData { tsn, chunk });
+        self.transmit_chunk(tsn, chunk);
         if self.timers.deadline(Timer::SctpT3).is_none() {
             let at = self.now + self.sctp.rto;
             self.timers.arm(Timer::SctpT3, at);
         }
     }
 
-    fn handle_sctp_data(&mut self, tsn: u32, chunk: Chunk) {
+    /// One SCTP packet of reliable chunks: each is taken in, then one ack decision.
+    fn handle_sctp_data(&mut self, chunks: Vec<(u32, Chunk)>) {
         if !self.sctp.established {
             return; // not yet (or no longer) associated: the sender retransmits
         }
-        let duplicate = tsn <= self.sctp.cum_received;
-        if !duplicate {
+        let mut duplicate = false;
+        for (tsn, chunk) in chunks {
+            if tsn <= self.sctp.cum_received {
+                duplicate = true;
+                continue;
+            }
             self.sctp.out_of_order.insert(tsn, chunk);
             while let Some(next) = self.sctp.out_of_order.remove(&(self.sctp.cum_received + 1)) {
                 self.sctp.cum_received += 1;
@@ -1303,7 +1356,8 @@ impl Peer {
                 }
             }
             Packet::SctpHandshake(step) => self.handle_sctp_handshake(step),
-            Packet::SctpData { tsn, chunk } => self.handle_sctp_data(tsn, chunk),
+            Packet::SctpData { tsn, chunk } => self.handle_sctp_data(vec![(tsn, chunk)]),
+            Packet::SctpBundle(chunks) => self.handle_sctp_data(chunks),
             Packet::SctpSack { cum_tsn } => self.handle_sack(cum_tsn),
             Packet::SctpAbort => self.handle_abort(),
             Packet::StunRequest { .. } | Packet::StunResponse { .. } => {}
@@ -1402,6 +1456,38 @@ impl Peer {
             self.event(StackEvent::State(StateChange::PeerConnection(from, to)));
         }
     }
+}
+
+/// The reliable chunks' bytes in an SCTP data packet (`None` for other packets).
+fn chunk_bytes(packet: &Packet) -> Option<usize> {
+    match packet {
+        Packet::SctpData { chunk, .. } => Some(chunk_wire_size(chunk)),
+        Packet::SctpBundle(chunks) => Some(chunks.iter().map(|(_, c)| chunk_wire_size(c)).sum()),
+        _ => None,
+    }
+}
+
+/// `packet` (a data packet) with one more chunk.
+fn bundled(packet: Packet, tsn: u32, chunk: Chunk) -> Packet {
+    let mut chunks = match packet {
+        Packet::SctpData { tsn, chunk } => vec![(tsn, chunk)],
+        Packet::SctpBundle(chunks) => chunks,
+        other => return other,
+    };
+    chunks.push((tsn, chunk));
+    Packet::SctpBundle(chunks)
+}
+
+/// Bytes a chunk takes in an SCTP packet: 16 bytes of DATA chunk header and the
+/// payload, padded to 4 bytes.
+fn chunk_wire_size(chunk: &Chunk) -> usize {
+    let payload = match chunk {
+        Chunk::DcepOpen { label, .. } => dcep_open_size(label),
+        Chunk::DcepAck { .. } => DCEP_ACK_SIZE,
+        Chunk::Data { size, .. } => *size as usize,
+        Chunk::StreamReset { .. } => 4, // a RE-CONFIG parameter, roughly
+    };
+    16 + payload.div_ceil(4) * 4
 }
 
 /// Size of a DATA_CHANNEL_ACK (RFC 8832 section 5.2: the message type alone).

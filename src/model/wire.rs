@@ -37,6 +37,10 @@ pub enum Packet {
         /// What it carries.
         chunk: Chunk,
     },
+    /// Several reliable SCTP chunks in one packet: the chunks one step of the stack
+    /// queued together, up to the path MTU (the crate bundles them the same way). A lone
+    /// chunk travels as [`Packet::SctpData`].
+    SctpBundle(Vec<(u32, Chunk)>),
     /// Selective ack: every TSN up to and including `cum_tsn` arrived.
     SctpSack {
         /// Cumulative TSN ack.
