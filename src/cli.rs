@@ -59,6 +59,33 @@ enum Command {
         #[arg(long, value_enum, default_value_t = StackArg::Model)]
         stack: StackArg,
     },
+    /// Exhaustive bounded exploration of the untimed model: every interleaving of
+    /// application calls, deliveries, drops, duplications and timer firings up to a
+    /// depth; prints the state counts and either "all invariants hold" or the shortest
+    /// counterexample as a trace (exit 1).
+    Check {
+        /// Profile.
+        #[arg(long, value_enum, default_value_t = ProfileArg::WebrtcRs)]
+        profile: ProfileArg,
+        /// Longest history explored, in actions.
+        #[arg(long, value_name = "N", default_value = "24")]
+        depth: String,
+        /// Application on both peers: raw (bare send) or guarded (through the guard).
+        #[arg(long, value_name = "raw|guarded", default_value = "guarded")]
+        app: String,
+        /// In-band channels peer a creates (1 to 9).
+        #[arg(long, value_name = "N", default_value = "1")]
+        channels: String,
+        /// Sends per peer and channel (0 to 9).
+        #[arg(long, value_name = "N", default_value = "1")]
+        sends: String,
+        /// Worker threads (the result does not depend on it).
+        #[arg(long, value_name = "N", default_value = "1")]
+        threads: String,
+        /// Do not identify states that differ only by a permutation of channels.
+        #[arg(long)]
+        no_symmetry: bool,
+    },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
         /// First trace (JSON lines).
@@ -198,6 +225,19 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             profile,
             stack,
         } => explore(&scenario, runs, seed, profile, stack),
+        Command::Check {
+            profile,
+            depth,
+            app,
+            channels,
+            sends,
+            threads,
+            no_symmetry,
+        } => check(
+            profile,
+            [&depth, &app, &channels, &sends, &threads],
+            no_symmetry,
+        ),
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)
@@ -290,4 +330,37 @@ fn explore(
     }
     emit(&None, &out)?;
     Ok(if report.is_clean() { 0 } else { 1 })
+}
+
+/// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
+/// line naming the option, exit 2.
+fn check(profile: ProfileArg, args: [&str; 5], no_symmetry: bool) -> Result<i32, Exit> {
+    use crate::check::run::{self, CheckArgs};
+    use std::io::IsTerminal;
+    let [depth, app, channels, sends, threads] = args;
+    let parsed = CheckArgs::parse(
+        ProfileName::from(profile),
+        depth,
+        app,
+        channels,
+        sends,
+        threads,
+        !no_symmetry,
+    )
+    .map_err(usage)?;
+    let tty = std::io::stderr().is_terminal();
+    let outcome = run::run(&parsed, |p| {
+        if tty {
+            eprint!(
+                "\rdepth {:>3}  unique {:>12}  frontier {:>10}",
+                p.depth, p.unique, p.frontier
+            );
+        }
+    })
+    .map_err(usage)?;
+    if tty {
+        eprintln!();
+    }
+    emit(&None, &outcome.text)?;
+    Ok(outcome.exit_code)
 }

@@ -1,5 +1,11 @@
-//! Checking: invariants on every step of every driver.
+//! Checking: invariants on every step of every driver, and the exhaustive explorer of the
+//! untimed model.
 
+pub mod app;
+pub mod explorer;
 pub mod monitor;
+pub mod run;
+pub mod symmetry;
+pub mod world;
 
 pub use monitor::{names, Monitor, MonitorConfig};

@@ -1,0 +1,716 @@
+//! The untimed world that the exhaustive explorer and the property tests step: two model
+//! peers, the network as a multiset of datagrams in flight, the application on each peer
+//! and the invariant monitor, all plain data that is `Clone + Eq + Hash`.
+//!
+//! # Untimed
+//!
+//! The clock never moves: every input is fed at `now = 0`, and a timer fires through
+//! [`Peer::fire_timer`], which fires an armed timer as if its deadline had passed without
+//! advancing time. So every timestamp in the state stays constant and two histories that
+//! reach the same protocol state reach *equal* states, which is what lets a visited set
+//! collapse interleavings. Any armed timer may fire at any moment, in any order: ICE may
+//! fail while a DTLS flight is in the air, the DCEP deadline may expire before the ACK
+//! arrives. That is more behaviours than the timed simulator can produce, never fewer, so
+//! a safety property that holds here holds there.
+//!
+//! # Network
+//!
+//! A multiset of `(to, packet)` with a count per packet. Any packet in flight may be
+//! delivered (which is also every reordering), dropped, or duplicated (bounded by
+//! [`Bounds::duplications`] in all). A peer that transmits a packet of which
+//! [`Bounds::max_copies`] copies are already in flight loses the extra copy: a loss the
+//! network is allowed anyway, and the bound that keeps retransmission timers (ICE
+//! consent, SCTP T3) from growing the multiset without end.
+//!
+//! # Application
+//!
+//! Peer `a` creates [`Bounds::channels`] in-band channels `c0`, `c1`, ... before anything
+//! else; peer `b` learns each one through `ondatachannel`. Each application holds a
+//! reference to the channels it knows and may at any moment send on one (bounded per
+//! channel), close one, close its peer connection, or (on `a`, the offerer) restart ICE
+//! and renegotiate. See [`crate::check::app`] for what the raw and guarded applications
+//! do with those calls and with the events the stack reports.
+//!
+//! # One step
+//!
+//! An [`Action`] is applied, then both peers are drained until they are quiet: datagrams
+//! go into the network, events are recorded as trace events (through [`crate::record`],
+//! the same words every driver writes), judged by the [`Monitor`] and handed to the
+//! application, which may react (the guard flushes on open). The first violation is kept
+//! in the state; a violated state has no successors.
+
+use super::app::{self, AppKind, PeerApp};
+use super::monitor::{Monitor, MonitorConfig};
+use crate::model::{Input, Output, Packet, Peer, PeerConfig, Profile, Timer};
+use crate::record;
+use crate::stack::{AppCall, StackEvent};
+use crate::trace::{EventKind, Millis, MsgId, PeerId, Trace, TraceEvent};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The only time the untimed world knows.
+pub const NOW: Millis = 0;
+
+/// Most channels a world may have (message ids and labels are built from one digit).
+pub const MAX_CHANNELS: u8 = 9;
+
+/// Most sends per peer and channel a world may allow (one digit of the message id).
+pub const MAX_SENDS: u8 = 9;
+
+/// How much the application and the network may do, so that the state space is finite.
+/// Every bound is a total over the whole history unless it says otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Bounds {
+    /// In-band channels peer `a` creates at the start (1..=9).
+    pub channels: u8,
+    /// Sends per peer and channel (0..=9).
+    pub sends_per_channel: u8,
+    /// `channel.close()` calls, on either peer, in all.
+    pub channel_closes: u8,
+    /// `pc.close()` calls, on either peer, in all.
+    pub peer_closes: u8,
+    /// ICE restarts (each followed by an offer/answer), on peer `a`.
+    pub ice_restarts: u8,
+    /// Duplications of a packet in flight, in all.
+    pub duplications: u8,
+    /// Copies of one packet that may be in flight at once (at least 1).
+    pub max_copies: u8,
+}
+
+impl Default for Bounds {
+    /// The bounds of `dcsim check`: one channel, one send per peer, one channel close, one
+    /// peer-connection close, one ICE restart, one duplication, one copy in flight.
+    fn default() -> Self {
+        Bounds {
+            channels: 1,
+            sends_per_channel: 1,
+            channel_closes: 1,
+            peer_closes: 1,
+            ice_restarts: 1,
+            duplications: 1,
+            max_copies: 1,
+        }
+    }
+}
+
+impl Bounds {
+    /// Checks the bounds; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_CHANNELS).contains(&self.channels) {
+            return Err(format!(
+                "channels: must be 1 to {MAX_CHANNELS}, got {}",
+                self.channels
+            ));
+        }
+        if self.sends_per_channel > MAX_SENDS {
+            return Err(format!(
+                "sends per channel: must be 0 to {MAX_SENDS}, got {}",
+                self.sends_per_channel
+            ));
+        }
+        if self.max_copies == 0 {
+            return Err("max copies: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Everything that fixes a world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorldConfig {
+    /// Which lifecycle the peers follow.
+    pub profile: Profile,
+    /// Which application runs on both peers.
+    pub app: AppKind,
+    /// How much may happen.
+    pub bounds: Bounds,
+    /// Timeouts and limits of the peers (only their existence matters untimed: a timer
+    /// with a zero timeout is never armed).
+    pub peer: PeerConfig,
+}
+
+impl WorldConfig {
+    /// A world of `profile` and `app` with the default bounds and peer config.
+    pub fn new(profile: Profile, app: AppKind) -> Self {
+        WorldConfig {
+            profile,
+            app,
+            bounds: Bounds::default(),
+            peer: PeerConfig::default(),
+        }
+    }
+}
+
+/// One move of the world. The explorer tries every enabled one, in the order
+/// [`World::actions`] lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    /// Offer/answer exchanged (out of band, at once); ICE starts on both peers.
+    Connect,
+    /// The application on `peer` sends on channel `channel` (raw or through its guard).
+    Send {
+        /// Sending peer.
+        peer: PeerId,
+        /// Channel index (`c0` is 0).
+        channel: u8,
+    },
+    /// The application on `peer` calls `channel.close()`.
+    CloseChannel {
+        /// Closing peer.
+        peer: PeerId,
+        /// Channel index.
+        channel: u8,
+    },
+    /// The application on `peer` calls `pc.close()`.
+    ClosePeer {
+        /// Closing peer.
+        peer: PeerId,
+    },
+    /// `restartIce()` on `a`, then a new offer/answer.
+    IceRestart,
+    /// An armed timer of `peer` fires.
+    Fire {
+        /// Whose timer.
+        peer: PeerId,
+        /// Which.
+        timer: Timer,
+    },
+    /// A message held by `peer`'s guard of `channel` reaches its expiry.
+    GuardExpiry {
+        /// Whose guard.
+        peer: PeerId,
+        /// Channel index.
+        channel: u8,
+    },
+    /// One copy of a packet in flight arrives at `to`.
+    Deliver {
+        /// Receiver.
+        to: PeerId,
+        /// The packet.
+        packet: Packet,
+    },
+    /// One copy of a packet in flight is lost.
+    Drop {
+        /// Receiver it was meant for.
+        to: PeerId,
+        /// The packet.
+        packet: Packet,
+    },
+    /// A packet in flight is duplicated.
+    Duplicate {
+        /// Receiver.
+        to: PeerId,
+        /// The packet.
+        packet: Packet,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Connect => f.write_str("connect"),
+            Action::Send { peer, channel } => write!(f, "{peer}: send on {}", label(*channel)),
+            Action::CloseChannel { peer, channel } => {
+                write!(f, "{peer}: close {}", label(*channel))
+            }
+            Action::ClosePeer { peer } => write!(f, "{peer}: close peer connection"),
+            Action::IceRestart => f.write_str("a: ICE restart and renegotiation"),
+            Action::Fire { peer, timer } => write!(f, "{peer}: timer {timer:?} fires"),
+            Action::GuardExpiry { peer, channel } => {
+                write!(f, "{peer}: guard of {} expires a message", label(*channel))
+            }
+            Action::Deliver { to, packet } => {
+                write!(f, "deliver to {to}: {}", describe_packet(packet))
+            }
+            Action::Drop { to, packet } => write!(f, "drop (to {to}): {}", describe_packet(packet)),
+            Action::Duplicate { to, packet } => {
+                write!(f, "duplicate (to {to}): {}", describe_packet(packet))
+            }
+        }
+    }
+}
+
+/// A packet in a few words, for traces.
+pub fn describe_packet(packet: &Packet) -> String {
+    use crate::model::Chunk;
+    match packet {
+        Packet::StunRequest {
+            generation,
+            nominate,
+        } => format!(
+            "STUN request gen {generation}{}",
+            if *nominate { " use-candidate" } else { "" }
+        ),
+        Packet::StunResponse { generation } => format!("STUN response gen {generation}"),
+        Packet::DtlsFlight(n) => format!("DTLS flight {n}"),
+        Packet::DtlsCloseNotify => "DTLS close_notify".into(),
+        Packet::SctpHandshake(n) => {
+            let name = match n {
+                1 => "INIT",
+                2 => "INIT ACK",
+                3 => "COOKIE ECHO",
+                4 => "COOKIE ACK",
+                _ => "handshake",
+            };
+            format!("SCTP {name}")
+        }
+        Packet::SctpData { tsn, chunk } => {
+            let what = match chunk {
+                Chunk::DcepOpen { stream, label, .. } => {
+                    format!("DATA_CHANNEL_OPEN {label} (stream {stream})")
+                }
+                Chunk::DcepAck { stream } => format!("DATA_CHANNEL_ACK (stream {stream})"),
+                Chunk::Data { stream, msg, .. } => format!("data #{msg} (stream {stream})"),
+                Chunk::StreamReset { stream } => format!("stream reset (stream {stream})"),
+            };
+            format!("SCTP tsn {tsn} {what}")
+        }
+        Packet::SctpSack { cum_tsn } => format!("SCTP SACK {cum_tsn}"),
+        Packet::SctpAbort => "SCTP ABORT".into(),
+    }
+}
+
+/// The label of channel `index`: `c0`, `c1`, ...
+pub fn label(index: u8) -> String {
+    format!("c{index}")
+}
+
+/// The channel index of a label made by [`label`].
+pub fn index_of(label: &str) -> Option<u8> {
+    label.strip_prefix('c')?.parse().ok()
+}
+
+/// The id of `peer`'s `seq`-th message on channel `channel`: `1cs` for `a`, `2cs` for `b`
+/// (so `#100` is `a`'s first message on `c0`). Ids depend on what was sent, not on the
+/// order of sends across channels, so histories that differ only in that order converge.
+pub fn msg_id(peer: PeerId, channel: u8, seq: u8) -> MsgId {
+    (peer.index() as MsgId + 1) * 100 + MsgId::from(channel) * 10 + MsgId::from(seq)
+}
+
+/// The first invariant a state violated.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Violation {
+    /// Invariant name (see [`crate::check::names`]).
+    pub invariant: String,
+    /// What exactly.
+    pub detail: String,
+}
+
+/// Budget spent so far (the bounds that are totals).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct Spent {
+    channel_closes: u8,
+    peer_closes: u8,
+    ice_restarts: u8,
+    duplications: u8,
+}
+
+/// One state of the world.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    peers: [Peer; 2],
+    /// Packets in flight: (receiver, packet) -> copies.
+    net: BTreeMap<(PeerId, Packet), u8>,
+    apps: [PeerApp; 2],
+    connected: bool,
+    spent: Spent,
+    monitor: Monitor,
+    violation: Option<Violation>,
+}
+
+impl State {
+    /// The first invariant violated on the way here, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_ref()
+    }
+
+    /// A peer.
+    pub fn peer(&self, id: PeerId) -> &Peer {
+        &self.peers[id.index()]
+    }
+
+    /// Packets in flight with their copy counts, in a fixed order.
+    pub fn in_flight(&self) -> impl Iterator<Item = (PeerId, &Packet, u8)> {
+        self.net.iter().map(|((to, p), n)| (*to, p, *n))
+    }
+
+    /// The application of a peer.
+    pub fn app(&self, id: PeerId) -> &PeerApp {
+        &self.apps[id.index()]
+    }
+}
+
+/// The world: its configuration and the rules that step it. Cheap to share.
+#[derive(Clone, Debug)]
+pub struct World {
+    config: WorldConfig,
+}
+
+impl World {
+    /// A world; the bounds must be valid ([`Bounds::validate`]).
+    pub fn new(config: WorldConfig) -> Result<Self, String> {
+        config.bounds.validate()?;
+        Ok(World { config })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WorldConfig {
+        &self.config
+    }
+
+    /// What the monitor is told about this world.
+    pub fn monitor_config(&self) -> MonitorConfig {
+        MonitorConfig {
+            observable_closing: self.config.profile.observable_closing,
+            guard_max_messages: app::guard_max_messages(self.config.app),
+            check_derived_state: true,
+        }
+    }
+
+    /// The initial state: both peers new, `a`'s channels created, nothing in flight.
+    pub fn init(&self) -> State {
+        let profile = self.config.profile;
+        let mut s = State {
+            peers: [
+                Peer::new(PeerId::A, profile, self.config.peer),
+                Peer::new(PeerId::B, profile, self.config.peer),
+            ],
+            net: BTreeMap::new(),
+            apps: [
+                PeerApp::new(self.config.app, PeerId::A, self.config.bounds.channels),
+                PeerApp::new(self.config.app, PeerId::B, self.config.bounds.channels),
+            ],
+            connected: false,
+            spent: Spent::default(),
+            monitor: Monitor::new(self.monitor_config()),
+            violation: None,
+        };
+        for ch in 0..self.config.bounds.channels {
+            let call = AppCall::CreateChannel {
+                label: label(ch),
+                negotiated: None,
+                ordered: true,
+            };
+            // Cannot fail on a fresh peer with distinct labels.
+            let _ = s.peers[0].handle_input(NOW, Input::App(call));
+        }
+        let mut step = Stepper {
+            world: self,
+            trace: None,
+            t: 0,
+        };
+        step.settle(&mut s);
+        s
+    }
+
+    /// Every action enabled in `s`, in a fixed order: connect, application calls (`a`
+    /// then `b`), timers (`a` then `b`, timer order), then for each packet in flight (in
+    /// packet order) deliver, drop, duplicate. A violated state has none.
+    pub fn actions(&self, s: &State, out: &mut Vec<Action>) {
+        out.clear();
+        if s.violation.is_some() {
+            return;
+        }
+        let b = &self.config.bounds;
+        if !s.connected {
+            out.push(Action::Connect);
+        }
+        for peer in PeerId::BOTH {
+            let app = &s.apps[peer.index()];
+            for (i, ch) in app.channels().iter().enumerate() {
+                let channel = i as u8;
+                if !ch.known() {
+                    continue;
+                }
+                if ch.sends() < b.sends_per_channel {
+                    out.push(Action::Send { peer, channel });
+                }
+                if !ch.close_called()
+                    && !app.peer_closed()
+                    && s.spent.channel_closes < b.channel_closes
+                {
+                    out.push(Action::CloseChannel { peer, channel });
+                }
+            }
+            if !app.peer_closed() && s.spent.peer_closes < b.peer_closes {
+                out.push(Action::ClosePeer { peer });
+            }
+        }
+        if s.connected && !s.apps[0].peer_closed() && s.spent.ice_restarts < b.ice_restarts {
+            out.push(Action::IceRestart);
+        }
+        for peer in PeerId::BOTH {
+            for (timer, _) in s.peers[peer.index()].armed_timers() {
+                out.push(Action::Fire { peer, timer });
+            }
+            for channel in s.apps[peer.index()].expiring() {
+                out.push(Action::GuardExpiry { peer, channel });
+            }
+        }
+        for ((to, packet), copies) in &s.net {
+            out.push(Action::Deliver {
+                to: *to,
+                packet: packet.clone(),
+            });
+            out.push(Action::Drop {
+                to: *to,
+                packet: packet.clone(),
+            });
+            if s.spent.duplications < b.duplications && *copies < b.max_copies {
+                out.push(Action::Duplicate {
+                    to: *to,
+                    packet: packet.clone(),
+                });
+            }
+        }
+    }
+
+    /// The state after `action`. Does not check that the action is enabled (a disabled
+    /// one is applied as far as it makes sense, or not at all).
+    pub fn step(&self, s: &State, action: &Action) -> State {
+        let mut next = s.clone();
+        Stepper {
+            world: self,
+            trace: None,
+            t: 0,
+        }
+        .apply(&mut next, action);
+        next
+    }
+
+    /// Like [`World::step`], in place, writing every event of the step (and the action
+    /// itself, as a `fault` event) into `trace` at time `t`.
+    pub fn step_traced(&self, s: &mut State, action: &Action, trace: &mut Trace, t: Millis) {
+        Stepper {
+            world: self,
+            trace: Some(trace),
+            t,
+        }
+        .apply(s, action);
+    }
+
+    /// Replays `actions` from the initial state and returns the trace, one time unit a
+    /// step (the untimed model has no clock: the time column counts steps), and the final
+    /// state.
+    pub fn replay(&self, actions: &[Action]) -> (Trace, State) {
+        let mut trace = Trace::new();
+        let mut s = self.init();
+        for (i, a) in actions.iter().enumerate() {
+            self.step_traced(&mut s, a, &mut trace, i as Millis + 1);
+        }
+        (trace, s)
+    }
+}
+
+/// The mutable side of one step: where events go.
+pub(crate) struct Stepper<'w, 't> {
+    pub(crate) world: &'w World,
+    trace: Option<&'t mut Trace>,
+    t: Millis,
+}
+
+impl Stepper<'_, '_> {
+    fn apply(&mut self, s: &mut State, action: &Action) {
+        let b = self.world.config.bounds;
+        match action {
+            Action::Connect => {
+                self.fault(Some(PeerId::A), "connect", None);
+                s.connected = true;
+                self.negotiate(s);
+            }
+            Action::Send { peer, channel } => {
+                app::send(self, s, *peer, *channel);
+            }
+            Action::CloseChannel { peer, channel } => {
+                s.spent.channel_closes += 1;
+                self.fault(Some(*peer), "close_channel", Some(label(*channel)));
+                app::close_channel(self, s, *peer, *channel);
+            }
+            Action::ClosePeer { peer } => {
+                s.spent.peer_closes += 1;
+                self.fault(Some(*peer), "close_peer", None);
+                app::close_peer(self, s, *peer);
+            }
+            Action::IceRestart => {
+                s.spent.ice_restarts += 1;
+                self.fault(Some(PeerId::A), "ice_restart", None);
+                match s.peers[0].handle_input(NOW, Input::App(AppCall::IceRestart)) {
+                    Ok(()) => self.negotiate(s),
+                    Err(e) => self.fault(Some(PeerId::A), "ice_restart", Some(e)),
+                }
+            }
+            Action::Fire { peer, timer } => {
+                if self.tracing() {
+                    self.fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
+                }
+                s.peers[peer.index()].fire_timer(*timer);
+            }
+            Action::GuardExpiry { peer, channel } => {
+                if self.tracing() {
+                    let detail = format!("guard of {} expires", label(*channel));
+                    self.fault(Some(*peer), "timer", Some(detail));
+                }
+                app::expire(self, s, *peer, *channel);
+            }
+            Action::Deliver { to, packet } => {
+                if self.tracing() {
+                    let detail = format!("from {}: {}", to.other(), describe_packet(packet));
+                    self.fault(Some(*to), "deliver", Some(detail));
+                }
+                if take(&mut s.net, *to, packet) {
+                    let _ = s.peers[to.index()].handle_input(NOW, Input::Datagram(packet.clone()));
+                }
+            }
+            Action::Drop { to, packet } => {
+                if self.tracing() {
+                    let detail = format!("to {to}: {}", describe_packet(packet));
+                    self.fault(None, "drop", Some(detail));
+                }
+                take(&mut s.net, *to, packet);
+            }
+            Action::Duplicate { to, packet } => {
+                if self.tracing() {
+                    let detail = format!("to {to}: {}", describe_packet(packet));
+                    self.fault(None, "duplicate", Some(detail));
+                }
+                if let Some(n) = s.net.get_mut(&(*to, packet.clone())) {
+                    if *n < b.max_copies {
+                        *n += 1;
+                        s.spent.duplications += 1;
+                    }
+                }
+            }
+        }
+        self.settle(s);
+    }
+
+    /// Offer from `a`, answer from `b`, applied at once.
+    fn negotiate(&mut self, s: &mut State) {
+        let result = (|| {
+            let offer = s.peers[0]
+                .create_description(NOW)
+                .map_err(|e| (PeerId::A, e))?;
+            s.peers[1]
+                .apply_remote_description(NOW, &offer)
+                .map_err(|e| (PeerId::B, e))?;
+            let answer = s.peers[1]
+                .create_description(NOW)
+                .map_err(|e| (PeerId::B, e))?;
+            s.peers[0]
+                .apply_remote_description(NOW, &answer)
+                .map_err(|e| (PeerId::A, e))
+        })();
+        if let Err((peer, e)) = result {
+            self.fault(Some(peer), "negotiate", Some(e));
+        }
+    }
+
+    /// Drains both peers until quiet, then ends the step in the monitor.
+    fn settle(&mut self, s: &mut State) {
+        loop {
+            let mut progressed = false;
+            for peer in PeerId::BOTH {
+                while let Some(out) = s.peers[peer.index()].poll_output() {
+                    progressed = true;
+                    match out {
+                        Output::Transmit(packet) => {
+                            let max = self.world.config.bounds.max_copies;
+                            let n = s.net.entry((peer.other(), packet)).or_insert(0);
+                            *n = (*n + 1).min(max);
+                        }
+                        Output::Event(event) => self.stack_event(s, peer, &event),
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        let violations = s.monitor.end_step(self.t);
+        self.note(s, violations);
+    }
+
+    fn stack_event(&mut self, s: &mut State, peer: PeerId, event: &StackEvent) {
+        self.record(s, record::stack_event(self.t, peer, event));
+        app::handle_event(self, s, peer, event);
+    }
+
+    pub(crate) fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    pub(crate) fn t(&self) -> Millis {
+        self.t
+    }
+
+    /// Records an event: into the trace if one is kept, and always past the monitor.
+    pub(crate) fn record(&mut self, s: &mut State, event: TraceEvent) {
+        let violations = s.monitor.observe(&event);
+        if let Some(trace) = self.trace.as_mut() {
+            trace.push(event);
+        }
+        self.note(s, violations);
+    }
+
+    fn note(&mut self, s: &mut State, violations: Vec<TraceEvent>) {
+        for v in violations {
+            if let (None, EventKind::Violation { invariant, detail }) = (&s.violation, &v.kind) {
+                s.violation = Some(Violation {
+                    invariant: invariant.clone(),
+                    detail: detail.clone(),
+                });
+            }
+            if let Some(trace) = self.trace.as_mut() {
+                trace.push(v);
+            }
+        }
+    }
+
+    /// A `fault` event (an action of the world, not of the stack). Only the trace needs
+    /// it, so it bypasses the monitor (which ignores faults): a traced replay and an
+    /// untraced step judge exactly the same events.
+    pub(crate) fn fault(
+        &mut self,
+        peer: Option<PeerId>,
+        action: &str,
+        detail: Option<String>,
+    ) {
+        if !self.tracing() {
+            return;
+        }
+        let kind = EventKind::Fault {
+            action: action.to_string(),
+            detail,
+        };
+        let event = match peer {
+            Some(p) => TraceEvent::on(self.t, p, kind),
+            None => TraceEvent::global(self.t, kind),
+        };
+        if let Some(trace) = self.trace.as_mut() {
+            trace.push(event);
+        }
+    }
+}
+
+/// Crate-internal access for the application module.
+impl State {
+    pub(crate) fn parts(&mut self, peer: PeerId) -> (&mut Peer, &mut PeerApp) {
+        (&mut self.peers[peer.index()], &mut self.apps[peer.index()])
+    }
+}
+
+/// Removes one copy of a packet; false if none was in flight.
+fn take(net: &mut BTreeMap<(PeerId, Packet), u8>, to: PeerId, packet: &Packet) -> bool {
+    let key = (to, packet.clone());
+    match net.get_mut(&key) {
+        Some(n) if *n > 1 => {
+            *n -= 1;
+            true
+        }
+        Some(_) => {
+            net.remove(&key);
+            true
+        }
+        None => false,
+    }
+}
