@@ -68,7 +68,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ProfileArg::WebrtcRs)]
         profile: ProfileArg,
         /// Longest history explored, in actions.
-        #[arg(long, value_name = "N", default_value = "24")]
+        #[arg(long, value_name = "N", default_value = "1000")]
         depth: String,
         /// Application on both peers: raw (bare send) or guarded (through the guard).
         #[arg(long, value_name = "raw|guarded", default_value = "guarded")]

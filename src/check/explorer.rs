@@ -49,7 +49,7 @@ pub struct ExploreOptions {
 impl Default for ExploreOptions {
     fn default() -> Self {
         ExploreOptions {
-            max_depth: 12,
+            max_depth: super::run::MAX_DEPTH,
             threads: 1,
             symmetry: true,
         }
@@ -225,7 +225,10 @@ fn expand(
         for (state, node) in part {
             world.actions(state, &mut actions);
             for (i, a) in actions.iter().enumerate() {
-                let next = canon(world.step(state, a));
+                let Some(next) = world.step(state, a) else {
+                    continue;
+                };
+                let next = canon(next);
                 let fp = fingerprint(&next);
                 if !visited.contains(&fp) {
                     out.push((next, fp, *node, i as u32));

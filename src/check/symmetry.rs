@@ -17,7 +17,10 @@ pub fn actions_of_path(world: &World, _symmetry: bool, indices: &[u32]) -> Vec<A
         let Some(a) = actions.get(i as usize).cloned() else {
             break;
         };
-        s = world.step(&s, &a);
+        let Some(next) = world.step(&s, &a) else {
+            break;
+        };
+        s = next;
         out.push(a);
     }
     out

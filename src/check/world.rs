@@ -71,6 +71,13 @@ pub struct Bounds {
     pub peer_closes: u8,
     /// ICE restarts (each followed by an offer/answer), on peer `a`.
     pub ice_restarts: u8,
+    /// Timer firings (protocol timers and guard expiries), in all. Deliveries are not
+    /// bounded: with this bound, `drops` and `duplications` the state space is finite
+    /// and can be explored to the end.
+    pub timer_fires: u8,
+    /// Packets lost in flight, in all (a packet may also never be delivered, which
+    /// costs nothing).
+    pub drops: u8,
     /// Duplications of a packet in flight, in all.
     pub duplications: u8,
     /// Copies of one packet that may be in flight at once (at least 1).
@@ -79,7 +86,8 @@ pub struct Bounds {
 
 impl Default for Bounds {
     /// The bounds of `dcsim check`: one channel, one send per peer, one channel close, one
-    /// peer-connection close, one ICE restart, one duplication, one copy in flight.
+    /// peer-connection close, one ICE restart, two timer firings, one drop, one
+    /// duplication, one copy in flight.
     fn default() -> Self {
         Bounds {
             channels: 1,
@@ -87,6 +95,8 @@ impl Default for Bounds {
             channel_closes: 1,
             peer_closes: 1,
             ice_restarts: 1,
+            timer_fires: 2,
+            drops: 1,
             duplications: 1,
             max_copies: 1,
         }
@@ -302,6 +312,8 @@ struct Spent {
     channel_closes: u8,
     peer_closes: u8,
     ice_restarts: u8,
+    timer_fires: u8,
+    drops: u8,
     duplications: u8,
 }
 
@@ -398,6 +410,7 @@ impl World {
             world: self,
             trace: None,
             t: 0,
+            changed: false,
         };
         step.settle(&mut s);
         s
@@ -439,12 +452,14 @@ impl World {
         if s.connected && !s.apps[0].peer_closed() && s.spent.ice_restarts < b.ice_restarts {
             out.push(Action::IceRestart);
         }
-        for peer in PeerId::BOTH {
-            for (timer, _) in s.peers[peer.index()].armed_timers() {
-                out.push(Action::Fire { peer, timer });
-            }
-            for channel in s.apps[peer.index()].expiring() {
-                out.push(Action::GuardExpiry { peer, channel });
+        if s.spent.timer_fires < b.timer_fires {
+            for peer in PeerId::BOTH {
+                for (timer, _) in s.peers[peer.index()].armed_timers() {
+                    out.push(Action::Fire { peer, timer });
+                }
+                for channel in s.apps[peer.index()].expiring() {
+                    out.push(Action::GuardExpiry { peer, channel });
+                }
             }
         }
         for ((to, packet), copies) in &s.net {
@@ -452,10 +467,12 @@ impl World {
                 to: *to,
                 packet: packet.clone(),
             });
-            out.push(Action::Drop {
-                to: *to,
-                packet: packet.clone(),
-            });
+            if s.spent.drops < b.drops {
+                out.push(Action::Drop {
+                    to: *to,
+                    packet: packet.clone(),
+                });
+            }
             if s.spent.duplications < b.duplications && *copies < b.max_copies {
                 out.push(Action::Duplicate {
                     to: *to,
@@ -465,17 +482,22 @@ impl World {
         }
     }
 
-    /// The state after `action`. Does not check that the action is enabled (a disabled
-    /// one is applied as far as it makes sense, or not at all).
-    pub fn step(&self, s: &State, action: &Action) -> State {
+    /// The state after `action`, or `None` if the action is a timer firing that the
+    /// untimed model cannot tell from doing nothing (see [`Stepper::apply`]). Does not
+    /// check that the action is enabled (a disabled one is applied as far as it makes
+    /// sense, or not at all).
+    pub fn step(&self, s: &State, action: &Action) -> Option<State> {
         let mut next = s.clone();
-        Stepper {
+        let mut stepper = Stepper {
             world: self,
             trace: None,
             t: 0,
-        }
-        .apply(&mut next, action);
-        next
+            changed: false,
+        };
+        stepper.apply(&mut next, action);
+        let stutter = matches!(action, Action::Fire { .. } | Action::GuardExpiry { .. })
+            && !stepper.changed;
+        (!stutter).then_some(next)
     }
 
     /// Like [`World::step`], in place, writing every event of the step (and the action
@@ -485,6 +507,7 @@ impl World {
             world: self,
             trace: Some(trace),
             t,
+            changed: false,
         }
         .apply(s, action);
     }
@@ -507,6 +530,8 @@ pub(crate) struct Stepper<'w, 't> {
     pub(crate) world: &'w World,
     trace: Option<&'t mut Trace>,
     t: Millis,
+    /// The step produced an event or put a new copy of a packet in flight.
+    changed: bool,
 }
 
 impl Stepper<'_, '_> {
@@ -540,12 +565,14 @@ impl Stepper<'_, '_> {
                 }
             }
             Action::Fire { peer, timer } => {
+                s.spent.timer_fires += 1;
                 if self.tracing() {
                     self.fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
                 }
                 s.peers[peer.index()].fire_timer(*timer);
             }
             Action::GuardExpiry { peer, channel } => {
+                s.spent.timer_fires += 1;
                 if self.tracing() {
                     let detail = format!("guard of {} expires", label(*channel));
                     self.fault(Some(*peer), "timer", Some(detail));
@@ -566,6 +593,7 @@ impl Stepper<'_, '_> {
                     let detail = format!("to {to}: {}", describe_packet(packet));
                     self.fault(None, "drop", Some(detail));
                 }
+                s.spent.drops += 1;
                 take(&mut s.net, *to, packet);
             }
             Action::Duplicate { to, packet } => {
@@ -616,7 +644,10 @@ impl Stepper<'_, '_> {
                         Output::Transmit(packet) => {
                             let max = self.world.config.bounds.max_copies;
                             let n = s.net.entry((peer.other(), packet)).or_insert(0);
-                            *n = (*n + 1).min(max);
+                            if *n < max {
+                                *n += 1;
+                                self.changed = true;
+                            }
                         }
                         Output::Event(event) => self.stack_event(s, peer, &event),
                     }
@@ -631,6 +662,7 @@ impl Stepper<'_, '_> {
     }
 
     fn stack_event(&mut self, s: &mut State, peer: PeerId, event: &StackEvent) {
+        self.changed = true;
         self.record(s, record::stack_event(self.t, peer, event));
         app::handle_event(self, s, peer, event);
     }
