@@ -3,7 +3,7 @@
 
 use crate::model::ProfileName;
 use crate::scenario::{self, Scenario};
-use crate::sim::{self, RunOptions, StackKind};
+use crate::sim::{self, Engine, RunOptions, StackKind};
 use crate::trace::{self, Trace};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -32,6 +32,9 @@ enum Command {
         /// Protocol stack.
         #[arg(long, value_enum, default_value_t = StackArg::Model)]
         stack: StackArg,
+        /// Event loop: turmoil hosts over simulated UDP, or the direct event loop.
+        #[arg(long, value_enum, default_value_t = EngineArg::Turmoil)]
+        engine: EngineArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -58,6 +61,9 @@ enum Command {
         /// Protocol stack.
         #[arg(long, value_enum, default_value_t = StackArg::Model)]
         stack: StackArg,
+        /// Event loop (direct is the same rules as turmoil, without per-millisecond steps).
+        #[arg(long, value_enum, default_value_t = EngineArg::Direct)]
+        engine: EngineArg,
     },
     /// Exhaustive bounded exploration of the untimed model: every interleaving of
     /// application calls, deliveries, drops, duplications and timer firings up to a
@@ -132,6 +138,24 @@ impl From<StackArg> for StackKind {
     }
 }
 
+/// `--engine`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EngineArg {
+    /// turmoil hosts, simulated UDP, 1 ms steps.
+    Turmoil,
+    /// Discrete-event loop with the same rules.
+    Direct,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Turmoil => Engine::Turmoil,
+            EngineArg::Direct => Engine::Direct,
+        }
+    }
+}
+
 /// `--format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
@@ -195,6 +219,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             seed,
             profile,
             stack,
+            engine,
             format,
             out,
         } => {
@@ -203,6 +228,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
                 seed,
                 profile: profile.map(Into::into),
                 stack: stack.into(),
+                engine: engine.into(),
             };
             let report = sim::run(&scenario, &options).map_err(|e| Exit(2, e))?;
             let title = format!(
@@ -224,7 +250,8 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             seed,
             profile,
             stack,
-        } => explore(&scenario, runs, seed, profile, stack),
+            engine,
+        } => explore(&scenario, runs, seed, profile, stack, engine),
         Command::Check {
             profile,
             depth,
@@ -268,6 +295,7 @@ fn explore(
     seed: u64,
     profile: Option<ProfileArg>,
     stack: StackArg,
+    engine: EngineArg,
 ) -> Result<i32, Exit> {
     use std::io::IsTerminal;
     let base = load(scenario)?;
@@ -278,6 +306,7 @@ fn explore(
         seed: None,
         profile: profile.map(Into::into),
         stack: stack.into(),
+        engine: engine.into(),
     };
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(runs);

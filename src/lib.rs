@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod explore;
+pub mod guard;
 pub mod model;
 pub mod record;
 pub mod rtc_stack;

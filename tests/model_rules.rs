@@ -464,3 +464,27 @@ fn same_inputs_give_byte_identical_traces() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn buffered_amount_high_fires_when_crossing_the_threshold_upward() {
+    let config = PeerConfig {
+        buffered_amount_high_threshold: 250,
+        ..PeerConfig::default()
+    };
+    let mut p = pair_with(RS, config);
+    p.run_until(1000);
+    p.send(A, "chat", 1, 100).unwrap();
+    p.send(A, "chat", 2, 100).unwrap();
+    assert!(!callbacks(&p, A, "chat").contains(&"bufferedamounthigh".to_string()));
+    p.send(A, "chat", 3, 100).unwrap(); // 300 >= 250
+    p.send(A, "chat", 4, 100).unwrap(); // still above: no second event
+    let highs = callbacks(&p, A, "chat")
+        .iter()
+        .filter(|c| *c == "bufferedamounthigh")
+        .count();
+    assert_eq!(highs, 1);
+    // Off by default.
+    let mut q = open_pair(RS);
+    q.send(A, "chat", 1, 60_000).unwrap();
+    assert!(!callbacks(&q, A, "chat").contains(&"bufferedamounthigh".to_string()));
+}

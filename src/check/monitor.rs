@@ -77,7 +77,8 @@ struct PeerView {
     dtls: Option<DtlsTransportState>,
     pc: Option<PeerConnectionState>,
     closed: bool,
-    derived_dirty: bool,
+    /// Time of an ICE/DTLS/PC change not yet judged against the derivation.
+    derived_dirty: Option<u64>,
     /// (channel) -> guard queue length.
     queue_len: BTreeMap<String, usize>,
 }
@@ -124,19 +125,11 @@ impl Monitor {
         let Some(peer) = event.peer else {
             return out;
         };
-        // Derived state is judged once the ICE/DTLS/PC burst of one step is over.
-        let is_link_state = matches!(
-            &event.kind,
-            EventKind::State {
-                machine: Machine::IceConnection | Machine::Dtls | Machine::PeerConnection,
-                ..
-            }
-        );
-        if !is_link_state {
-            for p in PeerId::BOTH {
-                if let Some(detail) = self.take_derived_mismatch(p) {
-                    violation(names::DERIVED_PEER_STATE, detail);
-                }
+        // Derived state is judged once the instant of an ICE/DTLS/PC change is over:
+        // within one instant the stack reports the cause before the derived change.
+        for p in PeerId::BOTH {
+            if let Some(detail) = self.take_derived_mismatch(p, Some(t)) {
+                violation(names::DERIVED_PEER_STATE, detail);
             }
         }
         match &event.kind {
@@ -182,18 +175,18 @@ impl Monitor {
                 match machine {
                     Machine::IceConnection => {
                         view.ice = IceConnectionState::parse(to);
-                        view.derived_dirty = true;
+                        view.derived_dirty = Some(t);
                     }
                     Machine::Dtls => {
                         view.dtls = DtlsTransportState::parse(to);
-                        view.derived_dirty = true;
+                        view.derived_dirty = Some(t);
                     }
                     Machine::PeerConnection => {
                         view.pc = PeerConnectionState::parse(to);
                         if to == "closed" {
                             view.closed = true;
                         }
-                        view.derived_dirty = true;
+                        view.derived_dirty = Some(t);
                     }
                     _ => {}
                 }
@@ -207,15 +200,17 @@ impl Monitor {
                 flushed,
                 ..
             } => {
+                // A raw call reaches the channel whatever it returns; a guarded message
+                // reaches it when the guard releases it (sent, or refused by the stack).
                 let reaches_transport = match via {
-                    Via::Raw => true, // the call itself reaches the channel
-                    Via::Guarded => *outcome == SendOutcome::Sent,
+                    Via::Raw => true,
+                    Via::Guarded => matches!(outcome, SendOutcome::Sent | SendOutcome::Error),
                 };
                 if reaches_transport && state != "open" {
-                    let what = if *flushed {
-                        "guard flushed"
-                    } else {
-                        "send called"
+                    let what = match (via, flushed) {
+                        (Via::Raw, _) => "send called",
+                        (Via::Guarded, true) => "guard flushed",
+                        (Via::Guarded, false) => "guard released",
                     };
                     violation(
                         names::NO_SEND_ON_NON_OPEN,
@@ -229,40 +224,7 @@ impl Monitor {
                         .push(*msg);
                 }
                 if *via == Via::Guarded {
-                    let queue = self.peers[peer.index()]
-                        .queue_len
-                        .entry(channel.clone())
-                        .or_default();
-                    if *flushed {
-                        *queue = queue.saturating_sub(1);
-                        self.resolve(*msg, &mut violation);
-                    } else {
-                        match outcome {
-                            SendOutcome::Queued => {
-                                *queue += 1;
-                                let entry = self.guarded.entry(*msg).or_insert((Fate::Queued, 0));
-                                entry.0 = Fate::Queued;
-                            }
-                            _ => {
-                                let entry = self.guarded.entry(*msg).or_insert((Fate::Resolved, 0));
-                                entry.1 += 1;
-                                entry.0 = Fate::Resolved;
-                            }
-                        }
-                        if let Some(max) = self.config.guard_max_messages {
-                            let len = self.peers[peer.index()]
-                                .queue_len
-                                .get(channel)
-                                .copied()
-                                .unwrap_or(0);
-                            if len > max {
-                                violation(
-                                    names::BOUNDED_QUEUE,
-                                    format!("{peer}: guard queue on {channel} holds {len} > {max}"),
-                                );
-                            }
-                        }
-                    }
+                    self.guarded_send(peer, channel, *msg, *outcome, *flushed, &mut violation);
                 }
             }
             EventKind::Drop { channel, msg, .. } => {
@@ -313,6 +275,48 @@ impl Monitor {
         out
     }
 
+    /// Tracks a guarded message's fate and the guard's queue length: queued and refused
+    /// (error) messages wait in the queue; sent and rejected ones have their fate.
+    fn guarded_send(
+        &mut self,
+        peer: PeerId,
+        channel: &str,
+        msg: MsgId,
+        outcome: SendOutcome,
+        flushed: bool,
+        violation: &mut impl FnMut(&str, String),
+    ) {
+        let queue = self.peers[peer.index()]
+            .queue_len
+            .entry(channel.to_string())
+            .or_default();
+        match (flushed, outcome) {
+            (true, SendOutcome::Sent) => {
+                *queue = queue.saturating_sub(1);
+                self.resolve(msg, violation);
+            }
+            (true, _) => {} // refused by the stack: back in the queue
+            (false, SendOutcome::Queued | SendOutcome::Error) => {
+                *queue += 1;
+                self.guarded.entry(msg).or_insert((Fate::Queued, 0)).0 = Fate::Queued;
+            }
+            (false, _) => self.resolve(msg, violation),
+        }
+        if let Some(max) = self.config.guard_max_messages {
+            let len = self.peers[peer.index()]
+                .queue_len
+                .get(channel)
+                .copied()
+                .unwrap_or(0);
+            if len > max {
+                violation(
+                    names::BOUNDED_QUEUE,
+                    format!("{peer}: guard queue on {channel} holds {len} > {max}"),
+                );
+            }
+        }
+    }
+
     fn resolve(&mut self, msg: MsgId, violation: &mut impl FnMut(&str, String)) {
         let entry = self.guarded.entry(msg).or_insert((Fate::Queued, 0));
         entry.0 = Fate::Resolved;
@@ -325,13 +329,16 @@ impl Monitor {
         }
     }
 
-    fn take_derived_mismatch(&mut self, peer: PeerId) -> Option<String> {
+    /// The mismatch of a change made before `now` (`None`: at the end of the run).
+    fn take_derived_mismatch(&mut self, peer: PeerId, now: Option<u64>) -> Option<String> {
         if !self.config.check_derived_state {
             return None;
         }
         let view = &mut self.peers[peer.index()];
-        if !std::mem::take(&mut view.derived_dirty) {
-            return None;
+        match (view.derived_dirty, now) {
+            (None, _) => return None,
+            (Some(at), Some(now)) if at >= now => return None,
+            _ => view.derived_dirty = None,
         }
         let ice = view.ice.unwrap_or(IceConnectionState::New);
         let dtls = view.dtls.unwrap_or(DtlsTransportState::New);
@@ -359,7 +366,7 @@ impl Monitor {
     pub fn finish(&mut self, t_ms: u64) -> Vec<TraceEvent> {
         let mut out = Vec::new();
         for p in PeerId::BOTH {
-            if let Some(detail) = self.take_derived_mismatch(p) {
+            if let Some(detail) = self.take_derived_mismatch(p, None) {
                 out.push(violation_event(t_ms, names::DERIVED_PEER_STATE, detail));
             }
         }

@@ -25,6 +25,9 @@ pub struct PeerConfig {
     pub max_message_size: usize,
     /// bufferedAmountLow threshold (0).
     pub buffered_amount_low_threshold: usize,
+    /// bufferedAmountHigh threshold (`u32::MAX` on a new channel: off,
+    /// `rtc/src/data_channel/mod.rs` `buffered_amount_high_threshold`).
+    pub buffered_amount_high_threshold: usize,
 }
 
 impl Default for PeerConfig {
@@ -39,6 +42,7 @@ impl Default for PeerConfig {
             sctp_rto_initial_ms: 1000,
             max_message_size: 65536,
             buffered_amount_low_threshold: 0,
+            buffered_amount_high_threshold: u32::MAX as usize,
         }
     }
 }

@@ -422,8 +422,14 @@ impl Peer {
         let Some(stream) = ch.stream else {
             return Err(errors.not_open.into());
         };
+        let high = self.config.buffered_amount_high_threshold;
+        let mut crossed_high = false;
         if let Some(ch) = self.channels.get_mut(label) {
+            crossed_high = ch.buffered < high && ch.buffered + size >= high;
             ch.buffered += size;
+        }
+        if crossed_high {
+            self.callback(label, Callback::BufferedAmountHigh);
         }
         self.send_chunk(Chunk::Data {
             stream,

@@ -1,72 +1,255 @@
-//! Guarded sends of the scenario script: one guard per channel (placeholder until the
-//! guard lands).
+//! Guarded sends of the scenario script: one [`Guard`] per channel of the peer, fed with
+//! the stack's channel, ICE and peer-connection states, its releases handed to the
+//! stack and every fate written to the trace.
 
 use super::recorder::Recorder;
-use crate::scenario::Scenario;
-use crate::stack::{Stack, StackEvent};
-use crate::trace::{Millis, MsgId, PeerId};
+use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::scenario::{GuardSpec, Scenario};
+use crate::stack::{AppCall, Stack, StackEvent, StateChange};
+use crate::trace::{EventKind, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+use std::collections::BTreeMap;
 
-/// The guards of one peer.
+/// The guard configuration a scenario asks for (its `[guard]` table over the defaults).
+pub fn guard_config(spec: &GuardSpec) -> GuardConfig {
+    let mut config = GuardConfig::default();
+    if let Some(v) = spec.max_queue_messages {
+        config.max_queue_messages = v;
+    }
+    if let Some(v) = spec.max_queue_bytes {
+        config.max_queue_bytes = v;
+    }
+    if spec.ttl_ms.is_some() {
+        config.ttl_ms = spec.ttl_ms;
+    }
+    if let Some(v) = spec.hold_while_disconnected {
+        config.hold_while_disconnected = v;
+    }
+    if let Some(v) = spec.queue_while_connecting {
+        config.queue_while_connecting = v;
+    }
+    config
+}
+
+/// The guards of one peer, one per channel label.
 pub struct Guards {
-    channels: Vec<(String, Option<u16>, bool)>,
+    peer: PeerId,
+    config: GuardConfig,
+    /// label -> (negotiated id, ordered)
+    specs: BTreeMap<String, (Option<u16>, bool)>,
+    guards: BTreeMap<String, Guard<SizedMsg>>,
 }
 
 impl Guards {
-    /// Guards for the scenario's channels.
-    pub fn new(_peer: PeerId, scenario: &Scenario) -> Self {
+    /// Guards for the scenario's channels, configured by its `[guard]` table.
+    pub fn new(peer: PeerId, scenario: &Scenario) -> Self {
+        Self::with_config(peer, scenario, guard_config(&scenario.guard))
+    }
+
+    /// Guards with an explicit configuration (mutation tests plant bugs here).
+    pub fn with_config(peer: PeerId, scenario: &Scenario, config: GuardConfig) -> Self {
         Guards {
-            channels: scenario
+            peer,
+            config,
+            specs: scenario
                 .channels
                 .iter()
                 .map(|c| {
-                    (
-                        c.label.clone(),
-                        if c.negotiated { c.id } else { None },
-                        c.ordered,
-                    )
+                    let id = if c.negotiated { c.id } else { None };
+                    (c.label.clone(), (id, c.ordered))
                 })
                 .collect(),
+            guards: BTreeMap::new(),
         }
     }
 
     /// (negotiated id, ordered) of a channel.
     pub fn channel_spec(&self, label: &str) -> (Option<u16>, bool) {
-        self.channels
-            .iter()
-            .find(|c| c.0 == label)
-            .map_or((None, true), |c| (c.1, c.2))
+        self.specs.get(label).copied().unwrap_or((None, true))
     }
 
-    /// Next guard timer.
+    fn guard(&mut self, label: &str) -> &mut Guard<SizedMsg> {
+        self.guards
+            .entry(label.to_string())
+            .or_insert_with(|| Guard::new(self.config))
+    }
+
+    /// The earliest guard timer (TTL expiry).
     pub fn poll_timeout(&self) -> Option<Millis> {
-        None
+        self.guards.values().filter_map(Guard::poll_timeout).min()
     }
 
-    /// Fires guard timers.
-    pub fn handle_timeout(&mut self, _now: Millis, _stack: &mut dyn Stack, _rec: &mut Recorder) {}
+    /// Fires guard timers and hands out whatever they released or dropped.
+    pub fn handle_timeout(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut Recorder) {
+        for guard in self.guards.values_mut() {
+            guard.handle_timeout(now);
+        }
+        self.settle(now, stack, rec);
+    }
 
-    /// A guarded send.
+    /// A guarded send of message `msg` of `size` bytes.
     pub fn send(
         &mut self,
-        _now: Millis,
-        _channel: &str,
-        _msg: MsgId,
-        _size: usize,
-        _stack: &mut dyn Stack,
-        _rec: &mut Recorder,
+        now: Millis,
+        channel: &str,
+        msg: MsgId,
+        size: usize,
+        stack: &mut dyn Stack,
+        rec: &mut Recorder,
     ) {
+        let peer = self.peer;
+        let ready = stack.channel_state(channel);
+        let guard = self.guard(channel);
+        if let Some(state) = ready {
+            if guard.channel_state() != state {
+                guard.on_channel_state(now, state);
+            }
+        }
+        let outcome = guard.send(now, msg, SizedMsg { id: msg, size });
+        let state = crate::record::state_name(ready).to_string();
+        let event = |outcome, error, reason| {
+            TraceEvent::on(
+                now,
+                peer,
+                EventKind::Send {
+                    channel: channel.to_string(),
+                    msg,
+                    via: Via::Guarded,
+                    state: state.clone(),
+                    outcome,
+                    error,
+                    reason,
+                    flushed: false,
+                },
+            )
+        };
+        match outcome {
+            Outcome::Send(payload) => match transmit(now, stack, channel, &payload) {
+                Ok(()) => rec.record(event(SendOutcome::Sent, None, None)),
+                Err(text) => {
+                    rec.record(event(SendOutcome::Error, Some(text.clone()), None));
+                    let kind = SendErrorKind::from_error_text(&text);
+                    self.guard(channel).on_send_error(now, msg, payload, kind);
+                }
+            },
+            Outcome::Queued => rec.record(event(SendOutcome::Queued, None, None)),
+            Outcome::Rejected(reason) => rec.record(event(
+                SendOutcome::Rejected,
+                None,
+                Some(reason.as_str().into()),
+            )),
+        }
+        self.settle(now, stack, rec);
     }
 
-    /// Stack events.
+    /// Feeds the stack's state changes to the guards.
     pub fn handle_event(
         &mut self,
-        _now: Millis,
-        _event: &StackEvent,
-        _stack: &mut dyn Stack,
-        _rec: &mut Recorder,
+        now: Millis,
+        event: &StackEvent,
+        stack: &mut dyn Stack,
+        rec: &mut Recorder,
     ) {
+        match event {
+            StackEvent::State(StateChange::DataChannel(label, _, to)) => {
+                self.guard(label).on_channel_state(now, *to);
+            }
+            StackEvent::State(StateChange::IceConnection(_, to)) => {
+                for guard in self.guards.values_mut() {
+                    guard.on_ice_state(now, *to);
+                }
+            }
+            StackEvent::State(StateChange::PeerConnection(_, to)) => {
+                for guard in self.guards.values_mut() {
+                    guard.on_peer_connection_state(now, *to);
+                }
+            }
+            _ => return,
+        }
+        self.settle(now, stack, rec);
     }
 
-    /// End of run.
-    pub fn finish(&mut self, _now: Millis, _rec: &mut Recorder) {}
+    /// Keeps each guard's view of readyState equal to the stack's (a stack may change it
+    /// without an event), then drains every guard's releases and drops.
+    fn settle(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut Recorder) {
+        let peer = self.peer;
+        for (label, guard) in &mut self.guards {
+            if let Some(state) = stack.channel_state(label) {
+                if guard.channel_state() != state {
+                    guard.on_channel_state(now, state);
+                }
+            }
+            while let Some(output) = guard.poll_output() {
+                match output {
+                    GuardOutput::Transmit { id, payload } => {
+                        let state = crate::record::state_name(stack.channel_state(label));
+                        let result = transmit(now, stack, label, &payload);
+                        let (outcome, error) = match &result {
+                            Ok(()) => (SendOutcome::Sent, None),
+                            Err(text) => (SendOutcome::Error, Some(text.clone())),
+                        };
+                        rec.record(TraceEvent::on(
+                            now,
+                            peer,
+                            EventKind::Send {
+                                channel: label.clone(),
+                                msg: id,
+                                via: Via::Guarded,
+                                state: state.to_string(),
+                                outcome,
+                                error,
+                                reason: None,
+                                flushed: true,
+                            },
+                        ));
+                        if let Err(text) = result {
+                            let kind = SendErrorKind::from_error_text(&text);
+                            guard.on_send_error(now, id, payload, kind);
+                        }
+                    }
+                    GuardOutput::Dropped { id, reason } => rec.record(TraceEvent::on(
+                        now,
+                        peer,
+                        EventKind::Drop {
+                            channel: label.clone(),
+                            msg: id,
+                            reason: reason.as_str().to_string(),
+                        },
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The run ends: what the guards still hold is reported, not silently forgotten.
+    pub fn finish(&mut self, now: Millis, rec: &mut Recorder) {
+        for (label, guard) in &self.guards {
+            for (id, _) in guard.queued() {
+                rec.record(TraceEvent::on(
+                    now,
+                    self.peer,
+                    EventKind::Drop {
+                        channel: label.clone(),
+                        msg: id,
+                        reason: "end-of-run".into(),
+                    },
+                ));
+            }
+        }
+    }
+}
+
+fn transmit(
+    now: Millis,
+    stack: &mut dyn Stack,
+    channel: &str,
+    msg: &SizedMsg,
+) -> Result<(), String> {
+    stack.handle_app(
+        now,
+        AppCall::Send {
+            channel: channel.to_string(),
+            msg: msg.id,
+            size: msg.size,
+        },
+    )
 }

@@ -1,11 +1,11 @@
-//! The async pump of one simulated peer: a turmoil host that runs a [`Stack`] and an
-//! [`App`] over a turmoil UDP socket and tokio's virtual clock.
+//! The turmoil engine's host: a [`PeerDriver`] pumped by an async loop over a turmoil
+//! UDP socket and tokio's virtual clock.
 
-use super::app::{App, AppRequest};
+use super::app::App;
+use super::driver::{Effects, PeerDriver};
 use super::recorder::Recorder;
-use crate::record;
 use crate::stack::Stack;
-use crate::trace::{EventKind, Millis, PeerId, TraceEvent};
+use crate::trace::{Millis, PeerId};
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::net::SocketAddr;
@@ -25,7 +25,7 @@ pub type StackFactory =
 pub struct HostContext {
     /// Which peer.
     pub peer: PeerId,
-    /// Makes the stack (again, if the host is bounced).
+    /// Makes the stack.
     pub make_stack: StackFactory,
     /// The application (outlives a crash, so the run can account for it).
     pub app: Rc<RefCell<dyn App>>,
@@ -48,94 +48,42 @@ pub async fn run_peer(ctx: Rc<HostContext>) -> turmoil::Result {
     let socket = UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, PORT)).await?;
     let local = SocketAddr::new(turmoil::lookup(peer.as_str()), PORT);
     let remote = SocketAddr::new(turmoil::lookup(peer.other().as_str()), PORT);
-    let mut stack = (ctx.make_stack)(peer, local, remote)?;
+    let stack = (ctx.make_stack)(peer, local, remote)?;
+    let mut driver = PeerDriver::new(peer, stack, ctx.app.clone());
     let mut buf = vec![0u8; 1 << 17];
+    let mut fx = driver.wake(now_ms(), &mut ctx.rec.borrow_mut());
     loop {
+        send(&ctx, &socket, remote, fx).await;
         let now = now_ms();
-        stack.handle_timeout(now);
-        let requests =
-            ctx.app
-                .borrow_mut()
-                .handle_timeout(now, stack.as_mut(), &mut ctx.rec.borrow_mut());
-        for request in requests {
-            match request {
-                AppRequest::Negotiate => match stack.create_description(now) {
-                    Ok(sdp) => {
-                        let _ = ctx.signal_out.send(sdp);
-                    }
-                    Err(e) => record_error(&ctx, now, "negotiate", e),
-                },
-            }
-        }
-        pump(&ctx, stack.as_mut(), &socket, now).await;
-        let deadline = [stack.poll_timeout(), ctx.app.borrow().poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
         let sleep = async {
-            match deadline {
+            match driver.poll_timeout() {
                 Some(at) => tokio::time::sleep(Duration::from_millis(at.saturating_sub(now))).await,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        fx = tokio::select! {
             biased;
-            sdp = poll_fn(|cx| ctx.signal_in.borrow_mut().poll_recv(cx)) => {
-                let Some(sdp) = sdp else { continue };
-                let now = now_ms();
-                if let Err(e) = stack.apply_remote_description(now, &sdp) {
-                    record_error(&ctx, now, "signaling", e);
-                } else if peer == PeerId::B {
-                    match stack.create_description(now) {
-                        Ok(answer) => { let _ = ctx.signal_out.send(answer); }
-                        Err(e) => record_error(&ctx, now, "signaling", e),
-                    }
+            sdp = poll_fn(|cx| ctx.signal_in.borrow_mut().poll_recv(cx)) => match sdp {
+                Some(sdp) => driver.signal(now_ms(), &sdp, &mut ctx.rec.borrow_mut()),
+                None => Effects::default(),
+            },
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, _)) => {
+                    let datagram = buf.get(..n).unwrap_or_default();
+                    driver.datagram(now_ms(), datagram, &mut ctx.rec.borrow_mut())
                 }
-            }
-            received = socket.recv_from(&mut buf) => {
-                if let Ok((n, _from)) = received {
-                    if let Some(datagram) = buf.get(..n) {
-                        stack.handle_datagram(now_ms(), datagram);
-                    }
-                }
-            }
-            _ = sleep => {}
-        }
+                Err(_) => Effects::default(),
+            },
+            _ = sleep => driver.wake(now_ms(), &mut ctx.rec.borrow_mut()),
+        };
     }
 }
 
-/// Moves everything the stack has to say: datagrams onto the socket, events into the
-/// record and to the application, until both are drained.
-async fn pump(ctx: &HostContext, stack: &mut dyn Stack, socket: &UdpSocket, now: Millis) {
-    let remote = SocketAddr::new(turmoil::lookup(ctx.peer.other().as_str()), PORT);
-    loop {
-        let mut progressed = false;
-        while let Some(datagram) = stack.poll_transmit() {
-            progressed = true;
-            let _ = socket.send_to(&datagram, remote).await;
-        }
-        while let Some(event) = stack.poll_event() {
-            progressed = true;
-            ctx.rec
-                .borrow_mut()
-                .record(record::stack_event(now, ctx.peer, &event));
-            ctx.app
-                .borrow_mut()
-                .handle_event(now, &event, stack, &mut ctx.rec.borrow_mut());
-        }
-        if !progressed {
-            break;
-        }
+async fn send(ctx: &HostContext, socket: &UdpSocket, remote: SocketAddr, fx: Effects) {
+    for datagram in fx.datagrams {
+        let _ = socket.send_to(&datagram, remote).await;
     }
-}
-
-fn record_error(ctx: &HostContext, now: Millis, action: &str, error: String) {
-    ctx.rec.borrow_mut().record(TraceEvent::on(
-        now,
-        ctx.peer,
-        EventKind::Fault {
-            action: action.to_string(),
-            detail: Some(error),
-        },
-    ));
+    for sdp in fx.signals {
+        let _ = ctx.signal_out.send(sdp);
+    }
 }

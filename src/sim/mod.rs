@@ -3,11 +3,14 @@
 //! fixes the run.
 
 mod app;
+mod direct;
+mod driver;
 mod guarded;
 mod host;
 mod recorder;
 
 pub use app::{App, AppRequest, ScriptApp};
+pub use direct::run_direct;
 pub use host::{StackFactory, PORT};
 pub use recorder::Recorder;
 
@@ -43,6 +46,18 @@ pub struct RunOptions {
     pub profile: Option<ProfileName>,
     /// Stack.
     pub stack: StackKind,
+    /// Engine.
+    pub engine: Engine,
+}
+
+/// Which event loop plays the scenario.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Peers as turmoil hosts over simulated UDP, stepped every millisecond.
+    #[default]
+    Turmoil,
+    /// A discrete-event loop that jumps between events (same rules, much faster).
+    Direct,
 }
 
 /// What a run produced.
@@ -96,11 +111,14 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Strin
     let factory = stack_factory(options.stack, profile, peer_config(scenario));
     let monitor = MonitorConfig {
         observable_closing: profile.observable_closing,
-        guard_max_messages: None,
+        guard_max_messages: Some(guarded::guard_config(&scenario.guard).max_queue_messages),
         // The real stack reports no DTLS states through events (see rtc_stack).
         check_derived_state: options.stack == StackKind::Model,
     };
-    let trace = run_with(scenario, seed, factory, monitor)?;
+    let trace = match options.engine {
+        Engine::Turmoil => run_with(scenario, seed, factory, monitor)?,
+        Engine::Direct => run_direct(scenario, seed, factory, monitor)?,
+    };
     Ok(RunReport {
         trace,
         seed,
@@ -147,12 +165,7 @@ pub fn run_with(
         sim.set_link_fail_rate("a", "b", scenario.network.loss);
     }
 
-    let faults: Vec<(Millis, Action)> = scenario
-        .timeline()
-        .into_iter()
-        .filter(|s| s.step.action.is_fault())
-        .map(|s| (s.at_ms, s.step.action.clone()))
-        .collect();
+    let faults = fault_schedule(scenario);
     let mut next_fault = 0;
     loop {
         let now = sim.elapsed().as_millis() as Millis;
@@ -192,7 +205,17 @@ fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action) {
     }
 }
 
-fn fault_event(now: Millis, action: &Action) -> TraceEvent {
+/// The scenario's network faults in the order both engines apply them.
+pub(crate) fn fault_schedule(scenario: &Scenario) -> Vec<(Millis, Action)> {
+    scenario
+        .timeline()
+        .into_iter()
+        .filter(|s| s.step.action.is_fault())
+        .map(|s| (s.at_ms, s.step.action.clone()))
+        .collect()
+}
+
+pub(crate) fn fault_event(now: Millis, action: &Action) -> TraceEvent {
     let (peer, detail) = match action {
         Action::Loss { value } => (None, Some(format!("{value}"))),
         Action::Latency { ms } => (None, Some(format!("{ms} ms"))),
