@@ -88,6 +88,10 @@ enum Command {
         /// Worker threads (the result does not depend on it).
         #[arg(long, value_name = "N", default_value = "1")]
         threads: String,
+        /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
+        /// timer-fires, drops, duplications, copies.
+        #[arg(long, value_name = "LIST", default_value = "")]
+        bounds: String,
         /// Do not identify states that differ only by a permutation of channels.
         #[arg(long)]
         no_symmetry: bool,
@@ -259,10 +263,11 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             channels,
             sends,
             threads,
+            bounds,
             no_symmetry,
         } => check(
             profile,
-            [&depth, &app, &channels, &sends, &threads],
+            [&depth, &app, &channels, &sends, &threads, &bounds],
             no_symmetry,
         ),
         Command::Diff { a, b } => {
@@ -363,10 +368,10 @@ fn explore(
 
 /// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
 /// line naming the option, exit 2.
-fn check(profile: ProfileArg, args: [&str; 5], no_symmetry: bool) -> Result<i32, Exit> {
+fn check(profile: ProfileArg, args: [&str; 6], no_symmetry: bool) -> Result<i32, Exit> {
     use crate::check::run::{self, CheckArgs};
     use std::io::IsTerminal;
-    let [depth, app, channels, sends, threads] = args;
+    let [depth, app, channels, sends, threads, bounds] = args;
     let parsed = CheckArgs::parse(
         ProfileName::from(profile),
         depth,
@@ -374,6 +379,7 @@ fn check(profile: ProfileArg, args: [&str; 5], no_symmetry: bool) -> Result<i32,
         channels,
         sends,
         threads,
+        bounds,
         !no_symmetry,
     )
     .map_err(usage)?;

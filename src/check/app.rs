@@ -2,6 +2,14 @@
 //!
 //! - [`AppKind::Raw`] calls the bare `send` whenever it likes on any channel it holds:
 //!   the OpenAvatarChat pattern of lifecycle.md section 7. It must be caught.
+//! - [`AppKind::Guarded`] sends through one [`Guard`] per channel, driven exactly as the
+//!   simulator drives it (`src/sim/guarded.rs`): the guard is fed every data-channel,
+//!   ICE and peer-connection state change, its view of readyState is brought up to date
+//!   before each send and before its releases are drained, released messages go to the
+//!   stack and a refusal goes back to the guard. It must pass.
+//! - [`AppKind::BrokenGuard`] is the guarded application with the guard's state check
+//!   switched off (`GuardConfig::unsafe_skip_state_check`): the mutation the checkers
+//!   must catch.
 //!
 //! Every application holds a reference only to channels it knows: peer `a` to the ones
 //! it created, peer `b` to the ones `ondatachannel` announced. It keeps the reference
@@ -9,10 +17,11 @@
 //! sends are still possible.
 
 use super::world::{index_of, label, msg_id, State, Stepper, NOW};
-use crate::model::Input;
+use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::model::{Input, Peer};
 use crate::record;
-use crate::stack::{AppCall, Callback, StackEvent};
-use crate::trace::PeerId;
+use crate::stack::{AppCall, Callback, StackEvent, StateChange};
+use crate::trace::{EventKind, MsgId, PeerId, SendOutcome, TraceEvent, Via};
 
 /// Size of every message the checker sends (any size under the maximum behaves alike).
 pub const MSG_SIZE: usize = 5;
@@ -22,39 +31,59 @@ pub const MSG_SIZE: usize = 5;
 pub enum AppKind {
     /// The bare `send`, called whenever the application likes.
     Raw,
+    /// Every send through the guard, with the guard's default configuration.
+    Guarded,
+    /// Through a guard whose state check is switched off (mutation testing).
+    BrokenGuard,
 }
 
 impl AppKind {
     /// The names `--app` takes.
-    pub const NAMES: [&'static str; 1] = ["raw"];
+    pub const NAMES: [&'static str; 2] = ["raw", "guarded"];
 
-    /// `raw`.
+    /// `raw`, `guarded` or `broken-guard`.
     pub fn as_str(self) -> &'static str {
         match self {
             AppKind::Raw => "raw",
+            AppKind::Guarded => "guarded",
+            AppKind::BrokenGuard => "broken-guard",
         }
     }
 
-    /// Parses a name of [`AppKind::NAMES`].
+    /// Parses a name of [`AppKind::NAMES`] (`broken-guard` too, undocumented).
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "raw" => Some(AppKind::Raw),
+            "guarded" => Some(AppKind::Guarded),
+            "broken-guard" => Some(AppKind::BrokenGuard),
             _ => None,
+        }
+    }
+
+    /// The guard configuration of this application, if it uses a guard: the guard's
+    /// defaults (what an application should start from), or with the state check off.
+    pub fn guard_config(self) -> Option<GuardConfig> {
+        match self {
+            AppKind::Raw => None,
+            AppKind::Guarded => Some(GuardConfig::default()),
+            AppKind::BrokenGuard => Some(GuardConfig {
+                unsafe_skip_state_check: true,
+                ..GuardConfig::default()
+            }),
         }
     }
 }
 
 /// The guard's queue bound the monitor checks, if the application uses a guard.
 pub fn guard_max_messages(kind: AppKind) -> Option<usize> {
-    match kind {
-        AppKind::Raw => None,
-    }
+    kind.guard_config().map(|c| c.max_queue_messages)
 }
 
 /// What the application on one peer knows and has done.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PeerApp {
-    kind: AppKind,
+    peer: PeerId,
+    guard_config: Option<GuardConfig>,
     channels: Vec<ChannelApp>,
     peer_closed: bool,
 }
@@ -65,6 +94,8 @@ pub struct ChannelApp {
     known: bool,
     sends: u8,
     close_called: bool,
+    /// Made on first use, as the simulator makes it (first event or send).
+    guard: Option<Guard<SizedMsg>>,
 }
 
 impl ChannelApp {
@@ -82,6 +113,11 @@ impl ChannelApp {
     pub fn close_called(&self) -> bool {
         self.close_called
     }
+
+    /// Its guard, once made.
+    pub fn guard(&self) -> Option<&Guard<SizedMsg>> {
+        self.guard.as_ref()
+    }
 }
 
 impl PeerApp {
@@ -89,12 +125,14 @@ impl PeerApp {
     /// creates them).
     pub fn new(kind: AppKind, peer: PeerId, channels: u8) -> Self {
         PeerApp {
-            kind,
+            peer,
+            guard_config: kind.guard_config(),
             channels: (0..channels)
                 .map(|_| ChannelApp {
                     known: peer == PeerId::A,
                     sends: 0,
                     close_called: false,
+                    guard: None,
                 })
                 .collect(),
             peer_closed: false,
@@ -113,12 +151,23 @@ impl PeerApp {
 
     /// Channels whose guard holds a message that may expire.
     pub fn expiring(&self) -> impl Iterator<Item = u8> + '_ {
-        std::iter::empty()
+        self.channels
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.guard.as_ref().and_then(Guard::poll_timeout).is_some())
+            .map(|(i, _)| i as u8)
+    }
+
+    fn guard(&mut self, channel: u8) -> Option<&mut Guard<SizedMsg>> {
+        let config = self.guard_config?;
+        let ch = self.channels.get_mut(usize::from(channel))?;
+        Some(ch.guard.get_or_insert_with(|| Guard::new(config)))
     }
 }
 
 /// The application on `peer` sends its next message on `channel`.
 pub(crate) fn send(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, channel: u8) {
+    step.touch(s, peer);
     let (stack, app) = s.parts(peer);
     let Some(ch) = app.channels.get_mut(usize::from(channel)) else {
         return;
@@ -126,25 +175,63 @@ pub(crate) fn send(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, chan
     let msg = msg_id(peer, channel, ch.sends);
     ch.sends += 1;
     let label = label(channel);
-    match app.kind {
-        AppKind::Raw => {
-            let state = stack.channel_state(&label);
-            let result = stack.handle_input(
-                NOW,
-                Input::App(AppCall::Send {
-                    channel: label.clone(),
-                    msg,
-                    size: MSG_SIZE,
-                }),
-            );
-            let event = record::raw_send(step.t(), peer, &label, msg, state, &result);
-            step.record(s, event);
+    let ready = stack.channel_state(&label);
+    let Some(guard) = app.guard(channel) else {
+        let result = transmit(stack, &label, msg);
+        let event = record::raw_send(step.t(), peer, &label, msg, ready, &result);
+        step.record(s, event);
+        return;
+    };
+    if let Some(state) = ready {
+        if guard.channel_state() != state {
+            guard.on_channel_state(NOW, state);
         }
     }
+    let outcome = guard.send(NOW, msg, SizedMsg { id: msg, size: MSG_SIZE });
+    let state = record::state_name(ready);
+    let event = |outcome, error, reason| {
+        TraceEvent::on(
+            step.t(),
+            peer,
+            EventKind::Send {
+                channel: label.clone(),
+                msg,
+                via: Via::Guarded,
+                state: state.to_string(),
+                outcome,
+                error,
+                reason,
+                flushed: false,
+            },
+        )
+    };
+    let mut refused = None;
+    let event = match outcome {
+        Outcome::Send(payload) => match transmit(stack, &label, msg) {
+            Ok(()) => event(SendOutcome::Sent, None, None),
+            Err(text) => {
+                refused = Some((payload, SendErrorKind::from_error_text(&text)));
+                event(SendOutcome::Error, Some(text), None)
+            }
+        },
+        Outcome::Queued => event(SendOutcome::Queued, None, None),
+        Outcome::Rejected(reason) => {
+            event(SendOutcome::Rejected, None, Some(reason.as_str().to_string()))
+        }
+    };
+    step.record(s, event);
+    if let Some((payload, kind)) = refused {
+        let (_, app) = s.parts(peer);
+        if let Some(guard) = app.guard(channel) {
+            guard.on_send_error(NOW, msg, payload, kind);
+        }
+    }
+    settle(step, s, peer);
 }
 
 /// The application on `peer` closes `channel`.
-pub(crate) fn close_channel(_step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, channel: u8) {
+pub(crate) fn close_channel(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, channel: u8) {
+    step.touch(s, peer);
     let (stack, app) = s.parts(peer);
     if let Some(ch) = app.channels.get_mut(usize::from(channel)) {
         ch.close_called = true;
@@ -152,34 +239,152 @@ pub(crate) fn close_channel(_step: &mut Stepper<'_, '_>, s: &mut State, peer: Pe
     let call = AppCall::CloseChannel {
         channel: label(channel),
     };
-    let _ = stack.handle_input(NOW, Input::App(call));
+    if let Err(e) = stack.handle_input(NOW, Input::App(call)) {
+        step.fault(Some(peer), "close_channel", Some(e));
+    }
 }
 
 /// The application on `peer` closes its peer connection.
-pub(crate) fn close_peer(_step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId) {
+pub(crate) fn close_peer(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId) {
+    step.touch(s, peer);
     let (stack, app) = s.parts(peer);
     app.peer_closed = true;
-    let _ = stack.handle_input(NOW, Input::App(AppCall::ClosePeer));
+    if let Err(e) = stack.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
+        step.fault(Some(peer), "close_peer", Some(e));
+    }
 }
 
-/// A guard's held message expires.
-pub(crate) fn expire(_step: &mut Stepper<'_, '_>, _s: &mut State, _peer: PeerId, _channel: u8) {}
+/// The earliest held message of `peer`'s guard of `channel` expires: the guard's clock
+/// jumps to that message's deadline (the peers' clocks do not move).
+pub(crate) fn expire(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, channel: u8) {
+    step.touch(s, peer);
+    let (_, app) = s.parts(peer);
+    if let Some(guard) = app.guard(channel) {
+        if let Some(at) = guard.poll_timeout() {
+            guard.handle_timeout(at);
+        }
+    }
+    settle(step, s, peer);
+}
 
 /// The application sees an event of its stack (already recorded).
 pub(crate) fn handle_event(
-    _step: &mut Stepper<'_, '_>,
+    step: &mut Stepper<'_, '_>,
     s: &mut State,
     peer: PeerId,
     event: &StackEvent,
 ) {
+    let guarded = s.app(peer).guard_config.is_some();
+    let interesting = match event {
+        StackEvent::Callback {
+            callback: Callback::DataChannel,
+            ..
+        } => true,
+        StackEvent::State(
+            StateChange::DataChannel(..)
+            | StateChange::IceConnection(..)
+            | StateChange::PeerConnection(..),
+        ) => guarded,
+        _ => false,
+    };
+    if !interesting {
+        return;
+    }
     let (_, app) = s.parts(peer);
-    if let StackEvent::Callback {
-        channel,
-        callback: Callback::DataChannel,
-    } = event
-    {
-        if let Some(ch) = index_of(channel).and_then(|i| app.channels.get_mut(usize::from(i))) {
-            ch.known = true;
+    match event {
+        StackEvent::Callback {
+            channel,
+            callback: Callback::DataChannel,
+        } => {
+            if let Some(ch) = index_of(channel).and_then(|i| app.channels.get_mut(usize::from(i)))
+            {
+                ch.known = true;
+            }
+            return;
+        }
+        StackEvent::State(StateChange::DataChannel(label, _, to)) => {
+            match index_of(label).and_then(|i| app.guard(i)) {
+                Some(guard) => guard.on_channel_state(NOW, *to),
+                None => return,
+            }
+        }
+        StackEvent::State(StateChange::IceConnection(_, to)) => {
+            for guard in app.channels.iter_mut().filter_map(|c| c.guard.as_mut()) {
+                guard.on_ice_state(NOW, *to);
+            }
+        }
+        StackEvent::State(StateChange::PeerConnection(_, to)) => {
+            for guard in app.channels.iter_mut().filter_map(|c| c.guard.as_mut()) {
+                guard.on_peer_connection_state(NOW, *to);
+            }
+        }
+        _ => return,
+    }
+    if app.guard_config.is_some() {
+        settle(step, s, peer);
+    }
+}
+
+/// Brings each guard's view of readyState up to date, then drains its releases (to the
+/// stack) and drops (to the trace), channel by channel.
+fn settle(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId) {
+    let channels = s.app(peer).channels.len();
+    for i in 0..channels {
+        loop {
+            let (stack, app) = s.parts(peer);
+            let Some(guard) = app.channels[i].guard.as_mut() else {
+                break;
+            };
+            let label = label(i as u8);
+            if let Some(state) = stack.channel_state(&label) {
+                if guard.channel_state() != state {
+                    guard.on_channel_state(NOW, state);
+                }
+            }
+            let Some(output) = guard.poll_output() else {
+                break;
+            };
+            let event = match output {
+                GuardOutput::Transmit { id, payload } => {
+                    let state = record::state_name(stack.channel_state(&label));
+                    let result = transmit(stack, &label, id);
+                    let (outcome, error) = match &result {
+                        Ok(()) => (SendOutcome::Sent, None),
+                        Err(text) => (SendOutcome::Error, Some(text.clone())),
+                    };
+                    if let Err(text) = &result {
+                        let kind = SendErrorKind::from_error_text(text);
+                        guard.on_send_error(NOW, id, payload, kind);
+                    }
+                    EventKind::Send {
+                        channel: label,
+                        msg: id,
+                        via: Via::Guarded,
+                        state: state.to_string(),
+                        outcome,
+                        error,
+                        reason: None,
+                        flushed: true,
+                    }
+                }
+                GuardOutput::Dropped { id, reason } => EventKind::Drop {
+                    channel: label,
+                    msg: id,
+                    reason: reason.as_str().to_string(),
+                },
+            };
+            step.record(s, TraceEvent::on(step.t(), peer, event));
         }
     }
+}
+
+fn transmit(stack: &mut Peer, label: &str, msg: MsgId) -> Result<(), String> {
+    stack.handle_input(
+        NOW,
+        Input::App(AppCall::Send {
+            channel: label.to_string(),
+            msg,
+            size: MSG_SIZE,
+        }),
+    )
 }

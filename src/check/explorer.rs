@@ -30,7 +30,7 @@ use super::symmetry;
 use super::world::{Action, State, Violation, World};
 use crate::trace::Trace;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 /// How far and how to explore.
@@ -106,12 +106,7 @@ impl ExploreReport {
     }
 }
 
-/// The fingerprint of a state: a 64-bit SipHash-1-3 with fixed keys.
-pub fn fingerprint<T: Hash>(value: &T) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
-}
+pub use super::part::fingerprint;
 
 /// A hasher for keys that are already fingerprints.
 #[derive(Default)]

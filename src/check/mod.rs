@@ -4,6 +4,7 @@
 pub mod app;
 pub mod explorer;
 pub mod monitor;
+pub mod part;
 pub mod run;
 pub mod symmetry;
 pub mod world;

@@ -356,7 +356,7 @@ impl Monitor {
     pub fn end_step(&mut self, t_ms: u64) -> Vec<TraceEvent> {
         PeerId::BOTH
             .into_iter()
-            .filter_map(|p| self.take_derived_mismatch(p))
+            .filter_map(|p| self.take_derived_mismatch(p, None))
             .map(|detail| violation_event(t_ms, names::DERIVED_PEER_STATE, detail))
             .collect()
     }

@@ -44,6 +44,7 @@ impl CheckArgs {
         channels: &str,
         sends: &str,
         threads: &str,
+        bounds: &str,
         symmetry: bool,
     ) -> Result<Self, String> {
         let max_depth = number("depth", depth, 0, MAX_DEPTH)?;
@@ -63,6 +64,10 @@ impl CheckArgs {
             sends_per_channel: sends,
             ..Bounds::default()
         };
+        world
+            .bounds
+            .apply(bounds)
+            .map_err(|e| format!("--bounds: {e}"))?;
         Ok(CheckArgs {
             world,
             options: ExploreOptions {
@@ -121,11 +126,13 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
     );
     let _ = writeln!(
         out,
-        "bounds: {} per peer and channel, {}, {}, {}, {}, {} of a packet in flight",
+        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {} of a packet in flight",
         plural(b.sends_per_channel, "send"),
         plural(b.channel_closes, "channel close"),
         plural(b.peer_closes, "peer-connection close"),
         plural(b.ice_restarts, "ICE restart"),
+        plural(b.timer_fires, "timer firing"),
+        plural(b.drops, "drop"),
         plural(b.duplications, "duplication"),
         plural(b.max_copies, "copy").replace("copys", "copies"),
     );
@@ -152,8 +159,9 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
         Some(cx) => {
             let _ = writeln!(
                 out,
-                "\ncounterexample ({} actions) violates {}: {}",
+                "\ncounterexample ({} action{}) violates {}: {}",
                 cx.actions.len(),
+                if cx.actions.len() == 1 { "" } else { "s" },
                 cx.violation.invariant,
                 cx.violation.detail
             );

@@ -41,6 +41,7 @@
 
 use super::app::{self, AppKind, PeerApp};
 use super::monitor::{Monitor, MonitorConfig};
+use super::part::Part;
 use crate::model::{Input, Output, Packet, Peer, PeerConfig, Profile, Timer};
 use crate::record;
 use crate::stack::{AppCall, StackEvent};
@@ -104,6 +105,60 @@ impl Default for Bounds {
 }
 
 impl Bounds {
+    /// The names [`Bounds::set`] takes, in the order of the fields.
+    pub const NAMES: [&'static str; 9] = [
+        "channels",
+        "sends",
+        "channel-closes",
+        "peer-closes",
+        "ice-restarts",
+        "timer-fires",
+        "drops",
+        "duplications",
+        "copies",
+    ];
+
+    /// Sets one bound by name (see [`Bounds::NAMES`]).
+    pub fn set(&mut self, name: &str, value: u8) -> Result<(), String> {
+        let slot = match name {
+            "channels" => &mut self.channels,
+            "sends" => &mut self.sends_per_channel,
+            "channel-closes" => &mut self.channel_closes,
+            "peer-closes" => &mut self.peer_closes,
+            "ice-restarts" => &mut self.ice_restarts,
+            "timer-fires" => &mut self.timer_fires,
+            "drops" => &mut self.drops,
+            "duplications" => &mut self.duplications,
+            "copies" => &mut self.max_copies,
+            _ => {
+                let shown: String = name.chars().take(20).collect();
+                return Err(format!(
+                    "unknown bound {shown:?} (expected one of {})",
+                    Self::NAMES.join(", ")
+                ));
+            }
+        };
+        *slot = value;
+        Ok(())
+    }
+
+    /// Applies `name=value,name=value` (see [`Bounds::NAMES`]); the error names the
+    /// bad item.
+    pub fn apply(&mut self, text: &str) -> Result<(), String> {
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((name, value)) = item.split_once('=') else {
+                let shown: String = item.chars().take(30).collect();
+                return Err(format!("expected name=value, got {shown:?}"));
+            };
+            let value: u8 = value.trim().parse().map_err(|_| {
+                let shown: String = value.chars().take(20).collect();
+                format!("{}: expected a number from 0 to 255, got {shown:?}", name.trim())
+            })?;
+            self.set(name.trim(), value)?;
+        }
+        self.validate()
+    }
+
     /// Checks the bounds; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_CHANNELS).contains(&self.channels) {
@@ -317,16 +372,19 @@ struct Spent {
     duplications: u8,
 }
 
-/// One state of the world.
+/// Packets in flight: (receiver, packet) -> copies.
+type Net = BTreeMap<(PeerId, Packet), u8>;
+
+/// One state of the world. Its pieces are shared with the states it was stepped from
+/// until a step changes them ([`Part`]), so a clone is a few reference counts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
-    peers: [Peer; 2],
-    /// Packets in flight: (receiver, packet) -> copies.
-    net: BTreeMap<(PeerId, Packet), u8>,
-    apps: [PeerApp; 2],
+    peers: [Part<Peer>; 2],
+    net: Part<Net>,
+    apps: [Part<PeerApp>; 2],
     connected: bool,
     spent: Spent,
-    monitor: Monitor,
+    monitor: Part<Monitor>,
     violation: Option<Violation>,
 }
 
@@ -349,6 +407,38 @@ impl State {
     /// The application of a peer.
     pub fn app(&self, id: PeerId) -> &PeerApp {
         &self.apps[id.index()]
+    }
+
+    /// The monitor, as it stands after the last step.
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    /// Recomputes the fingerprints of the pieces a step changed (`before` is the state
+    /// it started from), or of every piece.
+    fn rehash(&mut self, before: Option<&State>) {
+        match before {
+            Some(b) => {
+                for i in 0..2 {
+                    self.peers[i].rehash_if_changed(&b.peers[i]);
+                    self.apps[i].rehash_if_changed(&b.apps[i]);
+                }
+                self.net.rehash_if_changed(&b.net);
+                self.monitor.rehash_if_changed(&b.monitor);
+            }
+            None => {
+                for i in 0..2 {
+                    self.peers[i].rehash();
+                    self.apps[i].rehash();
+                }
+                self.net.rehash();
+                self.monitor.rehash();
+            }
+        }
+    }
+
+    fn peer_mut(&mut self, id: PeerId) -> &mut Peer {
+        self.peers[id.index()].make_mut()
     }
 }
 
@@ -384,17 +474,25 @@ impl World {
         let profile = self.config.profile;
         let mut s = State {
             peers: [
-                Peer::new(PeerId::A, profile, self.config.peer),
-                Peer::new(PeerId::B, profile, self.config.peer),
+                Part::new(Peer::new(PeerId::A, profile, self.config.peer)),
+                Part::new(Peer::new(PeerId::B, profile, self.config.peer)),
             ],
-            net: BTreeMap::new(),
+            net: Part::new(BTreeMap::new()),
             apps: [
-                PeerApp::new(self.config.app, PeerId::A, self.config.bounds.channels),
-                PeerApp::new(self.config.app, PeerId::B, self.config.bounds.channels),
+                Part::new(PeerApp::new(
+                    self.config.app,
+                    PeerId::A,
+                    self.config.bounds.channels,
+                )),
+                Part::new(PeerApp::new(
+                    self.config.app,
+                    PeerId::B,
+                    self.config.bounds.channels,
+                )),
             ],
             connected: false,
             spent: Spent::default(),
-            monitor: Monitor::new(self.monitor_config()),
+            monitor: Part::new(Monitor::new(self.monitor_config())),
             violation: None,
         };
         for ch in 0..self.config.bounds.channels {
@@ -404,15 +502,12 @@ impl World {
                 ordered: true,
             };
             // Cannot fail on a fresh peer with distinct labels.
-            let _ = s.peers[0].handle_input(NOW, Input::App(call));
+            let _ = s.peer_mut(PeerId::A).handle_input(NOW, Input::App(call));
         }
-        let mut step = Stepper {
-            world: self,
-            trace: None,
-            t: 0,
-            changed: false,
-        };
+        let mut step = Stepper::new(self, None, 0);
+        step.touched = [true, true];
         step.settle(&mut s);
+        s.rehash(None);
         s
     }
 
@@ -462,7 +557,7 @@ impl World {
                 }
             }
         }
-        for ((to, packet), copies) in &s.net {
+        for ((to, packet), copies) in s.net.iter() {
             out.push(Action::Deliver {
                 to: *to,
                 packet: packet.clone(),
@@ -488,28 +583,22 @@ impl World {
     /// sense, or not at all).
     pub fn step(&self, s: &State, action: &Action) -> Option<State> {
         let mut next = s.clone();
-        let mut stepper = Stepper {
-            world: self,
-            trace: None,
-            t: 0,
-            changed: false,
-        };
+        let mut stepper = Stepper::new(self, None, 0);
         stepper.apply(&mut next, action);
         let stutter = matches!(action, Action::Fire { .. } | Action::GuardExpiry { .. })
             && !stepper.changed;
-        (!stutter).then_some(next)
+        if stutter {
+            return None;
+        }
+        next.rehash(Some(s));
+        Some(next)
     }
 
     /// Like [`World::step`], in place, writing every event of the step (and the action
     /// itself, as a `fault` event) into `trace` at time `t`.
     pub fn step_traced(&self, s: &mut State, action: &Action, trace: &mut Trace, t: Millis) {
-        Stepper {
-            world: self,
-            trace: Some(trace),
-            t,
-            changed: false,
-        }
-        .apply(s, action);
+        Stepper::new(self, Some(trace), t).apply(s, action);
+        s.rehash(None);
     }
 
     /// Replays `actions` from the initial state and returns the trace, one time unit a
@@ -532,9 +621,26 @@ pub(crate) struct Stepper<'w, 't> {
     t: Millis,
     /// The step produced an event or put a new copy of a packet in flight.
     changed: bool,
+    /// Peers given an input in this step (the only ones that can have output).
+    touched: [bool; 2],
 }
 
-impl Stepper<'_, '_> {
+impl<'w, 't> Stepper<'w, 't> {
+    fn new(world: &'w World, trace: Option<&'t mut Trace>, t: Millis) -> Self {
+        Stepper {
+            world,
+            trace,
+            t,
+            changed: false,
+            touched: [false; 2],
+        }
+    }
+
+    /// A peer about to get an input.
+    pub(crate) fn touch<'s>(&mut self, s: &'s mut State, id: PeerId) -> &'s mut Peer {
+        self.touched[id.index()] = true;
+        s.peer_mut(id)
+    }
     fn apply(&mut self, s: &mut State, action: &Action) {
         let b = self.world.config.bounds;
         match action {
@@ -559,7 +665,8 @@ impl Stepper<'_, '_> {
             Action::IceRestart => {
                 s.spent.ice_restarts += 1;
                 self.fault(Some(PeerId::A), "ice_restart", None);
-                match s.peers[0].handle_input(NOW, Input::App(AppCall::IceRestart)) {
+                let a = self.touch(s, PeerId::A);
+                match a.handle_input(NOW, Input::App(AppCall::IceRestart)) {
                     Ok(()) => self.negotiate(s),
                     Err(e) => self.fault(Some(PeerId::A), "ice_restart", Some(e)),
                 }
@@ -569,7 +676,7 @@ impl Stepper<'_, '_> {
                 if self.tracing() {
                     self.fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
                 }
-                s.peers[peer.index()].fire_timer(*timer);
+                self.touch(s, *peer).fire_timer(*timer);
             }
             Action::GuardExpiry { peer, channel } => {
                 s.spent.timer_fires += 1;
@@ -584,8 +691,9 @@ impl Stepper<'_, '_> {
                     let detail = format!("from {}: {}", to.other(), describe_packet(packet));
                     self.fault(Some(*to), "deliver", Some(detail));
                 }
-                if take(&mut s.net, *to, packet) {
-                    let _ = s.peers[to.index()].handle_input(NOW, Input::Datagram(packet.clone()));
+                if take(s.net.make_mut(), *to, packet) {
+                    let input = Input::Datagram(packet.clone());
+                    let _ = self.touch(s, *to).handle_input(NOW, input);
                 }
             }
             Action::Drop { to, packet } => {
@@ -594,14 +702,14 @@ impl Stepper<'_, '_> {
                     self.fault(None, "drop", Some(detail));
                 }
                 s.spent.drops += 1;
-                take(&mut s.net, *to, packet);
+                take(s.net.make_mut(), *to, packet);
             }
             Action::Duplicate { to, packet } => {
                 if self.tracing() {
                     let detail = format!("to {to}: {}", describe_packet(packet));
                     self.fault(None, "duplicate", Some(detail));
                 }
-                if let Some(n) = s.net.get_mut(&(*to, packet.clone())) {
+                if let Some(n) = s.net.make_mut().get_mut(&(*to, packet.clone())) {
                     if *n < b.max_copies {
                         *n += 1;
                         s.spent.duplications += 1;
@@ -614,17 +722,20 @@ impl Stepper<'_, '_> {
 
     /// Offer from `a`, answer from `b`, applied at once.
     fn negotiate(&mut self, s: &mut State) {
+        self.touched = [true, true];
         let result = (|| {
-            let offer = s.peers[0]
+            let offer = s
+                .peer_mut(PeerId::A)
                 .create_description(NOW)
                 .map_err(|e| (PeerId::A, e))?;
-            s.peers[1]
+            s.peer_mut(PeerId::B)
                 .apply_remote_description(NOW, &offer)
                 .map_err(|e| (PeerId::B, e))?;
-            let answer = s.peers[1]
+            let answer = s
+                .peer_mut(PeerId::B)
                 .create_description(NOW)
                 .map_err(|e| (PeerId::B, e))?;
-            s.peers[0]
+            s.peer_mut(PeerId::A)
                 .apply_remote_description(NOW, &answer)
                 .map_err(|e| (PeerId::A, e))
         })();
@@ -638,12 +749,15 @@ impl Stepper<'_, '_> {
         loop {
             let mut progressed = false;
             for peer in PeerId::BOTH {
-                while let Some(out) = s.peers[peer.index()].poll_output() {
+                if !self.touched[peer.index()] {
+                    continue;
+                }
+                while let Some(out) = s.peer_mut(peer).poll_output() {
                     progressed = true;
                     match out {
                         Output::Transmit(packet) => {
                             let max = self.world.config.bounds.max_copies;
-                            let n = s.net.entry((peer.other(), packet)).or_insert(0);
+                            let n = s.net.make_mut().entry((peer.other(), packet)).or_insert(0);
                             if *n < max {
                                 *n += 1;
                                 self.changed = true;
@@ -657,8 +771,10 @@ impl Stepper<'_, '_> {
                 break;
             }
         }
-        let violations = s.monitor.end_step(self.t);
-        self.note(s, violations);
+        if self.changed {
+            let violations = s.monitor.make_mut().end_step(self.t);
+            self.note(s, violations);
+        }
     }
 
     fn stack_event(&mut self, s: &mut State, peer: PeerId, event: &StackEvent) {
@@ -677,7 +793,7 @@ impl Stepper<'_, '_> {
 
     /// Records an event: into the trace if one is kept, and always past the monitor.
     pub(crate) fn record(&mut self, s: &mut State, event: TraceEvent) {
-        let violations = s.monitor.observe(&event);
+        let violations = s.monitor.make_mut().observe(&event);
         if let Some(trace) = self.trace.as_mut() {
             trace.push(event);
         }
@@ -726,8 +842,13 @@ impl Stepper<'_, '_> {
 
 /// Crate-internal access for the application module.
 impl State {
+    /// A peer and its application, to change (the peer must be marked touched with
+    /// [`Stepper::touch`] if it gets an input).
     pub(crate) fn parts(&mut self, peer: PeerId) -> (&mut Peer, &mut PeerApp) {
-        (&mut self.peers[peer.index()], &mut self.apps[peer.index()])
+        (
+            self.peers[peer.index()].make_mut(),
+            self.apps[peer.index()].make_mut(),
+        )
     }
 }
 
