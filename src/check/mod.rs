@@ -6,6 +6,7 @@ pub mod explorer;
 pub mod monitor;
 pub mod part;
 pub mod run;
+pub mod stateright_model;
 pub mod symmetry;
 pub mod world;
 

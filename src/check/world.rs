@@ -97,7 +97,7 @@ impl Default for Bounds {
             peer_closes: 1,
             ice_restarts: 1,
             timer_fires: 2,
-            drops: 1,
+            drops: 0,
             duplications: 1,
             max_copies: 1,
         }
@@ -412,6 +412,11 @@ impl State {
     /// The monitor, as it stands after the last step.
     pub fn monitor(&self) -> &Monitor {
         &self.monitor
+    }
+
+    /// The network: packets in flight and their copy counts.
+    pub fn net(&self) -> &BTreeMap<(PeerId, Packet), u8> {
+        &self.net
     }
 
     /// Recomputes the fingerprints of the pieces a step changed (`before` is the state
@@ -756,8 +761,12 @@ impl<'w, 't> Stepper<'w, 't> {
                     progressed = true;
                     match out {
                         Output::Transmit(packet) => {
+                            let to = peer.other();
+                            if s.peers[to.index()].is_closed() {
+                                continue; // a closed peer ignores everything
+                            }
                             let max = self.world.config.bounds.max_copies;
-                            let n = s.net.make_mut().entry((peer.other(), packet)).or_insert(0);
+                            let n = s.net.make_mut().entry((to, packet)).or_insert(0);
                             if *n < max {
                                 *n += 1;
                                 self.changed = true;
@@ -769,6 +778,13 @@ impl<'w, 't> Stepper<'w, 't> {
             }
             if !progressed {
                 break;
+            }
+        }
+        // A closed peer ignores every packet for good: what is in flight to it can never
+        // matter, and forgetting it merges states that differ only there.
+        for peer in PeerId::BOTH {
+            if s.peers[peer.index()].is_closed() && s.net.keys().any(|(to, _)| *to == peer) {
+                s.net.make_mut().retain(|(to, _), _| *to != peer);
             }
         }
         if self.changed {
