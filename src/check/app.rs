@@ -16,7 +16,8 @@
 //! after closing the channel or the peer connection (the bug of section 7), so later
 //! sends are still possible.
 
-use super::world::{index_of, label, msg_id, State, Stepper, NOW};
+use super::step::Local;
+use super::world::{index_of, label, msg_id, NOW};
 use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
 use crate::model::{Input, Peer};
 use crate::record;
@@ -165,21 +166,20 @@ impl PeerApp {
     }
 }
 
-/// The application on `peer` sends its next message on `channel`.
-pub(crate) fn send(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, channel: u8) {
-    step.touch(s, peer);
-    let (stack, app) = s.parts(peer);
-    let Some(ch) = app.channels.get_mut(usize::from(channel)) else {
+/// The application sends its next message on `channel`.
+pub(crate) fn send(cx: &mut Local<'_>, channel: u8) {
+    let peer = cx.id;
+    let Some(ch) = cx.app.channels.get_mut(usize::from(channel)) else {
         return;
     };
     let msg = msg_id(peer, channel, ch.sends);
     ch.sends += 1;
     let label = label(channel);
-    let ready = stack.channel_state(&label);
-    let Some(guard) = app.guard(channel) else {
-        let result = transmit(stack, &label, msg);
-        let event = record::raw_send(step.t(), peer, &label, msg, ready, &result);
-        step.record(s, event);
+    let ready = cx.peer.channel_state(&label);
+    let t = cx.t;
+    let Some(guard) = cx.app.guard(channel) else {
+        let result = transmit(cx.peer, &label, msg);
+        cx.record(record::raw_send(t, peer, &label, msg, ready, &result));
         return;
     };
     if let Some(state) = ready {
@@ -191,7 +191,7 @@ pub(crate) fn send(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, chan
     let state = record::state_name(ready);
     let event = |outcome, error, reason| {
         TraceEvent::on(
-            step.t(),
+            t,
             peer,
             EventKind::Send {
                 channel: label.clone(),
@@ -207,7 +207,7 @@ pub(crate) fn send(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, chan
     };
     let mut refused = None;
     let event = match outcome {
-        Outcome::Send(payload) => match transmit(stack, &label, msg) {
+        Outcome::Send(payload) => match transmit(cx.peer, &label, msg) {
             Ok(()) => event(SendOutcome::Sent, None, None),
             Err(text) => {
                 refused = Some((payload, SendErrorKind::from_error_text(&text)));
@@ -219,78 +219,52 @@ pub(crate) fn send(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, chan
             event(SendOutcome::Rejected, None, Some(reason.as_str().to_string()))
         }
     };
-    step.record(s, event);
+    cx.record(event);
     if let Some((payload, kind)) = refused {
-        let (_, app) = s.parts(peer);
-        if let Some(guard) = app.guard(channel) {
+        if let Some(guard) = cx.app.guard(channel) {
             guard.on_send_error(NOW, msg, payload, kind);
         }
     }
-    settle(step, s, peer);
+    settle(cx);
 }
 
-/// The application on `peer` closes `channel`.
-pub(crate) fn close_channel(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, channel: u8) {
-    step.touch(s, peer);
-    let (stack, app) = s.parts(peer);
-    if let Some(ch) = app.channels.get_mut(usize::from(channel)) {
+/// The application closes `channel`.
+pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
+    if let Some(ch) = cx.app.channels.get_mut(usize::from(channel)) {
         ch.close_called = true;
     }
     let call = AppCall::CloseChannel {
         channel: label(channel),
     };
-    if let Err(e) = stack.handle_input(NOW, Input::App(call)) {
-        step.fault(Some(peer), "close_channel", Some(e));
+    if let Err(e) = cx.peer.handle_input(NOW, Input::App(call)) {
+        cx.fault("close_channel", Some(e));
     }
 }
 
-/// The application on `peer` closes its peer connection.
-pub(crate) fn close_peer(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId) {
-    step.touch(s, peer);
-    let (stack, app) = s.parts(peer);
-    app.peer_closed = true;
-    if let Err(e) = stack.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
-        step.fault(Some(peer), "close_peer", Some(e));
+/// The application closes its peer connection.
+pub(crate) fn close_peer(cx: &mut Local<'_>) {
+    cx.app.peer_closed = true;
+    if let Err(e) = cx.peer.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
+        cx.fault("close_peer", Some(e));
     }
 }
 
-/// The earliest held message of `peer`'s guard of `channel` expires: the guard's clock
-/// jumps to that message's deadline (the peers' clocks do not move).
-pub(crate) fn expire(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId, channel: u8) {
-    step.touch(s, peer);
-    let (_, app) = s.parts(peer);
-    if let Some(guard) = app.guard(channel) {
+/// The earliest held message of the guard of `channel` expires: the guard's clock jumps
+/// to that message's deadline (the peers' clocks do not move).
+pub(crate) fn expire(cx: &mut Local<'_>, channel: u8) {
+    if let Some(guard) = cx.app.guard(channel) {
         if let Some(at) = guard.poll_timeout() {
             guard.handle_timeout(at);
         }
     }
-    settle(step, s, peer);
+    settle(cx);
 }
 
-/// The application sees an event of its stack (already recorded).
-pub(crate) fn handle_event(
-    step: &mut Stepper<'_, '_>,
-    s: &mut State,
-    peer: PeerId,
-    event: &StackEvent,
-) {
-    let guarded = s.app(peer).guard_config.is_some();
-    let interesting = match event {
-        StackEvent::Callback {
-            callback: Callback::DataChannel,
-            ..
-        } => true,
-        StackEvent::State(
-            StateChange::DataChannel(..)
-            | StateChange::IceConnection(..)
-            | StateChange::PeerConnection(..),
-        ) => guarded,
-        _ => false,
-    };
-    if !interesting {
-        return;
-    }
-    let (_, app) = s.parts(peer);
+/// The application sees an event of its stack (already recorded), as the simulator's
+/// guard glue sees it: `ondatachannel` gives `b` its reference; data-channel, ICE and
+/// peer-connection changes go to the guards, which then settle.
+pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
+    let app = &mut *cx.app;
     match event {
         StackEvent::Callback {
             channel,
@@ -321,22 +295,21 @@ pub(crate) fn handle_event(
         _ => return,
     }
     if app.guard_config.is_some() {
-        settle(step, s, peer);
+        settle(cx);
     }
 }
 
 /// Brings each guard's view of readyState up to date, then drains its releases (to the
 /// stack) and drops (to the trace), channel by channel.
-fn settle(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId) {
-    let channels = s.app(peer).channels.len();
-    for i in 0..channels {
+fn settle(cx: &mut Local<'_>) {
+    let (peer, t) = (cx.id, cx.t);
+    for i in 0..cx.app.channels.len() {
         loop {
-            let (stack, app) = s.parts(peer);
-            let Some(guard) = app.channels[i].guard.as_mut() else {
+            let Some(guard) = cx.app.channels[i].guard.as_mut() else {
                 break;
             };
             let label = label(i as u8);
-            if let Some(state) = stack.channel_state(&label) {
+            if let Some(state) = cx.peer.channel_state(&label) {
                 if guard.channel_state() != state {
                     guard.on_channel_state(NOW, state);
                 }
@@ -346,8 +319,8 @@ fn settle(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId) {
             };
             let event = match output {
                 GuardOutput::Transmit { id, payload } => {
-                    let state = record::state_name(stack.channel_state(&label));
-                    let result = transmit(stack, &label, id);
+                    let state = record::state_name(cx.peer.channel_state(&label));
+                    let result = transmit(cx.peer, &label, id);
                     let (outcome, error) = match &result {
                         Ok(()) => (SendOutcome::Sent, None),
                         Err(text) => (SendOutcome::Error, Some(text.clone())),
@@ -373,7 +346,7 @@ fn settle(step: &mut Stepper<'_, '_>, s: &mut State, peer: PeerId) {
                     reason: reason.as_str().to_string(),
                 },
             };
-            step.record(s, TraceEvent::on(step.t(), peer, event));
+            cx.record(TraceEvent::on(t, peer, event));
         }
     }
 }

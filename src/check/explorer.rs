@@ -27,11 +27,18 @@
 //! prune one of them, is about `n² / 2⁶⁵` (3·10⁻⁶ for ten million states).
 
 use super::symmetry;
+use super::step::StepCache;
 use super::world::{Action, State, Violation, World};
 use crate::trace::Trace;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
+
+/// The default [`ExploreOptions::max_states`]: about 2 GiB of visited set, parent links
+/// and frontier at the measured 60 bytes or so per state.
+pub const DEFAULT_MAX_STATES: u64 = 30_000_000;
 
 /// How far and how to explore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +51,9 @@ pub struct ExploreOptions {
     /// Identify states that differ only by a permutation of interchangeable channels
     /// (see [`super::symmetry`]).
     pub symmetry: bool,
+    /// Stop before a level once this many unique states are known (a guard for the
+    /// memory of a shared machine; the report says so).
+    pub max_states: u64,
 }
 
 impl Default for ExploreOptions {
@@ -52,6 +62,7 @@ impl Default for ExploreOptions {
             max_depth: super::run::MAX_DEPTH,
             threads: 1,
             symmetry: true,
+            max_states: DEFAULT_MAX_STATES,
         }
     }
 }
@@ -93,6 +104,8 @@ pub struct ExploreReport {
     /// True if no new state was left at `depth`: the whole bounded state space was
     /// explored (the depth bound did not cut anything).
     pub exhausted: bool,
+    /// The exploration stopped at [`ExploreOptions::max_states`].
+    pub state_limit_hit: bool,
     /// Wall time.
     pub elapsed: Duration,
     /// The shortest counterexample, if an invariant was violated.
@@ -156,6 +169,7 @@ pub fn explore(
         unique: 1,
         depth: 0,
         exhausted: false,
+        state_limit_hit: false,
         elapsed: Duration::ZERO,
         counterexample: None,
     };
@@ -165,9 +179,15 @@ pub fn explore(
         return report;
     }
     let mut frontier: Vec<(State, u32)> = vec![(init, 0)];
-    let threads = options.threads.max(1);
+    let mut caches: Vec<StepCache> = (0..options.threads.max(1))
+        .map(|_| StepCache::default())
+        .collect();
     while report.depth < options.max_depth && !frontier.is_empty() {
-        let successors = expand(world, &frontier, &visited, threads, &canon);
+        if report.unique >= options.max_states {
+            report.state_limit_hit = true;
+            break;
+        }
+        let successors = expand(world, &frontier, &visited, &mut caches, &canon);
         drop(frontier);
         let mut next = Vec::new();
         let mut found = None;
@@ -199,7 +219,8 @@ pub fn explore(
             break;
         }
     }
-    report.exhausted = report.counterexample.is_none() && frontier.is_empty();
+    report.exhausted =
+        report.counterexample.is_none() && frontier.is_empty() && !report.state_limit_hit;
     report.elapsed = started.elapsed();
     report
 }
@@ -207,20 +228,21 @@ pub fn explore(
 /// Computes the successors of a level, in chunks whose concatenation is in the
 /// sequential order (frontier order, then action order). States already visited at an
 /// earlier level are left out here; duplicates within the level are left to the caller.
+/// Each thread has its own [`StepCache`], kept from level to level.
 fn expand(
     world: &World,
     frontier: &[(State, u32)],
     visited: &Visited,
-    threads: usize,
+    caches: &mut [StepCache],
     canon: &(impl Fn(State) -> State + Sync),
 ) -> Vec<Vec<Successor>> {
-    let work = |part: &[(State, u32)]| {
+    let work = |cache: &mut StepCache, part: &[(State, u32)]| {
         let mut out = Vec::new();
         let mut actions = Vec::new();
         for (state, node) in part {
             world.actions(state, &mut actions);
             for (i, a) in actions.iter().enumerate() {
-                let Some(next) = world.step(state, a) else {
+                let Some(next) = world.step_cached(cache, state, a) else {
                     continue;
                 };
                 let next = canon(next);
@@ -232,27 +254,34 @@ fn expand(
         }
         out
     };
+    let threads = caches.len();
     if threads == 1 || frontier.len() < 64 {
-        return vec![work(frontier)];
+        return vec![work(&mut caches[0], frontier)];
     }
-    let size = frontier.len().div_ceil(threads * 4);
+    let size = frontier.len().div_ceil(threads * 8);
     let parts: Vec<&[(State, u32)]> = frontier.chunks(size).collect();
-    let next_part = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<Vec<Successor>>> = (0..parts.len()).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
+    let next_part = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Vec<Successor>>>> =
+        Mutex::new((0..parts.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for cache in caches.iter_mut() {
+            let (parts, next_part, results, work) = (&parts, &next_part, &results, &work);
+            scope.spawn(move || loop {
+                let i = next_part.fetch_add(1, Ordering::Relaxed);
                 let Some(part) = parts.get(i) else { break };
-                let out = work(part);
-                if let Ok(mut slots) = slots.lock() {
+                let out = work(cache, part);
+                if let Ok(mut slots) = results.lock() {
                     slots[i] = Some(out);
                 }
             });
         }
     });
-    results.into_iter().map(Option::unwrap_or_default).collect()
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect()
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.

@@ -7,6 +7,7 @@ pub mod monitor;
 pub mod part;
 pub mod run;
 pub mod stateright_model;
+pub mod step;
 pub mod symmetry;
 pub mod world;
 

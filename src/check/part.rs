@@ -99,15 +99,27 @@ impl Hasher for FpHasher {
     }
 }
 
+/// Builds [`FpHasher`]s, for hash maps keyed by fingerprinted values.
+pub type FpBuild = std::hash::BuildHasherDefault<FpHasher>;
+
 /// A shared, copy-on-write piece of a state with its fingerprint cached.
 ///
 /// Equality compares fingerprints first, then (unless both point at the same value) the
 /// values. `Hash` writes the cached fingerprint. After changing the value through
 /// [`Part::make_mut`], call [`Part::rehash`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Part<T> {
     value: Arc<T>,
     hash: u64,
+}
+
+impl<T> Clone for Part<T> {
+    fn clone(&self) -> Self {
+        Part {
+            value: Arc::clone(&self.value),
+            hash: self.hash,
+        }
+    }
 }
 
 impl<T: Hash + Clone> Part<T> {
@@ -135,6 +147,53 @@ impl<T: Hash + Clone> Part<T> {
         if !Arc::ptr_eq(&self.value, &before.value) {
             self.rehash();
         }
+    }
+}
+
+/// Equal values, one allocation: hands out the first [`Part`] seen with a value, so
+/// that comparing pieces of different states is a pointer comparison.
+#[derive(Debug)]
+pub struct Interner<T> {
+    table: std::collections::HashMap<u64, Part<T>, FpBuild>,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Interner {
+            table: Default::default(),
+        }
+    }
+}
+
+impl<T: Eq> Interner<T> {
+    /// The shared part equal to `part` (or `part` itself, remembered). A fingerprint
+    /// collision with a different value keeps `part` as it is.
+    pub fn intern(&mut self, part: Part<T>) -> Part<T> {
+        match self.table.entry(part.hash) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if *e.get() == part {
+                    e.get().clone()
+                } else {
+                    part
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(part).clone(),
+        }
+    }
+
+    /// Distinct values remembered.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.table.clear();
     }
 }
 

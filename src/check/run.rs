@@ -74,6 +74,7 @@ impl CheckArgs {
                 max_depth,
                 threads,
                 symmetry,
+                ..ExploreOptions::default()
             },
         })
     }
@@ -144,6 +145,8 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
         report.depth,
         if report.exhausted {
             " (state space exhausted)"
+        } else if report.state_limit_hit {
+            " (stopped at the state limit)"
         } else {
             ""
         }

@@ -42,10 +42,10 @@
 use super::app::{self, AppKind, PeerApp};
 use super::monitor::{Monitor, MonitorConfig};
 use super::part::Part;
-use crate::model::{Input, Output, Packet, Peer, PeerConfig, Profile, Timer};
-use crate::record;
-use crate::stack::{AppCall, StackEvent};
-use crate::trace::{EventKind, Millis, MsgId, PeerId, Trace, TraceEvent};
+use super::step::{self, StepCache};
+use crate::model::{Input, Packet, Peer, PeerConfig, Profile, Timer};
+use crate::stack::AppCall;
+use crate::trace::{Millis, MsgId, PeerId, Trace};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -363,29 +363,30 @@ pub struct Violation {
 
 /// Budget spent so far (the bounds that are totals).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-struct Spent {
-    channel_closes: u8,
-    peer_closes: u8,
-    ice_restarts: u8,
-    timer_fires: u8,
-    drops: u8,
-    duplications: u8,
+pub(crate) struct Spent {
+    pub(crate) channel_closes: u8,
+    pub(crate) peer_closes: u8,
+    pub(crate) ice_restarts: u8,
+    pub(crate) timer_fires: u8,
+    pub(crate) drops: u8,
+    pub(crate) duplications: u8,
 }
 
 /// Packets in flight: (receiver, packet) -> copies.
-type Net = BTreeMap<(PeerId, Packet), u8>;
+pub(crate) type Net = BTreeMap<(PeerId, Packet), u8>;
 
-/// One state of the world. Its pieces are shared with the states it was stepped from
-/// until a step changes them ([`Part`]), so a clone is a few reference counts.
+/// One state of the world. Its pieces are shared between states until a step changes
+/// them ([`Part`]), so a clone is a few reference counts and the states of a BFS level
+/// share almost all their memory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
-    peers: [Part<Peer>; 2],
-    net: Part<Net>,
-    apps: [Part<PeerApp>; 2],
-    connected: bool,
-    spent: Spent,
-    monitor: Part<Monitor>,
-    violation: Option<Violation>,
+    pub(crate) peers: [Part<Peer>; 2],
+    pub(crate) net: Part<Net>,
+    pub(crate) apps: [Part<PeerApp>; 2],
+    pub(crate) connected: bool,
+    pub(crate) spent: Spent,
+    pub(crate) monitor: Part<Monitor>,
+    pub(crate) violation: Option<Violation>,
 }
 
 impl State {
@@ -417,33 +418,6 @@ impl State {
     /// The network: packets in flight and their copy counts.
     pub fn net(&self) -> &BTreeMap<(PeerId, Packet), u8> {
         &self.net
-    }
-
-    /// Recomputes the fingerprints of the pieces a step changed (`before` is the state
-    /// it started from), or of every piece.
-    fn rehash(&mut self, before: Option<&State>) {
-        match before {
-            Some(b) => {
-                for i in 0..2 {
-                    self.peers[i].rehash_if_changed(&b.peers[i]);
-                    self.apps[i].rehash_if_changed(&b.apps[i]);
-                }
-                self.net.rehash_if_changed(&b.net);
-                self.monitor.rehash_if_changed(&b.monitor);
-            }
-            None => {
-                for i in 0..2 {
-                    self.peers[i].rehash();
-                    self.apps[i].rehash();
-                }
-                self.net.rehash();
-                self.monitor.rehash();
-            }
-        }
-    }
-
-    fn peer_mut(&mut self, id: PeerId) -> &mut Peer {
-        self.peers[id.index()].make_mut()
     }
 }
 
@@ -477,43 +451,29 @@ impl World {
     /// The initial state: both peers new, `a`'s channels created, nothing in flight.
     pub fn init(&self) -> State {
         let profile = self.config.profile;
-        let mut s = State {
-            peers: [
-                Part::new(Peer::new(PeerId::A, profile, self.config.peer)),
-                Part::new(Peer::new(PeerId::B, profile, self.config.peer)),
-            ],
-            net: Part::new(BTreeMap::new()),
-            apps: [
-                Part::new(PeerApp::new(
-                    self.config.app,
-                    PeerId::A,
-                    self.config.bounds.channels,
-                )),
-                Part::new(PeerApp::new(
-                    self.config.app,
-                    PeerId::B,
-                    self.config.bounds.channels,
-                )),
-            ],
-            connected: false,
-            spent: Spent::default(),
-            monitor: Part::new(Monitor::new(self.monitor_config())),
-            violation: None,
-        };
+        let mut a = Peer::new(PeerId::A, profile, self.config.peer);
         for ch in 0..self.config.bounds.channels {
             let call = AppCall::CreateChannel {
                 label: label(ch),
                 negotiated: None,
                 ordered: true,
             };
-            // Cannot fail on a fresh peer with distinct labels.
-            let _ = s.peer_mut(PeerId::A).handle_input(NOW, Input::App(call));
+            // Cannot fail on a fresh peer with distinct labels, and emits nothing.
+            let _ = a.handle_input(NOW, Input::App(call));
         }
-        let mut step = Stepper::new(self, None, 0);
-        step.touched = [true, true];
-        step.settle(&mut s);
-        s.rehash(None);
-        s
+        let app = |id| PeerApp::new(self.config.app, id, self.config.bounds.channels);
+        State {
+            peers: [
+                Part::new(a),
+                Part::new(Peer::new(PeerId::B, profile, self.config.peer)),
+            ],
+            net: Part::new(BTreeMap::new()),
+            apps: [Part::new(app(PeerId::A)), Part::new(app(PeerId::B))],
+            connected: false,
+            spent: Spent::default(),
+            monitor: Part::new(Monitor::new(self.monitor_config())),
+            violation: None,
+        }
     }
 
     /// Every action enabled in `s`, in a fixed order: connect, application calls (`a`
@@ -583,303 +543,29 @@ impl World {
     }
 
     /// The state after `action`, or `None` if the action is a timer firing that the
-    /// untimed model cannot tell from doing nothing (see [`Stepper::apply`]). Does not
-    /// check that the action is enabled (a disabled one is applied as far as it makes
-    /// sense, or not at all).
+    /// untimed model cannot tell from doing nothing (no event, nothing new in flight: it
+    /// only moved a retransmission timeout or disarmed a timer that had nothing to do).
+    /// Does not check that the action is enabled.
     pub fn step(&self, s: &State, action: &Action) -> Option<State> {
-        let mut next = s.clone();
-        let mut stepper = Stepper::new(self, None, 0);
-        stepper.apply(&mut next, action);
-        let stutter = matches!(action, Action::Fire { .. } | Action::GuardExpiry { .. })
-            && !stepper.changed;
-        if stutter {
-            return None;
-        }
-        next.rehash(Some(s));
-        Some(next)
+        step::step(self, s, action, None)
     }
 
-    /// Like [`World::step`], in place, writing every event of the step (and the action
-    /// itself, as a `fault` event) into `trace` at time `t`.
-    pub fn step_traced(&self, s: &mut State, action: &Action, trace: &mut Trace, t: Millis) {
-        Stepper::new(self, Some(trace), t).apply(s, action);
-        s.rehash(None);
+    /// [`World::step`] with a cache of component transitions (see [`StepCache`]): the
+    /// same result, much faster when many states share their pieces.
+    pub fn step_cached(&self, cache: &mut StepCache, s: &State, action: &Action) -> Option<State> {
+        step::step(self, s, action, Some(cache))
     }
 
     /// Replays `actions` from the initial state and returns the trace, one time unit a
     /// step (the untimed model has no clock: the time column counts steps), and the final
-    /// state.
+    /// state. Every action is applied, including ones [`World::step`] would call a
+    /// stutter.
     pub fn replay(&self, actions: &[Action]) -> (Trace, State) {
         let mut trace = Trace::new();
         let mut s = self.init();
         for (i, a) in actions.iter().enumerate() {
-            self.step_traced(&mut s, a, &mut trace, i as Millis + 1);
+            s = step::step_traced(self, &s, a, &mut trace, i as Millis + 1);
         }
         (trace, s)
-    }
-}
-
-/// The mutable side of one step: where events go.
-pub(crate) struct Stepper<'w, 't> {
-    pub(crate) world: &'w World,
-    trace: Option<&'t mut Trace>,
-    t: Millis,
-    /// The step produced an event or put a new copy of a packet in flight.
-    changed: bool,
-    /// Peers given an input in this step (the only ones that can have output).
-    touched: [bool; 2],
-}
-
-impl<'w, 't> Stepper<'w, 't> {
-    fn new(world: &'w World, trace: Option<&'t mut Trace>, t: Millis) -> Self {
-        Stepper {
-            world,
-            trace,
-            t,
-            changed: false,
-            touched: [false; 2],
-        }
-    }
-
-    /// A peer about to get an input.
-    pub(crate) fn touch<'s>(&mut self, s: &'s mut State, id: PeerId) -> &'s mut Peer {
-        self.touched[id.index()] = true;
-        s.peer_mut(id)
-    }
-    fn apply(&mut self, s: &mut State, action: &Action) {
-        let b = self.world.config.bounds;
-        match action {
-            Action::Connect => {
-                self.fault(Some(PeerId::A), "connect", None);
-                s.connected = true;
-                self.negotiate(s);
-            }
-            Action::Send { peer, channel } => {
-                app::send(self, s, *peer, *channel);
-            }
-            Action::CloseChannel { peer, channel } => {
-                s.spent.channel_closes += 1;
-                self.fault(Some(*peer), "close_channel", Some(label(*channel)));
-                app::close_channel(self, s, *peer, *channel);
-            }
-            Action::ClosePeer { peer } => {
-                s.spent.peer_closes += 1;
-                self.fault(Some(*peer), "close_peer", None);
-                app::close_peer(self, s, *peer);
-            }
-            Action::IceRestart => {
-                s.spent.ice_restarts += 1;
-                self.fault(Some(PeerId::A), "ice_restart", None);
-                let a = self.touch(s, PeerId::A);
-                match a.handle_input(NOW, Input::App(AppCall::IceRestart)) {
-                    Ok(()) => self.negotiate(s),
-                    Err(e) => self.fault(Some(PeerId::A), "ice_restart", Some(e)),
-                }
-            }
-            Action::Fire { peer, timer } => {
-                s.spent.timer_fires += 1;
-                if self.tracing() {
-                    self.fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
-                }
-                self.touch(s, *peer).fire_timer(*timer);
-            }
-            Action::GuardExpiry { peer, channel } => {
-                s.spent.timer_fires += 1;
-                if self.tracing() {
-                    let detail = format!("guard of {} expires", label(*channel));
-                    self.fault(Some(*peer), "timer", Some(detail));
-                }
-                app::expire(self, s, *peer, *channel);
-            }
-            Action::Deliver { to, packet } => {
-                if self.tracing() {
-                    let detail = format!("from {}: {}", to.other(), describe_packet(packet));
-                    self.fault(Some(*to), "deliver", Some(detail));
-                }
-                if take(s.net.make_mut(), *to, packet) {
-                    let input = Input::Datagram(packet.clone());
-                    let _ = self.touch(s, *to).handle_input(NOW, input);
-                }
-            }
-            Action::Drop { to, packet } => {
-                if self.tracing() {
-                    let detail = format!("to {to}: {}", describe_packet(packet));
-                    self.fault(None, "drop", Some(detail));
-                }
-                s.spent.drops += 1;
-                take(s.net.make_mut(), *to, packet);
-            }
-            Action::Duplicate { to, packet } => {
-                if self.tracing() {
-                    let detail = format!("to {to}: {}", describe_packet(packet));
-                    self.fault(None, "duplicate", Some(detail));
-                }
-                if let Some(n) = s.net.make_mut().get_mut(&(*to, packet.clone())) {
-                    if *n < b.max_copies {
-                        *n += 1;
-                        s.spent.duplications += 1;
-                    }
-                }
-            }
-        }
-        self.settle(s);
-    }
-
-    /// Offer from `a`, answer from `b`, applied at once.
-    fn negotiate(&mut self, s: &mut State) {
-        self.touched = [true, true];
-        let result = (|| {
-            let offer = s
-                .peer_mut(PeerId::A)
-                .create_description(NOW)
-                .map_err(|e| (PeerId::A, e))?;
-            s.peer_mut(PeerId::B)
-                .apply_remote_description(NOW, &offer)
-                .map_err(|e| (PeerId::B, e))?;
-            let answer = s
-                .peer_mut(PeerId::B)
-                .create_description(NOW)
-                .map_err(|e| (PeerId::B, e))?;
-            s.peer_mut(PeerId::A)
-                .apply_remote_description(NOW, &answer)
-                .map_err(|e| (PeerId::A, e))
-        })();
-        if let Err((peer, e)) = result {
-            self.fault(Some(peer), "negotiate", Some(e));
-        }
-    }
-
-    /// Drains both peers until quiet, then ends the step in the monitor.
-    fn settle(&mut self, s: &mut State) {
-        loop {
-            let mut progressed = false;
-            for peer in PeerId::BOTH {
-                if !self.touched[peer.index()] {
-                    continue;
-                }
-                while let Some(out) = s.peer_mut(peer).poll_output() {
-                    progressed = true;
-                    match out {
-                        Output::Transmit(packet) => {
-                            let to = peer.other();
-                            if s.peers[to.index()].is_closed() {
-                                continue; // a closed peer ignores everything
-                            }
-                            let max = self.world.config.bounds.max_copies;
-                            let n = s.net.make_mut().entry((to, packet)).or_insert(0);
-                            if *n < max {
-                                *n += 1;
-                                self.changed = true;
-                            }
-                        }
-                        Output::Event(event) => self.stack_event(s, peer, &event),
-                    }
-                }
-            }
-            if !progressed {
-                break;
-            }
-        }
-        // A closed peer ignores every packet for good: what is in flight to it can never
-        // matter, and forgetting it merges states that differ only there.
-        for peer in PeerId::BOTH {
-            if s.peers[peer.index()].is_closed() && s.net.keys().any(|(to, _)| *to == peer) {
-                s.net.make_mut().retain(|(to, _), _| *to != peer);
-            }
-        }
-        if self.changed {
-            let violations = s.monitor.make_mut().end_step(self.t);
-            self.note(s, violations);
-        }
-    }
-
-    fn stack_event(&mut self, s: &mut State, peer: PeerId, event: &StackEvent) {
-        self.changed = true;
-        self.record(s, record::stack_event(self.t, peer, event));
-        app::handle_event(self, s, peer, event);
-    }
-
-    pub(crate) fn tracing(&self) -> bool {
-        self.trace.is_some()
-    }
-
-    pub(crate) fn t(&self) -> Millis {
-        self.t
-    }
-
-    /// Records an event: into the trace if one is kept, and always past the monitor.
-    pub(crate) fn record(&mut self, s: &mut State, event: TraceEvent) {
-        let violations = s.monitor.make_mut().observe(&event);
-        if let Some(trace) = self.trace.as_mut() {
-            trace.push(event);
-        }
-        self.note(s, violations);
-    }
-
-    fn note(&mut self, s: &mut State, violations: Vec<TraceEvent>) {
-        for v in violations {
-            if let (None, EventKind::Violation { invariant, detail }) = (&s.violation, &v.kind) {
-                s.violation = Some(Violation {
-                    invariant: invariant.clone(),
-                    detail: detail.clone(),
-                });
-            }
-            if let Some(trace) = self.trace.as_mut() {
-                trace.push(v);
-            }
-        }
-    }
-
-    /// A `fault` event (an action of the world, not of the stack). Only the trace needs
-    /// it, so it bypasses the monitor (which ignores faults): a traced replay and an
-    /// untraced step judge exactly the same events.
-    pub(crate) fn fault(
-        &mut self,
-        peer: Option<PeerId>,
-        action: &str,
-        detail: Option<String>,
-    ) {
-        if !self.tracing() {
-            return;
-        }
-        let kind = EventKind::Fault {
-            action: action.to_string(),
-            detail,
-        };
-        let event = match peer {
-            Some(p) => TraceEvent::on(self.t, p, kind),
-            None => TraceEvent::global(self.t, kind),
-        };
-        if let Some(trace) = self.trace.as_mut() {
-            trace.push(event);
-        }
-    }
-}
-
-/// Crate-internal access for the application module.
-impl State {
-    /// A peer and its application, to change (the peer must be marked touched with
-    /// [`Stepper::touch`] if it gets an input).
-    pub(crate) fn parts(&mut self, peer: PeerId) -> (&mut Peer, &mut PeerApp) {
-        (
-            self.peers[peer.index()].make_mut(),
-            self.apps[peer.index()].make_mut(),
-        )
-    }
-}
-
-/// Removes one copy of a packet; false if none was in flight.
-fn take(net: &mut BTreeMap<(PeerId, Packet), u8>, to: PeerId, packet: &Packet) -> bool {
-    let key = (to, packet.clone());
-    match net.get_mut(&key) {
-        Some(n) if *n > 1 => {
-            *n -= 1;
-            true
-        }
-        Some(_) => {
-            net.remove(&key);
-            true
-        }
-        None => false,
     }
 }
