@@ -81,6 +81,37 @@ enum Command {
         #[arg(long)]
         details: bool,
     },
+    /// Exhaustive bounded exploration of the untimed model: every interleaving of
+    /// application calls, deliveries, drops, duplications and timer firings up to a
+    /// depth; prints the state counts and either "all invariants hold" or the shortest
+    /// counterexample as a trace (exit 1).
+    Check {
+        /// Profile.
+        #[arg(long, value_enum, default_value_t = ProfileArg::WebrtcRs)]
+        profile: ProfileArg,
+        /// Longest history explored, in actions.
+        #[arg(long, value_name = "N", default_value = "1000")]
+        depth: String,
+        /// Application on both peers: raw (bare send) or guarded (through the guard).
+        #[arg(long, value_name = "raw|guarded", default_value = "guarded")]
+        app: String,
+        /// In-band channels peer a creates (1 to 9).
+        #[arg(long, value_name = "N", default_value = "1")]
+        channels: String,
+        /// Sends per peer and channel (0 to 9).
+        #[arg(long, value_name = "N", default_value = "1")]
+        sends: String,
+        /// Worker threads (the result does not depend on it).
+        #[arg(long, value_name = "N", default_value = "1")]
+        threads: String,
+        /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
+        /// timer-fires, drops, duplications, copies.
+        #[arg(long, value_name = "LIST", default_value = "")]
+        bounds: String,
+        /// Do not identify states that differ only by a permutation of channels.
+        #[arg(long)]
+        no_symmetry: bool,
+    },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
         /// First trace (JSON lines).
@@ -247,6 +278,20 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             tolerance_ms,
             details,
         } => conform(scenarios, seed, tolerance_ms, details),
+        Command::Check {
+            profile,
+            depth,
+            app,
+            channels,
+            sends,
+            threads,
+            bounds,
+            no_symmetry,
+        } => check(
+            profile,
+            [&depth, &app, &channels, &sends, &threads, &bounds],
+            no_symmetry,
+        ),
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)
@@ -401,4 +446,38 @@ fn conform(
     } else {
         1
     })
+}
+
+/// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
+/// line naming the option, exit 2.
+fn check(profile: ProfileArg, args: [&str; 6], no_symmetry: bool) -> Result<i32, Exit> {
+    use crate::check::run::{self, CheckArgs};
+    use std::io::IsTerminal;
+    let [depth, app, channels, sends, threads, bounds] = args;
+    let parsed = CheckArgs::parse(
+        ProfileName::from(profile),
+        depth,
+        app,
+        channels,
+        sends,
+        threads,
+        bounds,
+        !no_symmetry,
+    )
+    .map_err(usage)?;
+    let tty = std::io::stderr().is_terminal();
+    let outcome = run::run(&parsed, |p| {
+        if tty {
+            eprint!(
+                "\rdepth {:>3}  unique {:>12}  frontier {:>10}",
+                p.depth, p.unique, p.frontier
+            );
+        }
+    })
+    .map_err(usage)?;
+    if tty {
+        eprintln!();
+    }
+    emit(&None, &outcome.text)?;
+    Ok(outcome.exit_code)
 }

@@ -976,7 +976,11 @@ impl Peer {
     }
 
     fn handle_sctp_handshake(&mut self, step: u8) {
-        if self.dtls.state != DtlsTransportState::Connected {
+        // An aborted association stays closed: a late COOKIE ECHO must not bring it back
+        // (closed is terminal; found by `dcsim check`).
+        if self.dtls.state != DtlsTransportState::Connected
+            || self.sctp.state == SctpTransportState::Closed
+        {
             return;
         }
         match (self.is_dtls_client(), step) {
