@@ -170,12 +170,20 @@ impl Guards {
 
     /// Keeps each guard's view of readyState equal to the stack's (a stack may change it
     /// without an event), then drains every guard's releases and drops.
+    ///
+    /// Only a guard that holds messages is brought up to date here: for an empty queue
+    /// the update changes nothing observable (no drop, no release; the state latches only
+    /// towards closed, which the stack's state also keeps), and `send` brings the guard
+    /// up to date before it takes a message. Reading every channel's state on every
+    /// event made runs with many channels quadratic.
     fn settle(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut Recorder) {
         let peer = self.peer;
         for (label, guard) in &mut self.guards {
-            if let Some(state) = stack.channel_state(label) {
-                if guard.channel_state() != state {
-                    guard.on_channel_state(now, state);
+            if guard.queued_len() > 0 {
+                if let Some(state) = stack.channel_state(label) {
+                    if guard.channel_state() != state {
+                        guard.on_channel_state(now, state);
+                    }
                 }
             }
             while let Some(output) = guard.poll_output() {
