@@ -13,7 +13,7 @@ use super::timer::{Timer, Timers};
 use super::wire::{Chunk, Packet};
 use crate::stack::{AppCall, AppResult, Callback, Stack, StackEvent, StateChange};
 use crate::trace::{Millis, MsgId, PeerId};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Cap of the SCTP retransmission timeout (RFC 4960 RTO.Max).
 const SCTP_RTO_MAX_MS: Millis = 60_000;
@@ -1020,13 +1020,25 @@ impl Peer {
 
     fn next_stream_id(&self) -> u16 {
         // RFC 8832: the DTLS client uses even stream ids, the server odd ones.
+        // The lowest id of our parity that no stream uses and no negotiated channel
+        // reserves. Negotiated ids are collected once and the used ids walked in order
+        // (rescanning every channel for every candidate id made opening n channels
+        // cubic; a lookup per candidate, quadratic with a large constant).
+        let negotiated: BTreeSet<u16> = self
+            .channels
+            .values()
+            .filter_map(|c| c.negotiated)
+            .collect();
         let mut id: u16 = if self.is_dtls_client() { 0 } else { 1 };
-        while self.streams.contains_key(&id)
-            || self.channels.values().any(|c| c.negotiated == Some(id))
-        {
-            id = id.saturating_add(2);
+        let mut used = self.streams.range(id..).map(|(s, _)| *s).peekable();
+        loop {
+            while used.next_if(|&s| s < id).is_some() {}
+            if used.peek() == Some(&id) || negotiated.contains(&id) {
+                id = id.saturating_add(2);
+            } else {
+                return id;
+            }
         }
-        id
     }
 
     /// Opens the channel's stream: a negotiated channel is open at once (with an open
