@@ -24,12 +24,11 @@
 //! - **liveness**: when the gate is open the queue is empty (it flushed).
 
 use super::{decode, pick, Options, MAX_OPS};
-use crate::guard::{
-    DropReason, Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg,
-};
+use crate::guard::{DropReason, Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
 use crate::model::{DataChannelState, IceConnectionState, PeerConnectionState};
 use crate::trace::{Millis, MsgId};
 use arbitrary::Arbitrary;
+use std::collections::BTreeSet;
 
 /// One fuzz input: the guard's configuration and what happens to it.
 #[derive(Arbitrary, Clone, Debug, PartialEq, Eq)]
@@ -143,28 +142,28 @@ pub fn check_guard_ops(data: &[u8]) -> Result<(), String> {
 /// [`check_guard_ops`] with harness options (the planted bug).
 pub fn check_guard_ops_with(data: &[u8], options: &Options) -> Result<(), String> {
     match decode::<GuardInput>(data) {
-        Some(input) => run_guard_ops(&input, options),
+        Some(input) => run_guard_ops(&input, options).map(|_| ()),
         None => Ok(()),
     }
 }
 
-/// Plays a [`GuardInput`] and checks every property after every operation.
-pub fn run_guard_ops(input: &GuardInput, options: &Options) -> Result<(), String> {
+/// Plays a [`GuardInput`] and checks every property after every operation. On success
+/// returns the outcomes the run reached (`send`, `queued`, `rejected:<reason>`,
+/// `transmit`, `refused:<kind>`, `dropped:<reason>`), for picking seed corpus files.
+pub fn run_guard_ops(input: &GuardInput, options: &Options) -> Result<BTreeSet<String>, String> {
     let config = input.config.config(options);
     let mut h = Harness::new(config);
     let ops = &input.ops[..input.ops.len().min(MAX_OPS)];
     for (i, op) in ops.iter().enumerate() {
-        h.step(*op)
-            .and_then(|()| h.check_after())
-            .map_err(|e| {
-                format!(
-                    "guard_ops: {e}\n  at op #{i} {op:?}, t = {} ms\n  config: {config:?}\n  ops: {:?}",
-                    h.now,
-                    &ops[..=i]
-                )
-            })?;
+        h.step(*op).and_then(|()| h.check_after()).map_err(|e| {
+            format!(
+                "guard_ops: {e}\n  at op #{i} {op:?}, t = {} ms\n  config: {config:?}\n  ops: {:?}",
+                h.now,
+                &ops[..=i]
+            )
+        })?;
     }
-    Ok(())
+    Ok(h.reached)
 }
 
 /// Where one offered message is.
@@ -207,6 +206,7 @@ struct Harness {
     transport: TransportMode,
     transmitted: u64,
     dropped: u64,
+    reached: BTreeSet<String>,
 }
 
 impl Harness {
@@ -225,6 +225,7 @@ impl Harness {
             transport: TransportMode::Accept,
             transmitted: 0,
             dropped: 0,
+            reached: BTreeSet::new(),
         }
     }
 
@@ -264,10 +265,7 @@ impl Harness {
                 if state == DataChannelState::Open && r.channel != DataChannelState::Open {
                     r.blocked = false;
                 }
-                if matches!(
-                    state,
-                    DataChannelState::Closing | DataChannelState::Closed
-                ) {
+                if matches!(state, DataChannelState::Closing | DataChannelState::Closed) {
                     r.closed = true;
                 }
                 r.channel = state;
@@ -321,7 +319,12 @@ impl Harness {
             .filter(|(i, m)| *i != id && m.expires_at.is_none_or(|at| at > self.now))
             .map(|(_, m)| m.size)
             .collect();
-        match self.guard.send(self.now, id, SizedMsg { id, size }) {
+        let outcome = self.guard.send(self.now, id, SizedMsg { id, size });
+        self.reached.insert(match &outcome {
+            Outcome::Rejected(reason) => format!("rejected:{reason}"),
+            other => other.as_str().to_string(),
+        });
+        match outcome {
             Outcome::Send(payload) => {
                 self.check_release(id, &payload, "send() answered Send")?;
                 self.transport(id, payload)?;
@@ -365,7 +368,10 @@ impl Harness {
     /// A release (direct or flushed) must be allowed, and must be the oldest held message.
     fn check_release(&mut self, id: MsgId, payload: &SizedMsg, how: &str) -> Result<(), String> {
         if payload.id != id {
-            return Err(format!("{how} for #{id} with the payload of #{}", payload.id));
+            return Err(format!(
+                "{how} for #{id} with the payload of #{}",
+                payload.id
+            ));
         }
         if !self.may_release() {
             return Err(format!(
@@ -404,6 +410,7 @@ impl Harness {
             }
             TransportMode::Refuse(refusal) => {
                 let kind = refusal.kind();
+                self.reached.insert(format!("refused:{kind:?}"));
                 match kind {
                     SendErrorKind::Closed => self.reported.closed = true,
                     SendErrorKind::NotOpen => {
@@ -427,6 +434,7 @@ impl Harness {
         while let Some(out) = self.guard.poll_output() {
             match out {
                 GuardOutput::Transmit { id, payload } => {
+                    self.reached.insert("transmit".into());
                     self.check_release(id, &payload, "poll_output gave Transmit")?;
                     self.transport(id, payload)?;
                 }
@@ -435,7 +443,10 @@ impl Harness {
                     let reported = self.reported;
                     let msg = *self.msg(id)?;
                     if msg.fate != Fate::Held {
-                        return Err(format!("#{id} dropped ({reason}) but it was {:?}", msg.fate));
+                        return Err(format!(
+                            "#{id} dropped ({reason}) but it was {:?}",
+                            msg.fate
+                        ));
                     }
                     let truth = match reason {
                         DropReason::Expired => msg.expires_at.is_some_and(|at| now >= at),
@@ -455,6 +466,7 @@ impl Harness {
                     }
                     self.msg(id)?.fate = Fate::Done;
                     self.dropped += 1;
+                    self.reached.insert(format!("dropped:{reason}"));
                 }
             }
         }
@@ -464,7 +476,12 @@ impl Harness {
     fn check_after(&self) -> Result<(), String> {
         let g = &self.guard;
         let held: Vec<(MsgId, Msg)> = self.held().map(|(i, m)| (i, *m)).collect();
-        if let Some((id, m)) = self.msgs.iter().enumerate().find(|(_, m)| m.fate == Fate::InTransport) {
+        if let Some((id, m)) = self
+            .msgs
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.fate == Fate::InTransport)
+        {
             return Err(format!("#{id} left in the transport's hands: {m:?}"));
         }
         let queued: Vec<MsgId> = g.queued().map(|(id, _)| id).collect();

@@ -27,15 +27,19 @@
 //! catches a broken guard (`tests/fuzz_corpus.rs`, and `scripts/fuzz.sh` with the fuzz
 //! crate's `planted-bug` feature); nothing else sets it.
 
+pub mod encode;
 pub mod guard_ops;
 pub mod model_inputs;
 pub mod parsers;
 pub mod sim_faults;
 
+pub use encode::Encode;
 pub use guard_ops::{check_guard_ops, check_guard_ops_with};
 pub use model_inputs::{check_model_inputs, check_model_inputs_with};
 pub use parsers::{check_scenario_parse, check_trace_parse};
 pub use sim_faults::{check_sim_faults, check_sim_faults_with};
+
+pub use arbitrary;
 
 use arbitrary::{Arbitrary, Unstructured};
 

@@ -31,11 +31,10 @@
 use super::{decode, tail_jsonl, Options, MAX_OPS};
 use crate::check::{names, Monitor, MonitorConfig};
 use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
-use crate::model::{
-    DataChannelState, Input, Output, Packet, PeerConfig, PeerConnectionState, Profile,
-    ProfileName,
-};
 use crate::model::Peer;
+use crate::model::{
+    DataChannelState, Input, Output, Packet, PeerConfig, PeerConnectionState, Profile, ProfileName,
+};
 use crate::record;
 use crate::stack::{AppCall, StackEvent, StateChange};
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
@@ -413,7 +412,11 @@ impl World {
                 .peers
                 .iter()
                 .filter_map(Peer::poll_timeout)
-                .chain(self.guards.iter().flat_map(|g| g.values().filter_map(Guard::poll_timeout)))
+                .chain(
+                    self.guards
+                        .iter()
+                        .flat_map(|g| g.values().filter_map(Guard::poll_timeout)),
+                )
                 .min();
             match next {
                 Some(t) if t <= until => {
@@ -490,14 +493,17 @@ impl World {
                     Err(text) => {
                         self.record(event(SendOutcome::Error, Some(text.clone()), None));
                         let kind = SendErrorKind::from_error_text(&text);
-                        self.guard(peer, label).on_send_error(now, msg, payload, kind);
+                        self.guard(peer, label)
+                            .on_send_error(now, msg, payload, kind);
                     }
                 }
             }
             Outcome::Queued => self.record(event(SendOutcome::Queued, None, None)),
-            Outcome::Rejected(reason) => {
-                self.record(event(SendOutcome::Rejected, None, Some(reason.as_str().into())))
-            }
+            Outcome::Rejected(reason) => self.record(event(
+                SendOutcome::Rejected,
+                None,
+                Some(reason.as_str().into()),
+            )),
         }
         self.settle_guards(peer);
         self.pump(peer);
@@ -533,7 +539,8 @@ impl World {
             {
                 match output {
                     GuardOutput::Transmit { id, payload } => {
-                        let state = record::state_name(self.peers[peer.index()].channel_state(label));
+                        let state =
+                            record::state_name(self.peers[peer.index()].channel_state(label));
                         let result = self.transmit(peer, label, &payload);
                         let (outcome, error) = match &result {
                             Ok(()) => (SendOutcome::Sent, None),
@@ -643,7 +650,8 @@ impl World {
                 }
             }
             EventKind::Send { via, outcome, .. } => {
-                self.reached.insert(format!("send:{}:{}", via.as_str(), outcome.as_str()));
+                self.reached
+                    .insert(format!("send:{}:{}", via.as_str(), outcome.as_str()));
             }
             EventKind::Drop { reason, .. } => {
                 self.reached.insert(format!("drop:{reason}"));
@@ -717,7 +725,11 @@ impl World {
         let machines = [
             (Machine::Signaling, p.signaling_state().as_str(), "stable"),
             (Machine::IceConnection, p.ice_state().as_str(), "new"),
-            (Machine::PeerConnection, p.peer_connection_state().as_str(), "new"),
+            (
+                Machine::PeerConnection,
+                p.peer_connection_state().as_str(),
+                "new",
+            ),
             (Machine::Dtls, p.dtls_state().as_str(), "new"),
             (Machine::Sctp, p.sctp_state().as_str(), "connecting"),
         ];
@@ -731,7 +743,11 @@ impl World {
         }
         for label in p.channel_labels() {
             let actual = record::state_name(p.channel_state(label));
-            let told = last(Machine::DataChannel, Some(label), DataChannelState::Connecting.as_str());
+            let told = last(
+                Machine::DataChannel,
+                Some(label),
+                DataChannelState::Connecting.as_str(),
+            );
             if told != actual {
                 return Err(format!(
                     "{peer}: data_channel[{label}] is {actual} but the last report said {told}"

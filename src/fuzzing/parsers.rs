@@ -20,7 +20,9 @@ pub fn check_scenario_parse(data: &[u8]) -> Result<(), String> {
                 return Err(format!("scenario error is not one line: {line:?}"));
             }
             if !line.starts_with(SCENARIO_SOURCE) || err.message.is_empty() {
-                return Err(format!("scenario error does not name the file and the problem: {line:?}"));
+                return Err(format!(
+                    "scenario error does not name the file and the problem: {line:?}"
+                ));
             }
             if err.line.is_some_and(|l| l == 0 || l > lines_in_input) {
                 return Err(format!(
@@ -73,7 +75,10 @@ pub fn check_trace_parse(data: &[u8]) -> Result<(), String> {
                 ));
             }
             if err.message.is_empty() {
-                return Err(format!("trace error without a message at line {}", err.line));
+                return Err(format!(
+                    "trace error without a message at line {}",
+                    err.line
+                ));
             }
             Ok(())
         }
