@@ -60,9 +60,12 @@ impl Options {
     };
 }
 
+/// A target's check: `Ok` or the report of what broke.
+pub type Check = fn(&[u8]) -> Result<(), String>;
+
 /// The fuzz targets by name, with their check: what `tests/fuzz_corpus.rs` and
 /// `scripts/fuzz.sh` iterate over.
-pub const TARGETS: [(&str, fn(&[u8]) -> Result<(), String>); 5] = [
+pub const TARGETS: [(&str, Check); 5] = [
     ("model_inputs", check_model_inputs),
     ("guard_ops", check_guard_ops),
     ("sim_faults", check_sim_faults),
