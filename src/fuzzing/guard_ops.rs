@@ -167,7 +167,10 @@ pub fn run_guard_ops(input: &GuardInput, options: &Options) -> Result<BTreeSet<S
 }
 
 fn reason_index(reason: DropReason) -> u32 {
-    DropReason::ALL.iter().position(|r| *r == reason).unwrap_or(0) as u32
+    DropReason::ALL
+        .iter()
+        .position(|r| *r == reason)
+        .unwrap_or(0) as u32
 }
 
 /// The names of the bits of `Harness::reached`: `sent`, `queued`, `rejected:<reason>`

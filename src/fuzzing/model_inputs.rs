@@ -113,6 +113,15 @@ pub enum Label {
 }
 
 impl Label {
+    /// The stream id of the label's negotiated channel: one id per label, above every
+    /// id an in-band channel of this harness gets. The monitor matches a channel across
+    /// the two peers by its label, so the harness keeps "same label, same stream": two
+    /// negotiated channels that share an id under different labels (legal in WebRTC,
+    /// a pairing by id) would read as messages delivered on a channel nobody sent on.
+    pub fn negotiated_id(self) -> u16 {
+        100 + self as u16
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Label::C0 => "c0",
@@ -128,14 +137,15 @@ pub enum ModelOp {
     /// Offer/answer: `a`'s offer applied on `b`, `b`'s answer on `a` (stops at the first
     /// call that fails).
     Negotiate,
-    /// `createDataChannel` (negotiated with id `n % 8`, or in-band).
+    /// `createDataChannel`, in-band or negotiated (with the label's fixed id, see
+    /// [`Label::negotiated_id`]).
     CreateChannel {
         /// On which peer.
         peer: Side,
         /// Label.
         label: Label,
-        /// `Some(n)`: negotiated with stream id `n % 8`.
-        negotiated: Option<u8>,
+        /// Negotiated out of band instead of announced by DCEP.
+        negotiated: bool,
         /// Ordered delivery.
         ordered: bool,
     },
@@ -301,7 +311,7 @@ impl World {
             } => {
                 let call = AppCall::CreateChannel {
                     label: label.as_str().to_string(),
-                    negotiated: negotiated.map(|n| u16::from(n % 8)),
+                    negotiated: negotiated.then(|| label.negotiated_id()),
                     ordered,
                 };
                 self.app(peer.id(), call);
