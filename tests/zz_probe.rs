@@ -1,17 +1,35 @@
-use dcsim::fuzzing::{self, sim_faults::*};
+use dcsim::fuzzing::TARGETS;
 #[test]
 fn probe() {
-    let path = std::env::var("F").unwrap();
-    let data = std::fs::read(&path).unwrap();
-    let input: SimFaultsInput = fuzzing::decode(&data).unwrap();
-    println!("{input:?}");
-    let s = input.scenario().unwrap();
-    println!("{}", s.to_toml());
-    let t = std::time::Instant::now();
-    let r = run_sim_faults(&input);
-    println!(
-        "{:?} in {:?}",
-        r.map_err(|e| e.lines().next().unwrap_or("").to_string()),
-        t.elapsed()
-    );
+    let only = std::env::var("T").unwrap_or_default();
+    for (t, check) in TARGETS {
+        if !only.is_empty() && only != t {
+            continue;
+        }
+        let dir = format!("fuzz/work/corpus/{t}");
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let files: Vec<Vec<u8>> = rd
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        let start = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..3 {
+            for f in &files {
+                let _ = check(f);
+                n += 1;
+            }
+        }
+        let per = start.elapsed().as_secs_f64() / n as f64;
+        println!(
+            "{t}: {} files, {n} execs, {:.1} us/exec, {:.0} exec/s",
+            files.len(),
+            per * 1e6,
+            1.0 / per
+        );
+    }
 }

@@ -84,11 +84,10 @@ fn pick<T: Copy>(items: &[T], i: u8) -> T {
     items[usize::from(i) % items.len()]
 }
 
-/// The last `n` events of a trace as JSON lines, for reports.
-fn tail_jsonl(events: &[crate::trace::TraceEvent], n: usize) -> String {
-    let start = events.len().saturating_sub(n);
+/// Events as JSON lines, for reports.
+fn tail_jsonl<'a>(events: impl Iterator<Item = &'a crate::trace::TraceEvent>) -> String {
     let trace = crate::trace::Trace {
-        events: events[start..].to_vec(),
+        events: events.cloned().collect(),
     };
     trace.to_jsonl()
 }
