@@ -200,7 +200,7 @@ fn create(peer: Side, label: Label) -> ModelOp {
     ModelOp::CreateChannel {
         peer,
         label,
-        negotiated: None,
+        negotiated: false,
         ordered: true,
     }
 }
@@ -366,13 +366,13 @@ fn structured_seeds() -> Vec<Seed> {
                 M::CreateChannel {
                     peer: a,
                     label: Label::C1,
-                    negotiated: Some(3),
+                    negotiated: true,
                     ordered: false,
                 },
                 M::CreateChannel {
                     peer: b,
                     label: Label::C1,
-                    negotiated: Some(3),
+                    negotiated: true,
                     ordered: false,
                 },
                 M::Negotiate,

@@ -163,7 +163,31 @@ pub fn run_guard_ops(input: &GuardInput, options: &Options) -> Result<BTreeSet<S
             )
         })?;
     }
-    Ok(h.reached)
+    Ok(reached_names(h.reached))
+}
+
+fn reason_index(reason: DropReason) -> u32 {
+    DropReason::ALL
+        .iter()
+        .position(|r| *r == reason)
+        .unwrap_or(0) as u32
+}
+
+/// The names of the bits of `Harness::reached`: `sent`, `queued`, `rejected:<reason>`
+/// (bits 2..8), `transmit` (8), `refused:<kind>` (9..14), `dropped:<reason>` (14..20).
+fn reached_names(bits: u32) -> BTreeSet<String> {
+    let refusals = ["NotOpen", "Closed", "TooLarge", "BufferFull", "Other"];
+    let mut names = vec!["sent".to_string(), "queued".to_string()];
+    names.extend(DropReason::ALL.iter().map(|r| format!("rejected:{r}")));
+    names.push("transmit".into());
+    names.extend(refusals.iter().map(|k| format!("refused:{k}")));
+    names.extend(DropReason::ALL.iter().map(|r| format!("dropped:{r}")));
+    names
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, name)| name)
+        .collect()
 }
 
 /// Where one offered message is.
@@ -206,7 +230,11 @@ struct Harness {
     transport: TransportMode,
     transmitted: u64,
     dropped: u64,
-    reached: BTreeSet<String>,
+    /// What the run reached: bits of [`reached_names`].
+    reached: u32,
+    /// Ids of the messages in the guard's hands, and in the transport's.
+    held: BTreeSet<MsgId>,
+    in_transport: BTreeSet<MsgId>,
 }
 
 impl Harness {
@@ -225,7 +253,9 @@ impl Harness {
             transport: TransportMode::Accept,
             transmitted: 0,
             dropped: 0,
-            reached: BTreeSet::new(),
+            reached: 0,
+            held: BTreeSet::new(),
+            in_transport: BTreeSet::new(),
         }
     }
 
@@ -241,19 +271,38 @@ impl Harness {
         r.channel == DataChannelState::Open && !r.closed && !r.blocked && path_usable
     }
 
+    /// The messages the guard holds, oldest first.
     fn held(&self) -> impl Iterator<Item = (MsgId, &Msg)> + '_ {
-        self.msgs
+        self.held
             .iter()
-            .enumerate()
-            .filter(|(_, m)| m.fate == Fate::Held)
-            .map(|(i, m)| (i as MsgId, m))
+            .filter_map(|&id| self.msgs.get(id as usize).map(|m| (id, m)))
     }
 
-    fn msg(&mut self, id: MsgId) -> Result<&mut Msg, String> {
+    fn msg(&self, id: MsgId) -> Result<Msg, String> {
         usize::try_from(id)
             .ok()
-            .and_then(|i| self.msgs.get_mut(i))
+            .and_then(|i| self.msgs.get(i))
+            .copied()
             .ok_or_else(|| format!("guard reported #{id}, which was never offered"))
+    }
+
+    /// Moves a message to its next place in the ledger.
+    fn set_fate(&mut self, id: MsgId, fate: Fate) -> Result<(), String> {
+        let Some(msg) = usize::try_from(id).ok().and_then(|i| self.msgs.get_mut(i)) else {
+            return Err(format!("guard reported #{id}, which was never offered"));
+        };
+        match msg.fate {
+            Fate::Held => self.held.remove(&id),
+            Fate::InTransport => self.in_transport.remove(&id),
+            Fate::Done => false,
+        };
+        msg.fate = fate;
+        match fate {
+            Fate::Held => self.held.insert(id),
+            Fate::InTransport => self.in_transport.insert(id),
+            Fate::Done => false,
+        };
+        Ok(())
     }
 
     fn step(&mut self, op: GuardOp) -> Result<(), String> {
@@ -313,17 +362,21 @@ impl Harness {
             expires_at,
             fate: Fate::Held,
         });
+        self.held.insert(id);
         // What the guard held, as of this instant (expired messages are gone).
-        let live: Vec<usize> = self
-            .held()
-            .filter(|(i, m)| *i != id && m.expires_at.is_none_or(|at| at > self.now))
-            .map(|(_, m)| m.size)
-            .collect();
+        let (mut live, mut live_bytes) = (0, 0);
+        for (i, m) in self.held() {
+            if i != id && m.expires_at.is_none_or(|at| at > self.now) {
+                live += 1;
+                live_bytes += m.size;
+            }
+        }
         let outcome = self.guard.send(self.now, id, SizedMsg { id, size });
-        self.reached.insert(match &outcome {
-            Outcome::Rejected(reason) => format!("rejected:{reason}"),
-            other => other.as_str().to_string(),
-        });
+        self.reached |= match &outcome {
+            Outcome::Send(_) => 1,
+            Outcome::Queued => 1 << 1,
+            Outcome::Rejected(reason) => 1 << (2 + reason_index(*reason)),
+        };
         match outcome {
             Outcome::Send(payload) => {
                 self.check_release(id, &payload, "send() answered Send")?;
@@ -338,7 +391,7 @@ impl Harness {
                 }
             }
             Outcome::Rejected(reason) => {
-                self.msg(id)?.fate = Fate::Done;
+                self.set_fate(id, Fate::Done)?;
                 self.dropped += 1;
                 let c = &self.config;
                 let truth = match reason {
@@ -348,16 +401,14 @@ impl Harness {
                     DropReason::NotOpen => !c.queue_while_connecting,
                     DropReason::Expired => c.ttl_ms == Some(0),
                     DropReason::QueueFull => {
-                        live.len() >= c.max_queue_messages
-                            || live.iter().sum::<usize>() + size > c.max_queue_bytes
+                        live >= c.max_queue_messages || live_bytes + size > c.max_queue_bytes
                     }
                 };
                 if !truth {
                     return Err(format!(
                         "#{id} of {size} bytes rejected {reason}, which is not true now \
                          (reported {:?}, {} live queued)",
-                        self.reported,
-                        live.len()
+                        self.reported, live
                     ));
                 }
             }
@@ -385,19 +436,19 @@ impl Harness {
                 payload.size, self.config.max_message_size
             ));
         }
-        // Expired messages still in the ledger are about to be reported dropped.
+        // Expired messages still in the ledger are about to be reported dropped (a
+        // message offered now with a TTL of 0 may still go out at once).
         let now = self.now;
         let oldest = self
             .held()
-            .find(|(_, m)| m.expires_at.is_none_or(|at| at > now))
+            .find(|(i, m)| *i == id || m.expires_at.is_none_or(|at| at > now))
             .map(|(i, _)| i);
         if oldest != Some(id) {
             return Err(format!(
                 "{how} for #{id} but the oldest held message is {oldest:?} (FIFO)"
             ));
         }
-        let msg = self.msg(id)?;
-        msg.fate = Fate::InTransport;
+        self.set_fate(id, Fate::InTransport)?;
         Ok(())
     }
 
@@ -405,12 +456,12 @@ impl Harness {
     fn transport(&mut self, id: MsgId, payload: SizedMsg) -> Result<(), String> {
         match self.transport {
             TransportMode::Accept => {
-                self.msg(id)?.fate = Fate::Done;
+                self.set_fate(id, Fate::Done)?;
                 self.transmitted += 1;
             }
             TransportMode::Refuse(refusal) => {
                 let kind = refusal.kind();
-                self.reached.insert(format!("refused:{kind:?}"));
+                self.reached |= 1 << (9 + refusal as u32);
                 match kind {
                     SendErrorKind::Closed => self.reported.closed = true,
                     SendErrorKind::NotOpen if self.reported.channel == DataChannelState::Open => {
@@ -421,7 +472,7 @@ impl Harness {
                     }
                     _ => {}
                 }
-                self.msg(id)?.fate = Fate::Held;
+                self.set_fate(id, Fate::Held)?;
                 self.guard.on_send_error(self.now, id, payload, kind);
             }
         }
@@ -432,14 +483,14 @@ impl Harness {
         while let Some(out) = self.guard.poll_output() {
             match out {
                 GuardOutput::Transmit { id, payload } => {
-                    self.reached.insert("transmit".into());
+                    self.reached |= 1 << 8;
                     self.check_release(id, &payload, "poll_output gave Transmit")?;
                     self.transport(id, payload)?;
                 }
                 GuardOutput::Dropped { id, reason } => {
                     let now = self.now;
                     let reported = self.reported;
-                    let msg = *self.msg(id)?;
+                    let msg = self.msg(id)?;
                     if msg.fate != Fate::Held {
                         return Err(format!(
                             "#{id} dropped ({reason}) but it was {:?}",
@@ -462,9 +513,9 @@ impl Harness {
                             "#{id} dropped {reason}, which is not true now (reported {reported:?})"
                         ));
                     }
-                    self.msg(id)?.fate = Fate::Done;
+                    self.set_fate(id, Fate::Done)?;
                     self.dropped += 1;
-                    self.reached.insert(format!("dropped:{reason}"));
+                    self.reached |= 1 << (14 + reason_index(reason));
                 }
             }
         }
@@ -473,23 +524,26 @@ impl Harness {
 
     fn check_after(&self) -> Result<(), String> {
         let g = &self.guard;
-        let held: Vec<(MsgId, Msg)> = self.held().map(|(i, m)| (i, *m)).collect();
-        if let Some((id, m)) = self
-            .msgs
-            .iter()
-            .enumerate()
-            .find(|(_, m)| m.fate == Fate::InTransport)
-        {
-            return Err(format!("#{id} left in the transport's hands: {m:?}"));
+        if let Some(id) = self.in_transport.first() {
+            return Err(format!("#{id} left in the transport's hands"));
         }
-        let queued: Vec<MsgId> = g.queued().map(|(id, _)| id).collect();
-        let expected: Vec<MsgId> = held.iter().map(|(id, _)| *id).collect();
-        if queued != expected {
+        if !g.queued().map(|(id, _)| id).eq(self.held.iter().copied()) {
+            let queued: Vec<MsgId> = g.queued().map(|(id, _)| id).collect();
             return Err(format!(
-                "the guard holds {queued:?}, the ledger says {expected:?}"
+                "the guard holds {queued:?}, the ledger says {:?}",
+                self.held
             ));
         }
-        let bytes: usize = held.iter().map(|(_, m)| m.size).sum();
+        let (mut bytes, mut earliest, mut stale) = (0, None::<Millis>, None);
+        for (id, m) in self.held() {
+            bytes += m.size;
+            if let Some(at) = m.expires_at {
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                if at <= self.now {
+                    stale = Some(id);
+                }
+            }
+        }
         if g.queued_bytes() != bytes {
             return Err(format!(
                 "the guard counts {} queued bytes, the ledger {bytes}",
@@ -512,31 +566,25 @@ impl Harness {
                 "guard counters (offered, transmitted, dropped) {counts:?} != ledger {ledger:?}"
             ));
         }
-        if held.len() > self.config.max_queue_messages || bytes > self.config.max_queue_bytes {
+        let held = self.held.len();
+        if held > self.config.max_queue_messages || bytes > self.config.max_queue_bytes {
             return Err(format!(
-                "queue of {} messages / {bytes} bytes exceeds the bounds {} / {}",
-                held.len(),
-                self.config.max_queue_messages,
-                self.config.max_queue_bytes
+                "queue of {held} messages / {bytes} bytes exceeds the bounds {} / {}",
+                self.config.max_queue_messages, self.config.max_queue_bytes
             ));
         }
-        if let Some((id, _)) = held
-            .iter()
-            .find(|(_, m)| m.expires_at.is_some_and(|at| at <= self.now))
-        {
+        if let Some(id) = stale {
             return Err(format!("#{id} is still held after its TTL"));
         }
-        let earliest = held.iter().filter_map(|(_, m)| m.expires_at).min();
         if g.poll_timeout() != earliest {
             return Err(format!(
                 "poll_timeout is {:?}, the earliest expiry {earliest:?}",
                 g.poll_timeout()
             ));
         }
-        if self.may_release() && !held.is_empty() {
+        if self.may_release() && held > 0 {
             return Err(format!(
-                "the reports allow sending but {} messages stay queued",
-                held.len()
+                "the reports allow sending but {held} messages stay queued"
             ));
         }
         Ok(())

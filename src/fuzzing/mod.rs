@@ -60,13 +60,12 @@ impl Options {
     };
 }
 
+/// A target's check: `Ok` or the report of what broke.
+pub type Check = fn(&[u8]) -> Result<(), String>;
+
 /// The fuzz targets by name, with their check: what `tests/fuzz_corpus.rs` and
 /// `scripts/fuzz.sh` iterate over.
-/// A fuzz target's check: `Err` names the violated property.
-pub type CheckFn = fn(&[u8]) -> Result<(), String>;
-
-/// The fuzz targets by name, with their check.
-pub const TARGETS: [(&str, CheckFn); 5] = [
+pub const TARGETS: [(&str, Check); 5] = [
     ("model_inputs", check_model_inputs),
     ("guard_ops", check_guard_ops),
     ("sim_faults", check_sim_faults),
@@ -85,11 +84,10 @@ fn pick<T: Copy>(items: &[T], i: u8) -> T {
     items[usize::from(i) % items.len()]
 }
 
-/// The last `n` events of a trace as JSON lines, for reports.
-fn tail_jsonl(events: &[crate::trace::TraceEvent], n: usize) -> String {
-    let start = events.len().saturating_sub(n);
+/// Events as JSON lines, for reports.
+fn tail_jsonl<'a>(events: impl Iterator<Item = &'a crate::trace::TraceEvent>) -> String {
     let trace = crate::trace::Trace {
-        events: events[start..].to_vec(),
+        events: events.cloned().collect(),
     };
     trace.to_jsonl()
 }

@@ -39,14 +39,18 @@ use crate::record;
 use crate::stack::{AppCall, StackEvent, StateChange};
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
 use arbitrary::Arbitrary;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most datagrams in flight; a peer's further datagrams are lost (the network is full).
 pub const MAX_IN_FLIGHT: usize = 64;
 
-/// Most deliveries of one [`ModelOp::Settle`], and most timer rounds of one
-/// [`ModelOp::Advance`].
+/// Most deliveries of one [`ModelOp::Settle`].
 pub const MAX_ROUNDS: usize = 256;
+
+/// Most deadlines one [`ModelOp::Advance`] stops at; after that the clock jumps to the
+/// end and every timer still due fires late, at once, in deadline order (a host that was
+/// not scheduled for a while). Keeps a long advance while ICE checks every 200 ms cheap.
+pub const MAX_TIMER_ROUNDS: usize = 32;
 
 /// One fuzz input: the profile, the guard policy and the operations.
 #[derive(Arbitrary, Clone, Debug, PartialEq, Eq)]
@@ -113,6 +117,15 @@ pub enum Label {
 }
 
 impl Label {
+    /// The stream id of the label's negotiated channel: one id per label, above every
+    /// id an in-band channel of this harness gets. The monitor matches a channel across
+    /// the two peers by its label, so the harness keeps "same label, same stream": two
+    /// negotiated channels that share an id under different labels (legal in WebRTC,
+    /// a pairing by id) would read as messages delivered on a channel nobody sent on.
+    pub fn negotiated_id(self) -> u16 {
+        100 + self as u16
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Label::C0 => "c0",
@@ -122,20 +135,24 @@ impl Label {
     }
 }
 
+/// Every label's text.
+const LABELS: [&str; 3] = ["c0", "c1", "c2"];
+
 /// One thing that happens to the two peers.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelOp {
     /// Offer/answer: `a`'s offer applied on `b`, `b`'s answer on `a` (stops at the first
     /// call that fails).
     Negotiate,
-    /// `createDataChannel` (negotiated with id `n % 8`, or in-band).
+    /// `createDataChannel`, in-band or negotiated (with the label's fixed id, see
+    /// [`Label::negotiated_id`]).
     CreateChannel {
         /// On which peer.
         peer: Side,
         /// Label.
         label: Label,
-        /// `Some(n)`: negotiated with stream id `n % 8`.
-        negotiated: Option<u8>,
+        /// Negotiated out of band instead of announced by DCEP.
+        negotiated: bool,
         /// Ordered delivery.
         ordered: bool,
     },
@@ -195,7 +212,7 @@ pub enum ModelOp {
         index: u8,
     },
     /// The clock moves forward `ms` milliseconds; timers (peers' and guards') fire in
-    /// deadline order as it passes them.
+    /// deadline order as it passes them (at most [`MAX_TIMER_ROUNDS`] stops, then late).
     Advance {
         /// Milliseconds.
         ms: u16,
@@ -210,7 +227,7 @@ pub fn check_model_inputs(data: &[u8]) -> Result<(), String> {
 /// [`check_model_inputs`] with harness options (the planted bug).
 pub fn check_model_inputs_with(data: &[u8], options: &Options) -> Result<(), String> {
     match decode::<ModelInput>(data) {
-        Some(input) => run_model_inputs(&input, options).map(|_| ()),
+        Some(input) => play(&input, options, false).map(|_| ()),
         None => Ok(()),
     }
 }
@@ -219,7 +236,12 @@ pub fn check_model_inputs_with(data: &[u8], options: &Options) -> Result<(), Str
 /// `machine:state` (and `send:outcome`, `drop:reason`) the run reached, for picking
 /// seed corpus files.
 pub fn run_model_inputs(input: &ModelInput, options: &Options) -> Result<BTreeSet<String>, String> {
+    play(input, options, true)
+}
+
+fn play(input: &ModelInput, options: &Options, track: bool) -> Result<BTreeSet<String>, String> {
     let mut world = World::new(input, options);
+    world.reached = track.then(BTreeSet::new);
     let ops = &input.ops[..input.ops.len().min(MAX_OPS)];
     for (i, op) in ops.iter().enumerate() {
         world.step(*op);
@@ -231,7 +253,7 @@ pub fn run_model_inputs(input: &ModelInput, options: &Options) -> Result<BTreeSe
     if let Err(e) = world.check() {
         return Err(world.report(&e, ops.len(), ops));
     }
-    Ok(world.reached)
+    Ok(world.reached.unwrap_or_default())
 }
 
 /// Two model peers, their guarded apps, the network and the judge.
@@ -244,13 +266,20 @@ struct World {
     now: Millis,
     next_msg: MsgId,
     monitor: Monitor,
-    events: Vec<TraceEvent>,
+    /// The last [`TRACE_TAIL`] events, for reports.
+    events: VecDeque<TraceEvent>,
     /// Violations not excused, with the event that caused them.
     failures: Vec<String>,
-    /// Per peer: the last reported state of each machine (and channel).
-    reported: [BTreeMap<(Machine, Option<String>), String>; 2],
-    reached: BTreeSet<String>,
+    /// Per peer: the last reported state of each machine but data channels.
+    reported: [BTreeMap<Machine, String>; 2],
+    /// Per peer: the last reported state of each data channel.
+    reported_channels: [BTreeMap<String, String>; 2],
+    /// What the run reached, when asked (`machine:state`, `send:via:outcome`, ...).
+    reached: Option<BTreeSet<String>>,
 }
+
+/// How many of the last events a report shows.
+const TRACE_TAIL: usize = 25;
 
 impl World {
     fn new(input: &ModelInput, options: &Options) -> Self {
@@ -276,10 +305,11 @@ impl World {
                 guard_max_messages: Some(guard_config.max_queue_messages),
                 check_derived_state: true,
             }),
-            events: Vec::new(),
+            events: VecDeque::with_capacity(TRACE_TAIL),
             failures: Vec::new(),
             reported: Default::default(),
-            reached: BTreeSet::new(),
+            reported_channels: Default::default(),
+            reached: None,
         }
     }
 
@@ -301,7 +331,7 @@ impl World {
             } => {
                 let call = AppCall::CreateChannel {
                     label: label.as_str().to_string(),
-                    negotiated: negotiated.map(|n| u16::from(n % 8)),
+                    negotiated: negotiated.then(|| label.negotiated_id()),
                     ordered,
                 };
                 self.app(peer.id(), call);
@@ -407,7 +437,7 @@ impl World {
     /// Moves the clock to `until`, firing every peer and guard timer due on the way, in
     /// deadline order.
     fn advance(&mut self, until: Millis) {
-        for _ in 0..MAX_ROUNDS {
+        for _ in 0..MAX_TIMER_ROUNDS {
             let next = self
                 .peers
                 .iter()
@@ -522,8 +552,10 @@ impl World {
     /// or drops (the simulator's `Guards::settle`).
     fn settle_guards(&mut self, peer: PeerId) {
         let now = self.now;
-        let labels: Vec<&'static str> = self.guards[peer.index()].keys().copied().collect();
-        for label in labels {
+        for label in LABELS {
+            if !self.guards[peer.index()].contains_key(label) {
+                continue;
+            }
             let state = self.peers[peer.index()].channel_state(label);
             let Some(guard) = self.guards[peer.index()].get_mut(label) else {
                 continue;
@@ -636,32 +668,37 @@ impl World {
             }
             self.failures.push(format!("{invariant}: {detail}"));
         }
-        let peer = event.peer;
-        match &event.kind {
+        if let (
+            Some(p),
             EventKind::State {
                 machine,
                 channel,
                 to,
                 ..
-            } => {
-                self.reached.insert(format!("{machine}:{to}"));
-                if let Some(p) = peer {
-                    self.reported[p.index()].insert((*machine, channel.clone()), to.clone());
-                }
-            }
-            EventKind::Send { via, outcome, .. } => {
-                self.reached
-                    .insert(format!("send:{}:{}", via.as_str(), outcome.as_str()));
-            }
-            EventKind::Drop { reason, .. } => {
-                self.reached.insert(format!("drop:{reason}"));
-            }
-            EventKind::Deliver { .. } => {
-                self.reached.insert("deliver".into());
-            }
-            _ => {}
+            },
+        ) = (event.peer, &event.kind)
+        {
+            match channel {
+                Some(label) => self.reported_channels[p.index()].insert(label.clone(), to.clone()),
+                None => self.reported[p.index()].insert(*machine, to.clone()),
+            };
         }
-        self.events.push(event);
+        if let Some(reached) = &mut self.reached {
+            let what = match &event.kind {
+                EventKind::State { machine, to, .. } => Some(format!("{machine}:{to}")),
+                EventKind::Send { via, outcome, .. } => {
+                    Some(format!("send:{}:{}", via.as_str(), outcome.as_str()))
+                }
+                EventKind::Drop { reason, .. } => Some(format!("drop:{reason}")),
+                EventKind::Deliver { .. } => Some("deliver".into()),
+                _ => None,
+            };
+            reached.extend(what);
+        }
+        if self.events.len() == TRACE_TAIL {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
     }
 
     /// The run ends: what the guards still hold is reported (not silently forgotten),
@@ -718,9 +755,8 @@ impl World {
     fn check_reported(&self, peer: PeerId) -> Result<(), String> {
         let p = &self.peers[peer.index()];
         let seen = &self.reported[peer.index()];
-        let last = |machine: Machine, channel: Option<&str>, initial: &'static str| -> &str {
-            seen.get(&(machine, channel.map(str::to_string)))
-                .map_or(initial, String::as_str)
+        let last = |machine: Machine, initial: &'static str| -> &str {
+            seen.get(&machine).map_or(initial, String::as_str)
         };
         let machines = [
             (Machine::Signaling, p.signaling_state().as_str(), "stable"),
@@ -734,7 +770,7 @@ impl World {
             (Machine::Sctp, p.sctp_state().as_str(), "connecting"),
         ];
         for (machine, actual, initial) in machines {
-            let told = last(machine, None, initial);
+            let told = last(machine, initial);
             if told != actual {
                 return Err(format!(
                     "{peer}: {machine} is {actual} but the last report said {told}"
@@ -743,11 +779,9 @@ impl World {
         }
         for label in p.channel_labels() {
             let actual = record::state_name(p.channel_state(label));
-            let told = last(
-                Machine::DataChannel,
-                Some(label),
-                DataChannelState::Connecting.as_str(),
-            );
+            let told = self.reported_channels[peer.index()]
+                .get(label)
+                .map_or(DataChannelState::Connecting.as_str(), String::as_str);
             if told != actual {
                 return Err(format!(
                     "{peer}: data_channel[{label}] is {actual} but the last report said {told}"
@@ -764,7 +798,7 @@ impl World {
             ops.len(),
             self.now,
             self.net.len(),
-            tail_jsonl(&self.events, 25)
+            tail_jsonl(self.events.iter())
         )
     }
 }
