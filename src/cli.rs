@@ -65,6 +65,53 @@ enum Command {
         #[arg(long, value_enum, default_value_t = EngineArg::Direct)]
         engine: EngineArg,
     },
+    /// Model vs the real rtc 0.21.1 stack, same seed and faults: a table of agree /
+    /// known deviation / diverge (exit 1 on any divergence).
+    Conform {
+        /// Scenarios (built-in names or .toml paths); default: every built-in.
+        scenarios: Vec<String>,
+        /// Seed (default: each scenario's, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Largest time difference, in ms, between the same event on the two stacks.
+        #[arg(long, default_value_t = crate::conform::DEFAULT_TOLERANCE_MS)]
+        tolerance_ms: u64,
+        /// Also print the details (known deviations, largest time shift) of the scenarios
+        /// that agree.
+        #[arg(long)]
+        details: bool,
+    },
+    /// Exhaustive bounded exploration of the untimed model: every interleaving of
+    /// application calls, deliveries, drops, duplications and timer firings up to a
+    /// depth; prints the state counts and either "all invariants hold" or the shortest
+    /// counterexample as a trace (exit 1).
+    Check {
+        /// Profile.
+        #[arg(long, value_enum, default_value_t = ProfileArg::WebrtcRs)]
+        profile: ProfileArg,
+        /// Longest history explored, in actions.
+        #[arg(long, value_name = "N", default_value = "1000")]
+        depth: String,
+        /// Application on both peers: raw (bare send) or guarded (through the guard).
+        #[arg(long, value_name = "raw|guarded", default_value = "guarded")]
+        app: String,
+        /// In-band channels peer a creates (1 to 9).
+        #[arg(long, value_name = "N", default_value = "1")]
+        channels: String,
+        /// Sends per peer and channel (0 to 9).
+        #[arg(long, value_name = "N", default_value = "1")]
+        sends: String,
+        /// Worker threads (the result does not depend on it).
+        #[arg(long, value_name = "N", default_value = "1")]
+        threads: String,
+        /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
+        /// timer-fires, drops, duplications, copies.
+        #[arg(long, value_name = "LIST", default_value = "")]
+        bounds: String,
+        /// Do not identify states that differ only by a permutation of channels.
+        #[arg(long)]
+        no_symmetry: bool,
+    },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
         /// First trace (JSON lines).
@@ -225,6 +272,26 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             stack,
             engine,
         } => explore(&scenario, runs, seed, profile, stack, engine),
+        Command::Conform {
+            scenarios,
+            seed,
+            tolerance_ms,
+            details,
+        } => conform(scenarios, seed, tolerance_ms, details),
+        Command::Check {
+            profile,
+            depth,
+            app,
+            channels,
+            sends,
+            threads,
+            bounds,
+            no_symmetry,
+        } => check(
+            profile,
+            [&depth, &app, &channels, &sends, &threads, &bounds],
+            no_symmetry,
+        ),
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)
@@ -319,4 +386,98 @@ fn explore(
     }
     emit(&None, &out)?;
     Ok(if report.is_clean() { 0 } else { 1 })
+}
+
+fn conform(
+    names: Vec<String>,
+    seed: Option<u64>,
+    tolerance_ms: u64,
+    details: bool,
+) -> Result<i32, Exit> {
+    use std::io::IsTerminal;
+    let scenarios = if names.is_empty() {
+        scenario::builtin::names()
+            .map(|(name, _)| load(name))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        names
+            .iter()
+            .map(|n| load(n))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let options = crate::conform::ConformOptions { seed, tolerance_ms };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let mut reports = Vec::new();
+    for s in &scenarios {
+        if let Some(bar) = &bar {
+            bar.set_message(s.name.clone());
+        }
+        let report = crate::conform::conform(s, &options)
+            .map_err(|e| Exit(2, format!("{}: {e}", s.name)))?;
+        reports.push(report);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut out = crate::conform::render_table(&reports);
+    for r in reports.iter().filter(|r| details || !r.agrees()) {
+        out.push('\n');
+        out.push_str(&r.render_details());
+    }
+    if details {
+        out.push_str("\nknown deviations of rtc 0.21.1:\n\n");
+        out.push_str(&crate::conform::deviations::render_markdown());
+    }
+    emit(&None, &out)?;
+    Ok(if reports.iter().all(|r| r.agrees()) {
+        0
+    } else {
+        1
+    })
+}
+
+/// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
+/// line naming the option, exit 2.
+fn check(profile: ProfileArg, args: [&str; 6], no_symmetry: bool) -> Result<i32, Exit> {
+    use crate::check::run::{self, CheckArgs};
+    use std::io::IsTerminal;
+    let [depth, app, channels, sends, threads, bounds] = args;
+    let parsed = CheckArgs::parse(
+        ProfileName::from(profile),
+        depth,
+        app,
+        channels,
+        sends,
+        threads,
+        bounds,
+        !no_symmetry,
+    )
+    .map_err(usage)?;
+    let tty = std::io::stderr().is_terminal();
+    let outcome = run::run(&parsed, |p| {
+        if tty {
+            eprint!(
+                "\rdepth {:>3}  unique {:>12}  frontier {:>10}",
+                p.depth, p.unique, p.frontier
+            );
+        }
+    })
+    .map_err(usage)?;
+    if tty {
+        eprintln!();
+    }
+    emit(&None, &outcome.text)?;
+    Ok(outcome.exit_code)
 }

@@ -368,6 +368,18 @@ impl Monitor {
         })
     }
 
+    /// Ends one step of a driver that steps atomically (the exhaustive checker): judges
+    /// the derived peer-connection state of the ICE/DTLS/PC burst the step produced now,
+    /// instead of at the next event, so that a violation is charged to the step that
+    /// caused it and a state carries no pending judgement (equal states hash equal).
+    pub fn end_step(&mut self, t_ms: u64) -> Vec<TraceEvent> {
+        PeerId::BOTH
+            .into_iter()
+            .filter_map(|p| self.take_derived_mismatch(p, None))
+            .map(|detail| violation_event(t_ms, names::DERIVED_PEER_STATE, detail))
+            .collect()
+    }
+
     /// Ends the run: judges what is still pending (derived state, guarded messages with
     /// no fate). `t_ms` is the end time.
     pub fn finish(&mut self, t_ms: u64) -> Vec<TraceEvent> {

@@ -8,7 +8,7 @@
 
 use super::driver::{Effects, PeerDriver};
 use super::recorder::Recorder;
-use super::{fault_event, App, ScriptApp, StackFactory, PORT};
+use super::{fault_event, fault_schedule, App, ScriptApp, StackFactory, PORT};
 use crate::check::MonitorConfig;
 use crate::scenario::{Action, Scenario};
 use crate::trace::{Millis, PeerId, Trace};
@@ -108,12 +108,7 @@ pub fn run_direct(
         let app: Rc<RefCell<dyn App>> = apps[peer.index()].clone();
         drivers.push(PeerDriver::new(peer, stack, app));
     }
-    let faults: Vec<(Millis, Action)> = scenario
-        .timeline()
-        .into_iter()
-        .filter(|s| s.step.action.is_fault())
-        .map(|s| (s.at_ms, s.step.action.clone()))
-        .collect();
+    let faults = fault_schedule(scenario);
     let mut next_fault = 0;
     // Every driver is woken at 0, as a host starts.
     let mut woken_at_start = false;

@@ -165,12 +165,7 @@ pub fn run_with(
         sim.set_link_fail_rate("a", "b", scenario.network.loss);
     }
 
-    let faults: Vec<(Millis, Action)> = scenario
-        .timeline()
-        .into_iter()
-        .filter(|s| s.step.action.is_fault())
-        .map(|s| (s.at_ms, s.step.action.clone()))
-        .collect();
+    let faults = fault_schedule(scenario);
     let mut next_fault = 0;
     loop {
         let now = sim.elapsed().as_millis() as Millis;
@@ -208,6 +203,16 @@ fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action) {
         Action::Crash { peer } => sim.crash(peer.as_str()),
         _ => {}
     }
+}
+
+/// The scenario's network faults in the order both engines apply them.
+pub(crate) fn fault_schedule(scenario: &Scenario) -> Vec<(Millis, Action)> {
+    scenario
+        .timeline()
+        .into_iter()
+        .filter(|s| s.step.action.is_fault())
+        .map(|s| (s.at_ms, s.step.action.clone()))
+        .collect()
 }
 
 pub(crate) fn fault_event(now: Millis, action: &Action) -> TraceEvent {

@@ -1,0 +1,363 @@
+//! The applications the checker runs on each peer.
+//!
+//! - [`AppKind::Raw`] calls the bare `send` whenever it likes on any channel it holds:
+//!   the OpenAvatarChat pattern of lifecycle.md section 7. It must be caught.
+//! - [`AppKind::Guarded`] sends through one [`Guard`] per channel, driven exactly as the
+//!   simulator drives it (`src/sim/guarded.rs`): the guard is fed every data-channel,
+//!   ICE and peer-connection state change, its view of readyState is brought up to date
+//!   before each send and before its releases are drained, released messages go to the
+//!   stack and a refusal goes back to the guard. It must pass.
+//! - [`AppKind::BrokenGuard`] is the guarded application with the guard's state check
+//!   switched off (`GuardConfig::unsafe_skip_state_check`): the mutation the checkers
+//!   must catch.
+//!
+//! Every application holds a reference only to channels it knows: peer `a` to the ones
+//! it created, peer `b` to the ones `ondatachannel` announced. It keeps the reference
+//! after closing the channel or the peer connection (the bug of section 7), so later
+//! sends are still possible.
+
+use super::step::Local;
+use super::world::{index_of, label, msg_id, NOW};
+use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::model::{Input, Peer};
+use crate::record;
+use crate::stack::{AppCall, Callback, StackEvent, StateChange};
+use crate::trace::{EventKind, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+
+/// Size of every message the checker sends (any size under the maximum behaves alike).
+pub const MSG_SIZE: usize = 5;
+
+/// Which application runs on both peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AppKind {
+    /// The bare `send`, called whenever the application likes.
+    Raw,
+    /// Every send through the guard, with the guard's default configuration.
+    Guarded,
+    /// Through a guard whose state check is switched off (mutation testing).
+    BrokenGuard,
+}
+
+impl AppKind {
+    /// The names `--app` takes.
+    pub const NAMES: [&'static str; 2] = ["raw", "guarded"];
+
+    /// `raw`, `guarded` or `broken-guard`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppKind::Raw => "raw",
+            AppKind::Guarded => "guarded",
+            AppKind::BrokenGuard => "broken-guard",
+        }
+    }
+
+    /// Parses a name of [`AppKind::NAMES`] (`broken-guard` too, undocumented).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "raw" => Some(AppKind::Raw),
+            "guarded" => Some(AppKind::Guarded),
+            "broken-guard" => Some(AppKind::BrokenGuard),
+            _ => None,
+        }
+    }
+
+    /// The guard configuration of this application, if it uses a guard: the guard's
+    /// defaults (what an application should start from), or with the state check off.
+    pub fn guard_config(self) -> Option<GuardConfig> {
+        match self {
+            AppKind::Raw => None,
+            AppKind::Guarded => Some(GuardConfig::default()),
+            AppKind::BrokenGuard => Some(GuardConfig {
+                unsafe_skip_state_check: true,
+                ..GuardConfig::default()
+            }),
+        }
+    }
+}
+
+/// The guard's queue bound the monitor checks, if the application uses a guard.
+pub fn guard_max_messages(kind: AppKind) -> Option<usize> {
+    kind.guard_config().map(|c| c.max_queue_messages)
+}
+
+/// What the application on one peer knows and has done.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PeerApp {
+    peer: PeerId,
+    guard_config: Option<GuardConfig>,
+    channels: Vec<ChannelApp>,
+    peer_closed: bool,
+}
+
+/// The application's view of one channel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelApp {
+    known: bool,
+    sends: u8,
+    close_called: bool,
+    /// Made on first use, as the simulator makes it (first event or send).
+    guard: Option<Guard<SizedMsg>>,
+}
+
+impl ChannelApp {
+    /// The application holds a reference to the channel.
+    pub fn known(&self) -> bool {
+        self.known
+    }
+
+    /// Sends made on it so far.
+    pub fn sends(&self) -> u8 {
+        self.sends
+    }
+
+    /// The application called `close()` on it.
+    pub fn close_called(&self) -> bool {
+        self.close_called
+    }
+
+    /// Its guard, once made.
+    pub fn guard(&self) -> Option<&Guard<SizedMsg>> {
+        self.guard.as_ref()
+    }
+}
+
+impl PeerApp {
+    /// The application of `peer` with `channels` channels (known at once on `a`, which
+    /// creates them).
+    pub fn new(kind: AppKind, peer: PeerId, channels: u8) -> Self {
+        PeerApp {
+            peer,
+            guard_config: kind.guard_config(),
+            channels: (0..channels)
+                .map(|_| ChannelApp {
+                    known: peer == PeerId::A,
+                    sends: 0,
+                    close_called: false,
+                    guard: None,
+                })
+                .collect(),
+            peer_closed: false,
+        }
+    }
+
+    /// The channels, by index.
+    pub fn channels(&self) -> &[ChannelApp] {
+        &self.channels
+    }
+
+    /// The application called `pc.close()`.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// Channels whose guard holds a message that may expire.
+    pub fn expiring(&self) -> impl Iterator<Item = u8> + '_ {
+        self.channels
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.guard.as_ref().and_then(Guard::poll_timeout).is_some())
+            .map(|(i, _)| i as u8)
+    }
+
+    fn guard(&mut self, channel: u8) -> Option<&mut Guard<SizedMsg>> {
+        let config = self.guard_config?;
+        let ch = self.channels.get_mut(usize::from(channel))?;
+        Some(ch.guard.get_or_insert_with(|| Guard::new(config)))
+    }
+}
+
+/// The application sends its next message on `channel`.
+pub(crate) fn send(cx: &mut Local<'_>, channel: u8) {
+    let peer = cx.id;
+    let Some(ch) = cx.app.channels.get_mut(usize::from(channel)) else {
+        return;
+    };
+    let msg = msg_id(peer, channel, ch.sends);
+    ch.sends += 1;
+    let label = label(channel);
+    let ready = cx.peer.channel_state(&label);
+    let t = cx.t;
+    let Some(guard) = cx.app.guard(channel) else {
+        let result = transmit(cx.peer, &label, msg);
+        cx.record(record::raw_send(t, peer, &label, msg, ready, &result));
+        return;
+    };
+    if let Some(state) = ready {
+        if guard.channel_state() != state {
+            guard.on_channel_state(NOW, state);
+        }
+    }
+    let outcome = guard.send(NOW, msg, SizedMsg { id: msg, size: MSG_SIZE });
+    let state = record::state_name(ready);
+    let event = |outcome, error, reason| {
+        TraceEvent::on(
+            t,
+            peer,
+            EventKind::Send {
+                channel: label.clone(),
+                msg,
+                via: Via::Guarded,
+                state: state.to_string(),
+                outcome,
+                error,
+                reason,
+                flushed: false,
+            },
+        )
+    };
+    let mut refused = None;
+    let event = match outcome {
+        Outcome::Send(payload) => match transmit(cx.peer, &label, msg) {
+            Ok(()) => event(SendOutcome::Sent, None, None),
+            Err(text) => {
+                refused = Some((payload, SendErrorKind::from_error_text(&text)));
+                event(SendOutcome::Error, Some(text), None)
+            }
+        },
+        Outcome::Queued => event(SendOutcome::Queued, None, None),
+        Outcome::Rejected(reason) => {
+            event(SendOutcome::Rejected, None, Some(reason.as_str().to_string()))
+        }
+    };
+    cx.record(event);
+    if let Some((payload, kind)) = refused {
+        if let Some(guard) = cx.app.guard(channel) {
+            guard.on_send_error(NOW, msg, payload, kind);
+        }
+    }
+    settle(cx);
+}
+
+/// The application closes `channel`.
+pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
+    if let Some(ch) = cx.app.channels.get_mut(usize::from(channel)) {
+        ch.close_called = true;
+    }
+    let call = AppCall::CloseChannel {
+        channel: label(channel),
+    };
+    if let Err(e) = cx.peer.handle_input(NOW, Input::App(call)) {
+        cx.fault("close_channel", Some(e));
+    }
+}
+
+/// The application closes its peer connection.
+pub(crate) fn close_peer(cx: &mut Local<'_>) {
+    cx.app.peer_closed = true;
+    if let Err(e) = cx.peer.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
+        cx.fault("close_peer", Some(e));
+    }
+}
+
+/// The earliest held message of the guard of `channel` expires: the guard's clock jumps
+/// to that message's deadline (the peers' clocks do not move).
+pub(crate) fn expire(cx: &mut Local<'_>, channel: u8) {
+    if let Some(guard) = cx.app.guard(channel) {
+        if let Some(at) = guard.poll_timeout() {
+            guard.handle_timeout(at);
+        }
+    }
+    settle(cx);
+}
+
+/// The application sees an event of its stack (already recorded), as the simulator's
+/// guard glue sees it: `ondatachannel` gives `b` its reference; data-channel, ICE and
+/// peer-connection changes go to the guards, which then settle.
+pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
+    let app = &mut *cx.app;
+    match event {
+        StackEvent::Callback {
+            channel,
+            callback: Callback::DataChannel,
+        } => {
+            if let Some(ch) = index_of(channel).and_then(|i| app.channels.get_mut(usize::from(i)))
+            {
+                ch.known = true;
+            }
+            return;
+        }
+        StackEvent::State(StateChange::DataChannel(label, _, to)) => {
+            match index_of(label).and_then(|i| app.guard(i)) {
+                Some(guard) => guard.on_channel_state(NOW, *to),
+                None => return,
+            }
+        }
+        StackEvent::State(StateChange::IceConnection(_, to)) => {
+            for guard in app.channels.iter_mut().filter_map(|c| c.guard.as_mut()) {
+                guard.on_ice_state(NOW, *to);
+            }
+        }
+        StackEvent::State(StateChange::PeerConnection(_, to)) => {
+            for guard in app.channels.iter_mut().filter_map(|c| c.guard.as_mut()) {
+                guard.on_peer_connection_state(NOW, *to);
+            }
+        }
+        _ => return,
+    }
+    if app.guard_config.is_some() {
+        settle(cx);
+    }
+}
+
+/// Brings each guard's view of readyState up to date, then drains its releases (to the
+/// stack) and drops (to the trace), channel by channel.
+fn settle(cx: &mut Local<'_>) {
+    let (peer, t) = (cx.id, cx.t);
+    for i in 0..cx.app.channels.len() {
+        loop {
+            let Some(guard) = cx.app.channels[i].guard.as_mut() else {
+                break;
+            };
+            let label = label(i as u8);
+            if let Some(state) = cx.peer.channel_state(&label) {
+                if guard.channel_state() != state {
+                    guard.on_channel_state(NOW, state);
+                }
+            }
+            let Some(output) = guard.poll_output() else {
+                break;
+            };
+            let event = match output {
+                GuardOutput::Transmit { id, payload } => {
+                    let state = record::state_name(cx.peer.channel_state(&label));
+                    let result = transmit(cx.peer, &label, id);
+                    let (outcome, error) = match &result {
+                        Ok(()) => (SendOutcome::Sent, None),
+                        Err(text) => (SendOutcome::Error, Some(text.clone())),
+                    };
+                    if let Err(text) = &result {
+                        let kind = SendErrorKind::from_error_text(text);
+                        guard.on_send_error(NOW, id, payload, kind);
+                    }
+                    EventKind::Send {
+                        channel: label,
+                        msg: id,
+                        via: Via::Guarded,
+                        state: state.to_string(),
+                        outcome,
+                        error,
+                        reason: None,
+                        flushed: true,
+                    }
+                }
+                GuardOutput::Dropped { id, reason } => EventKind::Drop {
+                    channel: label,
+                    msg: id,
+                    reason: reason.as_str().to_string(),
+                },
+            };
+            cx.record(TraceEvent::on(t, peer, event));
+        }
+    }
+}
+
+fn transmit(stack: &mut Peer, label: &str, msg: MsgId) -> Result<(), String> {
+    stack.handle_input(
+        NOW,
+        Input::App(AppCall::Send {
+            channel: label.to_string(),
+            msg,
+            size: MSG_SIZE,
+        }),
+    )
+}

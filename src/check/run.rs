@@ -1,0 +1,179 @@
+//! `dcsim check`: argument validation, the run and its report text, kept out of the
+//! command-line module so that tests call exactly what the command runs.
+
+use super::app::AppKind;
+use super::explorer::{self, ExploreOptions, ExploreReport, Progress};
+use super::world::{Bounds, World, WorldConfig, MAX_CHANNELS, MAX_SENDS};
+use crate::model::{Profile, ProfileName};
+use std::fmt::Write as _;
+
+/// Deepest `--depth` accepted (far beyond anything that finishes).
+pub const MAX_DEPTH: usize = 1000;
+
+/// Most `--threads` accepted.
+pub const MAX_THREADS: usize = 256;
+
+/// Validated arguments of `dcsim check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckArgs {
+    /// The world to explore.
+    pub world: WorldConfig,
+    /// How.
+    pub options: ExploreOptions,
+}
+
+fn number<T: std::str::FromStr>(option: &str, text: &str, lo: T, hi: T) -> Result<T, String>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
+    let shown: String = text.chars().take(20).collect();
+    match text.trim().parse::<T>() {
+        Ok(n) if n >= lo && n <= hi => Ok(n),
+        _ => Err(format!(
+            "--{option}: expected a number from {lo} to {hi}, got {shown:?}"
+        )),
+    }
+}
+
+impl CheckArgs {
+    /// Parses the text of the options; the error is one line naming the option.
+    pub fn parse(
+        profile: ProfileName,
+        depth: &str,
+        app: &str,
+        channels: &str,
+        sends: &str,
+        threads: &str,
+        bounds: &str,
+        symmetry: bool,
+    ) -> Result<Self, String> {
+        let max_depth = number("depth", depth, 0, MAX_DEPTH)?;
+        let app = AppKind::parse(app).ok_or_else(|| {
+            let shown: String = app.chars().take(20).collect();
+            format!(
+                "--app: expected one of {}, got {shown:?}",
+                AppKind::NAMES.join(", ")
+            )
+        })?;
+        let channels = number("channels", channels, 1, MAX_CHANNELS)?;
+        let sends = number("sends", sends, 0, MAX_SENDS)?;
+        let threads = number("threads", threads, 1, MAX_THREADS)?;
+        let mut world = WorldConfig::new(Profile::of(profile), app);
+        world.bounds = Bounds {
+            channels,
+            sends_per_channel: sends,
+            ..Bounds::default()
+        };
+        world
+            .bounds
+            .apply(bounds)
+            .map_err(|e| format!("--bounds: {e}"))?;
+        Ok(CheckArgs {
+            world,
+            options: ExploreOptions {
+                max_depth,
+                threads,
+                symmetry,
+                ..ExploreOptions::default()
+            },
+        })
+    }
+}
+
+/// What `dcsim check` prints and returns.
+#[derive(Clone, Debug)]
+pub struct CheckOutcome {
+    /// The exploration.
+    pub report: ExploreReport,
+    /// The text for stdout.
+    pub text: String,
+    /// 0 when every invariant held, 1 on a counterexample.
+    pub exit_code: i32,
+}
+
+/// Runs the check; `progress` is called after every BFS level.
+pub fn run(args: &CheckArgs, progress: impl FnMut(Progress)) -> Result<CheckOutcome, String> {
+    let world = World::new(args.world)?;
+    let report = explorer::explore(&world, &args.options, progress);
+    let text = render(args, &report);
+    let exit_code = i32::from(report.counterexample.is_some());
+    Ok(CheckOutcome {
+        report,
+        text,
+        exit_code,
+    })
+}
+
+/// The report: what was explored, the counts, and the verdict or the counterexample.
+pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
+    let w = &args.world;
+    let b = &w.bounds;
+    let mut out = String::new();
+    let plural = |n: u8, what: &str| {
+        if n == 1 {
+            format!("{n} {what}")
+        } else {
+            format!("{n} {what}s")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "dcsim check: profile {}, app {}, {}, depth {}, symmetry {}",
+        w.profile.name,
+        w.app.as_str(),
+        plural(b.channels, "channel"),
+        args.options.max_depth,
+        if args.options.symmetry { "on" } else { "off" },
+    );
+    let _ = writeln!(
+        out,
+        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {} of a packet in flight",
+        plural(b.sends_per_channel, "send"),
+        plural(b.channel_closes, "channel close"),
+        plural(b.peer_closes, "peer-connection close"),
+        plural(b.ice_restarts, "ICE restart"),
+        plural(b.timer_fires, "timer firing"),
+        plural(b.drops, "drop"),
+        plural(b.duplications, "duplication"),
+        plural(b.max_copies, "copy").replace("copys", "copies"),
+    );
+    let _ = writeln!(out, "states visited: {}", report.visited);
+    let _ = writeln!(out, "unique states:  {}", report.unique);
+    let _ = writeln!(
+        out,
+        "depth reached:  {}{}",
+        report.depth,
+        if report.exhausted {
+            " (state space exhausted)"
+        } else if report.state_limit_hit {
+            " (stopped at the state limit)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "wall time:      {:.2} s",
+        report.elapsed.as_secs_f64()
+    );
+    let _ = writeln!(out, "states/second:  {:.0}", report.states_per_second());
+    match &report.counterexample {
+        None => out.push_str("all invariants hold\n"),
+        Some(cx) => {
+            let _ = writeln!(
+                out,
+                "\ncounterexample ({} action{}) violates {}: {}",
+                cx.actions.len(),
+                if cx.actions.len() == 1 { "" } else { "s" },
+                cx.violation.invariant,
+                cx.violation.detail
+            );
+            for (i, a) in cx.actions.iter().enumerate() {
+                let _ = writeln!(out, "  {:>3}. {a}", i + 1);
+            }
+            out.push_str("\ntrace (untimed model: the time column is the step number):\n");
+            out.push_str(&cx.trace.render_text());
+        }
+    }
+    out
+}

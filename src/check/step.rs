@@ -1,0 +1,665 @@
+//! One step of the [`World`]: an action applied to one peer and its application (or to
+//! both, for connect and ICE restart), their datagrams put in flight, their events
+//! judged by the monitor.
+//!
+//! # Why it is split this way
+//!
+//! What a peer and its application do with an input depends only on that peer, that
+//! application and the input: the monitor only watches, the network only carries. So a
+//! step is computed in two parts:
+//!
+//! 1. the *local* transition `(peer, app, input) -> (peer', app', datagrams, events)`;
+//! 2. the *global* update: the network loses the delivered packet and gains the
+//!    datagrams, the monitor observes the events.
+//!
+//! Both parts are pure functions of a few pieces of the state, and there are far fewer
+//! distinct pieces than states (a run of 84 231 states has 343 distinct `a` peers and 331
+//! distinct monitors). [`StepCache`] remembers each part's result by the fingerprints of
+//! its inputs, so most successors are built from cached pieces: no clone of a peer, no
+//! event string, no hashing of a map, and equal pieces of different states share one
+//! allocation.
+
+use super::app;
+use super::app::PeerApp;
+use super::monitor::Monitor;
+use super::part::{fingerprint, FpBuild, Interner, Part};
+use super::world::{describe_packet, label, Action, Net, State, Violation, World, NOW};
+use crate::model::{Input, Output, Packet, Peer, Timer};
+use crate::record;
+use crate::stack::AppCall;
+use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One line of a step's log: an event, and whether the monitor judges it (stack events,
+/// sends, drops) or only the trace shows it (`fault` lines naming the action).
+pub(crate) type Entry = (TraceEvent, bool);
+
+/// An input to one peer and its application.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum LocalInput {
+    Send(u8),
+    CloseChannel(u8),
+    ClosePeer,
+    Fire(Timer),
+    GuardExpiry(u8),
+    Deliver(Packet),
+}
+
+/// What one peer and its application did with one input.
+#[derive(Debug)]
+pub(crate) struct LocalOut {
+    peer: Part<Peer>,
+    app: Part<PeerApp>,
+    transmits: Vec<Packet>,
+    /// Fingerprint of `transmits` (part of the key of the network cache).
+    transmits_fp: u64,
+    log: Vec<Entry>,
+    /// Fingerprint of the events the monitor judges (the key of the monitor cache).
+    observed: u64,
+    any_observed: bool,
+}
+
+/// The context the application code writes into while one peer handles one input.
+pub(crate) struct Local<'a> {
+    pub(crate) id: PeerId,
+    pub(crate) peer: &'a mut Peer,
+    pub(crate) app: &'a mut PeerApp,
+    pub(crate) t: Millis,
+    tracing: bool,
+    log: &'a mut Vec<Entry>,
+    transmits: &'a mut Vec<Packet>,
+}
+
+impl Local<'_> {
+    /// An event the monitor judges.
+    pub(crate) fn record(&mut self, event: TraceEvent) {
+        self.log.push((event, true));
+    }
+
+    /// A `fault` line for the trace only (nothing is built when no trace is kept).
+    pub(crate) fn fault(&mut self, action: &str, detail: Option<String>) {
+        if self.tracing {
+            let kind = EventKind::Fault {
+                action: action.to_string(),
+                detail,
+            };
+            self.log.push((TraceEvent::on(self.t, self.id, kind), false));
+        }
+    }
+
+    /// Drains the peer until it is quiet: datagrams out, events logged and handed to the
+    /// application (which may send, producing more output).
+    pub(crate) fn drain(&mut self) {
+        while let Some(out) = self.peer.poll_output() {
+            match out {
+                Output::Transmit(packet) => self.transmits.push(packet),
+                Output::Event(event) => {
+                    self.record(record::stack_event(self.t, self.id, &event));
+                    app::handle_event(self, &event);
+                }
+            }
+        }
+    }
+}
+
+fn finish_local(
+    before: (&Part<Peer>, &Part<PeerApp>),
+    peer: Peer,
+    app: PeerApp,
+    transmits: Vec<Packet>,
+    log: Vec<Entry>,
+) -> LocalOut {
+    fn reuse<T: Clone + Eq + std::hash::Hash>(old: &Part<T>, new: T) -> Part<T> {
+        let new = Part::new(new);
+        if new == *old {
+            old.clone()
+        } else {
+            new
+        }
+    }
+    let observed: Vec<&TraceEvent> = log.iter().filter(|e| e.1).map(|e| &e.0).collect();
+    LocalOut {
+        peer: reuse(before.0, peer),
+        app: reuse(before.1, app),
+        transmits_fp: fingerprint(&transmits),
+        transmits,
+        any_observed: !observed.is_empty(),
+        observed: fingerprint(&observed),
+        log,
+    }
+}
+
+/// The local transition, computed.
+fn local(
+    id: PeerId,
+    peer: &Part<Peer>,
+    app: &Part<PeerApp>,
+    input: &LocalInput,
+    t: Millis,
+    tracing: bool,
+) -> LocalOut {
+    let mut p = (**peer).clone();
+    let mut a = (**app).clone();
+    let mut log = Vec::new();
+    let mut transmits = Vec::new();
+    {
+        let mut cx = Local {
+            id,
+            peer: &mut p,
+            app: &mut a,
+            t,
+            tracing,
+            log: &mut log,
+            transmits: &mut transmits,
+        };
+        match input {
+            LocalInput::Send(ch) => app::send(&mut cx, *ch),
+            LocalInput::CloseChannel(ch) => app::close_channel(&mut cx, *ch),
+            LocalInput::ClosePeer => app::close_peer(&mut cx),
+            LocalInput::Fire(timer) => cx.peer.fire_timer(*timer),
+            LocalInput::GuardExpiry(ch) => app::expire(&mut cx, *ch),
+            LocalInput::Deliver(packet) => {
+                let _ = cx.peer.handle_input(NOW, Input::Datagram(packet.clone()));
+            }
+        }
+        cx.drain();
+    }
+    finish_local((peer, app), p, a, transmits, log)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct LocalKey {
+    id: PeerId,
+    peer: Part<Peer>,
+    app: Part<PeerApp>,
+    input: LocalInput,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct MonitorKey {
+    monitor: Part<Monitor>,
+    events: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct NetKey {
+    net: Part<Net>,
+    delta: u64,
+}
+
+/// What happens to the network in one step.
+#[derive(Debug)]
+struct Delta<'a> {
+    /// One copy leaves (delivered or dropped).
+    remove: Option<(PeerId, &'a Packet)>,
+    /// One copy more.
+    duplicate: Option<(PeerId, &'a Packet)>,
+    /// Datagrams sent: (receiver, packets, their fingerprint), in order.
+    adds: Vec<(PeerId, &'a [Packet], u64)>,
+    /// Which peers are closed after the step (nothing stays in flight to them).
+    closed: [bool; 2],
+    max_copies: u8,
+}
+
+impl std::hash::Hash for Delta<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.remove.hash(h);
+        self.duplicate.hash(h);
+        for (to, _, fp) in &self.adds {
+            (to, fp).hash(h);
+        }
+        self.closed.hash(h);
+        self.max_copies.hash(h);
+    }
+}
+
+impl Delta<'_> {
+    /// The network after the step, and whether a datagram put a new copy in flight.
+    fn apply(&self, net: &Net) -> (Net, bool) {
+        let mut n = net.clone();
+        let mut grew = false;
+        if let Some((to, packet)) = self.remove {
+            take(&mut n, to, packet);
+        }
+        if let Some((to, packet)) = self.duplicate {
+            if let Some(c) = n.get_mut(&(to, packet.clone())) {
+                *c = (*c + 1).min(self.max_copies);
+            }
+        }
+        for (to, packets, _) in &self.adds {
+            if self.closed[to.index()] {
+                continue;
+            }
+            for packet in packets.iter() {
+                let c = n.entry((*to, packet.clone())).or_insert(0);
+                if *c < self.max_copies {
+                    *c += 1;
+                    grew = true;
+                }
+            }
+        }
+        if self.closed.iter().any(|c| *c) {
+            n.retain(|(to, _), _| !self.closed[to.index()]);
+        }
+        (n, grew)
+    }
+}
+
+/// What the monitor became after a step's events, and the first violation among them.
+type MonitorOut = (Part<Monitor>, Option<Violation>);
+
+/// Most entries a cache holds before it is emptied (a bound on its memory, about
+/// 200 bytes an entry plus the pieces it keeps alive).
+const CACHE_LIMIT: usize = 1 << 20;
+
+/// Memoized local transitions and monitor updates, keyed by the fingerprints of their
+/// inputs (the pieces are compared in full on a hit, the monitor's event list by its
+/// 64-bit fingerprint). Owned by one explorer thread.
+#[derive(Debug, Default)]
+pub struct StepCache {
+    local: HashMap<LocalKey, Arc<LocalOut>, FpBuild>,
+    monitor: HashMap<MonitorKey, Arc<MonitorOut>, FpBuild>,
+    net: HashMap<NetKey, (Part<Net>, bool), FpBuild>,
+    peers: Interner<Peer>,
+    apps: Interner<PeerApp>,
+    monitors: Interner<Monitor>,
+    nets: Interner<Net>,
+    /// Lookups that found an entry.
+    pub hits: u64,
+    /// Lookups that computed one.
+    pub misses: u64,
+}
+
+impl StepCache {
+    fn local(
+        &mut self,
+        id: PeerId,
+        peer: &Part<Peer>,
+        app: &Part<PeerApp>,
+        input: LocalInput,
+    ) -> Arc<LocalOut> {
+        let key = LocalKey {
+            id,
+            peer: peer.clone(),
+            app: app.clone(),
+            input,
+        };
+        if let Some(out) = self.local.get(&key) {
+            self.hits += 1;
+            return out.clone();
+        }
+        self.misses += 1;
+        let mut out = local(id, peer, app, &key.input, NOW, false);
+        out.peer = self.peers.intern(out.peer);
+        out.app = self.apps.intern(out.app);
+        let out = Arc::new(out);
+        if self.local.len() >= CACHE_LIMIT {
+            self.clear();
+        }
+        self.local.insert(key, out.clone());
+        out
+    }
+
+    fn monitor(&mut self, monitor: &Part<Monitor>, outs: &[&LocalOut]) -> Arc<MonitorOut> {
+        let events = match outs {
+            [one] => one.observed,
+            _ => fingerprint(&outs.iter().map(|o| o.observed).collect::<Vec<_>>()),
+        };
+        let key = MonitorKey {
+            monitor: monitor.clone(),
+            events,
+        };
+        if let Some(out) = self.monitor.get(&key) {
+            self.hits += 1;
+            return out.clone();
+        }
+        self.misses += 1;
+        let (m, v) = observe(monitor, outs, None, 0);
+        let out = Arc::new((self.monitors.intern(m), v));
+        if self.monitor.len() >= CACHE_LIMIT {
+            self.clear();
+        }
+        self.monitor.insert(key, out.clone());
+        out
+    }
+
+    fn net(&mut self, net: &Part<Net>, delta: &Delta<'_>) -> (Part<Net>, bool) {
+        let key = NetKey {
+            net: net.clone(),
+            delta: fingerprint(delta),
+        };
+        if let Some(out) = self.net.get(&key) {
+            self.hits += 1;
+            return out.clone();
+        }
+        self.misses += 1;
+        let (n, grew) = delta.apply(net);
+        let out = (self.nets.intern(Part::new(n)), grew);
+        if self.net.len() >= CACHE_LIMIT {
+            self.clear();
+        }
+        self.net.insert(key, out.clone());
+        out
+    }
+
+    /// Empties every table (their memory is bounded by [`CACHE_LIMIT`] entries each).
+    fn clear(&mut self) {
+        self.local.clear();
+        self.monitor.clear();
+        self.net.clear();
+        self.peers.clear();
+        self.apps.clear();
+        self.monitors.clear();
+        self.nets.clear();
+    }
+}
+
+/// Feeds the judged events of `outs` to a copy of the monitor (and every event to the
+/// trace, with each violation right after the event that caused it), then ends the step.
+fn observe(
+    monitor: &Part<Monitor>,
+    outs: &[&LocalOut],
+    mut trace: Option<&mut Trace>,
+    t: Millis,
+) -> MonitorOut {
+    let mut m = (**monitor).clone();
+    let mut first: Option<Violation> = None;
+    let mut note = |violations: Vec<TraceEvent>, trace: &mut Option<&mut Trace>| {
+        for v in violations {
+            if let (None, EventKind::Violation { invariant, detail }) = (&first, &v.kind) {
+                first = Some(Violation {
+                    invariant: invariant.clone(),
+                    detail: detail.clone(),
+                });
+            }
+            if let Some(trace) = trace.as_mut() {
+                trace.push(v);
+            }
+        }
+    };
+    for out in outs {
+        for (event, judged) in &out.log {
+            let violations = if *judged { m.observe(event) } else { Vec::new() };
+            if let Some(trace) = trace.as_mut() {
+                trace.push(event.clone());
+            }
+            note(violations, &mut trace);
+        }
+    }
+    if outs.iter().any(|o| o.any_observed) {
+        let violations = m.end_step(t);
+        note(violations, &mut trace);
+    }
+    (Part::new(m), first)
+}
+
+/// How a step is being computed.
+struct Mode<'a> {
+    trace: Option<&'a mut Trace>,
+    t: Millis,
+    cache: Option<&'a mut StepCache>,
+}
+
+/// The successor of `s` by `action`, or `None` for a stutter (see [`World::step`]).
+pub(crate) fn step(
+    world: &World,
+    s: &State,
+    action: &Action,
+    cache: Option<&mut StepCache>,
+) -> Option<State> {
+    let mode = Mode {
+        trace: None,
+        t: NOW,
+        cache,
+    };
+    let (next, stutter) = run(world, s, action, mode);
+    (!stutter).then_some(next)
+}
+
+/// The successor of `s` by `action` with every event written to `trace` at time `t`
+/// (stutters included: they are applied like any other step).
+pub(crate) fn step_traced(
+    world: &World,
+    s: &State,
+    action: &Action,
+    trace: &mut Trace,
+    t: Millis,
+) -> State {
+    let mode = Mode {
+        trace: Some(trace),
+        t,
+        cache: None,
+    };
+    run(world, s, action, mode).0
+}
+
+fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State, bool) {
+    let mut next = s.clone();
+    let tracing = mode.trace.is_some();
+    let t = mode.t;
+    let b = world.config().bounds;
+    // The world's own lines (what the action was), before the peers' events.
+    let mut faults: Vec<Entry> = Vec::new();
+    let mut fault = |peer: Option<PeerId>, name: &str, detail: Option<String>| {
+        if tracing {
+            let kind = EventKind::Fault {
+                action: name.to_string(),
+                detail,
+            };
+            let event = match peer {
+                Some(p) => TraceEvent::on(t, p, kind),
+                None => TraceEvent::global(t, kind),
+            };
+            faults.push((event, false));
+        }
+    };
+    let mut outs: Vec<(PeerId, Arc<LocalOut>)> = Vec::new();
+    let one = |mode: &mut Mode<'_>, id: PeerId, input: LocalInput| {
+        let (peer, app) = (&s.peers[id.index()], &s.apps[id.index()]);
+        let out = match (mode.trace.is_some(), mode.cache.as_mut()) {
+            (false, Some(cache)) => cache.local(id, peer, app, input),
+            _ => Arc::new(local(id, peer, app, &input, t, tracing)),
+        };
+        (id, out)
+    };
+    let mut remove = None;
+    let mut duplicate = None;
+    match action {
+        Action::Connect => {
+            fault(Some(PeerId::A), "connect", None);
+            next.connected = true;
+            outs = both(s, t, tracing, false, &mut fault);
+        }
+        Action::IceRestart => {
+            next.spent.ice_restarts += 1;
+            fault(Some(PeerId::A), "ice_restart", None);
+            outs = both(s, t, tracing, true, &mut fault);
+        }
+        Action::Send { peer, channel } => {
+            outs.push(one(&mut mode, *peer, LocalInput::Send(*channel)));
+        }
+        Action::CloseChannel { peer, channel } => {
+            next.spent.channel_closes += 1;
+            fault(Some(*peer), "close_channel", Some(label(*channel)));
+            outs.push(one(&mut mode, *peer, LocalInput::CloseChannel(*channel)));
+        }
+        Action::ClosePeer { peer } => {
+            next.spent.peer_closes += 1;
+            fault(Some(*peer), "close_peer", None);
+            outs.push(one(&mut mode, *peer, LocalInput::ClosePeer));
+        }
+        Action::Fire { peer, timer } => {
+            next.spent.timer_fires += 1;
+            if tracing {
+                fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
+            }
+            outs.push(one(&mut mode, *peer, LocalInput::Fire(*timer)));
+        }
+        Action::GuardExpiry { peer, channel } => {
+            next.spent.timer_fires += 1;
+            if tracing {
+                let detail = format!("guard of {} expires", label(*channel));
+                fault(Some(*peer), "timer", Some(detail));
+            }
+            outs.push(one(&mut mode, *peer, LocalInput::GuardExpiry(*channel)));
+        }
+        Action::Deliver { to, packet } => {
+            if tracing {
+                let detail = format!("from {}: {}", to.other(), describe_packet(packet));
+                fault(Some(*to), "deliver", Some(detail));
+            }
+            if s.net.contains_key(&(*to, packet.clone())) {
+                remove = Some((*to, packet));
+                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet.clone())));
+            }
+        }
+        Action::Drop { to, packet } => {
+            if tracing {
+                let detail = format!("to {to}: {}", describe_packet(packet));
+                fault(None, "drop", Some(detail));
+            }
+            next.spent.drops += 1;
+            remove = Some((*to, packet));
+        }
+        Action::Duplicate { to, packet } => {
+            if tracing {
+                let detail = format!("to {to}: {}", describe_packet(packet));
+                fault(None, "duplicate", Some(detail));
+            }
+            if s.net.get(&(*to, packet.clone())).is_some_and(|c| *c < b.max_copies) {
+                next.spent.duplications += 1;
+                duplicate = Some((*to, packet));
+            }
+        }
+    }
+    // Peers and applications.
+    for (id, out) in &outs {
+        next.peers[id.index()] = out.peer.clone();
+        next.apps[id.index()] = out.app.clone();
+    }
+    // Datagrams in flight; nothing stays in flight to a closed peer, which ignores
+    // everything for good (forgetting it merges states that differ only there).
+    let delta = Delta {
+        remove,
+        duplicate,
+        adds: outs
+            .iter()
+            .map(|(id, o)| (id.other(), o.transmits.as_slice(), o.transmits_fp))
+            .collect(),
+        closed: [next.peers[0].is_closed(), next.peers[1].is_closed()],
+        max_copies: b.max_copies,
+    };
+    let (net, grew) = match mode.cache.as_mut() {
+        Some(cache) if !tracing => cache.net(&s.net, &delta),
+        _ => {
+            let (n, grew) = delta.apply(&s.net);
+            (Part::new(n), grew)
+        }
+    };
+    if net != s.net {
+        next.net = net;
+    }
+    // The monitor.
+    let judged = outs.iter().any(|(_, o)| o.any_observed);
+    let refs: Vec<&LocalOut> = outs.iter().map(|(_, o)| o.as_ref()).collect();
+    if let Some(trace) = mode.trace.as_mut() {
+        for (event, _) in faults {
+            trace.push(event);
+        }
+        let (m, v) = observe(&s.monitor, &refs, Some(trace), t);
+        next.monitor = m;
+        if next.violation.is_none() {
+            next.violation = v;
+        }
+    } else if judged {
+        let (m, v) = match mode.cache.as_mut() {
+            Some(cache) => cache.monitor(&s.monitor, &refs).as_ref().clone(),
+            None => observe(&s.monitor, &refs, None, t),
+        };
+        next.monitor = m;
+        if next.violation.is_none() {
+            next.violation = v;
+        }
+    }
+    let stutter =
+        matches!(action, Action::Fire { .. } | Action::GuardExpiry { .. }) && !judged && !grew;
+    (next, stutter)
+}
+
+/// Connect or ICE restart: both peers, offer from `a`, answer from `b`, then each peer
+/// drained in turn.
+fn both(
+    s: &State,
+    t: Millis,
+    tracing: bool,
+    restart: bool,
+    fault: &mut impl FnMut(Option<PeerId>, &str, Option<String>),
+) -> Vec<(PeerId, Arc<LocalOut>)> {
+    let mut pa = (*s.peers[0]).clone();
+    let mut pb = (*s.peers[1]).clone();
+    let go = if restart {
+        match pa.handle_input(NOW, Input::App(AppCall::IceRestart)) {
+            Ok(()) => true,
+            Err(e) => {
+                fault(Some(PeerId::A), "ice_restart", Some(e));
+                false
+            }
+        }
+    } else {
+        true
+    };
+    if go {
+        if let Err((peer, e)) = negotiate(&mut pa, &mut pb) {
+            fault(Some(peer), "negotiate", Some(e));
+        }
+    }
+    let mut outs = Vec::new();
+    for (id, mut peer) in [(PeerId::A, pa), (PeerId::B, pb)] {
+        let before = (&s.peers[id.index()], &s.apps[id.index()]);
+        let mut app = (**before.1).clone();
+        let mut log = Vec::new();
+        let mut transmits = Vec::new();
+        Local {
+            id,
+            peer: &mut peer,
+            app: &mut app,
+            t,
+            tracing,
+            log: &mut log,
+            transmits: &mut transmits,
+        }
+        .drain();
+        outs.push((
+            id,
+            Arc::new(finish_local(before, peer, app, transmits, log)),
+        ));
+    }
+    outs
+}
+
+/// Offer from `a`, answer from `b`, applied at once; the error names the peer.
+fn negotiate(a: &mut Peer, b: &mut Peer) -> Result<(), (PeerId, String)> {
+    let offer = a.create_description(NOW).map_err(|e| (PeerId::A, e))?;
+    b.apply_remote_description(NOW, &offer)
+        .map_err(|e| (PeerId::B, e))?;
+    let answer = b.create_description(NOW).map_err(|e| (PeerId::B, e))?;
+    a.apply_remote_description(NOW, &answer)
+        .map_err(|e| (PeerId::A, e))
+}
+
+/// Removes one copy of a packet; false if none was in flight.
+fn take(net: &mut Net, to: PeerId, packet: &Packet) -> bool {
+    let key = (to, packet.clone());
+    match net.get_mut(&key) {
+        Some(n) if *n > 1 => {
+            *n -= 1;
+            true
+        }
+        Some(_) => {
+            net.remove(&key);
+            true
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,575 @@
+//! The untimed world that the exhaustive explorer and the property tests step: two model
+//! peers, the network as a multiset of datagrams in flight, the application on each peer
+//! and the invariant monitor, all plain data that is `Clone + Eq + Hash`.
+//!
+//! # Untimed
+//!
+//! The clock never moves: every input is fed at `now = 0`, and a timer fires through
+//! [`Peer::fire_timer`], which fires an armed timer as if its deadline had passed without
+//! advancing time. So every timestamp in the state stays constant and two histories that
+//! reach the same protocol state reach *equal* states, which is what lets a visited set
+//! collapse interleavings. Any armed timer may fire at any moment, in any order: ICE may
+//! fail while a DTLS flight is in the air, the DCEP deadline may expire before the ACK
+//! arrives. That is more behaviours than the timed simulator can produce, never fewer, so
+//! a safety property that holds here holds there.
+//!
+//! # Network
+//!
+//! A multiset of `(to, packet)` with a count per packet. Any packet in flight may be
+//! delivered (which is also every reordering), dropped, or duplicated (bounded by
+//! [`Bounds::duplications`] in all). A peer that transmits a packet of which
+//! [`Bounds::max_copies`] copies are already in flight loses the extra copy: a loss the
+//! network is allowed anyway, and the bound that keeps retransmission timers (ICE
+//! consent, SCTP T3) from growing the multiset without end.
+//!
+//! # Application
+//!
+//! Peer `a` creates [`Bounds::channels`] in-band channels `c0`, `c1`, ... before anything
+//! else; peer `b` learns each one through `ondatachannel`. Each application holds a
+//! reference to the channels it knows and may at any moment send on one (bounded per
+//! channel), close one, close its peer connection, or (on `a`, the offerer) restart ICE
+//! and renegotiate. See [`crate::check::app`] for what the raw and guarded applications
+//! do with those calls and with the events the stack reports.
+//!
+//! # One step
+//!
+//! An [`Action`] is applied, then both peers are drained until they are quiet: datagrams
+//! go into the network, events are recorded as trace events (through [`crate::record`],
+//! the same words every driver writes), judged by the [`Monitor`] and handed to the
+//! application, which may react (the guard flushes on open). The first violation is kept
+//! in the state; a violated state has no successors.
+
+use super::app::{self, AppKind, PeerApp};
+use super::monitor::{Monitor, MonitorConfig};
+use super::part::Part;
+use super::step::{self, StepCache};
+use crate::model::{Input, Packet, Peer, PeerConfig, Profile, Timer};
+use crate::stack::AppCall;
+use crate::trace::{Millis, MsgId, PeerId, Trace};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The only time the untimed world knows.
+pub const NOW: Millis = 0;
+
+/// Most channels a world may have (message ids and labels are built from one digit).
+pub const MAX_CHANNELS: u8 = 9;
+
+/// Most sends per peer and channel a world may allow (one digit of the message id).
+pub const MAX_SENDS: u8 = 9;
+
+/// How much the application and the network may do, so that the state space is finite.
+/// Every bound is a total over the whole history unless it says otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Bounds {
+    /// In-band channels peer `a` creates at the start (1..=9).
+    pub channels: u8,
+    /// Sends per peer and channel (0..=9).
+    pub sends_per_channel: u8,
+    /// `channel.close()` calls, on either peer, in all.
+    pub channel_closes: u8,
+    /// `pc.close()` calls, on either peer, in all.
+    pub peer_closes: u8,
+    /// ICE restarts (each followed by an offer/answer), on peer `a`.
+    pub ice_restarts: u8,
+    /// Timer firings (protocol timers and guard expiries), in all. Deliveries are not
+    /// bounded: with this bound, `drops` and `duplications` the state space is finite
+    /// and can be explored to the end.
+    pub timer_fires: u8,
+    /// Packets lost in flight, in all (a packet may also never be delivered, which
+    /// costs nothing).
+    pub drops: u8,
+    /// Duplications of a packet in flight, in all.
+    pub duplications: u8,
+    /// Copies of one packet that may be in flight at once (at least 1).
+    pub max_copies: u8,
+}
+
+impl Default for Bounds {
+    /// The bounds of `dcsim check`: one channel, one send per peer, one channel close, one
+    /// peer-connection close, one ICE restart, two timer firings, one drop, one
+    /// duplication, one copy in flight.
+    fn default() -> Self {
+        Bounds {
+            channels: 1,
+            sends_per_channel: 1,
+            channel_closes: 1,
+            peer_closes: 1,
+            ice_restarts: 1,
+            timer_fires: 2,
+            drops: 0,
+            duplications: 1,
+            max_copies: 1,
+        }
+    }
+}
+
+impl Bounds {
+    /// The names [`Bounds::set`] takes, in the order of the fields.
+    pub const NAMES: [&'static str; 9] = [
+        "channels",
+        "sends",
+        "channel-closes",
+        "peer-closes",
+        "ice-restarts",
+        "timer-fires",
+        "drops",
+        "duplications",
+        "copies",
+    ];
+
+    /// Sets one bound by name (see [`Bounds::NAMES`]).
+    pub fn set(&mut self, name: &str, value: u8) -> Result<(), String> {
+        let slot = match name {
+            "channels" => &mut self.channels,
+            "sends" => &mut self.sends_per_channel,
+            "channel-closes" => &mut self.channel_closes,
+            "peer-closes" => &mut self.peer_closes,
+            "ice-restarts" => &mut self.ice_restarts,
+            "timer-fires" => &mut self.timer_fires,
+            "drops" => &mut self.drops,
+            "duplications" => &mut self.duplications,
+            "copies" => &mut self.max_copies,
+            _ => {
+                let shown: String = name.chars().take(20).collect();
+                return Err(format!(
+                    "unknown bound {shown:?} (expected one of {})",
+                    Self::NAMES.join(", ")
+                ));
+            }
+        };
+        *slot = value;
+        Ok(())
+    }
+
+    /// Applies `name=value,name=value` (see [`Bounds::NAMES`]); the error names the
+    /// bad item.
+    pub fn apply(&mut self, text: &str) -> Result<(), String> {
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((name, value)) = item.split_once('=') else {
+                let shown: String = item.chars().take(30).collect();
+                return Err(format!("expected name=value, got {shown:?}"));
+            };
+            let value: u8 = value.trim().parse().map_err(|_| {
+                let shown: String = value.chars().take(20).collect();
+                format!("{}: expected a number from 0 to 255, got {shown:?}", name.trim())
+            })?;
+            self.set(name.trim(), value)?;
+        }
+        self.validate()
+    }
+
+    /// Checks the bounds; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_CHANNELS).contains(&self.channels) {
+            return Err(format!(
+                "channels: must be 1 to {MAX_CHANNELS}, got {}",
+                self.channels
+            ));
+        }
+        if self.sends_per_channel > MAX_SENDS {
+            return Err(format!(
+                "sends per channel: must be 0 to {MAX_SENDS}, got {}",
+                self.sends_per_channel
+            ));
+        }
+        if self.max_copies == 0 {
+            return Err("max copies: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Everything that fixes a world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorldConfig {
+    /// Which lifecycle the peers follow.
+    pub profile: Profile,
+    /// Which application runs on both peers.
+    pub app: AppKind,
+    /// How much may happen.
+    pub bounds: Bounds,
+    /// Timeouts and limits of the peers (only their existence matters untimed: a timer
+    /// with a zero timeout is never armed).
+    pub peer: PeerConfig,
+}
+
+impl WorldConfig {
+    /// A world of `profile` and `app` with the default bounds and peer config.
+    pub fn new(profile: Profile, app: AppKind) -> Self {
+        WorldConfig {
+            profile,
+            app,
+            bounds: Bounds::default(),
+            peer: PeerConfig::default(),
+        }
+    }
+}
+
+/// One move of the world. The explorer tries every enabled one, in the order
+/// [`World::actions`] lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    /// Offer/answer exchanged (out of band, at once); ICE starts on both peers.
+    Connect,
+    /// The application on `peer` sends on channel `channel` (raw or through its guard).
+    Send {
+        /// Sending peer.
+        peer: PeerId,
+        /// Channel index (`c0` is 0).
+        channel: u8,
+    },
+    /// The application on `peer` calls `channel.close()`.
+    CloseChannel {
+        /// Closing peer.
+        peer: PeerId,
+        /// Channel index.
+        channel: u8,
+    },
+    /// The application on `peer` calls `pc.close()`.
+    ClosePeer {
+        /// Closing peer.
+        peer: PeerId,
+    },
+    /// `restartIce()` on `a`, then a new offer/answer.
+    IceRestart,
+    /// An armed timer of `peer` fires.
+    Fire {
+        /// Whose timer.
+        peer: PeerId,
+        /// Which.
+        timer: Timer,
+    },
+    /// A message held by `peer`'s guard of `channel` reaches its expiry.
+    GuardExpiry {
+        /// Whose guard.
+        peer: PeerId,
+        /// Channel index.
+        channel: u8,
+    },
+    /// One copy of a packet in flight arrives at `to`.
+    Deliver {
+        /// Receiver.
+        to: PeerId,
+        /// The packet.
+        packet: Packet,
+    },
+    /// One copy of a packet in flight is lost.
+    Drop {
+        /// Receiver it was meant for.
+        to: PeerId,
+        /// The packet.
+        packet: Packet,
+    },
+    /// A packet in flight is duplicated.
+    Duplicate {
+        /// Receiver.
+        to: PeerId,
+        /// The packet.
+        packet: Packet,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Connect => f.write_str("connect"),
+            Action::Send { peer, channel } => write!(f, "{peer}: send on {}", label(*channel)),
+            Action::CloseChannel { peer, channel } => {
+                write!(f, "{peer}: close {}", label(*channel))
+            }
+            Action::ClosePeer { peer } => write!(f, "{peer}: close peer connection"),
+            Action::IceRestart => f.write_str("a: ICE restart and renegotiation"),
+            Action::Fire { peer, timer } => write!(f, "{peer}: timer {timer:?} fires"),
+            Action::GuardExpiry { peer, channel } => {
+                write!(f, "{peer}: guard of {} expires a message", label(*channel))
+            }
+            Action::Deliver { to, packet } => {
+                write!(f, "deliver to {to}: {}", describe_packet(packet))
+            }
+            Action::Drop { to, packet } => write!(f, "drop (to {to}): {}", describe_packet(packet)),
+            Action::Duplicate { to, packet } => {
+                write!(f, "duplicate (to {to}): {}", describe_packet(packet))
+            }
+        }
+    }
+}
+
+/// A packet in a few words, for traces.
+pub fn describe_packet(packet: &Packet) -> String {
+    use crate::model::Chunk;
+    match packet {
+        Packet::StunRequest {
+            generation,
+            nominate,
+        } => format!(
+            "STUN request gen {generation}{}",
+            if *nominate { " use-candidate" } else { "" }
+        ),
+        Packet::StunResponse { generation, .. } => format!("STUN response gen {generation}"),
+        Packet::DtlsFlight(n) => format!("DTLS flight {n}"),
+        Packet::DtlsCloseNotify => "DTLS close_notify".into(),
+        Packet::SctpHandshake(n) => {
+            let name = match n {
+                1 => "INIT",
+                2 => "INIT ACK",
+                3 => "COOKIE ECHO",
+                4 => "COOKIE ACK",
+                _ => "handshake",
+            };
+            format!("SCTP {name}")
+        }
+        Packet::SctpBundle(chunks) => {
+            let tsns: Vec<String> = chunks.iter().map(|(t, _)| t.to_string()).collect();
+            format!("SCTP bundle of {} chunks (TSN {})", chunks.len(), tsns.join(", "))
+        }
+        Packet::SctpData { tsn, chunk } => {
+            let what = match chunk {
+                Chunk::DcepOpen { stream, label, .. } => {
+                    format!("DATA_CHANNEL_OPEN {label} (stream {stream})")
+                }
+                Chunk::DcepAck { stream } => format!("DATA_CHANNEL_ACK (stream {stream})"),
+                Chunk::Data { stream, msg, .. } => format!("data #{msg} (stream {stream})"),
+                Chunk::StreamReset { stream } => format!("stream reset (stream {stream})"),
+            };
+            format!("SCTP tsn {tsn} {what}")
+        }
+        Packet::SctpSack { cum_tsn } => format!("SCTP SACK {cum_tsn}"),
+        Packet::SctpAbort => "SCTP ABORT".into(),
+    }
+}
+
+/// The label of channel `index`: `c0`, `c1`, ...
+pub fn label(index: u8) -> String {
+    format!("c{index}")
+}
+
+/// The channel index of a label made by [`label`].
+pub fn index_of(label: &str) -> Option<u8> {
+    label.strip_prefix('c')?.parse().ok()
+}
+
+/// The id of `peer`'s `seq`-th message on channel `channel`: `1cs` for `a`, `2cs` for `b`
+/// (so `#100` is `a`'s first message on `c0`). Ids depend on what was sent, not on the
+/// order of sends across channels, so histories that differ only in that order converge.
+pub fn msg_id(peer: PeerId, channel: u8, seq: u8) -> MsgId {
+    (peer.index() as MsgId + 1) * 100 + MsgId::from(channel) * 10 + MsgId::from(seq)
+}
+
+/// The first invariant a state violated.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Violation {
+    /// Invariant name (see [`crate::check::names`]).
+    pub invariant: String,
+    /// What exactly.
+    pub detail: String,
+}
+
+/// Budget spent so far (the bounds that are totals).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Spent {
+    pub(crate) channel_closes: u8,
+    pub(crate) peer_closes: u8,
+    pub(crate) ice_restarts: u8,
+    pub(crate) timer_fires: u8,
+    pub(crate) drops: u8,
+    pub(crate) duplications: u8,
+}
+
+/// Packets in flight: (receiver, packet) -> copies.
+pub(crate) type Net = BTreeMap<(PeerId, Packet), u8>;
+
+/// One state of the world. Its pieces are shared between states until a step changes
+/// them ([`Part`]), so a clone is a few reference counts and the states of a BFS level
+/// share almost all their memory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    pub(crate) peers: [Part<Peer>; 2],
+    pub(crate) net: Part<Net>,
+    pub(crate) apps: [Part<PeerApp>; 2],
+    pub(crate) connected: bool,
+    pub(crate) spent: Spent,
+    pub(crate) monitor: Part<Monitor>,
+    pub(crate) violation: Option<Violation>,
+}
+
+impl State {
+    /// The first invariant violated on the way here, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_ref()
+    }
+
+    /// A peer.
+    pub fn peer(&self, id: PeerId) -> &Peer {
+        &self.peers[id.index()]
+    }
+
+    /// Packets in flight with their copy counts, in a fixed order.
+    pub fn in_flight(&self) -> impl Iterator<Item = (PeerId, &Packet, u8)> {
+        self.net.iter().map(|((to, p), n)| (*to, p, *n))
+    }
+
+    /// The application of a peer.
+    pub fn app(&self, id: PeerId) -> &PeerApp {
+        &self.apps[id.index()]
+    }
+
+    /// The monitor, as it stands after the last step.
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    /// The network: packets in flight and their copy counts.
+    pub fn net(&self) -> &BTreeMap<(PeerId, Packet), u8> {
+        &self.net
+    }
+}
+
+/// The world: its configuration and the rules that step it. Cheap to share.
+#[derive(Clone, Debug)]
+pub struct World {
+    config: WorldConfig,
+}
+
+impl World {
+    /// A world; the bounds must be valid ([`Bounds::validate`]).
+    pub fn new(config: WorldConfig) -> Result<Self, String> {
+        config.bounds.validate()?;
+        Ok(World { config })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WorldConfig {
+        &self.config
+    }
+
+    /// What the monitor is told about this world.
+    pub fn monitor_config(&self) -> MonitorConfig {
+        MonitorConfig {
+            observable_closing: self.config.profile.observable_closing,
+            guard_max_messages: app::guard_max_messages(self.config.app),
+            check_derived_state: true,
+        }
+    }
+
+    /// The initial state: both peers new, `a`'s channels created, nothing in flight.
+    pub fn init(&self) -> State {
+        let profile = self.config.profile;
+        let mut a = Peer::new(PeerId::A, profile, self.config.peer);
+        for ch in 0..self.config.bounds.channels {
+            let call = AppCall::CreateChannel {
+                label: label(ch),
+                negotiated: None,
+                ordered: true,
+            };
+            // Cannot fail on a fresh peer with distinct labels, and emits nothing.
+            let _ = a.handle_input(NOW, Input::App(call));
+        }
+        let app = |id| PeerApp::new(self.config.app, id, self.config.bounds.channels);
+        State {
+            peers: [
+                Part::new(a),
+                Part::new(Peer::new(PeerId::B, profile, self.config.peer)),
+            ],
+            net: Part::new(BTreeMap::new()),
+            apps: [Part::new(app(PeerId::A)), Part::new(app(PeerId::B))],
+            connected: false,
+            spent: Spent::default(),
+            monitor: Part::new(Monitor::new(self.monitor_config())),
+            violation: None,
+        }
+    }
+
+    /// Every action enabled in `s`, in a fixed order: connect, application calls (`a`
+    /// then `b`), timers (`a` then `b`, timer order), then for each packet in flight (in
+    /// packet order) deliver, drop, duplicate. A violated state has none.
+    pub fn actions(&self, s: &State, out: &mut Vec<Action>) {
+        out.clear();
+        if s.violation.is_some() {
+            return;
+        }
+        let b = &self.config.bounds;
+        if !s.connected {
+            out.push(Action::Connect);
+        }
+        for peer in PeerId::BOTH {
+            let app = &s.apps[peer.index()];
+            for (i, ch) in app.channels().iter().enumerate() {
+                let channel = i as u8;
+                if !ch.known() {
+                    continue;
+                }
+                if ch.sends() < b.sends_per_channel {
+                    out.push(Action::Send { peer, channel });
+                }
+                if !ch.close_called()
+                    && !app.peer_closed()
+                    && s.spent.channel_closes < b.channel_closes
+                {
+                    out.push(Action::CloseChannel { peer, channel });
+                }
+            }
+            if !app.peer_closed() && s.spent.peer_closes < b.peer_closes {
+                out.push(Action::ClosePeer { peer });
+            }
+        }
+        if s.connected && !s.apps[0].peer_closed() && s.spent.ice_restarts < b.ice_restarts {
+            out.push(Action::IceRestart);
+        }
+        if s.spent.timer_fires < b.timer_fires {
+            for peer in PeerId::BOTH {
+                for (timer, _) in s.peers[peer.index()].armed_timers() {
+                    out.push(Action::Fire { peer, timer });
+                }
+                for channel in s.apps[peer.index()].expiring() {
+                    out.push(Action::GuardExpiry { peer, channel });
+                }
+            }
+        }
+        for ((to, packet), copies) in s.net.iter() {
+            out.push(Action::Deliver {
+                to: *to,
+                packet: packet.clone(),
+            });
+            if s.spent.drops < b.drops {
+                out.push(Action::Drop {
+                    to: *to,
+                    packet: packet.clone(),
+                });
+            }
+            if s.spent.duplications < b.duplications && *copies < b.max_copies {
+                out.push(Action::Duplicate {
+                    to: *to,
+                    packet: packet.clone(),
+                });
+            }
+        }
+    }
+
+    /// The state after `action`, or `None` if the action is a timer firing that the
+    /// untimed model cannot tell from doing nothing (no event, nothing new in flight: it
+    /// only moved a retransmission timeout or disarmed a timer that had nothing to do).
+    /// Does not check that the action is enabled.
+    pub fn step(&self, s: &State, action: &Action) -> Option<State> {
+        step::step(self, s, action, None)
+    }
+
+    /// [`World::step`] with a cache of component transitions (see [`StepCache`]): the
+    /// same result, much faster when many states share their pieces.
+    pub fn step_cached(&self, cache: &mut StepCache, s: &State, action: &Action) -> Option<State> {
+        step::step(self, s, action, Some(cache))
+    }
+
+    /// Replays `actions` from the initial state and returns the trace, one time unit a
+    /// step (the untimed model has no clock: the time column counts steps), and the final
+    /// state. Every action is applied, including ones [`World::step`] would call a
+    /// stutter.
+    pub fn replay(&self, actions: &[Action]) -> (Trace, State) {
+        let mut trace = Trace::new();
+        let mut s = self.init();
+        for (i, a) in actions.iter().enumerate() {
+            s = step::step_traced(self, &s, a, &mut trace, i as Millis + 1);
+        }
+        (trace, s)
+    }
+}
