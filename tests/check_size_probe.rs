@@ -7,8 +7,14 @@ struct Counting;
 static BYTES: AtomicUsize = AtomicUsize::new(0);
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 { BYTES.fetch_add(l.size(), Ordering::Relaxed); COUNT.fetch_add(1, Ordering::Relaxed); System.alloc(l) }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) { System.dealloc(p, l) }
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        BYTES.fetch_add(l.size(), Ordering::Relaxed);
+        COUNT.fetch_add(1, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
 }
 #[global_allocator]
 static A: Counting = Counting;
@@ -27,9 +33,15 @@ fn probe() {
     // walk: always take the first Deliver, else first action, 20 steps
     for _ in 0..20 {
         w.actions(&s, &mut acts);
-        let a = acts.iter().find(|a| matches!(a, Action::Deliver{..})).cloned().or_else(|| acts.first().cloned());
+        let a = acts
+            .iter()
+            .find(|a| matches!(a, Action::Deliver { .. }))
+            .cloned()
+            .or_else(|| acts.first().cloned());
         let Some(a) = a else { break };
-        if let Some(n) = w.step(&s, &a) { s = n; }
+        if let Some(n) = w.step(&s, &a) {
+            s = n;
+        }
     }
     let a = s.app(dcsim::trace::PeerId::A).clone();
     cost("peer a", s.peer(dcsim::trace::PeerId::A));
@@ -44,7 +56,9 @@ fn distinct_parts() {
     use dcsim::check::part::fingerprint;
     use std::collections::HashSet;
     let mut cfg = WorldConfig::new(Profile::WEBRTC_RS, AppKind::Guarded);
-    cfg.bounds.apply("timer-fires=0,drops=0,duplications=0,ice-restarts=0").unwrap();
+    cfg.bounds
+        .apply("timer-fires=0,drops=0,duplications=0,ice-restarts=0")
+        .unwrap();
     let w = World::new(cfg).unwrap();
     let mut seen = HashSet::new();
     let mut sets: Vec<HashSet<u64>> = vec![HashSet::new(); 6];
@@ -70,5 +84,14 @@ fn distinct_parts() {
         }
         frontier = next;
     }
-    println!("states {} peerA {} peerB {} appA {} appB {} monitor {} net {}", seen.len(), sets[0].len(), sets[1].len(), sets[2].len(), sets[3].len(), sets[4].len(), sets[5].len());
+    println!(
+        "states {} peerA {} peerB {} appA {} appB {} monitor {} net {}",
+        seen.len(),
+        sets[0].len(),
+        sets[1].len(),
+        sets[2].len(),
+        sets[3].len(),
+        sets[4].len(),
+        sets[5].len()
+    );
 }

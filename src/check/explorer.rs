@@ -26,14 +26,14 @@
 //! with its fixed keys); the chance that two of `n` distinct states collide, which would
 //! prune one of them, is about `n² / 2⁶⁵` (3·10⁻⁶ for ten million states).
 
-use super::symmetry;
 use super::step::StepCache;
+use super::symmetry;
 use super::world::{Action, State, Violation, World};
 use crate::trace::Trace;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 /// The default [`ExploreOptions::max_states`]: about 2 GiB of visited set, parent links

@@ -22,9 +22,9 @@ pub struct CheckArgs {
     pub options: ExploreOptions,
 }
 
-fn number<T: std::str::FromStr>(option: &str, text: &str, lo: T, hi: T) -> Result<T, String>
+fn number<T>(option: &str, text: &str, lo: T, hi: T) -> Result<T, String>
 where
-    T: PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
     let shown: String = text.chars().take(20).collect();
     match text.trim().parse::<T>() {
@@ -37,6 +37,7 @@ where
 
 impl CheckArgs {
     /// Parses the text of the options; the error is one line naming the option.
+    #[allow(clippy::too_many_arguments)] // one per command-line option
     pub fn parse(
         profile: ProfileName,
         depth: &str,
@@ -151,11 +152,7 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
             ""
         }
     );
-    let _ = writeln!(
-        out,
-        "wall time:      {:.2} s",
-        report.elapsed.as_secs_f64()
-    );
+    let _ = writeln!(out, "wall time:      {:.2} s", report.elapsed.as_secs_f64());
     let _ = writeln!(out, "states/second:  {:.0}", report.states_per_second());
     match &report.counterexample {
         None => out.push_str("all invariants hold\n"),

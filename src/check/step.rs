@@ -84,7 +84,8 @@ impl Local<'_> {
                 action: action.to_string(),
                 detail,
             };
-            self.log.push((TraceEvent::on(self.t, self.id, kind), false));
+            self.log
+                .push((TraceEvent::on(self.t, self.id, kind), false));
         }
     }
 
@@ -380,7 +381,11 @@ fn observe(
     };
     for out in outs {
         for (event, judged) in &out.log {
-            let violations = if *judged { m.observe(event) } else { Vec::new() };
+            let violations = if *judged {
+                m.observe(event)
+            } else {
+                Vec::new()
+            };
             if let Some(trace) = trace.as_mut() {
                 trace.push(event.clone());
             }
@@ -527,7 +532,10 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
                 let detail = format!("to {to}: {}", describe_packet(packet));
                 fault(None, "duplicate", Some(detail));
             }
-            if s.net.get(&(*to, packet.clone())).is_some_and(|c| *c < b.max_copies) {
+            if s.net
+                .get(&(*to, packet.clone()))
+                .is_some_and(|c| *c < b.max_copies)
+            {
                 next.spent.duplications += 1;
                 duplicate = Some((*to, packet));
             }

@@ -152,7 +152,10 @@ impl Bounds {
             };
             let value: u8 = value.trim().parse().map_err(|_| {
                 let shown: String = value.chars().take(20).collect();
-                format!("{}: expected a number from 0 to 255, got {shown:?}", name.trim())
+                format!(
+                    "{}: expected a number from 0 to 255, got {shown:?}",
+                    name.trim()
+                )
             })?;
             self.set(name.trim(), value)?;
         }
@@ -321,7 +324,11 @@ pub fn describe_packet(packet: &Packet) -> String {
         }
         Packet::SctpBundle(chunks) => {
             let tsns: Vec<String> = chunks.iter().map(|(t, _)| t.to_string()).collect();
-            format!("SCTP bundle of {} chunks (TSN {})", chunks.len(), tsns.join(", "))
+            format!(
+                "SCTP bundle of {} chunks (TSN {})",
+                chunks.len(),
+                tsns.join(", ")
+            )
         }
         Packet::SctpData { tsn, chunk } => {
             let what = match chunk {

@@ -26,7 +26,7 @@ pub trait Encode {
 }
 
 fn variant(out: &mut Vec<u8>, index: u32, count: u32) {
-    let v = ((u64::from(index) << 32) + u64::from(count) - 1) / u64::from(count);
+    let v = (u64::from(index) << 32).div_ceil(u64::from(count));
     out.extend_from_slice(&(v as u32).to_le_bytes());
 }
 

@@ -413,10 +413,8 @@ impl Harness {
                 self.reached.insert(format!("refused:{kind:?}"));
                 match kind {
                     SendErrorKind::Closed => self.reported.closed = true,
-                    SendErrorKind::NotOpen => {
-                        if self.reported.channel == DataChannelState::Open {
-                            self.reported.channel = DataChannelState::Connecting;
-                        }
+                    SendErrorKind::NotOpen if self.reported.channel == DataChannelState::Open => {
+                        self.reported.channel = DataChannelState::Connecting;
                     }
                     SendErrorKind::BufferFull | SendErrorKind::Other => {
                         self.reported.blocked = true

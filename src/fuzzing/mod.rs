@@ -62,7 +62,11 @@ impl Options {
 
 /// The fuzz targets by name, with their check: what `tests/fuzz_corpus.rs` and
 /// `scripts/fuzz.sh` iterate over.
-pub const TARGETS: [(&str, fn(&[u8]) -> Result<(), String>); 5] = [
+/// A fuzz target's check: `Err` names the violated property.
+pub type CheckFn = fn(&[u8]) -> Result<(), String>;
+
+/// The fuzz targets by name, with their check.
+pub const TARGETS: [(&str, CheckFn); 5] = [
     ("model_inputs", check_model_inputs),
     ("guard_ops", check_guard_ops),
     ("sim_faults", check_sim_faults),
