@@ -95,3 +95,40 @@ fn distinct_parts() {
         sets[5].len()
     );
 }
+
+#[test]
+fn restart_histogram() {
+    use dcsim::check::part::fingerprint;
+    use std::collections::{BTreeMap, HashSet};
+    let mut cfg = WorldConfig::new(Profile::WEBRTC_RS, AppKind::Guarded);
+    cfg.bounds.apply("timer-fires=0,drops=0,duplications=0,channel-closes=0,peer-closes=0").unwrap();
+    let w = World::new(cfg).unwrap();
+    let mut seen = HashSet::new();
+    let mut frontier = vec![w.init()];
+    let mut acts = Vec::new();
+    let mut hist: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for s in &frontier {
+            w.actions(s, &mut acts);
+            for a in &acts {
+                if let Some(n) = w.step(s, a) {
+                    if seen.insert(fingerprint(&n)) {
+                        *sizes.entry(n.net().len()).or_default() += 1;
+                        for ((to, p), _) in n.net() {
+                            *hist.entry(format!("{to} {}", describe_packet(p))).or_default() += 1;
+                        }
+                        next.push(n);
+                    }
+                }
+            }
+        }
+        frontier = next;
+    }
+    println!("states {}", seen.len());
+    println!("sizes {sizes:?}");
+    let mut v: Vec<_> = hist.into_iter().collect();
+    v.sort_by_key(|x| std::cmp::Reverse(x.1));
+    for (k, n) in v.iter().take(30) { println!("{n:>8} {k}"); }
+}

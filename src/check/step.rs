@@ -200,6 +200,12 @@ struct Delta<'a> {
     adds: Vec<(PeerId, &'a [Packet], u64)>,
     /// Which peers are closed after the step (nothing stays in flight to them).
     closed: [bool; 2],
+    /// Each peer's ICE credentials generation after the step (STUN of an older one is
+    /// ignored for good).
+    generation: [u32; 2],
+    /// The peers after the step (a SACK that acknowledges nothing they still wait for is
+    /// ignored for good).
+    peers: [&'a Part<Peer>; 2],
     max_copies: u8,
 }
 
@@ -211,6 +217,8 @@ impl std::hash::Hash for Delta<'_> {
             (to, fp).hash(h);
         }
         self.closed.hash(h);
+        self.generation.hash(h);
+        self.peers.hash(h);
         self.max_copies.hash(h);
     }
 }
@@ -232,7 +240,7 @@ impl Delta<'_> {
             if self.closed[to.index()] {
                 continue;
             }
-            for packet in packets.iter() {
+            for packet in packets.iter().filter(|p| !self.dead(*to, p)) {
                 let c = n.entry((*to, packet.clone())).or_insert(0);
                 if *c < self.max_copies {
                     *c += 1;
@@ -240,10 +248,33 @@ impl Delta<'_> {
                 }
             }
         }
-        if self.closed.iter().any(|c| *c) {
-            n.retain(|(to, _), _| !self.closed[to.index()]);
-        }
+        n.retain(|(to, p), _| !self.dead(*to, p));
         (n, grew)
+    }
+
+    /// A packet its receiver will ignore whatever happens: the receiver is closed (it
+    /// ignores everything for good), or it is STUN of an ICE generation older than the
+    /// receiver's (generations only grow; `Peer` ignores STUN of another generation).
+    ///
+    /// Or it is a SACK that changes nothing at its receiver now: it acknowledges no chunk
+    /// the receiver still waits for, and every chunk the receiver sends later has a
+    /// higher TSN than any the other side has seen, so it never will.
+    fn dead(&self, to: PeerId, packet: &Packet) -> bool {
+        if self.closed[to.index()] {
+            return true;
+        }
+        match packet {
+            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation } => {
+                *generation < self.generation[to.index()]
+            }
+            Packet::SctpSack { .. } => {
+                let peer: &Peer = self.peers[to.index()];
+                let mut probe = peer.clone();
+                let _ = probe.handle_input(NOW, Input::Datagram(packet.clone()));
+                probe.poll_output().is_none() && probe == *peer
+            }
+            _ => false,
+        }
     }
 }
 
@@ -474,12 +505,12 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         Action::Connect => {
             fault(Some(PeerId::A), "connect", None);
             next.connected = true;
-            outs = both(s, t, tracing, false, &mut fault);
+            outs = both(&mut next, t, tracing, false, &mut fault);
         }
         Action::IceRestart => {
             next.spent.ice_restarts += 1;
             fault(Some(PeerId::A), "ice_restart", None);
-            outs = both(s, t, tracing, true, &mut fault);
+            outs = both(&mut next, t, tracing, true, &mut fault);
         }
         Action::Send { peer, channel } => {
             outs.push(one(&mut mode, *peer, LocalInput::Send(*channel)));
@@ -556,6 +587,8 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
             .map(|(id, o)| (id.other(), o.transmits.as_slice(), o.transmits_fp))
             .collect(),
         closed: [next.peers[0].is_closed(), next.peers[1].is_closed()],
+        generation: next.ice_generation,
+        peers: [&next.peers[0], &next.peers[1]],
         max_copies: b.max_copies,
     };
     let (net, grew) = match mode.cache.as_mut() {
@@ -598,7 +631,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
 /// Connect or ICE restart: both peers, offer from `a`, answer from `b`, then each peer
 /// drained in turn.
 fn both(
-    s: &State,
+    s: &mut State,
     t: Millis,
     tracing: bool,
     restart: bool,
@@ -618,7 +651,13 @@ fn both(
         true
     };
     if go {
-        if let Err((peer, e)) = negotiate(&mut pa, &mut pb) {
+        let mut seen = |id: PeerId, sdp: &str| {
+            if let Some(g) = generation_of(sdp) {
+                let slot = &mut s.ice_generation[id.index()];
+                *slot = (*slot).max(g);
+            }
+        };
+        if let Err((peer, e)) = negotiate(&mut pa, &mut pb, &mut seen) {
             fault(Some(peer), "negotiate", Some(e));
         }
     }
@@ -646,14 +685,29 @@ fn both(
     outs
 }
 
-/// Offer from `a`, answer from `b`, applied at once; the error names the peer.
-fn negotiate(a: &mut Peer, b: &mut Peer) -> Result<(), (PeerId, String)> {
+/// Offer from `a`, answer from `b`, applied at once; the error names the peer. Each
+/// description is shown to `seen` with the peer that made it (a description carries its
+/// maker's ICE generation).
+fn negotiate(
+    a: &mut Peer,
+    b: &mut Peer,
+    seen: &mut impl FnMut(PeerId, &str),
+) -> Result<(), (PeerId, String)> {
     let offer = a.create_description(NOW).map_err(|e| (PeerId::A, e))?;
+    seen(PeerId::A, &offer);
     b.apply_remote_description(NOW, &offer)
         .map_err(|e| (PeerId::B, e))?;
     let answer = b.create_description(NOW).map_err(|e| (PeerId::B, e))?;
+    seen(PeerId::B, &answer);
     a.apply_remote_description(NOW, &answer)
         .map_err(|e| (PeerId::A, e))
+}
+
+/// The ICE generation a model description states (`ice-generation=N`).
+fn generation_of(sdp: &str) -> Option<u32> {
+    sdp.split_whitespace()
+        .find_map(|w| w.strip_prefix("ice-generation="))
+        .and_then(|g| g.parse().ok())
 }
 
 /// Removes one copy of a packet; false if none was in flight.

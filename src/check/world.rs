@@ -395,6 +395,8 @@ pub struct State {
     pub(crate) net: Part<Net>,
     pub(crate) apps: [Part<PeerApp>; 2],
     pub(crate) connected: bool,
+    /// Each peer's ICE credentials generation, as its last description stated it.
+    pub(crate) ice_generation: [u32; 2],
     pub(crate) spent: Spent,
     pub(crate) monitor: Part<Monitor>,
     pub(crate) violation: Option<Violation>,
@@ -481,6 +483,7 @@ impl World {
             net: Part::new(BTreeMap::new()),
             apps: [Part::new(app(PeerId::A)), Part::new(app(PeerId::B))],
             connected: false,
+            ice_generation: [0; 2],
             spent: Spent::default(),
             monitor: Part::new(Monitor::new(self.monitor_config())),
             violation: None,
