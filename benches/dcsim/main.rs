@@ -66,23 +66,23 @@ fn main() {
     let mut table = Table::default();
     if wanted("model") {
         eprintln!("model ...");
-        model::throughput(&mut table, b(3.0, 200));
+        model::throughput(&mut table, b(4.0, 400));
     }
     if wanted("guard") {
         eprintln!("guard ...");
-        model::guard_overhead(&mut table, b(4.0, 2000));
+        model::guard_overhead(&mut table, b(6.0, 4000));
     }
     if wanted("sim") {
         eprintln!("sim ...");
-        sim::race(&mut table, b(3.0, 1000));
+        sim::race(&mut table, b(4.0, 2000));
     }
     if wanted("explore") {
         eprintln!("explore ...");
-        sim::explore_rate(&mut table, b(3.0, 100));
+        sim::explore_rate(&mut table, b(4.0, 200));
     }
     if wanted("proptest") {
         eprintln!("proptest ...");
-        props::cases_per_second(&mut table, b(3.0, 50));
+        props::cases_per_second(&mut table, b(4.0, 200));
     }
     if wanted("check") {
         eprintln!("check ...");
@@ -90,11 +90,11 @@ fn main() {
     }
     if wanted("channels") {
         eprintln!("channels ...");
-        scale::channels(&mut table, b(2.0, 50), quick);
+        scale::channels(&mut table, b(2.5, 200), quick);
     }
     if wanted("messages") {
         eprintln!("messages ...");
-        scale::messages(&mut table, b(2.0, 50), quick);
+        scale::messages(&mut table, b(3.5, 200), quick);
     }
     let md = table.markdown();
     print!("{md}");

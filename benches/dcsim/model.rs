@@ -40,8 +40,9 @@ pub fn throughput(table: &mut Table, budget: Budget) {
         "",
         None,
         format!(
-            "{} per input; {} inputs (connect, open, {MSGS} messages a->b, SACKs) in {}, {}",
+            "{} per input, {} per message; {} inputs (connect, open, {MSGS} messages a->b, SACKs) in {}, {}",
             dur(1.0 / per_sec),
+            dur(s.secs() / MSGS as f64),
             inputs.get(),
             dur(s.secs()),
             how(&s)
@@ -92,8 +93,14 @@ impl OpenModel {
         );
         debug_assert!(r.is_ok());
         while let Some(out) = peer.poll_output() {
-            if let Output::Transmit(Packet::SctpData { tsn, .. }) = out {
-                self.last_tsn = tsn;
+            match out {
+                Output::Transmit(Packet::SctpData { tsn, .. }) => self.last_tsn = tsn,
+                Output::Transmit(Packet::SctpBundle(chunks)) => {
+                    if let Some((tsn, _)) = chunks.last() {
+                        self.last_tsn = *tsn;
+                    }
+                }
+                _ => {}
             }
         }
     }

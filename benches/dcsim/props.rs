@@ -10,8 +10,11 @@
 
 use crate::harness::{dur, how, measure, si, Budget, Table};
 use crate::link::Link;
+use dcsim::check::app::AppKind;
+use dcsim::check::explorer::{explore, ExploreOptions};
+use dcsim::check::world::{World, WorldConfig};
 use dcsim::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
-use dcsim::model::{DataChannelState, Input};
+use dcsim::model::{DataChannelState, Input, Profile, ProfileName};
 use dcsim::stack::{AppCall, StackEvent, StateChange};
 use dcsim::trace::PeerId;
 use proptest::prelude::*;
@@ -47,7 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-struct World {
+struct History {
     link: Link,
     guards: Vec<Guard<SizedMsg>>,
     next_id: u64,
@@ -58,12 +61,12 @@ fn fail(msg: String) -> Result<(), TestCaseError> {
     Err(TestCaseError::fail(msg))
 }
 
-impl World {
+impl History {
     fn new() -> Self {
         let mut link = Link::new(&LABELS);
         link.keep_events = true;
         link.connect();
-        let mut w = World {
+        let mut w = History {
             link,
             guards: (0..LABELS.len())
                 .map(|_| Guard::new(GuardConfig::default()))
@@ -218,7 +221,7 @@ fn run_cases(cases: u32) -> u64 {
     let mut runner = TestRunner::new_with_rng(config, rng);
     let steps = Cell::new(0u64);
     let result = runner.run(&prop::collection::vec(op(), 1..200), |ops| {
-        let mut w = World::new();
+        let mut w = History::new();
         for op in &ops {
             w.step(op)?;
         }
@@ -252,26 +255,123 @@ pub fn cases_per_second(table: &mut Table, budget: Budget) {
     );
 }
 
-pub fn checker(table: &mut Table, _budget: Budget) {
-    let why = "not measured: the exhaustive checker (`dcsim check`, branch `check`) has not landed on main";
+/// The default `dcsim check` world (webrtc-rs, one channel, default bounds).
+fn world(app: AppKind) -> World {
+    World::new(WorldConfig::new(Profile::of(ProfileName::WebrtcRs), app)).expect("world")
+}
+
+fn options(max_depth: usize, max_states: u64) -> ExploreOptions {
+    ExploreOptions {
+        max_depth,
+        threads: 1,
+        symmetry: true,
+        max_states,
+    }
+}
+
+/// Unique states the full-depth run may reach before the benchmark stops it (the
+/// default `dcsim check` has a limit of 30 M, which would take far longer than the
+/// whole table's five minutes).
+const FULL_RUN_STATES: u64 = 2_000_000;
+
+pub fn checker(table: &mut Table, budget: Budget) {
+    // States per second at a depth that takes about a second.
+    const DEPTH: usize = 12;
+    let guarded = world(AppKind::Guarded);
+    let last = Cell::new((0u64, 0u64));
+    let sample = measure(budget, || {
+        let r = explore(&guarded, &options(DEPTH, u64::MAX), |_| {});
+        assert!(r.counterexample.is_none(), "guarded app passes");
+        last.set((r.unique, r.visited));
+    });
+    let (unique, visited) = last.get();
+    let rate = unique as f64 / sample.secs();
     table.row(
         "Checker",
-        "unique states per second",
-        "—",
+        format!("unique states/s, `dcsim check --depth {DEPTH}` (guarded, 1 thread)"),
+        format!("{} states/s", si(rate)),
         "> 1 M states/s per core (issue 5)",
-        None,
-        why,
+        Some(rate > 1e6),
+        format!(
+            "{unique} unique ({visited} visited, {} visited/s) in {}, {}",
+            si(visited as f64 / sample.secs()),
+            dur(sample.secs()),
+            how(&sample)
+        ),
     );
+
+    // The full-depth run: the default `dcsim check` (depth 1000, i.e. until no new
+    // state), stopped at FULL_RUN_STATES.
+    let levels = std::cell::RefCell::new(Vec::new());
+    let r = explore(&guarded, &options(1000, FULL_RUN_STATES), |p| {
+        levels.borrow_mut().push(p)
+    });
+    assert!(r.counterexample.is_none(), "guarded app passes");
+    let secs = r.elapsed.as_secs_f64();
+    let growth = {
+        let l = levels.borrow();
+        match (l.len().checked_sub(5).and_then(|i| l.get(i)), l.last()) {
+            (Some(a), Some(b)) if a.unique > 0 => format!(
+                "; unique states x{:.1} over the last 4 levels",
+                b.unique as f64 / a.unique as f64
+            ),
+            _ => String::new(),
+        }
+    };
+    if r.exhausted {
+        table.row(
+            "Checker",
+            "full-depth guarded run (default `dcsim check`)",
+            dur(secs),
+            "< 1 min, < 4 GiB (issue 5)",
+            Some(secs < 60.0),
+            format!(
+                "exhausted at depth {}: {} unique states, {} states/s",
+                r.depth,
+                r.unique,
+                si(r.states_per_second())
+            ),
+        );
+    } else {
+        table.row(
+            "Checker",
+            "full-depth guarded run (default `dcsim check`)",
+            format!("not reached in {}", dur(secs)),
+            "< 1 min, < 4 GiB (issue 5)",
+            Some(false),
+            format!(
+                "stopped by the benchmark at {} unique states: depth {} done, {} states/s, frontier still growing{growth}",
+                r.unique,
+                r.depth,
+                si(r.states_per_second())
+            ),
+        );
+    }
+
+    // The raw app: the shortest counterexample.
+    let raw = world(AppKind::Raw);
+    let sample = measure(budget.scaled(0.25), || {
+        explore(&raw, &options(1000, FULL_RUN_STATES), |_| {})
+    });
+    let r = explore(&raw, &options(1000, FULL_RUN_STATES), |_| {});
+    let steps = r.counterexample.as_ref().map_or(0, |c| c.actions.len());
+    assert!(steps > 0, "the raw app yields a counterexample");
     table.row(
         "Checker",
-        "full-depth guarded run",
-        "—",
-        "< 1 min, < 4 GiB (issue 5)",
+        "`dcsim check --app raw`: shortest counterexample",
+        dur(sample.secs()),
+        "",
         None,
-        why,
+        format!(
+            "{steps} actions, found after {} unique states, {}",
+            r.unique,
+            how(&sample)
+        ),
     );
 }
 
 pub fn smoke() {
     assert!(run_cases(8) > 0);
+    let r = explore(&world(AppKind::Guarded), &options(4, u64::MAX), |_| {});
+    assert!(r.counterexample.is_none() && r.unique > 1);
 }
