@@ -451,7 +451,7 @@ impl Peer {
         );
         if self.sctp.established {
             // Dialed at once; a negotiated channel is then open, with an open event or not.
-            self.dial(&label, self.profile.late_negotiated_fires_open);
+            self.dial(&label, self.profile.late_negotiated_fires_open, &mut None);
         }
         Ok(())
     }
@@ -1011,44 +1011,30 @@ impl Peer {
             .filter(|(_, c)| !c.dialed && c.state == DataChannelState::Connecting)
             .map(|(l, _)| l.clone())
             .collect();
+        // One stream-id search for the whole batch (see `StreamIds`).
+        let mut ids = None;
         for label in undialed {
-            self.dial(&label, true);
+            self.dial(&label, true, &mut ids);
         }
     }
 
     // ----- data channels -------------------------------------------------------------
 
-    fn next_stream_id(&self) -> u16 {
-        // RFC 8832: the DTLS client uses even stream ids, the server odd ones.
-        // The lowest id of our parity that no stream uses and no negotiated channel
-        // reserves. Negotiated ids are collected once and the used ids walked in order
-        // (rescanning every channel for every candidate id made opening n channels
-        // cubic; a lookup per candidate, quadratic with a large constant).
-        let negotiated: BTreeSet<u16> = self
-            .channels
-            .values()
-            .filter_map(|c| c.negotiated)
-            .collect();
-        let mut id: u16 = if self.is_dtls_client() { 0 } else { 1 };
-        let mut used = self.streams.range(id..).map(|(s, _)| *s).peekable();
-        loop {
-            while used.next_if(|&s| s < id).is_some() {}
-            if used.peek() == Some(&id) || negotiated.contains(&id) {
-                id = id.saturating_add(2);
-            } else {
-                return id;
-            }
-        }
-    }
-
     /// Opens the channel's stream: a negotiated channel is open at once (with an open
-    /// event if `announce_open`), an in-band one sends DATA_CHANNEL_OPEN.
-    fn dial(&mut self, label: &str, announce_open: bool) {
+    /// event if `announce_open`), an in-band one sends DATA_CHANNEL_OPEN. An in-band
+    /// channel takes its stream id from `ids` (started on first use; pass the same one
+    /// to dials between which no stream is freed).
+    fn dial(&mut self, label: &str, announce_open: bool, ids: &mut Option<StreamIds>) {
         let Some(ch) = self.channels.get(label) else {
             return;
         };
         let (negotiated, ordered) = (ch.negotiated, ch.ordered);
-        let stream = negotiated.unwrap_or_else(|| self.next_stream_id());
+        let stream = match negotiated {
+            Some(id) => id,
+            None => ids
+                .get_or_insert_with(|| StreamIds::new(self))
+                .take(&self.streams),
+        };
         self.streams.insert(stream, label.to_string());
         if let Some(ch) = self.channels.get_mut(label) {
             ch.stream = Some(stream);
@@ -1513,6 +1499,45 @@ const DCEP_ACK_SIZE: usize = 1;
 /// header, then the label).
 fn dcep_open_size(label: &str) -> usize {
     12 + label.len()
+}
+
+/// The search for a free stream id (RFC 8832: the DTLS client uses even ids, the
+/// server odd ones): the lowest id of our parity that no stream uses and no negotiated
+/// channel reserves. One search serves a batch of dials between which no id is freed
+/// (the channels dialed when the association comes up) and resumes where it stopped:
+/// searching from 0 for every dial, and rescanning every channel for every candidate,
+/// made opening n channels quadratic (cubic before the scan was hoisted).
+struct StreamIds {
+    negotiated: BTreeSet<u16>,
+    next: u16,
+}
+
+impl StreamIds {
+    fn new(peer: &Peer) -> Self {
+        StreamIds {
+            negotiated: peer
+                .channels
+                .values()
+                .filter_map(|c| c.negotiated)
+                .collect(),
+            next: if peer.is_dtls_client() { 0 } else { 1 },
+        }
+    }
+
+    /// The next free id; the caller puts it in `streams` before asking again.
+    fn take(&mut self, streams: &BTreeMap<u16, String>) -> u16 {
+        let mut id = self.next;
+        let mut used = streams.range(id..).map(|(s, _)| *s).peekable();
+        loop {
+            while used.next_if(|&s| s < id).is_some() {}
+            if used.peek() == Some(&id) || self.negotiated.contains(&id) {
+                id = id.saturating_add(2);
+            } else {
+                self.next = id;
+                return id;
+            }
+        }
+    }
 }
 
 fn parse_description(sdp: &str) -> Result<(&'static str, u32), String> {
