@@ -264,7 +264,7 @@ impl Delta<'_> {
             return true;
         }
         match packet {
-            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation } => {
+            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation, .. } => {
                 *generation < self.generation[to.index()]
             }
             Packet::SctpSack { .. } => {
