@@ -4,6 +4,7 @@
 
 use super::recorder::Recorder;
 use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::model::{IceConnectionState, PeerConnectionState};
 use crate::scenario::{GuardSpec, Scenario};
 use crate::stack::{AppCall, Stack, StackEvent, StateChange};
 use crate::trace::{EventKind, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
@@ -44,6 +45,12 @@ pub struct Guards {
     /// poll_timeout pass it by: visiting every guard on every event made runs with many
     /// channels quadratic.
     busy: BTreeSet<String>,
+    /// The peer's last reported ICE and peer-connection states, given to a guard created
+    /// later (a first guarded send after ICE failed must not be released; found by
+    /// reading the fuzz harness against this glue).
+    ice: Option<IceConnectionState>,
+    pc: Option<PeerConnectionState>,
+    now: Millis,
 }
 
 impl Guards {
@@ -67,6 +74,9 @@ impl Guards {
                 .collect(),
             guards: BTreeMap::new(),
             busy: BTreeSet::new(),
+            ice: None,
+            pc: None,
+            now: 0,
         }
     }
 
@@ -79,9 +89,17 @@ impl Guards {
         if !self.busy.contains(label) {
             self.busy.insert(label.to_string());
         }
-        self.guards
-            .entry(label.to_string())
-            .or_insert_with(|| Guard::new(self.config))
+        let (config, ice, pc, now) = (self.config, self.ice, self.pc, self.now);
+        self.guards.entry(label.to_string()).or_insert_with(|| {
+            let mut guard = Guard::new(config);
+            if let Some(ice) = ice {
+                guard.on_ice_state(now, ice);
+            }
+            if let Some(pc) = pc {
+                guard.on_peer_connection_state(now, pc);
+            }
+            guard
+        })
     }
 
     /// The earliest guard timer (TTL expiry).
@@ -114,6 +132,7 @@ impl Guards {
         rec: &mut Recorder,
     ) {
         let peer = self.peer;
+        self.now = now;
         let ready = stack.channel_state(channel);
         let guard = self.guard(channel);
         if let Some(state) = ready {
@@ -171,11 +190,13 @@ impl Guards {
                 self.guard(label).on_channel_state(now, *to);
             }
             StackEvent::State(StateChange::IceConnection(_, to)) => {
+                self.ice = Some(*to);
                 for guard in self.guards.values_mut() {
                     guard.on_ice_state(now, *to);
                 }
             }
             StackEvent::State(StateChange::PeerConnection(_, to)) => {
+                self.pc = Some(*to);
                 for guard in self.guards.values_mut() {
                     guard.on_peer_connection_state(now, *to);
                 }
