@@ -1,10 +1,11 @@
 //! The simulator: the failure race replayed on both engines and both stacks, and
 //! `explore`'s runs per second.
 
-use crate::harness::{dur, how, measure, si, Budget, Table};
+use crate::harness::{dur, how, interleaved, measure, si, Budget, Table};
 use dcsim::explore::explore;
 use dcsim::scenario::builtin;
 use dcsim::sim::{self, Engine, RunOptions, StackKind};
+use std::hint::black_box;
 
 const RACE: &str = "checking-disconnected-failed";
 
@@ -19,42 +20,63 @@ fn options(stack: StackKind, engine: Engine) -> RunOptions {
 pub fn race(table: &mut Table, budget: Budget) {
     let scenario = builtin::get(RACE).expect("built-in race");
     let simulated = scenario.duration_ms as f64 / 1000.0;
-    let combos = [
-        (StackKind::Model, Engine::Direct, "model", "direct"),
-        (StackKind::Model, Engine::Turmoil, "model", "turmoil"),
-        (StackKind::Rtc, Engine::Direct, "rtc", "direct"),
-        (StackKind::Rtc, Engine::Turmoil, "rtc", "turmoil"),
-    ];
-    for (stack, engine, s, e) in combos {
-        let opts = options(stack, engine);
-        // Both engines write the same trace; check the run reproduces the race.
-        let report = sim::run(&scenario, &opts).expect("run");
-        assert!(
-            report.trace.events.iter().any(|ev| matches!(
-                &ev.kind,
-                dcsim::trace::EventKind::State { to, machine, .. }
-                    if to == "failed" && machine.as_str() == "ice_connection"
-            )),
-            "{s}/{e}: the race reaches ICE failed"
-        );
-        let sample = measure(budget, || sim::run(&scenario, &opts).expect("run"));
-        let wall = sample.secs();
-        let x = simulated / wall;
-        let (target, verdict) = if stack == StackKind::Model {
-            (
-                "< 10 ms, > 3,000x (issue 3)".to_string(),
-                Some(wall < 0.010),
-            )
-        } else {
-            ("report beside the model's (issue 8)".to_string(), None)
+    for engine in [Engine::Direct, Engine::Turmoil] {
+        let e = match engine {
+            Engine::Direct => "direct",
+            _ => "turmoil",
         };
+        let stacks = [(StackKind::Model, "model"), (StackKind::Rtc, "rtc")];
+        for (stack, s) in stacks {
+            // Check the run reproduces the race before timing it.
+            let report = sim::run(&scenario, &options(stack, engine)).expect("run");
+            assert!(
+                report.trace.events.iter().any(|ev| matches!(
+                    &ev.kind,
+                    dcsim::trace::EventKind::State { to, machine, .. }
+                        if to == "failed" && machine.as_str() == "ice_connection"
+                )),
+                "{s}/{e}: the race reaches ICE failed"
+            );
+        }
+        // Model and rtc stack side by side on the same engine.
+        let (m, r) = (
+            options(StackKind::Model, engine),
+            options(StackKind::Rtc, engine),
+        );
+        let mut run_model = || {
+            black_box(sim::run(&scenario, &m).expect("run"));
+        };
+        let mut run_rtc = || {
+            black_box(sim::run(&scenario, &r).expect("run"));
+        };
+        let samples = interleaved(budget, &mut [&mut run_model, &mut run_rtc]);
+        for ((stack, s), sample) in stacks.into_iter().zip(&samples) {
+            let wall = sample.secs();
+            let x = simulated / wall;
+            let (target, verdict) = if stack == StackKind::Model {
+                (
+                    "< 10 ms, > 3,000x (issue 3)".to_string(),
+                    Some(wall < 0.010),
+                )
+            } else {
+                ("report beside the model's (issue 8)".to_string(), None)
+            };
+            table.row(
+                "Simulator",
+                format!("`{RACE}` ({simulated:.0} s simulated), {s} stack, {e} engine"),
+                format!("{} ({}x real time)", dur(wall), si(x)),
+                target,
+                verdict,
+                how(sample),
+            );
+        }
         table.row(
             "Simulator",
-            format!("`{RACE}` ({simulated:.0} s simulated), {s} stack, {e} engine"),
-            format!("{} ({}x real time)", dur(wall), si(x)),
-            target,
-            verdict,
-            how(&sample),
+            format!("rtc stack / model stack, {e} engine"),
+            format!("{:.1}x", samples[1].secs() / samples[0].secs()),
+            "",
+            None,
+            "the two rows above, measured interleaved",
         );
     }
 }
