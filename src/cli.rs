@@ -73,13 +73,22 @@ enum Command {
         /// Seed (default: each scenario's, else 0).
         #[arg(long)]
         seed: Option<u64>,
-        /// Largest time difference, in ms, between the same event on the two stacks.
-        #[arg(long, default_value_t = crate::conform::DEFAULT_TOLERANCE_MS)]
-        tolerance_ms: u64,
+        /// Largest time difference, in ms, between the same event on the two sides
+        /// (default: 250 for the rtc stack, the peer's own for `--peer`).
+        #[arg(long)]
+        tolerance_ms: Option<u64>,
         /// Also print the details (known deviations, largest time shift) of the scenarios
         /// that agree.
         #[arg(long)]
         details: bool,
+        /// Compare a real peer's recorded run (`--traces`) with the model in the peer's
+        /// profile instead of running the rtc stack: `chromium` (w3c) or `aiortc`.
+        #[arg(long, requires = "traces", conflicts_with_all = ["scenarios", "seed"])]
+        peer: Option<String>,
+        /// Directory of a recorded run: `<scenario>.jsonl` traces written by
+        /// `conformance/<peer>/play.sh`, `<scenario>.toml` variants, `skipped.txt`.
+        #[arg(long, requires = "peer")]
+        traces: Option<PathBuf>,
     },
     /// Exhaustive bounded exploration of the untimed model: every interleaving of
     /// application calls, deliveries, drops, duplications and timer firings up to a
@@ -273,11 +282,24 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             engine,
         } => explore(&scenario, runs, seed, profile, stack, engine),
         Command::Conform {
+            tolerance_ms,
+            details,
+            peer: Some(peer),
+            traces: Some(traces),
+            ..
+        } => conform_peer(&peer, &traces, tolerance_ms, details),
+        Command::Conform {
             scenarios,
             seed,
             tolerance_ms,
             details,
-        } => conform(scenarios, seed, tolerance_ms, details),
+            ..
+        } => conform(
+            scenarios,
+            seed,
+            tolerance_ms.unwrap_or(crate::conform::DEFAULT_TOLERANCE_MS),
+            details,
+        ),
         Command::Check {
             profile,
             depth,
@@ -386,6 +408,44 @@ fn explore(
     }
     emit(&None, &out)?;
     Ok(if report.is_clean() { 0 } else { 1 })
+}
+
+fn conform_peer(
+    peer: &str,
+    traces: &std::path::Path,
+    tolerance_ms: Option<u64>,
+    details: bool,
+) -> Result<i32, Exit> {
+    use crate::conform::peers::{conform_dir, RealPeer};
+    let peer = RealPeer::parse(peer).ok_or_else(|| {
+        usage(format!(
+            "--peer: unknown peer `{peer}` (expected one of: chromium, aiortc)"
+        ))
+    })?;
+    let run = conform_dir(peer, traces, tolerance_ms).map_err(usage)?;
+    let mut out = format!(
+        "{} against the model's `{}` profile ({})\n\n",
+        peer.rules().name,
+        peer.rules().profile,
+        traces.display()
+    );
+    out.push_str(&crate::conform::render_table(&run.reports));
+    for (name, reason) in &run.skipped {
+        out.push_str(&format!(
+            "| {name} | not expressible | {} |\n",
+            reason.replace('|', "\\|")
+        ));
+    }
+    for r in run.reports.iter().filter(|r| details || !r.agrees()) {
+        out.push('\n');
+        out.push_str(&r.render_details());
+    }
+    emit(&None, &out)?;
+    Ok(if run.reports.iter().all(|r| r.agrees()) {
+        0
+    } else {
+        1
+    })
 }
 
 fn conform(
