@@ -89,7 +89,7 @@ enum Command {
         #[arg(long, value_name = "N", default_value = "1")]
         threads: String,
         /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
-        /// timer-fires, drops, duplications, copies.
+        /// timeouts, retransmits, drops, duplications, copies.
         #[arg(long, value_name = "LIST", default_value = "")]
         bounds: String,
         /// Do not identify states that differ only by a permutation of channels.

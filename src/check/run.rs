@@ -127,12 +127,13 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
     );
     let _ = writeln!(
         out,
-        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {} of a packet in flight",
+        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {}, {} of a packet in flight",
         plural(b.sends_per_channel, "send"),
         plural(b.channel_closes, "channel close"),
         plural(b.peer_closes, "peer-connection close"),
         plural(b.ice_restarts, "ICE restart"),
-        plural(b.timer_fires, "timer firing"),
+        plural(b.timeouts, "timeout"),
+        plural(b.retransmits, "retransmission"),
         plural(b.drops, "drop"),
         plural(b.duplications, "duplication"),
         plural(b.max_copies, "copy").replace("copys", "copies"),

@@ -23,7 +23,9 @@ use super::app;
 use super::app::PeerApp;
 use super::monitor::Monitor;
 use super::part::{fingerprint, FpBuild, Interner, Part};
-use super::world::{describe_packet, label, Action, Net, State, Violation, World, NOW};
+use super::world::{
+    describe_packet, is_retransmission, label, Action, Net, State, Violation, World, NOW,
+};
 use crate::model::{Input, Output, Packet, Peer, Timer};
 use crate::record;
 use crate::stack::AppCall;
@@ -188,6 +190,31 @@ struct NetKey {
     delta: u64,
 }
 
+/// Whether a peer ignores a SACK, found by delivering it to a copy, remembered.
+#[derive(Debug, Default)]
+struct SackProbes {
+    known: HashMap<(Part<Peer>, u32), bool, FpBuild>,
+}
+
+impl SackProbes {
+    fn ignored(&mut self, peer: &Part<Peer>, cum_tsn: u32) -> bool {
+        let key = (peer.clone(), cum_tsn);
+        if let Some(known) = self.known.get(&key) {
+            return *known;
+        }
+        let mut probe: Peer = (**peer).clone();
+        let sack = Packet::SctpSack { cum_tsn };
+        let _ = probe.handle_input(NOW, Input::Datagram(sack));
+        let ignored = probe.poll_output().is_none() && probe == **peer;
+        self.known.insert(key, ignored);
+        ignored
+    }
+
+    fn clear(&mut self) {
+        self.known.clear();
+    }
+}
+
 /// What happens to the network in one step.
 #[derive(Debug)]
 struct Delta<'a> {
@@ -224,7 +251,7 @@ impl std::hash::Hash for Delta<'_> {
 
 impl Delta<'_> {
     /// The network after the step, and whether a datagram put a new copy in flight.
-    fn apply(&self, net: &Net) -> (Net, bool) {
+    fn apply(&self, net: &Net, sacks: &mut SackProbes) -> (Net, bool) {
         let mut n = net.clone();
         let mut grew = false;
         if let Some((to, packet)) = self.remove {
@@ -239,7 +266,10 @@ impl Delta<'_> {
             if self.closed[to.index()] {
                 continue;
             }
-            for packet in packets.iter().filter(|p| !self.dead(*to, p)) {
+            for packet in packets.iter() {
+                if self.dead(*to, packet, sacks) {
+                    continue;
+                }
                 let c = n.entry((*to, packet.clone())).or_insert(0);
                 if *c < self.max_copies {
                     *c += 1;
@@ -247,7 +277,7 @@ impl Delta<'_> {
                 }
             }
         }
-        n.retain(|(to, p), _| !self.dead(*to, p));
+        n.retain(|(to, p), _| !self.dead(*to, p, sacks));
         (n, grew)
     }
 
@@ -258,7 +288,7 @@ impl Delta<'_> {
     /// Or it is a SACK that changes nothing at its receiver now: it acknowledges no chunk
     /// the receiver still waits for, and every chunk the receiver sends later has a
     /// higher TSN than any the other side has seen, so it never will.
-    fn dead(&self, to: PeerId, packet: &Packet) -> bool {
+    fn dead(&self, to: PeerId, packet: &Packet, sacks: &mut SackProbes) -> bool {
         if self.closed[to.index()] {
             return true;
         }
@@ -266,12 +296,7 @@ impl Delta<'_> {
             Packet::StunRequest { generation, .. } | Packet::StunResponse { generation } => {
                 *generation < self.generation[to.index()]
             }
-            Packet::SctpSack { .. } => {
-                let peer: &Peer = self.peers[to.index()];
-                let mut probe = peer.clone();
-                let _ = probe.handle_input(NOW, Input::Datagram(packet.clone()));
-                probe.poll_output().is_none() && probe == *peer
-            }
+            Packet::SctpSack { cum_tsn } => sacks.ignored(self.peers[to.index()], *cum_tsn),
             _ => false,
         }
     }
@@ -292,14 +317,16 @@ pub struct StepCache {
     local: HashMap<LocalKey, Arc<LocalOut>, FpBuild>,
     monitor: HashMap<MonitorKey, Arc<MonitorOut>, FpBuild>,
     net: HashMap<NetKey, (Part<Net>, bool), FpBuild>,
+    sacks: SackProbes,
     peers: Interner<Peer>,
     apps: Interner<PeerApp>,
     monitors: Interner<Monitor>,
     nets: Interner<Net>,
-    /// Lookups that found an entry.
-    pub hits: u64,
+    /// Lookups that found an entry: local transitions, monitor updates, network
+    /// updates.
+    pub hits: [u64; 3],
     /// Lookups that computed one.
-    pub misses: u64,
+    pub misses: [u64; 3],
 }
 
 impl StepCache {
@@ -317,10 +344,10 @@ impl StepCache {
             input,
         };
         if let Some(out) = self.local.get(&key) {
-            self.hits += 1;
+            self.hits[0] += 1;
             return out.clone();
         }
-        self.misses += 1;
+        self.misses[0] += 1;
         let mut out = local(id, peer, app, &key.input, NOW, false);
         out.peer = self.peers.intern(out.peer);
         out.app = self.apps.intern(out.app);
@@ -342,10 +369,10 @@ impl StepCache {
             events,
         };
         if let Some(out) = self.monitor.get(&key) {
-            self.hits += 1;
+            self.hits[1] += 1;
             return out.clone();
         }
-        self.misses += 1;
+        self.misses[1] += 1;
         let (m, v) = observe(monitor, outs, None, 0);
         let out = Arc::new((self.monitors.intern(m), v));
         if self.monitor.len() >= CACHE_LIMIT {
@@ -361,11 +388,11 @@ impl StepCache {
             delta: fingerprint(delta),
         };
         if let Some(out) = self.net.get(&key) {
-            self.hits += 1;
+            self.hits[2] += 1;
             return out.clone();
         }
-        self.misses += 1;
-        let (n, grew) = delta.apply(net);
+        self.misses[2] += 1;
+        let (n, grew) = delta.apply(net, &mut self.sacks);
         let out = (self.nets.intern(Part::new(n)), grew);
         if self.net.len() >= CACHE_LIMIT {
             self.clear();
@@ -379,6 +406,7 @@ impl StepCache {
         self.local.clear();
         self.monitor.clear();
         self.net.clear();
+        self.sacks.clear();
         self.peers.clear();
         self.apps.clear();
         self.monitors.clear();
@@ -521,14 +549,18 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
             outs.push(one(&mut mode, *peer, LocalInput::ClosePeer));
         }
         Action::Fire { peer, timer } => {
-            next.spent.timer_fires += 1;
+            if is_retransmission(*timer) {
+                next.spent.retransmits += 1;
+            } else {
+                next.spent.timeouts += 1;
+            }
             if tracing {
                 fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
             }
             outs.push(one(&mut mode, *peer, LocalInput::Fire(*timer)));
         }
         Action::GuardExpiry { peer, channel } => {
-            next.spent.timer_fires += 1;
+            next.spent.timeouts += 1;
             if tracing {
                 let detail = format!("guard of {} expires", label(*channel));
                 fault(Some(*peer), "timer", Some(detail));
@@ -586,7 +618,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     let (net, grew) = match mode.cache.as_mut() {
         Some(cache) if !tracing => cache.net(&s.net, &delta),
         _ => {
-            let (n, grew) = delta.apply(&s.net);
+            let (n, grew) = delta.apply(&s.net, &mut SackProbes::default());
             (Part::new(n), grew)
         }
     };

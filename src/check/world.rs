@@ -72,10 +72,15 @@ pub struct Bounds {
     pub peer_closes: u8,
     /// ICE restarts (each followed by an offer/answer), on peer `a`.
     pub ice_restarts: u8,
-    /// Timer firings (protocol timers and guard expiries), in all. Deliveries are not
-    /// bounded: with this bound, `drops` and `duplications` the state space is finite
-    /// and can be explored to the end.
-    pub timer_fires: u8,
+    /// Firings of timers that change a lifecycle (ICE failed, disconnected, recovered;
+    /// the DCEP handshake deadline; a guard's message expiry), in all. Deliveries are not
+    /// bounded: with the timer, drop and duplication bounds the state space is finite
+    /// and is explored to the end.
+    pub timeouts: u8,
+    /// Firings of retransmission timers (ICE connectivity and consent checks, DTLS
+    /// flights, SCTP INIT/COOKIE and data), in all. A retransmission of a packet still in
+    /// flight changes nothing and costs nothing (see [`World::step`]).
+    pub retransmits: u8,
     /// Packets lost in flight, in all (a packet may also never be delivered, which
     /// costs nothing).
     pub drops: u8,
@@ -96,7 +101,8 @@ impl Default for Bounds {
             channel_closes: 1,
             peer_closes: 1,
             ice_restarts: 1,
-            timer_fires: 2,
+            timeouts: 2,
+            retransmits: 1,
             drops: 0,
             duplications: 1,
             max_copies: 1,
@@ -106,13 +112,14 @@ impl Default for Bounds {
 
 impl Bounds {
     /// The names [`Bounds::set`] takes, in the order of the fields.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "channels",
         "sends",
         "channel-closes",
         "peer-closes",
         "ice-restarts",
-        "timer-fires",
+        "timeouts",
+        "retransmits",
         "drops",
         "duplications",
         "copies",
@@ -126,7 +133,8 @@ impl Bounds {
             "channel-closes" => &mut self.channel_closes,
             "peer-closes" => &mut self.peer_closes,
             "ice-restarts" => &mut self.ice_restarts,
-            "timer-fires" => &mut self.timer_fires,
+            "timeouts" => &mut self.timeouts,
+            "retransmits" => &mut self.retransmits,
             "drops" => &mut self.drops,
             "duplications" => &mut self.duplications,
             "copies" => &mut self.max_copies,
@@ -335,6 +343,22 @@ pub fn describe_packet(packet: &Packet) -> String {
     }
 }
 
+/// True for the timers that only send again what was sent before (their firing is
+/// bounded by [`Bounds::retransmits`]); the others change a lifecycle
+/// ([`Bounds::timeouts`]).
+pub fn is_retransmission(timer: Timer) -> bool {
+    match timer {
+        Timer::IceCheck
+        | Timer::IceKeepalive
+        | Timer::DtlsRetransmit
+        | Timer::SctpT1
+        | Timer::SctpT3 => true,
+        Timer::IceFailed | Timer::IceDisconnected | Timer::IceRecover | Timer::DcepHandshake(_) => {
+            false
+        }
+    }
+}
+
 /// The label of channel `index`: `c0`, `c1`, ...
 pub fn label(index: u8) -> String {
     format!("c{index}")
@@ -367,7 +391,8 @@ pub(crate) struct Spent {
     pub(crate) channel_closes: u8,
     pub(crate) peer_closes: u8,
     pub(crate) ice_restarts: u8,
-    pub(crate) timer_fires: u8,
+    pub(crate) timeouts: u8,
+    pub(crate) retransmits: u8,
     pub(crate) drops: u8,
     pub(crate) duplications: u8,
 }
@@ -515,11 +540,19 @@ impl World {
         if s.connected && !s.apps[0].peer_closed() && s.spent.ice_restarts < b.ice_restarts {
             out.push(Action::IceRestart);
         }
-        if s.spent.timer_fires < b.timer_fires {
-            for peer in PeerId::BOTH {
-                for (timer, _) in s.peers[peer.index()].armed_timers() {
+        let timeouts = s.spent.timeouts < b.timeouts;
+        let retransmits = s.spent.retransmits < b.retransmits;
+        for peer in PeerId::BOTH {
+            for (timer, _) in s.peers[peer.index()].armed_timers() {
+                if if is_retransmission(timer) {
+                    retransmits
+                } else {
+                    timeouts
+                } {
                     out.push(Action::Fire { peer, timer });
                 }
+            }
+            if timeouts {
                 for channel in s.apps[peer.index()].expiring() {
                     out.push(Action::GuardExpiry { peer, channel });
                 }
