@@ -92,9 +92,6 @@ enum Command {
         /// timeouts, retransmits, drops, duplications, copies.
         #[arg(long, value_name = "LIST", default_value = "")]
         bounds: String,
-        /// Do not identify states that differ only by a permutation of channels.
-        #[arg(long)]
-        no_symmetry: bool,
     },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
@@ -264,12 +261,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             sends,
             threads,
             bounds,
-            no_symmetry,
-        } => check(
-            profile,
-            [&depth, &app, &channels, &sends, &threads, &bounds],
-            no_symmetry,
-        ),
+        } => check(profile, [&depth, &app, &channels, &sends, &threads, &bounds]),
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)
@@ -368,7 +360,7 @@ fn explore(
 
 /// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
 /// line naming the option, exit 2.
-fn check(profile: ProfileArg, args: [&str; 6], no_symmetry: bool) -> Result<i32, Exit> {
+fn check(profile: ProfileArg, args: [&str; 6]) -> Result<i32, Exit> {
     use crate::check::run::{self, CheckArgs};
     use std::io::IsTerminal;
     let [depth, app, channels, sends, threads, bounds] = args;
@@ -380,7 +372,6 @@ fn check(profile: ProfileArg, args: [&str; 6], no_symmetry: bool) -> Result<i32,
         sends,
         threads,
         bounds,
-        !no_symmetry,
     )
     .map_err(usage)?;
     let tty = std::io::stderr().is_terminal();

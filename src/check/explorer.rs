@@ -26,7 +26,6 @@
 //! with its fixed keys); the chance that two of `n` distinct states collide, which would
 //! prune one of them, is about `n² / 2⁶⁵` (3·10⁻⁶ for ten million states).
 
-use super::symmetry;
 use super::step::StepCache;
 use super::world::{Action, State, Violation, World};
 use crate::trace::Trace;
@@ -48,9 +47,6 @@ pub struct ExploreOptions {
     /// Worker threads that expand each BFS level (1 = no threads). The result does not
     /// depend on it.
     pub threads: usize,
-    /// Identify states that differ only by a permutation of interchangeable channels
-    /// (see [`super::symmetry`]).
-    pub symmetry: bool,
     /// Stop before a level once this many unique states are known (a guard for the
     /// memory of a shared machine; the report says so).
     pub max_states: u64,
@@ -61,7 +57,6 @@ impl Default for ExploreOptions {
         ExploreOptions {
             max_depth: super::run::MAX_DEPTH,
             threads: 1,
-            symmetry: true,
             max_states: DEFAULT_MAX_STATES,
         }
     }
@@ -152,14 +147,7 @@ pub fn explore(
     mut progress: impl FnMut(Progress),
 ) -> ExploreReport {
     let started = Instant::now();
-    let canon = |s: State| {
-        if options.symmetry {
-            symmetry::canonical(world, s)
-        } else {
-            s
-        }
-    };
-    let init = canon(world.init());
+    let init = world.init();
     let mut visited = Visited::default();
     visited.insert(fingerprint(&init));
     // nodes[i] = (parent node, action index); the root is its own parent.
@@ -174,7 +162,7 @@ pub fn explore(
         counterexample: None,
     };
     if let Some(v) = init.violation() {
-        report.counterexample = Some(counterexample(world, options, &nodes, 0, v.clone()));
+        report.counterexample = Some(counterexample(world, &nodes, 0, v.clone()));
         report.elapsed = started.elapsed();
         return report;
     }
@@ -187,7 +175,7 @@ pub fn explore(
             report.state_limit_hit = true;
             break;
         }
-        let successors = expand(world, &frontier, &visited, &mut caches, &canon);
+        let successors = expand(world, &frontier, &visited, &mut caches);
         drop(frontier);
         let mut next = Vec::new();
         let mut found = None;
@@ -215,7 +203,7 @@ pub fn explore(
             frontier: frontier.len(),
         });
         if let Some((node, v)) = found {
-            report.counterexample = Some(counterexample(world, options, &nodes, node, v));
+            report.counterexample = Some(counterexample(world, &nodes, node, v));
             break;
         }
     }
@@ -239,7 +227,6 @@ fn expand(
     frontier: &[(State, u32)],
     visited: &Visited,
     caches: &mut [StepCache],
-    canon: &(impl Fn(State) -> State + Sync),
 ) -> Vec<Vec<Successor>> {
     let work = |cache: &mut StepCache, part: &[(State, u32)]| {
         let mut out = Vec::new();
@@ -250,7 +237,6 @@ fn expand(
                 let Some(next) = world.step_cached(cache, state, a) else {
                     continue;
                 };
-                let next = canon(next);
                 let fp = fingerprint(&next);
                 if !visited.contains(&fp) {
                     out.push((next, fp, *node, i as u32));
@@ -292,7 +278,6 @@ fn expand(
 /// Rebuilds the action path to `node` and replays it into a trace.
 fn counterexample(
     world: &World,
-    options: &ExploreOptions,
     nodes: &[(u32, u32)],
     node: u32,
     violation: Violation,
@@ -305,11 +290,31 @@ fn counterexample(
         at = parent;
     }
     indices.reverse();
-    let actions = symmetry::actions_of_path(world, options.symmetry, &indices);
+    let actions = actions_of_path(world, &indices);
     let (trace, _) = world.replay(&actions);
     Counterexample {
         actions,
         violation,
         trace,
     }
+}
+
+/// The actions of a path given as indices into each state's action list (replayed with
+/// the uncached step, which must agree with the cached one).
+fn actions_of_path(world: &World, indices: &[u32]) -> Vec<Action> {
+    let mut s = world.init();
+    let mut out = Vec::new();
+    let mut actions = Vec::new();
+    for &i in indices {
+        world.actions(&s, &mut actions);
+        let Some(a) = actions.get(i as usize).cloned() else {
+            break;
+        };
+        let Some(next) = world.step(&s, &a) else {
+            break;
+        };
+        s = next;
+        out.push(a);
+    }
+    out
 }

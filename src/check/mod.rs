@@ -8,7 +8,6 @@ pub mod part;
 pub mod run;
 pub mod stateright_model;
 pub mod step;
-pub mod symmetry;
 pub mod world;
 
 pub use monitor::{names, Monitor, MonitorConfig};

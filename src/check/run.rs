@@ -45,7 +45,6 @@ impl CheckArgs {
         sends: &str,
         threads: &str,
         bounds: &str,
-        symmetry: bool,
     ) -> Result<Self, String> {
         let max_depth = number("depth", depth, 0, MAX_DEPTH)?;
         let app = AppKind::parse(app).ok_or_else(|| {
@@ -73,7 +72,6 @@ impl CheckArgs {
             options: ExploreOptions {
                 max_depth,
                 threads,
-                symmetry,
                 ..ExploreOptions::default()
             },
         })
@@ -118,12 +116,11 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
     };
     let _ = writeln!(
         out,
-        "dcsim check: profile {}, app {}, {}, depth {}, symmetry {}",
+        "dcsim check: profile {}, app {}, {}, depth {}",
         w.profile.name,
         w.app.as_str(),
         plural(b.channels, "channel"),
         args.options.max_depth,
-        if args.options.symmetry { "on" } else { "off" },
     );
     let _ = writeln!(
         out,

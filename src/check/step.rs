@@ -220,8 +220,6 @@ impl SackProbes {
 struct Delta<'a> {
     /// One copy leaves (delivered or dropped).
     remove: Option<(PeerId, &'a Packet)>,
-    /// One copy more.
-    duplicate: Option<(PeerId, &'a Packet)>,
     /// Datagrams sent: (receiver, packets, their fingerprint), in order.
     adds: Vec<(PeerId, &'a [Packet], u64)>,
     /// Which peers are closed after the step (nothing stays in flight to them).
@@ -238,7 +236,6 @@ struct Delta<'a> {
 impl std::hash::Hash for Delta<'_> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.remove.hash(h);
-        self.duplicate.hash(h);
         for (to, _, fp) in &self.adds {
             (to, fp).hash(h);
         }
@@ -256,11 +253,6 @@ impl Delta<'_> {
         let mut grew = false;
         if let Some((to, packet)) = self.remove {
             take(&mut n, to, packet);
-        }
-        if let Some((to, packet)) = self.duplicate {
-            if let Some(c) = n.get_mut(&(to, packet.clone())) {
-                *c = (*c + 1).min(self.max_copies);
-            }
         }
         for (to, packets, _) in &self.adds {
             if self.closed[to.index()] {
@@ -523,7 +515,6 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         (id, out)
     };
     let mut remove = None;
-    let mut duplicate = None;
     match action {
         Action::Connect => {
             fault(Some(PeerId::A), "connect", None);
@@ -587,12 +578,12 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         }
         Action::Duplicate { to, packet } => {
             if tracing {
-                let detail = format!("to {to}: {}", describe_packet(packet));
-                fault(None, "duplicate", Some(detail));
+                let detail = format!("from {} (duplicate): {}", to.other(), describe_packet(packet));
+                fault(Some(*to), "deliver", Some(detail));
             }
-            if s.net.get(&(*to, packet.clone())).is_some_and(|c| *c < b.max_copies) {
-                next.spent.duplications += 1;
-                duplicate = Some((*to, packet));
+            next.spent.duplications += 1;
+            if s.net.contains_key(&(*to, packet.clone())) {
+                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet.clone())));
             }
         }
     }
@@ -605,7 +596,6 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     // everything for good (forgetting it merges states that differ only there).
     let delta = Delta {
         remove,
-        duplicate,
         adds: outs
             .iter()
             .map(|(id, o)| (id.other(), o.transmits.as_slice(), o.transmits_fp))

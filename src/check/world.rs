@@ -84,7 +84,7 @@ pub struct Bounds {
     /// Packets lost in flight, in all (a packet may also never be delivered, which
     /// costs nothing).
     pub drops: u8,
-    /// Duplications of a packet in flight, in all.
+    /// Deliveries of a duplicate (the packet stays in flight), in all.
     pub duplications: u8,
     /// Copies of one packet that may be in flight at once (at least 1).
     pub max_copies: u8,
@@ -269,7 +269,8 @@ pub enum Action {
         /// The packet.
         packet: Packet,
     },
-    /// A packet in flight is duplicated.
+    /// A duplicate of a packet in flight arrives at `to`; the packet stays in flight
+    /// (the network duplicated it).
     Duplicate {
         /// Receiver.
         to: PeerId,
@@ -297,7 +298,7 @@ impl fmt::Display for Action {
             }
             Action::Drop { to, packet } => write!(f, "drop (to {to}): {}", describe_packet(packet)),
             Action::Duplicate { to, packet } => {
-                write!(f, "duplicate (to {to}): {}", describe_packet(packet))
+                write!(f, "deliver a duplicate to {to}: {}", describe_packet(packet))
             }
         }
     }
@@ -558,7 +559,7 @@ impl World {
                 }
             }
         }
-        for ((to, packet), copies) in s.net.iter() {
+        for (to, packet) in s.net.keys() {
             out.push(Action::Deliver {
                 to: *to,
                 packet: packet.clone(),
@@ -569,7 +570,7 @@ impl World {
                     packet: packet.clone(),
                 });
             }
-            if s.spent.duplications < b.duplications && *copies < b.max_copies {
+            if s.spent.duplications < b.duplications {
                 out.push(Action::Duplicate {
                     to: *to,
                     packet: packet.clone(),

@@ -1,0 +1,244 @@
+//! The exhaustive explorer: the raw application is caught with the classic race, the
+//! guarded one passes, a broken guard is caught, stateright agrees on the state counts,
+//! and the unique state counts of small worlds are pinned (a model change that alters
+//! the state space shows up here).
+
+use dcsim::check::app::AppKind;
+use dcsim::check::explorer::{explore, ExploreOptions, ExploreReport};
+use dcsim::check::names;
+use dcsim::check::stateright_model::{WorldModel, INVARIANTS_HOLD};
+use dcsim::check::world::{Action, Bounds, World, WorldConfig};
+use dcsim::model::Profile;
+use dcsim::trace::PeerId;
+use stateright::{Checker, Model};
+
+/// Only application calls and deliveries: no timer, no loss, no duplication.
+const QUIET: &str = "timeouts=0,retransmits=0,drops=0,duplications=0";
+
+fn world(profile: Profile, app: AppKind, bounds: &str) -> World {
+    let mut config = WorldConfig::new(profile, app);
+    config.bounds.apply(bounds).expect("valid bounds");
+    World::new(config).expect("valid world")
+}
+
+fn run(world: &World, max_depth: usize) -> ExploreReport {
+    let options = ExploreOptions {
+        max_depth,
+        ..ExploreOptions::default()
+    };
+    explore(world, &options, |_| {})
+}
+
+#[test]
+fn raw_send_while_connecting_is_the_shortest_counterexample() {
+    for profile in [Profile::WEBRTC_RS, Profile::W3C] {
+        let report = run(&world(profile, AppKind::Raw, ""), 30);
+        let cx = report.counterexample.expect("the raw app is caught");
+        assert_eq!(
+            cx.actions,
+            [Action::Send {
+                peer: PeerId::A,
+                channel: 0
+            }],
+            "{}",
+            profile.name
+        );
+        assert_eq!(cx.violation.invariant, names::NO_SEND_ON_NON_OPEN);
+        assert!(cx.violation.detail.ends_with("while connecting"), "{cx:?}");
+        let text = cx.trace.render_text();
+        assert!(text.contains("send[c0] #100 raw (connecting) -> error"), "{text}");
+        assert!(text.contains("!! violation no-send-on-non-open"), "{text}");
+        assert_eq!(report.depth, 1);
+    }
+}
+
+#[test]
+fn guarded_app_passes_every_history_of_open_close_and_pc_close() {
+    for profile in [Profile::WEBRTC_RS, Profile::W3C] {
+        let report = run(
+            &world(profile, AppKind::Guarded, &format!("{QUIET},ice-restarts=0")),
+            1000,
+        );
+        assert!(
+            report.counterexample.is_none(),
+            "{}: {:?}",
+            profile.name,
+            report.counterexample
+        );
+        assert!(report.exhausted, "explored to the end");
+    }
+}
+
+#[test]
+fn guarded_app_passes_ice_failure_and_ice_restart() {
+    // A timeout (ICE failed or disconnected, or the DCEP deadline) at any moment; and,
+    // separately, an ICE restart with renegotiation at any moment. Both together, with
+    // the closes, is the full run of the README (release build).
+    let worlds = [
+        "timeouts=1,retransmits=0,duplications=0,channel-closes=0,peer-closes=0,ice-restarts=0",
+        "timeouts=0,retransmits=0,duplications=0,channel-closes=0,peer-closes=0,ice-restarts=1",
+    ];
+    for profile in [Profile::WEBRTC_RS, Profile::W3C] {
+        for bounds in worlds {
+            let report = run(&world(profile, AppKind::Guarded, bounds), 1000);
+            assert!(
+                report.counterexample.is_none(),
+                "{} {bounds}: {:?}",
+                profile.name,
+                report.counterexample
+            );
+            assert!(report.exhausted);
+        }
+    }
+}
+
+#[test]
+fn a_guard_without_its_state_check_is_caught() {
+    for profile in [Profile::WEBRTC_RS, Profile::W3C] {
+        let report = run(&world(profile, AppKind::BrokenGuard, ""), 30);
+        let cx = report.counterexample.expect("the mutant is caught");
+        assert_eq!(cx.violation.invariant, names::NO_SEND_ON_NON_OPEN);
+        assert_eq!(cx.actions.len(), 1, "{cx:?}");
+        let text = cx.trace.render_text();
+        assert!(text.contains("guarded (connecting)"), "{text}");
+    }
+}
+
+/// The unique state counts of small worlds, explored to the end. They change when the
+/// model, the guard, the monitor or the explorer's reductions change: look at why before
+/// updating them.
+#[test]
+fn pinned_unique_state_counts() {
+    let cases = [
+        (Profile::WEBRTC_RS, AppKind::Raw, "sends=0,channel-closes=0,peer-closes=0,ice-restarts=0", 70),
+        (Profile::WEBRTC_RS, AppKind::Guarded, "channel-closes=0,peer-closes=0,ice-restarts=0", 617),
+        (Profile::WEBRTC_RS, AppKind::Guarded, "peer-closes=0,ice-restarts=0", 12_161),
+        (Profile::W3C, AppKind::Guarded, "peer-closes=0,ice-restarts=0", 16_685),
+        (Profile::WEBRTC_RS, AppKind::Guarded, "ice-restarts=0", 32_607),
+    ];
+    let mut got = Vec::new();
+    for (profile, app, bounds, _) in cases {
+        let report = run(&world(profile, app, &format!("{QUIET},{bounds}")), 1000);
+        assert!(report.counterexample.is_none());
+        assert!(report.exhausted);
+        got.push(report.unique);
+    }
+    let want: Vec<u64> = cases.iter().map(|c| c.3).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn stateright_counts_the_same_states() {
+    let w = world(
+        Profile::WEBRTC_RS,
+        AppKind::Guarded,
+        &format!("{QUIET},peer-closes=0,ice-restarts=0"),
+    );
+    let ours = run(&w, 1000);
+    let checker = WorldModel { world: w.clone() }.checker().spawn_bfs().join();
+    checker.assert_no_discovery(INVARIANTS_HOLD);
+    assert_eq!(checker.unique_state_count() as u64, ours.unique);
+
+    let raw = WorldModel {
+        world: world(Profile::WEBRTC_RS, AppKind::Raw, ""),
+    };
+    let checker = raw.checker().spawn_bfs().join();
+    let path = checker.discovery(INVARIANTS_HOLD).expect("raw is caught");
+    assert_eq!(
+        path.into_actions(),
+        [Action::Send {
+            peer: PeerId::A,
+            channel: 0
+        }]
+    );
+}
+
+#[test]
+fn the_depth_bound_cuts_and_says_so() {
+    let w = world(Profile::WEBRTC_RS, AppKind::Guarded, QUIET);
+    let report = run(&w, 5);
+    assert_eq!(report.depth, 5);
+    assert!(!report.exhausted);
+    assert!(report.counterexample.is_none());
+}
+
+#[test]
+fn cached_and_plain_steps_agree() {
+    use dcsim::check::step::StepCache;
+    let w = world(Profile::WEBRTC_RS, AppKind::Guarded, "ice-restarts=1");
+    let mut cache = StepCache::default();
+    let mut frontier = vec![w.init()];
+    let mut actions = Vec::new();
+    for _ in 0..8 {
+        let mut next = Vec::new();
+        for s in frontier.iter().take(200) {
+            w.actions(s, &mut actions);
+            for a in &actions {
+                let plain = w.step(s, a);
+                let cached = w.step_cached(&mut cache, s, a);
+                assert_eq!(plain, cached, "{a}");
+                next.extend(plain);
+            }
+        }
+        frontier = next;
+    }
+}
+
+#[test]
+fn an_aborted_association_stays_closed() {
+    // Found by the explorer: a COOKIE ECHO retransmitted before b's pc.close() arrived
+    // after the ABORT and brought a's SCTP transport back from closed.
+    use dcsim::model::{Packet, Timer};
+    let w = world(Profile::WEBRTC_RS, AppKind::Raw, "sends=0,retransmits=1");
+    let to_a = |packet| Action::Deliver {
+        to: PeerId::A,
+        packet,
+    };
+    let to_b = |packet| Action::Deliver {
+        to: PeerId::B,
+        packet,
+    };
+    let stun = Packet::StunRequest {
+        generation: 0,
+        nominate: true,
+    };
+    let path = vec![
+        Action::Connect,
+        to_b(stun),
+        to_a(Packet::StunResponse { generation: 0 }),
+        to_a(Packet::DtlsFlight(1)),
+        to_b(Packet::DtlsFlight(2)),
+        to_a(Packet::DtlsFlight(3)),
+        to_b(Packet::DtlsFlight(4)),
+        to_a(Packet::DtlsFlight(5)),
+        to_b(Packet::DtlsFlight(6)),
+        to_a(Packet::SctpHandshake(1)),
+        to_b(Packet::SctpHandshake(2)),
+        to_a(Packet::SctpHandshake(3)),
+        Action::Fire {
+            peer: PeerId::B,
+            timer: Timer::SctpT1,
+        },
+        to_b(Packet::SctpHandshake(4)),
+        Action::ClosePeer { peer: PeerId::B },
+        to_a(Packet::SctpAbort),
+        to_a(Packet::SctpHandshake(3)),
+    ];
+    let (trace, end) = w.replay(&path);
+    assert!(trace.is_clean(), "{}", trace.render_text());
+    assert!(end.violation().is_none());
+    assert_eq!(
+        end.peer(PeerId::A).sctp_state(),
+        dcsim::model::SctpTransportState::Closed
+    );
+}
+
+#[test]
+fn default_bounds_are_valid_and_named() {
+    let mut b = Bounds::default();
+    assert!(b.validate().is_ok());
+    assert!(b.apply("channels=0").is_err());
+    assert!(b.apply("nonsense=1").unwrap_err().contains("unknown bound"));
+    assert!(b.apply("sends").unwrap_err().contains("name=value"));
+    assert!(b.apply("drops=300").unwrap_err().contains("drops"));
+}
