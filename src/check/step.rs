@@ -297,8 +297,8 @@ impl Delta<'_> {
 /// What the monitor became after a step's events, and the first violation among them.
 type MonitorOut = (Part<Monitor>, Option<Violation>);
 
-/// Most entries a cache holds before it is emptied (a bound on its memory, about
-/// 200 bytes an entry plus the pieces it keeps alive).
+/// Most entries a table of the cache holds before it is emptied (a bound on its memory,
+/// about 100 bytes an entry plus the pieces it keeps alive).
 const CACHE_LIMIT: usize = 1 << 20;
 
 /// Memoized local transitions and monitor updates, keyed by the fingerprints of their
@@ -341,12 +341,16 @@ impl StepCache {
         }
         self.misses[0] += 1;
         let mut out = local(id, peer, app, &key.input, NOW, false);
+        if self.local.len() >= CACHE_LIMIT {
+            self.local.clear();
+        }
+        if self.peers.len() + self.apps.len() >= CACHE_LIMIT {
+            self.peers.clear();
+            self.apps.clear();
+        }
         out.peer = self.peers.intern(out.peer);
         out.app = self.apps.intern(out.app);
         let out = Arc::new(out);
-        if self.local.len() >= CACHE_LIMIT {
-            self.clear();
-        }
         self.local.insert(key, out.clone());
         out
     }
@@ -365,11 +369,12 @@ impl StepCache {
             return out.clone();
         }
         self.misses[1] += 1;
+        if self.monitor.len() >= CACHE_LIMIT {
+            self.monitor.clear();
+            self.monitors.clear();
+        }
         let (m, v) = observe(monitor, outs, None, 0);
         let out = Arc::new((self.monitors.intern(m), v));
-        if self.monitor.len() >= CACHE_LIMIT {
-            self.clear();
-        }
         self.monitor.insert(key, out.clone());
         out
     }
@@ -384,26 +389,19 @@ impl StepCache {
             return out.clone();
         }
         self.misses[2] += 1;
+        if self.net.len() >= CACHE_LIMIT {
+            self.net.clear();
+            self.nets.clear();
+        }
+        if self.sacks.known.len() >= CACHE_LIMIT {
+            self.sacks.clear();
+        }
         let (n, grew) = delta.apply(net, &mut self.sacks);
         let out = (self.nets.intern(Part::new(n)), grew);
-        if self.net.len() >= CACHE_LIMIT {
-            self.clear();
-        }
         self.net.insert(key, out.clone());
         out
     }
 
-    /// Empties every table (their memory is bounded by [`CACHE_LIMIT`] entries each).
-    fn clear(&mut self) {
-        self.local.clear();
-        self.monitor.clear();
-        self.net.clear();
-        self.sacks.clear();
-        self.peers.clear();
-        self.apps.clear();
-        self.monitors.clear();
-        self.nets.clear();
-    }
 }
 
 /// Feeds the judged events of `outs` to a copy of the monitor (and every event to the

@@ -91,9 +91,17 @@ pub struct Bounds {
 }
 
 impl Default for Bounds {
-    /// The bounds of `dcsim check`: one channel, one send per peer, one channel close, one
-    /// peer-connection close, one ICE restart, two timer firings, one drop, one
-    /// duplication, one copy in flight.
+    /// The bounds of `dcsim check`: one channel; one send per peer; one channel close,
+    /// one peer-connection close and one ICE restart (with renegotiation), by either
+    /// peer, at any moment; one timeout (ICE failed, ICE disconnected, the DCEP deadline
+    /// or a guard expiry) at any moment; any order of deliveries, and any packet never
+    /// delivered. No retransmission, drop or duplicate: a packet that is never delivered
+    /// already covers a loss, and each of those bounds multiplies the state space by 2 to
+    /// 20 (see the README for the measured sizes).
+    ///
+    /// Every lifecycle phase (connect, open, close, pc close, ICE failure, restart) is
+    /// reachable in one history, and the whole space (about 6.2 million states for the
+    /// guarded application) is explored to the end in about a minute on two cores.
     fn default() -> Self {
         Bounds {
             channels: 1,
@@ -101,10 +109,10 @@ impl Default for Bounds {
             channel_closes: 1,
             peer_closes: 1,
             ice_restarts: 1,
-            timeouts: 2,
-            retransmits: 1,
+            timeouts: 1,
+            retransmits: 0,
             drops: 0,
-            duplications: 1,
+            duplications: 0,
             max_copies: 1,
         }
     }
