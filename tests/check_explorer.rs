@@ -46,7 +46,10 @@ fn raw_send_while_connecting_is_the_shortest_counterexample() {
         assert_eq!(cx.violation.invariant, names::NO_SEND_ON_NON_OPEN);
         assert!(cx.violation.detail.ends_with("while connecting"), "{cx:?}");
         let text = cx.trace.render_text();
-        assert!(text.contains("send[c0] #100 raw (connecting) -> error"), "{text}");
+        assert!(
+            text.contains("send[c0] #100 raw (connecting) -> error"),
+            "{text}"
+        );
         assert!(text.contains("!! violation no-send-on-non-open"), "{text}");
         assert_eq!(report.depth, 1);
     }
@@ -71,14 +74,20 @@ fn a_guard_without_its_state_check_is_caught() {
 #[test]
 fn guarded_app_passes_and_state_counts_are_pinned() {
     use Profile as P;
-    let only = |extra: &str| format!("{QUIET},channel-closes=0,peer-closes=0,ice-restarts=0,{extra}");
+    let only =
+        |extra: &str| format!("{QUIET},channel-closes=0,peer-closes=0,ice-restarts=0,{extra}");
     let cases = [
         // The model alone (no sends): the protocol's own interleavings.
         (P::WEBRTC_RS, AppKind::Raw, only("sends=0"), 70),
         // Sends on both peers, deliveries in any order.
         (P::WEBRTC_RS, AppKind::Guarded, only(""), 617),
         // ... and a channel close by either peer at any moment.
-        (P::WEBRTC_RS, AppKind::Guarded, only("channel-closes=1"), 12_161),
+        (
+            P::WEBRTC_RS,
+            AppKind::Guarded,
+            only("channel-closes=1"),
+            12_161,
+        ),
         (P::W3C, AppKind::Guarded, only("channel-closes=1"), 16_685),
         // ... or a peer-connection close.
         (P::WEBRTC_RS, AppKind::Guarded, only("peer-closes=1"), 2_439),
@@ -87,10 +96,25 @@ fn guarded_app_passes_and_state_counts_are_pinned() {
         (P::WEBRTC_RS, AppKind::Guarded, only("timeouts=1"), 5_768),
         (P::W3C, AppKind::Guarded, only("timeouts=1"), 9_241),
         // ... or an ICE restart with renegotiation.
-        (P::WEBRTC_RS, AppKind::Guarded, only("ice-restarts=1"), 14_621),
+        (
+            P::WEBRTC_RS,
+            AppKind::Guarded,
+            only("ice-restarts=1"),
+            14_621,
+        ),
         // ... or a retransmission, or a duplicate.
-        (P::WEBRTC_RS, AppKind::Guarded, only("retransmits=1"), 12_615),
-        (P::WEBRTC_RS, AppKind::Guarded, only("duplications=1"), 10_257),
+        (
+            P::WEBRTC_RS,
+            AppKind::Guarded,
+            only("retransmits=1"),
+            12_615,
+        ),
+        (
+            P::WEBRTC_RS,
+            AppKind::Guarded,
+            only("duplications=1"),
+            10_257,
+        ),
     ];
     let mut got = Vec::new();
     for (profile, app, bounds, _) in &cases {
@@ -222,4 +246,80 @@ fn default_bounds_are_valid_and_named() {
     assert!(b.apply("nonsense=1").unwrap_err().contains("unknown bound"));
     assert!(b.apply("sends").unwrap_err().contains("name=value"));
     assert!(b.apply("drops=300").unwrap_err().contains("drops"));
+}
+
+/// The numbers behind the explorer's "why not stateright's checker" (run in release:
+/// `cargo test --release --test check_explorer -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn compare_with_stateright() {
+    use std::time::Instant;
+    let bounds = "timeouts=0,retransmits=0,drops=0,duplications=0";
+    let w = world(Profile::WEBRTC_RS, AppKind::Guarded, bounds);
+    let started = Instant::now();
+    let ours = run(&w, 1000);
+    let ours_time = started.elapsed();
+    let started = Instant::now();
+    let checker = WorldModel { world: w.clone() }
+        .checker()
+        .threads(1)
+        .spawn_bfs()
+        .join();
+    let theirs_time = started.elapsed();
+    println!(
+        "dcsim explorer: {} unique, {} visited, {:.2} s; stateright bfs: {} unique, {} visited, {:.2} s",
+        ours.unique,
+        ours.visited,
+        ours_time.as_secs_f64(),
+        checker.unique_state_count(),
+        checker.state_count(),
+        theirs_time.as_secs_f64()
+    );
+    assert_eq!(checker.unique_state_count() as u64, ours.unique);
+}
+
+/// Why the explorer does no channel symmetry reduction: with two channels, `b` can know
+/// `c0` and not yet `c1`, never the other way round (DATA_CHANNEL_OPEN goes out in label
+/// order and SCTP delivers in TSN order), so states that differ by swapping the channels
+/// are not equivalent.
+#[test]
+fn channels_are_not_interchangeable() {
+    use dcsim::check::part::fingerprint;
+    use std::collections::HashSet;
+    let mut config = WorldConfig::new(Profile::WEBRTC_RS, AppKind::Raw);
+    config
+        .bounds
+        .apply(&format!(
+            "{QUIET},channels=2,sends=0,channel-closes=0,peer-closes=0,ice-restarts=0"
+        ))
+        .expect("valid bounds");
+    let w = World::new(config).expect("valid world");
+    let mut seen = HashSet::new();
+    let mut frontier = vec![w.init()];
+    let mut actions = Vec::new();
+    let (mut first_only, mut second_only) = (false, false);
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for s in &frontier {
+            let known: Vec<bool> = s
+                .app(PeerId::B)
+                .channels()
+                .iter()
+                .map(|c| c.known())
+                .collect();
+            first_only |= known == [true, false];
+            second_only |= known == [false, true];
+            w.actions(s, &mut actions);
+            for a in &actions {
+                if let Some(n) = w.step(s, a) {
+                    if seen.insert(fingerprint(&n)) {
+                        next.push(n);
+                    }
+                }
+            }
+        }
+        frontier = next;
+    }
+    assert!(first_only, "b learns c0 before c1");
+    assert!(!second_only, "b never learns c1 before c0");
 }

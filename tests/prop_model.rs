@@ -86,8 +86,6 @@ fn world(profile: Profile, app: AppKind) -> World {
 struct Replay {
     /// The actions applied, in order.
     actions: Vec<Action>,
-    /// The state reached.
-    state: State,
     /// The first violation.
     violation: Option<Violation>,
 }
@@ -127,13 +125,13 @@ fn replay_watching(
             })),
             Step::ClosePeer(peer) => todo.extend(exact(Action::ClosePeer { peer: *peer })),
             Step::IceRestart => todo.extend(exact(Action::IceRestart)),
-            Step::Deliver(i) => todo.extend(pick(&enabled, i, |a| {
-                matches!(a, Action::Deliver { .. })
-            })),
+            Step::Deliver(i) => {
+                todo.extend(pick(&enabled, i, |a| matches!(a, Action::Deliver { .. })))
+            }
             Step::Drop(i) => todo.extend(pick(&enabled, i, |a| matches!(a, Action::Drop { .. }))),
-            Step::Duplicate(i) => todo.extend(pick(&enabled, i, |a| {
-                matches!(a, Action::Duplicate { .. })
-            })),
+            Step::Duplicate(i) => {
+                todo.extend(pick(&enabled, i, |a| matches!(a, Action::Duplicate { .. })))
+            }
             Step::Timer(i) => todo.extend(pick(&enabled, i, |a| {
                 matches!(a, Action::Fire { .. } | Action::GuardExpiry { .. })
             })),
@@ -155,7 +153,6 @@ fn replay_watching(
                         let violation = Some(v.clone());
                         return Replay {
                             actions: applied,
-                            state,
                             violation,
                         };
                     }
@@ -172,7 +169,6 @@ fn replay_watching(
                 let violation = Some(v.clone());
                 return Replay {
                     actions: applied,
-                    state,
                     violation,
                 };
             }
@@ -180,7 +176,6 @@ fn replay_watching(
     }
     Replay {
         actions: applied,
-        state,
         violation: None,
     }
 }
@@ -281,15 +276,13 @@ fn random_histories_reach_every_phase() {
     let strategy = history(150);
     let (mut open, mut failed, mut closed, mut restarted) = (0, 0, 0, 0);
     for _ in 0..64 {
-        let h = strategy
-            .new_tree(&mut runner)
-            .expect("a history")
-            .current();
+        let h = strategy.new_tree(&mut runner).expect("a history").current();
         let mut seen = [false; 4];
         let mut restart_seen = false;
         let r = replay_watching(&w, &h, |a, s| {
             let (pa, pb) = (s.peer(PeerId::A), s.peer(PeerId::B));
-            let open = |p: &dcsim::model::Peer| p.channel_state("c0") == Some(DataChannelState::Open);
+            let open =
+                |p: &dcsim::model::Peer| p.channel_state("c0") == Some(DataChannelState::Open);
             seen[0] |= open(pa) && open(pb);
             seen[1] |= [pa, pb]
                 .iter()
@@ -304,7 +297,9 @@ fn random_histories_reach_every_phase() {
         closed += usize::from(seen[2]);
         restarted += usize::from(seen[3]);
     }
-    println!("of 64 histories: open {open}, ICE failed {failed}, closed {closed}, restarted {restarted}");
+    println!(
+        "of 64 histories: open {open}, ICE failed {failed}, closed {closed}, restarted {restarted}"
+    );
     assert!(
         open >= 8 && failed >= 4 && closed >= 4 && restarted >= 4,
         "of 64 histories: open {open}, ICE failed {failed}, closed {closed}, restarted {restarted}"

@@ -187,7 +187,14 @@ pub(crate) fn send(cx: &mut Local<'_>, channel: u8) {
             guard.on_channel_state(NOW, state);
         }
     }
-    let outcome = guard.send(NOW, msg, SizedMsg { id: msg, size: MSG_SIZE });
+    let outcome = guard.send(
+        NOW,
+        msg,
+        SizedMsg {
+            id: msg,
+            size: MSG_SIZE,
+        },
+    );
     let state = record::state_name(ready);
     let event = |outcome, error, reason| {
         TraceEvent::on(
@@ -215,9 +222,11 @@ pub(crate) fn send(cx: &mut Local<'_>, channel: u8) {
             }
         },
         Outcome::Queued => event(SendOutcome::Queued, None, None),
-        Outcome::Rejected(reason) => {
-            event(SendOutcome::Rejected, None, Some(reason.as_str().to_string()))
-        }
+        Outcome::Rejected(reason) => event(
+            SendOutcome::Rejected,
+            None,
+            Some(reason.as_str().to_string()),
+        ),
     };
     cx.record(event);
     if let Some((payload, kind)) = refused {
@@ -270,8 +279,7 @@ pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
             channel,
             callback: Callback::DataChannel,
         } => {
-            if let Some(ch) = index_of(channel).and_then(|i| app.channels.get_mut(usize::from(i)))
-            {
+            if let Some(ch) = index_of(channel).and_then(|i| app.channels.get_mut(usize::from(i))) {
                 ch.known = true;
             }
             return;
@@ -304,10 +312,7 @@ pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
 fn settle(cx: &mut Local<'_>) {
     let (peer, t) = (cx.id, cx.t);
     for i in 0..cx.app.channels.len() {
-        loop {
-            let Some(guard) = cx.app.channels[i].guard.as_mut() else {
-                break;
-            };
+        while let Some(guard) = cx.app.channels[i].guard.as_mut() {
             let label = label(i as u8);
             if let Some(state) = cx.peer.channel_state(&label) {
                 if guard.channel_state() != state {

@@ -22,9 +22,9 @@ pub struct CheckArgs {
     pub options: ExploreOptions,
 }
 
-fn number<T: std::str::FromStr>(option: &str, text: &str, lo: T, hi: T) -> Result<T, String>
+fn number<T>(option: &str, text: &str, lo: T, hi: T) -> Result<T, String>
 where
-    T: PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
     let shown: String = text.chars().take(20).collect();
     match text.trim().parse::<T>() {
@@ -38,7 +38,7 @@ where
 impl CheckArgs {
     /// Parses the text of the options; the error is one line naming the option.
     pub fn parse(
-        profile: ProfileName,
+        profile: &str,
         depth: &str,
         app: &str,
         channels: &str,
@@ -46,6 +46,10 @@ impl CheckArgs {
         threads: &str,
         bounds: &str,
     ) -> Result<Self, String> {
+        let profile = ProfileName::parse(profile).ok_or_else(|| {
+            let shown: String = profile.chars().take(20).collect();
+            format!("--profile: expected webrtc-rs or w3c, got {shown:?}")
+        })?;
         let max_depth = number("depth", depth, 0, MAX_DEPTH)?;
         let app = AppKind::parse(app).ok_or_else(|| {
             let shown: String = app.chars().take(20).collect();
@@ -149,12 +153,13 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
             ""
         }
     );
+    let _ = writeln!(out, "wall time:      {:.2} s", report.elapsed.as_secs_f64());
     let _ = writeln!(
         out,
-        "wall time:      {:.2} s",
-        report.elapsed.as_secs_f64()
+        "states/second:  {:.0} unique, {:.0} visited",
+        report.states_per_second(),
+        report.visited_per_second()
     );
-    let _ = writeln!(out, "states/second:  {:.0}", report.states_per_second());
     match &report.counterexample {
         None => out.push_str("all invariants hold\n"),
         Some(cx) => {

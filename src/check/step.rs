@@ -86,7 +86,8 @@ impl Local<'_> {
                 action: action.to_string(),
                 detail,
             };
-            self.log.push((TraceEvent::on(self.t, self.id, kind), false));
+            self.log
+                .push((TraceEvent::on(self.t, self.id, kind), false));
         }
     }
 
@@ -401,7 +402,6 @@ impl StepCache {
         self.net.insert(key, out.clone());
         out
     }
-
 }
 
 /// Feeds the judged events of `outs` to a copy of the monitor (and every event to the
@@ -429,7 +429,11 @@ fn observe(
     };
     for out in outs {
         for (event, judged) in &out.log {
-            let violations = if *judged { m.observe(event) } else { Vec::new() };
+            let violations = if *judged {
+                m.observe(event)
+            } else {
+                Vec::new()
+            };
             if let Some(trace) = trace.as_mut() {
                 trace.push(event.clone());
             }
@@ -576,7 +580,11 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         }
         Action::Duplicate { to, packet } => {
             if tracing {
-                let detail = format!("from {} (duplicate): {}", to.other(), describe_packet(packet));
+                let detail = format!(
+                    "from {} (duplicate): {}",
+                    to.other(),
+                    describe_packet(packet)
+                );
                 fault(Some(*to), "deliver", Some(detail));
             }
             next.spent.duplications += 1;

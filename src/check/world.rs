@@ -168,7 +168,10 @@ impl Bounds {
             };
             let value: u8 = value.trim().parse().map_err(|_| {
                 let shown: String = value.chars().take(20).collect();
-                format!("{}: expected a number from 0 to 255, got {shown:?}", name.trim())
+                format!(
+                    "{}: expected a number from 0 to 255, got {shown:?}",
+                    name.trim()
+                )
             })?;
             self.set(name.trim(), value)?;
         }
@@ -306,7 +309,11 @@ impl fmt::Display for Action {
             }
             Action::Drop { to, packet } => write!(f, "drop (to {to}): {}", describe_packet(packet)),
             Action::Duplicate { to, packet } => {
-                write!(f, "deliver a duplicate to {to}: {}", describe_packet(packet))
+                write!(
+                    f,
+                    "deliver a duplicate to {to}: {}",
+                    describe_packet(packet)
+                )
             }
         }
     }
