@@ -52,6 +52,9 @@ fn raw_send_while_connecting_is_the_shortest_counterexample() {
         );
         assert!(text.contains("!! violation no-send-on-non-open"), "{text}");
         assert_eq!(report.depth, 1);
+        // Replaying the path gives the same trace, byte for byte.
+        let (again, _) = world(profile, AppKind::Raw, "").replay(&cx.actions);
+        assert_eq!(again.to_jsonl(), cx.trace.to_jsonl());
     }
 }
 
@@ -231,6 +234,7 @@ fn an_aborted_association_stays_closed() {
     ];
     let (trace, end) = w.replay(&path);
     assert!(trace.is_clean(), "{}", trace.render_text());
+    assert_eq!(w.replay(&path).0.to_jsonl(), trace.to_jsonl());
     assert!(end.violation().is_none());
     assert_eq!(
         end.peer(PeerId::A).sctp_state(),

@@ -16,11 +16,20 @@
 //! # Network
 //!
 //! A multiset of `(to, packet)` with a count per packet. Any packet in flight may be
-//! delivered (which is also every reordering), dropped, or duplicated (bounded by
-//! [`Bounds::duplications`] in all). A peer that transmits a packet of which
-//! [`Bounds::max_copies`] copies are already in flight loses the extra copy: a loss the
-//! network is allowed anyway, and the bound that keeps retransmission timers (ICE
-//! consent, SCTP T3) from growing the multiset without end.
+//! delivered (in any order: that is every reordering), lost ([`Bounds::drops`]), or
+//! delivered as a duplicate while it stays in flight ([`Bounds::duplications`]); or
+//! never delivered at all, which costs nothing and covers any loss. A peer that
+//! transmits a packet of which [`Bounds::max_copies`] copies are already in flight loses
+//! the extra copy: a loss the network is allowed anyway, and the bound that keeps
+//! retransmissions from growing the multiset without end. Packets their receiver will
+//! ignore for good are forgotten (see [`crate::check::explorer`], "Reductions").
+//!
+//! # Bounds
+//!
+//! Application calls, timer firings, drops and duplicates are bounded in number
+//! ([`Bounds`]); deliveries are not. So the state space is finite and the explorer goes
+//! to its end: "all invariants hold" means in every history within the bounds, of any
+//! length.
 //!
 //! # Application
 //!
@@ -33,11 +42,18 @@
 //!
 //! # One step
 //!
-//! An [`Action`] is applied, then both peers are drained until they are quiet: datagrams
-//! go into the network, events are recorded as trace events (through [`crate::record`],
-//! the same words every driver writes), judged by the [`Monitor`] and handed to the
-//! application, which may react (the guard flushes on open). The first violation is kept
-//! in the state; a violated state has no successors.
+//! An [`Action`] is applied to one peer and its application (both, for connect and ICE
+//! restart), which are then drained until quiet: datagrams go into the network, events
+//! are recorded as trace events (through [`crate::record`], the same words every driver
+//! writes) and handed to the application, which may react (the guard flushes on open);
+//! then the [`Monitor`] judges the step's events. The first violation is kept in the
+//! state; a violated state has no successors. How a step is computed fast is in
+//! [`crate::check::step`].
+//!
+//! Not judged here: the monitor's end-of-run verdict ([`Monitor::finish`]), since an
+//! explored state is not the end of a run (a message the guard still holds is not lost
+//! yet; the simulator and the property tests judge run ends), and `deterministic-replay`,
+//! which this world has by construction (a test replays counterexamples and compares).
 
 use super::app::{self, AppKind, PeerApp};
 use super::monitor::{Monitor, MonitorConfig};
