@@ -240,11 +240,6 @@ pub fn explore(
     }
     report.exhausted =
         report.counterexample.is_none() && frontier.is_empty() && !report.state_limit_hit;
-    if std::env::var_os("DCSIM_CACHE_STATS").is_some() {
-        for c in &caches {
-            eprintln!("cache hits {:?} misses {:?}", c.hits, c.misses);
-        }
-    }
     report.elapsed = started.elapsed();
     report
 }
