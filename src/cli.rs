@@ -65,6 +65,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = EngineArg::Direct)]
         engine: EngineArg,
     },
+    /// Model vs the real rtc 0.21.1 stack, same seed and faults: a table of agree /
+    /// known deviation / diverge (exit 1 on any divergence).
+    Conform {
+        /// Scenarios (built-in names or .toml paths); default: every built-in.
+        scenarios: Vec<String>,
+        /// Seed (default: each scenario's, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Largest time difference, in ms, between the same event on the two stacks.
+        #[arg(long, default_value_t = crate::conform::DEFAULT_TOLERANCE_MS)]
+        tolerance_ms: u64,
+        /// Also print the details (known deviations, largest time shift) of the scenarios
+        /// that agree.
+        #[arg(long)]
+        details: bool,
+    },
     /// Exhaustive bounded exploration of the untimed model: every interleaving of
     /// application calls, deliveries, losses, duplicates and timer firings within the
     /// bounds, to the end (or to --depth); prints the state counts and either "all
@@ -273,6 +289,12 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             stack,
             engine,
         } => explore(&scenario, runs, seed, profile, stack, engine),
+        Command::Conform {
+            scenarios,
+            seed,
+            tolerance_ms,
+            details,
+        } => conform(scenarios, seed, tolerance_ms, details),
         Command::Check {
             profile,
             depth,
@@ -376,6 +398,66 @@ fn explore(
     }
     emit(&None, &out)?;
     Ok(if report.is_clean() { 0 } else { 1 })
+}
+
+fn conform(
+    names: Vec<String>,
+    seed: Option<u64>,
+    tolerance_ms: u64,
+    details: bool,
+) -> Result<i32, Exit> {
+    use std::io::IsTerminal;
+    let scenarios = if names.is_empty() {
+        scenario::builtin::names()
+            .map(|(name, _)| load(name))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        names
+            .iter()
+            .map(|n| load(n))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let options = crate::conform::ConformOptions { seed, tolerance_ms };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let mut reports = Vec::new();
+    for s in &scenarios {
+        if let Some(bar) = &bar {
+            bar.set_message(s.name.clone());
+        }
+        let report = crate::conform::conform(s, &options)
+            .map_err(|e| Exit(2, format!("{}: {e}", s.name)))?;
+        reports.push(report);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut out = crate::conform::render_table(&reports);
+    for r in reports.iter().filter(|r| details || !r.agrees()) {
+        out.push('\n');
+        out.push_str(&r.render_details());
+    }
+    if details {
+        out.push_str("\nknown deviations of rtc 0.21.1:\n\n");
+        out.push_str(&crate::conform::deviations::render_markdown());
+    }
+    emit(&None, &out)?;
+    Ok(if reports.iter().all(|r| r.agrees()) {
+        0
+    } else {
+        1
+    })
 }
 
 /// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one

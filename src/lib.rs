@@ -5,7 +5,10 @@
 
 pub mod check;
 pub mod cli;
+pub mod conform;
 pub mod explore;
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;
 pub mod guard;
 pub mod model;
 pub mod record;

@@ -70,3 +70,21 @@ fn lossy_runs_replay_exactly_under_the_same_seed_and_vary_with_another() {
         );
     }
 }
+
+/// Found by the `sim_faults` fuzzer: an offer to a crashed peer stayed queued in the direct
+/// engine and kept its clock from advancing (a hang). Both engines now agree on it.
+#[test]
+fn renegotiation_towards_a_crashed_peer_terminates_on_both_engines() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/direct-engine-crash-then-ice-restart.toml"
+    );
+    let scenario = Scenario::load(path).expect("regression scenario parses");
+    for profile in ProfileName::ALL {
+        assert_eq!(
+            trace(&scenario, profile, Engine::Turmoil),
+            trace(&scenario, profile, Engine::Direct),
+            "{profile}"
+        );
+    }
+}

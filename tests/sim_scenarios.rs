@@ -191,3 +191,58 @@ fn guarded_sends_never_violate_an_invariant_in_any_builtin() {
         }
     }
 }
+
+#[test]
+fn a_guard_first_used_after_ice_failed_knows_the_path_failed() {
+    use dcsim::scenario::{Action, Payload};
+    let mut scenario = builtin::get("checking-disconnected-failed").expect("built-in");
+    // Only one guarded send, after ICE failed (30.2 s) and before close_peer (33 s).
+    scenario.steps.retain(|s| {
+        !matches!(
+            &s.action,
+            Action::Send {
+                via: Via::Guarded,
+                ..
+            }
+        )
+    });
+    let mut step = scenario
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Send { .. }))
+        .expect("a send step")
+        .clone();
+    step.at_ms = 31_500;
+    step.action = Action::Send {
+        peer: PeerId::A,
+        channel: "chat".into(),
+        via: Via::Guarded,
+        payload: Payload::Text("late".into()),
+        count: 1,
+        interval_ms: 0,
+    };
+    scenario.steps.push(step);
+    scenario.steps.sort_by_key(|s| s.at_ms);
+    let trace = sim::run(
+        &scenario,
+        &RunOptions {
+            engine: dcsim::sim::Engine::Direct,
+            ..RunOptions::default()
+        },
+    )
+    .expect("runs")
+    .trace;
+    let outcome = trace.events.iter().find_map(|e| match &e.kind {
+        EventKind::Send {
+            via: Via::Guarded,
+            outcome,
+            reason,
+            ..
+        } => Some((*outcome, reason.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        outcome,
+        Some((SendOutcome::Rejected, Some("path-failed".to_string())))
+    );
+}

@@ -309,6 +309,7 @@ pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
 
 /// Brings each guard's view of readyState up to date, then drains its releases (to the
 /// stack) and drops (to the trace), channel by channel.
+#[allow(clippy::while_let_loop)] // the guard is re-borrowed each round
 fn settle(cx: &mut Local<'_>) {
     let (peer, t) = (cx.id, cx.t);
     for i in 0..cx.app.channels.len() {

@@ -83,6 +83,28 @@ struct PeerView {
     queue_len: BTreeMap<String, usize>,
 }
 
+/// The messages of one (sender, channel) in the order they were handed to the transport,
+/// and the first position of each, so that a delivery finds its place in O(log n)
+/// instead of a scan (a scan per delivery made long runs quadratic).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct HandedOrder {
+    ids: Vec<MsgId>,
+    /// Derived from `ids` (so equal orders are equal monitors, as before).
+    first: BTreeMap<MsgId, usize>,
+}
+
+impl HandedOrder {
+    fn push(&mut self, msg: MsgId) {
+        self.first.entry(msg).or_insert(self.ids.len());
+        self.ids.push(msg);
+    }
+
+    /// Where `msg` was first handed over.
+    fn position(&self, msg: MsgId) -> Option<usize> {
+        self.first.get(&msg).copied()
+    }
+}
+
 /// Watches events and reports invariant violations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Monitor {
@@ -90,7 +112,7 @@ pub struct Monitor {
     peers: [PeerView; 2],
     guarded: BTreeMap<MsgId, (Fate, u32)>,
     /// (sender, channel) -> message ids in the order they were handed to the transport.
-    handed: BTreeMap<(PeerId, String), Vec<MsgId>>,
+    handed: BTreeMap<(PeerId, String), HandedOrder>,
     /// (sender, channel) -> index in `handed` of the last delivered message.
     last_delivered: BTreeMap<(PeerId, String), usize>,
     delivered: BTreeSet<MsgId>,
@@ -242,10 +264,7 @@ impl Monitor {
             EventKind::Deliver { channel, msg } => {
                 let sender = peer.other();
                 let key = (sender, channel.clone());
-                let position = self
-                    .handed
-                    .get(&key)
-                    .and_then(|ids| ids.iter().position(|m| m == msg));
+                let position = self.handed.get(&key).and_then(|h| h.position(*msg));
                 match position {
                     Some(pos) => {
                         if let Some(&last) = self.last_delivered.get(&key) {

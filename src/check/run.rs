@@ -37,6 +37,7 @@ where
 
 impl CheckArgs {
     /// Parses the text of the options; the error is one line naming the option.
+    #[allow(clippy::too_many_arguments)] // one per command-line option
     pub fn parse(
         profile: &str,
         depth: &str,

@@ -24,7 +24,7 @@ use super::app::PeerApp;
 use super::monitor::Monitor;
 use super::part::{fingerprint, FpBuild, Interner, Part};
 use super::world::{
-    describe_packet, is_retransmission, label, Action, Net, State, Violation, World, NOW,
+    describe_packet, label, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
 };
 use crate::model::{Input, Output, Packet, Peer, Timer};
 use crate::record;
@@ -286,7 +286,7 @@ impl Delta<'_> {
             return true;
         }
         match packet {
-            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation } => {
+            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation, .. } => {
                 *generation < self.generation[to.index()]
             }
             Packet::SctpSack { cum_tsn } => sacks.ignored(self.peers[to.index()], *cum_tsn),
@@ -542,10 +542,10 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
             outs.push(one(&mut mode, *peer, LocalInput::ClosePeer));
         }
         Action::Fire { peer, timer } => {
-            if is_retransmission(*timer) {
-                next.spent.retransmits += 1;
-            } else {
-                next.spent.timeouts += 1;
+            match timer_class(*timer) {
+                TimerClass::Progress => {}
+                TimerClass::Timeout => next.spent.timeouts += 1,
+                TimerClass::Retransmission => next.spent.retransmits += 1,
             }
             if tracing {
                 fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));

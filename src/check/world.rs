@@ -346,7 +346,7 @@ pub fn describe_packet(packet: &Packet) -> String {
             "STUN request gen {generation}{}",
             if *nominate { " use-candidate" } else { "" }
         ),
-        Packet::StunResponse { generation } => format!("STUN response gen {generation}"),
+        Packet::StunResponse { generation, .. } => format!("STUN response gen {generation}"),
         Packet::DtlsFlight(n) => format!("DTLS flight {n}"),
         Packet::DtlsCloseNotify => "DTLS close_notify".into(),
         Packet::SctpHandshake(n) => {
@@ -358,6 +358,14 @@ pub fn describe_packet(packet: &Packet) -> String {
                 _ => "handshake",
             };
             format!("SCTP {name}")
+        }
+        Packet::SctpBundle(chunks) => {
+            let tsns: Vec<String> = chunks.iter().map(|(t, _)| t.to_string()).collect();
+            format!(
+                "SCTP bundle of {} chunks (TSN {})",
+                chunks.len(),
+                tsns.join(", ")
+            )
         }
         Packet::SctpData { tsn, chunk } => {
             let what = match chunk {
@@ -375,19 +383,31 @@ pub fn describe_packet(packet: &Packet) -> String {
     }
 }
 
-/// True for the timers that only send again what was sent before (their firing is
-/// bounded by [`Bounds::retransmits`]); the others change a lifecycle
-/// ([`Bounds::timeouts`]).
-pub fn is_retransmission(timer: Timer) -> bool {
+/// How the bounds count the firings of a timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimerClass {
+    /// Sends what is owed and then stays disarmed until there is more to owe (the
+    /// delayed SACK): not bounded, like a delivery.
+    Progress,
+    /// Changes a lifecycle (ICE failed, disconnected, recovered; the DCEP deadline):
+    /// bounded by [`Bounds::timeouts`].
+    Timeout,
+    /// Sends again what was sent before: bounded by [`Bounds::retransmits`].
+    Retransmission,
+}
+
+/// The class of a timer.
+pub fn timer_class(timer: Timer) -> TimerClass {
     match timer {
+        Timer::SctpAck => TimerClass::Progress,
+        Timer::IceFailed | Timer::IceDisconnected | Timer::IceRecover | Timer::DcepHandshake(_) => {
+            TimerClass::Timeout
+        }
         Timer::IceCheck
         | Timer::IceKeepalive
         | Timer::DtlsRetransmit
         | Timer::SctpT1
-        | Timer::SctpT3 => true,
-        Timer::IceFailed | Timer::IceDisconnected | Timer::IceRecover | Timer::DcepHandshake(_) => {
-            false
-        }
+        | Timer::SctpT3 => TimerClass::Retransmission,
     }
 }
 
@@ -576,11 +596,12 @@ impl World {
         let retransmits = s.spent.retransmits < b.retransmits;
         for peer in PeerId::BOTH {
             for (timer, _) in s.peers[peer.index()].armed_timers() {
-                if if is_retransmission(timer) {
-                    retransmits
-                } else {
-                    timeouts
-                } {
+                let allowed = match timer_class(timer) {
+                    TimerClass::Progress => true,
+                    TimerClass::Timeout => timeouts,
+                    TimerClass::Retransmission => retransmits,
+                };
+                if allowed {
                     out.push(Action::Fire { peer, timer });
                 }
             }

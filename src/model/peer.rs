@@ -13,10 +13,18 @@ use super::timer::{Timer, Timers};
 use super::wire::{Chunk, Packet};
 use crate::stack::{AppCall, AppResult, Callback, Stack, StackEvent, StateChange};
 use crate::trace::{Millis, MsgId, PeerId};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Cap of the SCTP retransmission timeout (RFC 4960 RTO.Max).
 const SCTP_RTO_MAX_MS: Millis = 60_000;
+
+/// SCTP packet size limit for bundling: `rtc-sctp` `config.rs` `INITIAL_MTU` (1191),
+/// with a 12-byte common header and 16 bytes of header per DATA chunk.
+const SCTP_MTU: usize = 1191;
+
+/// Delay of a SACK for a lone DATA packet (RFC 4960 section 6.2; `rtc-sctp`
+/// `association/timer.rs` `ACK_INTERVAL`).
+const SCTP_ACK_DELAY_MS: Millis = 200;
 
 /// Error of `createDataChannel` / `restartIce` on a closed peer connection.
 pub const ERR_PEER_CLOSED: &str = "connection closed";
@@ -53,6 +61,10 @@ struct Channel {
     dialed: bool,
     /// We sent a stream reset and wait for the remote's.
     reset_sent: bool,
+    /// When `close()` was called, with `close_event_at_once`: the close event has fired,
+    /// and the stream lives on only until the end of that instant (a send in the same
+    /// instant is accepted and lost, a later one fails).
+    closed_at: Option<Millis>,
     buffered: usize,
     /// Messages that arrived before the channel opened (delivered on open).
     held: Vec<MsgId>,
@@ -62,6 +74,8 @@ struct Channel {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Dtls {
     state: DtlsTransportState,
+    /// The handshake has begun (ICE selected a pair); before that, flights are ignored.
+    started: bool,
     /// Last flight this side sent (0 = none).
     last_flight: u8,
     rto: Millis,
@@ -79,6 +93,9 @@ struct Sctp {
     rto: Millis,
     cum_received: u32,
     out_of_order: BTreeMap<u32, Chunk>,
+    /// A SACK is owed and delayed (the crate's `AckState::Delay`): the next DATA packet,
+    /// or [`Timer::SctpAck`], sends it.
+    ack_delayed: bool,
 }
 
 /// ICE agent state beyond the reported connection state.
@@ -88,9 +105,27 @@ struct Ice {
     generation: u32,
     started: bool,
     selected: bool,
+    /// A connectivity check of ours got a success response in this checking period (the
+    /// crate's pair state `Succeeded`): the controlled agent accepts a nomination only
+    /// then, and the controlling agent nominates only then.
+    succeeded: bool,
+    /// Controlling agent: nomination (USE-CANDIDATE) under way; every check is nominating.
+    nominating: bool,
+    /// `restartIce()` was called on the offerer: the next offer carries new credentials and
+    /// restarts ICE when it is set as the local description (the crate's `restart_ice`
+    /// only flags it, `set_local_description` applies it).
+    restart_pending: bool,
+    /// Restarted, checking, but the remote's new credentials (the answer) have not
+    /// arrived: no check can be sent yet. The checks, their tick grid and the
+    /// failed-in-checking deadline start when the answer is applied.
+    awaiting_answer: bool,
     /// Start of the current checking period (tick alignment origin).
     origin: Millis,
     last_received: Millis,
+    /// When the last consent check went out. Starts at the agent's creation (time 0), not
+    /// at pair selection, as the crate's `last_consent_sent` does
+    /// (`rtc-ice/src/agent/mod.rs` `check_keepalive`): the first keepalive goes out at the
+    /// first contact tick at or after `keepalive_interval`.
     last_consent_sent: Millis,
 }
 
@@ -111,6 +146,9 @@ pub struct Peer {
     streams: BTreeMap<u16, String>,
     timers: Timers,
     outputs: VecDeque<Output>,
+    /// While one input is handled: the index in `outputs` of the SCTP packet that later
+    /// chunks of the same input join (bundling). `None` between inputs.
+    open_bundle: Option<usize>,
     now: Millis,
 }
 
@@ -131,12 +169,17 @@ impl Peer {
                 generation: 0,
                 started: false,
                 selected: false,
+                succeeded: false,
+                nominating: false,
+                restart_pending: false,
+                awaiting_answer: false,
                 origin: 0,
                 last_received: 0,
                 last_consent_sent: 0,
             },
             dtls: Dtls {
                 state: DtlsTransportState::New,
+                started: false,
                 last_flight: 0,
                 rto: config.dtls_retransmit_ms,
             },
@@ -149,11 +192,13 @@ impl Peer {
                 rto: config.sctp_rto_initial_ms,
                 cum_received: 0,
                 out_of_order: BTreeMap::new(),
+                ack_delayed: false,
             },
             channels: BTreeMap::new(),
             streams: BTreeMap::new(),
             timers: Timers::default(),
             outputs: VecDeque::new(),
+            open_bundle: None,
             now: 0,
         }
     }
@@ -231,16 +276,22 @@ impl Peer {
     /// Feeds one input at time `now`. Application calls return what the real API returns.
     pub fn handle_input(&mut self, now: Millis, input: Input) -> AppResult {
         self.now = self.now.max(now);
-        match input {
-            Input::App(call) => return self.handle_app_call(call),
-            Input::Datagram(packet) => self.handle_packet(packet),
+        self.open_bundle = None;
+        let result = match input {
+            Input::App(call) => self.handle_app_call(call),
+            Input::Datagram(packet) => {
+                self.handle_packet(packet);
+                Ok(())
+            }
             Input::Timeout => {
                 while let Some(timer) = self.timers.next_due(self.now) {
                     self.fire(timer);
                 }
+                Ok(())
             }
-        }
-        Ok(())
+        };
+        self.open_bundle = None;
+        result
     }
 
     /// Fires one armed timer as if its deadline had passed, without moving the clock
@@ -249,7 +300,9 @@ impl Peer {
     /// timer is not armed.
     pub fn fire_timer(&mut self, timer: Timer) {
         if self.timers.deadline(timer).is_some() {
+            self.open_bundle = None;
             self.fire(timer);
+            self.open_bundle = None;
         }
     }
 
@@ -274,6 +327,13 @@ impl Peer {
         let kind = match (self.id, self.signaling) {
             (PeerId::A, SignalingState::Stable) => {
                 self.set_signaling(SignalingState::HaveLocalOffer);
+                if std::mem::take(&mut self.ice.restart_pending) {
+                    self.ice.generation += 1;
+                    if self.ice.started {
+                        self.enter_checking();
+                        self.ice.awaiting_answer = true;
+                    }
+                }
                 "offer"
             }
             (PeerId::B, SignalingState::HaveRemoteOffer) => {
@@ -320,7 +380,11 @@ impl Peer {
             }
             ("answer", SignalingState::HaveLocalOffer) => {
                 self.set_signaling(SignalingState::Stable);
-                self.start_ice();
+                if std::mem::take(&mut self.ice.awaiting_answer) {
+                    self.start_checks();
+                } else {
+                    self.start_ice();
+                }
                 Ok(())
             }
             (kind, s) => Err(format!(
@@ -380,12 +444,14 @@ impl Peer {
                 state: DataChannelState::Connecting,
                 dialed: false,
                 reset_sent: false,
+                closed_at: None,
                 buffered: 0,
                 held: Vec::new(),
             },
         );
         if self.sctp.established {
-            self.dial(&label);
+            // Dialed at once; a negotiated channel is then open, with an open event or not.
+            self.dial(&label, self.profile.late_negotiated_fires_open, &mut None);
         }
         Ok(())
     }
@@ -398,7 +464,8 @@ impl Peer {
         };
         if self.profile.send_checks_stream {
             // rtc `ensure_sendable`: the stream's existence, not readyState.
-            if !ch.dialed {
+            let dropped = ch.closed_at.is_some_and(|t| t < self.now);
+            if !ch.dialed || dropped {
                 return Err(if ch.state == DataChannelState::Connecting {
                     errors.not_open.into()
                 } else {
@@ -461,6 +528,13 @@ impl Peer {
             DataChannelState::Closed
         };
         self.set_channel_state(label, next);
+        if self.profile.close_event_at_once {
+            let now = self.now;
+            if let Some(ch) = self.channels.get_mut(label) {
+                ch.closed_at = Some(now);
+            }
+            self.callback(label, Callback::Close);
+        }
         if let Some(stream) = stream {
             if let Some(ch) = self.channels.get_mut(label) {
                 ch.reset_sent = true;
@@ -525,19 +599,38 @@ impl Peer {
         }
         self.ice.started = true;
         self.begin_checking();
+        // The transports start together: the DTLS transport reads `connecting` from here,
+        // before ICE has a pair (the crate's `RTCDtlsTransport::state` getter; W3C leaves
+        // the moment open). The handshake itself starts when ICE selects a pair.
+        self.set_dtls(DtlsTransportState::Connecting);
     }
 
     fn begin_checking(&mut self) {
-        self.ice.origin = self.now;
+        self.enter_checking();
+        self.start_checks();
+    }
+
+    /// ICE goes (back) to checking: the pair is forgotten and every ICE timer stops.
+    fn enter_checking(&mut self) {
         self.ice.selected = false;
+        self.ice.succeeded = false;
+        self.ice.nominating = false;
         self.set_ice(IceConnectionState::Checking);
         for t in [
             Timer::IceDisconnected,
             Timer::IceRecover,
             Timer::IceKeepalive,
+            Timer::IceCheck,
+            Timer::IceFailed,
         ] {
             self.timers.cancel(t);
         }
+    }
+
+    /// Connectivity checks start, on a tick grid from now, with the failed-in-checking
+    /// deadline.
+    fn start_checks(&mut self) {
+        self.ice.origin = self.now;
         let total = self.config.disconnected_timeout_ms + self.config.failed_timeout_ms;
         if self.config.failed_timeout_ms != 0 {
             let at = self.tick_after(self.now + total);
@@ -546,20 +639,28 @@ impl Peer {
         self.send_check();
     }
 
+    /// `restartIce()`. On the offerer it takes effect with the next offer (see
+    /// `restart_pending`); the answerer restarts when that offer arrives.
     fn restart_ice(&mut self) {
         if self.id == PeerId::A {
-            self.ice.generation += 1;
+            self.ice.restart_pending = true;
+            return;
         }
         if self.ice.started {
             self.begin_checking();
         }
     }
 
+    /// A contact tick while checking (`contact_candidates` of the crate's selectors): the
+    /// controlling agent nominates once a check of its own has succeeded (and keeps
+    /// re-sending the nomination every tick), otherwise both agents ping.
     fn send_check(&mut self) {
-        let nominate = self.id == PeerId::A;
+        if self.id == PeerId::A && self.ice.succeeded {
+            self.ice.nominating = true;
+        }
         self.transmit_stun(Packet::StunRequest {
             generation: self.ice.generation,
-            nominate,
+            nominate: self.ice.nominating,
         });
         let at = self.now + self.tick();
         self.timers.arm(Timer::IceCheck, at);
@@ -581,7 +682,7 @@ impl Peer {
             return;
         }
         let generation = match packet {
-            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation } => {
+            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation, .. } => {
                 generation
             }
             _ => return,
@@ -590,17 +691,50 @@ impl Peer {
             return; // stale credentials (before or after an ICE restart)
         }
         self.ice.last_received = self.now;
+        let checking = self.ice.state == IceConnectionState::Checking;
+        let controlling = self.id == PeerId::A;
+        // The crate's selectors (`rtc-ice/src/agent/agent_selector.rs`), with one pair: the
+        // controlling agent pings; the controlled one answers and sends a triggered check
+        // back; once the controlling agent's check succeeded, the next request it receives
+        // (or its next tick) makes it nominate; the controlled agent selects the pair on a
+        // nomination if its own check succeeded, the controlling one on the nomination's
+        // response. Two round trips from a's first check to a's `connected`.
         match packet {
             Packet::StunRequest { nominate, .. } => {
-                self.transmit_stun(Packet::StunResponse { generation });
-                if nominate && self.ice.state == IceConnectionState::Checking {
-                    self.select_pair();
+                let ping = Packet::StunRequest {
+                    generation,
+                    nominate: false,
+                };
+                if !controlling && nominate && checking && !self.ice.succeeded {
+                    // Not acceptable yet: a triggered check, no answer (the controlling
+                    // agent re-sends the nomination at its next tick).
+                    self.transmit_stun(ping);
+                } else {
+                    self.transmit_stun(Packet::StunResponse {
+                        generation,
+                        nominate,
+                    });
+                    if !controlling && checking {
+                        if nominate {
+                            self.select_pair();
+                        } else {
+                            self.transmit_stun(ping);
+                        }
+                    } else if controlling && checking && self.ice.succeeded && !self.ice.nominating
+                    {
+                        self.ice.nominating = true;
+                        self.transmit_stun(Packet::StunRequest {
+                            generation,
+                            nominate: true,
+                        });
+                    }
                 }
             }
-            Packet::StunResponse { .. }
-                if self.id == PeerId::A && self.ice.state == IceConnectionState::Checking =>
-            {
-                self.select_pair();
+            Packet::StunResponse { nominate, .. } if checking => {
+                self.ice.succeeded = true;
+                if controlling && nominate {
+                    self.select_pair();
+                }
             }
             _ => {}
         }
@@ -615,12 +749,11 @@ impl Peer {
 
     fn select_pair(&mut self) {
         self.ice.selected = true;
-        self.ice.last_consent_sent = self.now;
         self.timers.cancel(Timer::IceCheck);
         self.set_ice(IceConnectionState::Connected);
         self.arm_liveness();
         self.arm_keepalive();
-        if self.dtls.state == DtlsTransportState::New {
+        if !self.dtls.started {
             self.start_dtls();
         } else {
             // Back from an ICE restart: resume whatever was waiting for a path.
@@ -718,6 +851,11 @@ impl Peer {
                     self.timers.arm(Timer::SctpT3, at);
                 }
             }
+            Timer::SctpAck => {
+                if self.sctp.ack_delayed && self.sctp.established {
+                    self.send_sack();
+                }
+            }
             Timer::DcepHandshake(stream) => self.dcep_deadline(stream),
         }
     }
@@ -730,8 +868,40 @@ impl Peer {
             .map(|(t, c)| (*t, c.clone()))
             .collect();
         for (tsn, chunk) in chunks {
-            self.transmit(Packet::SctpData { tsn, chunk });
+            self.transmit_chunk(tsn, chunk);
         }
+    }
+
+    /// Sends a reliable chunk, in the same packet as the chunks sent before it in this
+    /// input if nothing else went out in between and it fits the MTU.
+    fn transmit_chunk(&mut self, tsn: u32, chunk: Chunk) {
+        if !self.ice.selected {
+            return;
+        }
+        if let Some(i) = self.open_bundle {
+            let last = self
+                .outputs
+                .iter()
+                .skip(i + 1)
+                .all(|o| matches!(o, Output::Event(_)));
+            let fits = match self.outputs.get(i) {
+                Some(Output::Transmit(p)) => {
+                    last && chunk_bytes(p)
+                        .is_some_and(|size| 12 + size + chunk_wire_size(&chunk) <= SCTP_MTU)
+                }
+                _ => false,
+            };
+            if fits {
+                if let Some(Output::Transmit(p)) = self.outputs.get_mut(i) {
+                    let old = std::mem::replace(p, Packet::SctpBundle(Vec::new()));
+                    *p = bundled(old, tsn, chunk);
+                }
+                return;
+            }
+        }
+        self.outputs
+            .push_back(Output::Transmit(Packet::SctpData { tsn, chunk }));
+        self.open_bundle = Some(self.outputs.len() - 1);
     }
 
     // ----- DTLS and SCTP handshakes --------------------------------------------------
@@ -741,6 +911,7 @@ impl Peer {
     }
 
     fn start_dtls(&mut self) {
+        self.dtls.started = true;
         self.set_dtls(DtlsTransportState::Connecting);
         if self.is_dtls_client() {
             self.send_flight(1);
@@ -840,39 +1011,44 @@ impl Peer {
             .filter(|(_, c)| !c.dialed && c.state == DataChannelState::Connecting)
             .map(|(l, _)| l.clone())
             .collect();
+        // One stream-id search for the whole batch (see `StreamIds`).
+        let mut ids = None;
         for label in undialed {
-            self.dial(&label);
+            self.dial(&label, true, &mut ids);
         }
     }
 
     // ----- data channels -------------------------------------------------------------
 
-    fn next_stream_id(&self) -> u16 {
-        // RFC 8832: the DTLS client uses even stream ids, the server odd ones.
-        let mut id: u16 = if self.is_dtls_client() { 0 } else { 1 };
-        while self.streams.contains_key(&id)
-            || self.channels.values().any(|c| c.negotiated == Some(id))
-        {
-            id = id.saturating_add(2);
-        }
-        id
-    }
-
-    fn dial(&mut self, label: &str) {
+    /// Opens the channel's stream: a negotiated channel is open at once (with an open
+    /// event if `announce_open`), an in-band one sends DATA_CHANNEL_OPEN. An in-band
+    /// channel takes its stream id from `ids` (started on first use; pass the same one
+    /// to dials between which no stream is freed).
+    fn dial(&mut self, label: &str, announce_open: bool, ids: &mut Option<StreamIds>) {
         let Some(ch) = self.channels.get(label) else {
             return;
         };
         let (negotiated, ordered) = (ch.negotiated, ch.ordered);
-        let stream = negotiated.unwrap_or_else(|| self.next_stream_id());
+        let stream = match negotiated {
+            Some(id) => id,
+            None => ids
+                .get_or_insert_with(|| StreamIds::new(self))
+                .take(&self.streams),
+        };
         self.streams.insert(stream, label.to_string());
         if let Some(ch) = self.channels.get_mut(label) {
             ch.stream = Some(stream);
             ch.dialed = true;
         }
         if negotiated.is_some() {
-            self.open_channel(label);
+            if announce_open {
+                self.open_channel(label);
+            } else {
+                self.set_channel_state(label, DataChannelState::Open);
+            }
             return;
         }
+        self.add_dcep_buffered(label, dcep_open_size(label));
         self.send_chunk(Chunk::DcepOpen {
             stream,
             label: label.to_string(),
@@ -939,11 +1115,13 @@ impl Peer {
                         state: DataChannelState::Connecting,
                         dialed: true,
                         reset_sent: false,
+                        closed_at: None,
                         buffered: 0,
                         held: Vec::new(),
                     },
                 );
                 self.streams.insert(stream, label.clone());
+                self.add_dcep_buffered(&label, DCEP_ACK_SIZE);
                 self.send_chunk(Chunk::DcepAck { stream });
                 // Opened at once; the app learns of it already open.
                 self.set_channel_state(&label, DataChannelState::Open);
@@ -990,6 +1168,9 @@ impl Peer {
         };
         ch.dialed = false;
         let we_started = ch.reset_sent;
+        if ch.closed_at.is_some() {
+            return; // closed, and its close event fired, when close() was called
+        }
         if !we_started {
             // The remote closed: answer with our own reset.
             if self.profile.observable_closing {
@@ -1038,24 +1219,46 @@ impl Peer {
         let tsn = self.sctp.next_tsn;
         self.sctp.next_tsn += 1;
         self.sctp.outstanding.insert(tsn, chunk.clone());
-        self.transmit(Packet::SctpData { tsn, chunk });
+        self.transmit_chunk(tsn, chunk);
         if self.timers.deadline(Timer::SctpT3).is_none() {
             let at = self.now + self.sctp.rto;
             self.timers.arm(Timer::SctpT3, at);
         }
     }
 
-    fn handle_sctp_data(&mut self, tsn: u32, chunk: Chunk) {
+    /// One SCTP packet of reliable chunks: each is taken in, then one ack decision.
+    fn handle_sctp_data(&mut self, chunks: Vec<(u32, Chunk)>) {
         if !self.sctp.established {
             return; // not yet (or no longer) associated: the sender retransmits
         }
-        if tsn > self.sctp.cum_received {
+        let mut duplicate = false;
+        for (tsn, chunk) in chunks {
+            if tsn <= self.sctp.cum_received {
+                duplicate = true;
+                continue;
+            }
             self.sctp.out_of_order.insert(tsn, chunk);
             while let Some(next) = self.sctp.out_of_order.remove(&(self.sctp.cum_received + 1)) {
                 self.sctp.cum_received += 1;
                 self.handle_chunk(next);
             }
         }
+        // Delayed ack, as the crate does it (`handle_peer_last_tsn_and_acknowledgement`):
+        // a lone packet is acknowledged 200 ms later, the second one at once; a gap (or a
+        // duplicate) at once.
+        let gap = !self.sctp.out_of_order.is_empty();
+        if duplicate || gap || self.sctp.ack_delayed {
+            self.send_sack();
+        } else if self.sctp.established {
+            self.sctp.ack_delayed = true;
+            let at = self.now + SCTP_ACK_DELAY_MS;
+            self.timers.arm(Timer::SctpAck, at);
+        }
+    }
+
+    fn send_sack(&mut self) {
+        self.sctp.ack_delayed = false;
+        self.timers.cancel(Timer::SctpAck);
         self.transmit(Packet::SctpSack {
             cum_tsn: self.sctp.cum_received,
         });
@@ -1072,8 +1275,19 @@ impl Peer {
             return;
         }
         for tsn in acked {
-            if let Some(Chunk::Data { stream, size, .. }) = self.sctp.outstanding.remove(&tsn) {
-                self.release_buffered(stream, size as usize);
+            match self.sctp.outstanding.remove(&tsn) {
+                Some(Chunk::Data { stream, size, .. }) => {
+                    self.release_buffered(stream, size as usize)
+                }
+                Some(Chunk::DcepOpen { stream, label, .. })
+                    if self.profile.dcep_in_buffered_amount =>
+                {
+                    self.release_buffered(stream, dcep_open_size(&label))
+                }
+                Some(Chunk::DcepAck { stream }) if self.profile.dcep_in_buffered_amount => {
+                    self.release_buffered(stream, DCEP_ACK_SIZE)
+                }
+                _ => {}
             }
         }
         self.sctp.rto = self.config.sctp_rto_initial_ms;
@@ -1095,8 +1309,25 @@ impl Peer {
         };
         let before = ch.buffered;
         ch.buffered = ch.buffered.saturating_sub(size);
-        if before > threshold && ch.buffered <= threshold && ch.state == DataChannelState::Open {
+        // webrtc-rs raises the event for any channel still registered (its DCEP OPEN can be
+        // acknowledged before the ACK opens it); w3c counts only data sent while open.
+        let announced = match ch.state {
+            DataChannelState::Open => true,
+            DataChannelState::Connecting => self.profile.dcep_in_buffered_amount,
+            _ => false,
+        };
+        if before > threshold && ch.buffered <= threshold && announced {
             self.callback(&label, Callback::BufferedAmountLow);
+        }
+    }
+
+    /// With `dcep_in_buffered_amount`, a DCEP message adds its size to the channel's
+    /// buffered amount until it is acknowledged.
+    fn add_dcep_buffered(&mut self, label: &str, size: usize) {
+        if self.profile.dcep_in_buffered_amount {
+            if let Some(ch) = self.channels.get_mut(label) {
+                ch.buffered += size;
+            }
         }
     }
 
@@ -1116,7 +1347,7 @@ impl Peer {
         }
         match packet {
             Packet::DtlsFlight(n) => {
-                if self.dtls.state == DtlsTransportState::New {
+                if !self.dtls.started {
                     return;
                 }
                 self.handle_dtls_flight(n)
@@ -1127,7 +1358,8 @@ impl Peer {
                 }
             }
             Packet::SctpHandshake(step) => self.handle_sctp_handshake(step),
-            Packet::SctpData { tsn, chunk } => self.handle_sctp_data(tsn, chunk),
+            Packet::SctpData { tsn, chunk } => self.handle_sctp_data(vec![(tsn, chunk)]),
+            Packet::SctpBundle(chunks) => self.handle_sctp_data(chunks),
             Packet::SctpSack { cum_tsn } => self.handle_sack(cum_tsn),
             Packet::SctpAbort => self.handle_abort(),
             Packet::StunRequest { .. } | Packet::StunResponse { .. } => {}
@@ -1177,8 +1409,14 @@ impl Peer {
     fn set_ice(&mut self, to: IceConnectionState) {
         let from = std::mem::replace(&mut self.ice.state, to);
         if from != to {
-            self.event(StackEvent::State(StateChange::IceConnection(from, to)));
-            self.update_pc_state();
+            let change = StackEvent::State(StateChange::IceConnection(from, to));
+            if self.profile.pc_change_before_ice {
+                self.update_pc_state();
+                self.event(change);
+            } else {
+                self.event(change);
+                self.update_pc_state();
+            }
         }
     }
 
@@ -1218,6 +1456,86 @@ impl Peer {
         if from != to && from != PeerConnectionState::Closed {
             self.pc_state = to;
             self.event(StackEvent::State(StateChange::PeerConnection(from, to)));
+        }
+    }
+}
+
+/// The reliable chunks' bytes in an SCTP data packet (`None` for other packets).
+fn chunk_bytes(packet: &Packet) -> Option<usize> {
+    match packet {
+        Packet::SctpData { chunk, .. } => Some(chunk_wire_size(chunk)),
+        Packet::SctpBundle(chunks) => Some(chunks.iter().map(|(_, c)| chunk_wire_size(c)).sum()),
+        _ => None,
+    }
+}
+
+/// `packet` (a data packet) with one more chunk.
+fn bundled(packet: Packet, tsn: u32, chunk: Chunk) -> Packet {
+    let mut chunks = match packet {
+        Packet::SctpData { tsn, chunk } => vec![(tsn, chunk)],
+        Packet::SctpBundle(chunks) => chunks,
+        other => return other,
+    };
+    chunks.push((tsn, chunk));
+    Packet::SctpBundle(chunks)
+}
+
+/// Bytes a chunk takes in an SCTP packet: 16 bytes of DATA chunk header and the
+/// payload, padded to 4 bytes.
+fn chunk_wire_size(chunk: &Chunk) -> usize {
+    let payload = match chunk {
+        Chunk::DcepOpen { label, .. } => dcep_open_size(label),
+        Chunk::DcepAck { .. } => DCEP_ACK_SIZE,
+        Chunk::Data { size, .. } => *size as usize,
+        Chunk::StreamReset { .. } => 4, // a RE-CONFIG parameter, roughly
+    };
+    16 + payload.div_ceil(4) * 4
+}
+
+/// Size of a DATA_CHANNEL_ACK (RFC 8832 section 5.2: the message type alone).
+const DCEP_ACK_SIZE: usize = 1;
+
+/// Size of a DATA_CHANNEL_OPEN with an empty protocol (RFC 8832 section 5.1: 12 bytes of
+/// header, then the label).
+fn dcep_open_size(label: &str) -> usize {
+    12 + label.len()
+}
+
+/// The search for a free stream id (RFC 8832: the DTLS client uses even ids, the
+/// server odd ones): the lowest id of our parity that no stream uses and no negotiated
+/// channel reserves. One search serves a batch of dials between which no id is freed
+/// (the channels dialed when the association comes up) and resumes where it stopped:
+/// searching from 0 for every dial, and rescanning every channel for every candidate,
+/// made opening n channels quadratic (cubic before the scan was hoisted).
+struct StreamIds {
+    negotiated: BTreeSet<u16>,
+    next: u16,
+}
+
+impl StreamIds {
+    fn new(peer: &Peer) -> Self {
+        StreamIds {
+            negotiated: peer
+                .channels
+                .values()
+                .filter_map(|c| c.negotiated)
+                .collect(),
+            next: if peer.is_dtls_client() { 0 } else { 1 },
+        }
+    }
+
+    /// The next free id; the caller puts it in `streams` before asking again.
+    fn take(&mut self, streams: &BTreeMap<u16, String>) -> u16 {
+        let mut id = self.next;
+        let mut used = streams.range(id..).map(|(s, _)| *s).peekable();
+        loop {
+            while used.next_if(|&s| s < id).is_some() {}
+            if used.peek() == Some(&id) || self.negotiated.contains(&id) {
+                id = id.saturating_add(2);
+            } else {
+                self.next = id;
+                return id;
+            }
         }
     }
 }

@@ -59,6 +59,27 @@ pub struct Profile {
     /// After the remote's `pc.close()` (SCTP ABORT), each channel fires `error` before
     /// `close` (w3c, errorDetail sctp-failure); webrtc-rs fires only `close`.
     pub abort_fires_error: bool,
+    /// On an ICE change the peer-connection change is reported *before* the ICE change
+    /// that caused it (webrtc-rs queues it first, `rtc/src/peer_connection/handler/mod.rs`
+    /// 379-393); w3c fires iceconnectionstatechange, then connectionstatechange.
+    pub pc_change_before_ice: bool,
+    /// DCEP messages (DATA_CHANNEL_OPEN, DATA_CHANNEL_ACK) count in the channel's buffered
+    /// amount, so `bufferedamountlow` fires when they are acknowledged, with no application
+    /// data sent (webrtc-rs: they go through the SCTP stream whose `buffered_amount` the
+    /// event watches, `rtc-sctp/src/association/stream.rs` `on_buffer_released`); w3c
+    /// counts only data passed to `send()`.
+    pub dcep_in_buffered_amount: bool,
+    /// `close()` on a channel fires its `close` event at once, on the closing side, and
+    /// drops the stream when the stack next runs (webrtc-rs emits `SCTPStreamClosed` when
+    /// its write pipeline handles the close, `rtc/src/peer_connection/handler/sctp.rs`
+    /// `DataChannelClose`); w3c fires it when the closing procedure ends, after the
+    /// remote's stream reset.
+    pub close_event_at_once: bool,
+    /// A negotiated channel created after SCTP is up fires `open` (w3c: "announce the
+    /// channel as open"); webrtc-rs opens it without an open event (`create_data_channel`
+    /// dials it, `rtc/src/peer_connection/mod.rs` 1996-2016, and `dial` sets `Open` with
+    /// no `emit_data_channel_opened`).
+    pub late_negotiated_fires_open: bool,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -85,6 +106,10 @@ impl Profile {
         send_checks_stream: true,
         observable_closing: false,
         abort_fires_error: false,
+        pc_change_before_ice: true,
+        dcep_in_buffered_amount: true,
+        close_event_at_once: true,
+        late_negotiated_fires_open: false,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -99,6 +124,10 @@ impl Profile {
         send_checks_stream: false,
         observable_closing: true,
         abort_fires_error: true,
+        pc_change_before_ice: false,
+        dcep_in_buffered_amount: false,
+        close_event_at_once: false,
+        late_negotiated_fires_open: true,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,

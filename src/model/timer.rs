@@ -25,6 +25,9 @@ pub enum Timer {
     SctpT1,
     /// Retransmit outstanding SCTP chunks.
     SctpT3,
+    /// Send the delayed SACK (RFC 4960 section 6.2: 200 ms, or at once on every second
+    /// packet; `rtc-sctp` `Timer::Ack`, `ACK_INTERVAL`).
+    SctpAck,
     /// DCEP handshake deadline of the in-band channel on this stream.
     DcepHandshake(u16),
 }

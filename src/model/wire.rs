@@ -20,6 +20,9 @@ pub enum Packet {
     StunResponse {
         /// ICE credentials generation.
         generation: u32,
+        /// It answers a nominating request (USE-CANDIDATE): the controlling agent selects
+        /// the pair when this arrives.
+        nominate: bool,
     },
     /// DTLS handshake flight 1..=6 (client sends odd, server even flights).
     DtlsFlight(u8),
@@ -34,6 +37,10 @@ pub enum Packet {
         /// What it carries.
         chunk: Chunk,
     },
+    /// Several reliable SCTP chunks in one packet: the chunks one step of the stack
+    /// queued together, up to the path MTU (the crate bundles them the same way). A lone
+    /// chunk travels as [`Packet::SctpData`].
+    SctpBundle(Vec<(u32, Chunk)>),
     /// Selective ack: every TSN up to and including `cum_tsn` arrived.
     SctpSack {
         /// Cumulative TSN ack.

@@ -185,8 +185,11 @@ pub fn run_direct(
                 net.send(now, peer, fx);
             }
         }
-        // Datagrams to a crashed peer are lost.
-        net.in_flight.retain(|_, (to, _)| !net.crashed[to.index()]);
+        // Datagrams and descriptions to a crashed peer are lost (a signal left queued
+        // for a crashed peer would keep the clock from advancing: found by sim_faults).
+        let crashed = net.crashed;
+        net.in_flight.retain(|_, (to, _)| !crashed[to.index()]);
+        net.signals.retain(|_, (to, _)| !crashed[to.index()]);
         woken_at_start = true;
     }
     for app in &apps {

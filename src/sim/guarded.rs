@@ -4,10 +4,11 @@
 
 use super::recorder::Recorder;
 use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::model::{IceConnectionState, PeerConnectionState};
 use crate::scenario::{GuardSpec, Scenario};
 use crate::stack::{AppCall, Stack, StackEvent, StateChange};
 use crate::trace::{EventKind, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The guard configuration a scenario asks for (its `[guard]` table over the defaults).
 pub fn guard_config(spec: &GuardSpec) -> GuardConfig {
@@ -37,6 +38,19 @@ pub struct Guards {
     /// label -> (negotiated id, ordered)
     specs: BTreeMap<String, (Option<u16>, bool)>,
     guards: BTreeMap<String, Guard<SizedMsg>>,
+    /// Labels of the guards that may have something to hand out or a timer armed: those
+    /// that held messages after the last settle and those given an input of their own
+    /// since. Every other guard has an empty queue and nothing pending (nothing a state
+    /// change or the clock could drop or release), so settle, handle_timeout and
+    /// poll_timeout pass it by: visiting every guard on every event made runs with many
+    /// channels quadratic.
+    busy: BTreeSet<String>,
+    /// The peer's last reported ICE and peer-connection states, given to a guard created
+    /// later (a first guarded send after ICE failed must not be released; found by
+    /// reading the fuzz harness against this glue).
+    ice: Option<IceConnectionState>,
+    pc: Option<PeerConnectionState>,
+    now: Millis,
 }
 
 impl Guards {
@@ -59,6 +73,10 @@ impl Guards {
                 })
                 .collect(),
             guards: BTreeMap::new(),
+            busy: BTreeSet::new(),
+            ice: None,
+            pc: None,
+            now: 0,
         }
     }
 
@@ -68,20 +86,37 @@ impl Guards {
     }
 
     fn guard(&mut self, label: &str) -> &mut Guard<SizedMsg> {
-        self.guards
-            .entry(label.to_string())
-            .or_insert_with(|| Guard::new(self.config))
+        if !self.busy.contains(label) {
+            self.busy.insert(label.to_string());
+        }
+        let (config, ice, pc, now) = (self.config, self.ice, self.pc, self.now);
+        self.guards.entry(label.to_string()).or_insert_with(|| {
+            let mut guard = Guard::new(config);
+            if let Some(ice) = ice {
+                guard.on_ice_state(now, ice);
+            }
+            if let Some(pc) = pc {
+                guard.on_peer_connection_state(now, pc);
+            }
+            guard
+        })
     }
 
     /// The earliest guard timer (TTL expiry).
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.guards.values().filter_map(Guard::poll_timeout).min()
+        self.busy
+            .iter()
+            .filter_map(|label| self.guards.get(label))
+            .filter_map(Guard::poll_timeout)
+            .min()
     }
 
     /// Fires guard timers and hands out whatever they released or dropped.
     pub fn handle_timeout(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut Recorder) {
-        for guard in self.guards.values_mut() {
-            guard.handle_timeout(now);
+        for label in &self.busy {
+            if let Some(guard) = self.guards.get_mut(label) {
+                guard.handle_timeout(now);
+            }
         }
         self.settle(now, stack, rec);
     }
@@ -97,6 +132,7 @@ impl Guards {
         rec: &mut Recorder,
     ) {
         let peer = self.peer;
+        self.now = now;
         let ready = stack.channel_state(channel);
         let guard = self.guard(channel);
         if let Some(state) = ready {
@@ -154,11 +190,13 @@ impl Guards {
                 self.guard(label).on_channel_state(now, *to);
             }
             StackEvent::State(StateChange::IceConnection(_, to)) => {
+                self.ice = Some(*to);
                 for guard in self.guards.values_mut() {
                     guard.on_ice_state(now, *to);
                 }
             }
             StackEvent::State(StateChange::PeerConnection(_, to)) => {
+                self.pc = Some(*to);
                 for guard in self.guards.values_mut() {
                     guard.on_peer_connection_state(now, *to);
                 }
@@ -170,19 +208,31 @@ impl Guards {
 
     /// Keeps each guard's view of readyState equal to the stack's (a stack may change it
     /// without an event), then drains every guard's releases and drops.
+    ///
+    /// Only a guard that holds messages is brought up to date here: for an empty queue
+    /// the update changes nothing observable (no drop, no release; the state latches only
+    /// towards closed, which the stack's state also keeps), and `send` brings the guard
+    /// up to date before it takes a message. Reading every channel's state on every
+    /// event made runs with many channels quadratic. Only busy guards are visited (see
+    /// `busy`); a guard stays busy while it holds messages.
     fn settle(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut Recorder) {
         let peer = self.peer;
-        for (label, guard) in &mut self.guards {
-            if let Some(state) = stack.channel_state(label) {
-                if guard.channel_state() != state {
-                    guard.on_channel_state(now, state);
+        for label in std::mem::take(&mut self.busy) {
+            let Some(guard) = self.guards.get_mut(&label) else {
+                continue;
+            };
+            if guard.queued_len() > 0 {
+                if let Some(state) = stack.channel_state(&label) {
+                    if guard.channel_state() != state {
+                        guard.on_channel_state(now, state);
+                    }
                 }
             }
             while let Some(output) = guard.poll_output() {
                 match output {
                     GuardOutput::Transmit { id, payload } => {
-                        let state = crate::record::state_name(stack.channel_state(label));
-                        let result = transmit(now, stack, label, &payload);
+                        let state = crate::record::state_name(stack.channel_state(&label));
+                        let result = transmit(now, stack, &label, &payload);
                         let (outcome, error) = match &result {
                             Ok(()) => (SendOutcome::Sent, None),
                             Err(text) => (SendOutcome::Error, Some(text.clone())),
@@ -216,6 +266,9 @@ impl Guards {
                         },
                     )),
                 }
+            }
+            if guard.queued_len() > 0 {
+                self.busy.insert(label);
             }
         }
     }

@@ -1,0 +1,16 @@
+//! `model_inputs`: see `dcsim::fuzzing::model_inputs` for the input and what is checked.
+#![no_main]
+
+use dcsim::fuzzing::{check_model_inputs_with, Options};
+use libfuzzer_sys::fuzz_target;
+
+/// The harness options: the planted bug only with the `planted-bug` feature.
+const OPTIONS: Options = Options {
+    plant_skip_state_check: cfg!(feature = "planted-bug"),
+};
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(report) = check_model_inputs_with(data, &OPTIONS) {
+        panic!("{report}");
+    }
+});

@@ -1,0 +1,10 @@
+//! `trace_parse`: see `dcsim::fuzzing::parsers::check_trace_parse` for what is checked.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(report) = dcsim::fuzzing::check_trace_parse(data) {
+        panic!("{report}");
+    }
+});

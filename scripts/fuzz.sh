@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets of fuzz/ and reports executions per second and crashes.
+#
+#   scripts/fuzz.sh [TARGET|all] [SECONDS]     each target (or one) for SECONDS (default 30)
+#   scripts/fuzz.sh --planted [TARGET] [SECONDS] [RUNS]
+#                                              time how long the harness takes to find the
+#                                              planted bug (a guard that skips its state
+#                                              check), from an empty corpus, RUNS times
+#                                              (default: model_inputs and guard_ops, 60 s, 5)
+#
+# Installs cargo-fuzz if it is missing (cargo install cargo-fuzz --locked). Uses a nightly
+# toolchain with AddressSanitizer when one is installed, else stable with `-s none`
+# (DCSIM_FUZZ_TOOLCHAIN=stable forces stable). Seeds come from fuzz/corpus/<target>/
+# (never written to); what the fuzzer learns goes to fuzz/work/corpus/<target>/ and logs
+# to fuzz/work/logs/ (both ignored by git). Exits 1 when a target crashed, printing the
+# command that reproduces the crash; keep the input in fuzz/regressions/<target>/ once
+# fixed so that `cargo test` replays it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGETS=(model_inputs guard_ops sim_faults scenario_parse trace_parse)
+
+planted=0
+if [[ "${1:-}" == "--planted" ]]; then
+    planted=1
+    shift
+fi
+target="${1:-all}"
+seconds="${2:-}"
+runs="${3:-5}"
+if [[ -z "$seconds" ]]; then
+    if ((planted)); then seconds=60; else seconds=30; fi
+fi
+if [[ "$target" == "all" ]]; then
+    if ((planted)); then selected=(model_inputs guard_ops); else selected=("${TARGETS[@]}"); fi
+else
+    known=0
+    for t in "${TARGETS[@]}"; do [[ "$t" == "$target" ]] && known=1; done
+    if ((!known)); then
+        echo "fuzz.sh: unknown target '$target' (targets: ${TARGETS[*]})" >&2
+        exit 2
+    fi
+    selected=("$target")
+fi
+if ! [[ "$seconds" =~ ^[0-9]+$ && "$runs" =~ ^[0-9]+$ ]]; then
+    echo "fuzz.sh: SECONDS and RUNS must be whole numbers" >&2
+    exit 2
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz.sh: installing cargo-fuzz (cargo install cargo-fuzz --locked)" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+# Toolchain: nightly + AddressSanitizer when available, else stable without a sanitizer.
+fuzz=(cargo fuzz)
+sanitizer=(-s none)
+mode="stable, no sanitizer"
+if [[ "${DCSIM_FUZZ_TOOLCHAIN:-}" != "stable" ]] && cargo +nightly --version >/dev/null 2>&1; then
+    fuzz=(cargo +nightly fuzz)
+    sanitizer=()
+    mode="nightly, AddressSanitizer"
+fi
+features=()
+if ((planted)); then features=(--features planted-bug); fi
+
+mkdir -p fuzz/work/logs
+echo "fuzz.sh: ${mode}; ${seconds} s per run" >&2
+for t in "${selected[@]}"; do
+    "${fuzz[@]}" build "${sanitizer[@]}" "${features[@]}" "$t" >&2
+done
+
+# Prints the value of libFuzzer's final `stat::NAME:` line in LOG (empty if absent).
+stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -n 1; }
+
+status=0
+summary=()
+for t in "${selected[@]}"; do
+    if ((planted)); then
+        times=()
+        for ((i = 1; i <= runs; i++)); do
+            work="fuzz/work/planted/$t"
+            rm -rf "$work"
+            mkdir -p "$work" "fuzz/work/planted-artifacts/$t"
+            log="fuzz/work/logs/planted-$t-$i.log"
+            start=$(date +%s.%N)
+            if "${fuzz[@]}" run "${sanitizer[@]}" "${features[@]}" "$t" "$work" -- \
+                -max_total_time="$seconds" -print_final_stats=1 -seed="$i" \
+                -artifact_prefix="fuzz/work/planted-artifacts/$t/" >"$log" 2>&1; then
+                times+=("none")
+                echo "$t run $i (seed $i): not found in ${seconds} s" >&2
+            else
+                end=$(date +%s.%N)
+                took=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+                execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+                times+=("$took")
+                echo "$t run $i (seed $i): found after ${took} s (${execs:-?} execs): $(grep -m1 -o 'no-send-on-non-open\|forbid[^\"]*' "$log" || true)" >&2
+            fi
+        done
+        summary+=("$t planted bug: ${times[*]} (seconds per run, wall clock incl. start-up)")
+        continue
+    fi
+    work="fuzz/work/corpus/$t"
+    mkdir -p "$work" "fuzz/artifacts/$t"
+    log="fuzz/work/logs/$t.log"
+    if "${fuzz[@]}" run "${sanitizer[@]}" "$t" "$work" "fuzz/corpus/$t" -- \
+        -max_total_time="$seconds" -print_final_stats=1 -timeout=10 >"$log" 2>&1; then
+        execs=$(stat number_of_executed_units "$log")
+        rate=$(stat average_exec_per_sec "$log")
+        summary+=("$t: ${execs:-?} execs in ${seconds} s, ${rate:-?} exec/s, no crash")
+    else
+        status=1
+        artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+        summary+=("$t: CRASH (log: $log)")
+        echo "---- $t crashed; the report:" >&2
+        sed -n '/panicked at/,/^==/p' "$log" | head -n 60 >&2
+        echo "---- reproduce with:" >&2
+        echo "  ${fuzz[*]} run ${sanitizer[*]} $t ${artifact:-fuzz/artifacts/$t/<crash file>}" >&2
+        echo "  (or copy it to fuzz/regressions/$t/ and run: cargo test --test fuzz_corpus)" >&2
+    fi
+done
+
+echo "fuzz.sh results (${mode}):"
+for line in "${summary[@]}"; do echo "  $line"; done
+exit "$status"

@@ -1,0 +1,804 @@
+//! `model_inputs`: arbitrary sequences of inputs to two model peers, judged by the
+//! [`Monitor`] after every step, exactly as the simulator judges a run.
+//!
+//! The network is a multiset: every datagram a peer transmits waits in flight until an
+//! operation delivers it (any one, in any order), drops it or duplicates it. Timers fire
+//! either in time order as the clock advances ([`ModelOp::Advance`]) or one at a time in
+//! any order without moving the clock ([`ModelOp::FireTimer`], the exhaustive checker's
+//! move).
+//!
+//! # Raw and guarded sends (the decision)
+//!
+//! A raw send on a channel that is not open *is* a `no-send-on-non-open` violation by
+//! design: it is what dcsim exists to report. So each [`ModelOp::Send`] says whether it
+//! is raw or guarded, and the check is:
+//!
+//! - a guarded send goes through one [`Guard`] per channel, fed the peer's channel, ICE
+//!   and peer-connection states the way `sim`'s guarded app feeds them, and every
+//!   invariant applies to it;
+//! - a raw send is excused from `no-send-on-non-open` only, for the event of that send
+//!   only: every other invariant (legal transitions, closed is terminal, derived peer
+//!   state, no silent loss, FIFO delivery, bounded queue) still applies to everything the
+//!   raw send causes.
+//!
+//! Raw sends stay in because they reach model paths guarded sends never do (sends on
+//! connecting, closed and unknown channels, after `close()`, oversized).
+//!
+//! Besides the monitor, after every step: every guard conserves its messages and stays
+//! within its bounds, and the last state each peer reported for each machine is the state
+//! its getters return (no silent state change).
+
+use super::{decode, tail_jsonl, Options, MAX_OPS};
+use crate::check::{names, Monitor, MonitorConfig};
+use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::model::Peer;
+use crate::model::{
+    DataChannelState, Input, Output, Packet, PeerConfig, PeerConnectionState, Profile, ProfileName,
+};
+use crate::record;
+use crate::stack::{AppCall, StackEvent, StateChange};
+use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+use arbitrary::Arbitrary;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Most datagrams in flight; a peer's further datagrams are lost (the network is full).
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// Most deliveries of one [`ModelOp::Settle`].
+pub const MAX_ROUNDS: usize = 256;
+
+/// Most deadlines one [`ModelOp::Advance`] stops at; after that the clock jumps to the
+/// end and every timer still due fires late, at once, in deadline order (a host that was
+/// not scheduled for a while). Keeps a long advance while ICE checks every 200 ms cheap.
+pub const MAX_TIMER_ROUNDS: usize = 32;
+
+/// One fuzz input: the profile, the guard policy and the operations.
+#[derive(Arbitrary, Clone, Debug, PartialEq, Eq)]
+pub struct ModelInput {
+    /// The W3C profile instead of webrtc-rs.
+    pub w3c: bool,
+    /// How the guards behave.
+    pub guard: GuardPolicy,
+    /// The operations, in order (at most [`MAX_OPS`] are played).
+    pub ops: Vec<ModelOp>,
+}
+
+/// The guard policy of guarded sends.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuardPolicy {
+    /// [`GuardConfig::queue_while_connecting`].
+    pub queue_while_connecting: bool,
+    /// [`GuardConfig::hold_while_disconnected`].
+    pub hold_while_disconnected: bool,
+    /// A queue of 3 messages instead of 1024 (reaches `queue-full`).
+    pub small_queue: bool,
+}
+
+impl GuardPolicy {
+    /// The guard configuration.
+    pub fn config(&self, options: &Options) -> GuardConfig {
+        GuardConfig {
+            queue_while_connecting: self.queue_while_connecting,
+            hold_while_disconnected: self.hold_while_disconnected,
+            max_queue_messages: if self.small_queue { 3 } else { 1024 },
+            unsafe_skip_state_check: options.plant_skip_state_check,
+            ..GuardConfig::default()
+        }
+    }
+}
+
+/// Which peer.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The offerer.
+    A,
+    /// The answerer.
+    B,
+}
+
+impl Side {
+    fn id(self) -> PeerId {
+        match self {
+            Side::A => PeerId::A,
+            Side::B => PeerId::B,
+        }
+    }
+}
+
+/// Channel labels: three are enough for every interaction between channels.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Label {
+    /// `c0`.
+    C0,
+    /// `c1`.
+    C1,
+    /// `c2`.
+    C2,
+}
+
+impl Label {
+    /// The stream id of the label's negotiated channel: one id per label, above every
+    /// id an in-band channel of this harness gets. The monitor matches a channel across
+    /// the two peers by its label, so the harness keeps "same label, same stream": two
+    /// negotiated channels that share an id under different labels (legal in WebRTC,
+    /// a pairing by id) would read as messages delivered on a channel nobody sent on.
+    pub fn negotiated_id(self) -> u16 {
+        100 + self as u16
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Label::C0 => "c0",
+            Label::C1 => "c1",
+            Label::C2 => "c2",
+        }
+    }
+}
+
+/// Every label's text.
+const LABELS: [&str; 3] = ["c0", "c1", "c2"];
+
+/// One thing that happens to the two peers.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelOp {
+    /// Offer/answer: `a`'s offer applied on `b`, `b`'s answer on `a` (stops at the first
+    /// call that fails).
+    Negotiate,
+    /// `createDataChannel`, in-band or negotiated (with the label's fixed id, see
+    /// [`Label::negotiated_id`]).
+    CreateChannel {
+        /// On which peer.
+        peer: Side,
+        /// Label.
+        label: Label,
+        /// Negotiated out of band instead of announced by DCEP.
+        negotiated: bool,
+        /// Ordered delivery.
+        ordered: bool,
+    },
+    /// A send of `size` bytes (70 000 with `oversize`), raw or through the guard.
+    Send {
+        /// On which peer.
+        peer: Side,
+        /// Channel label.
+        label: Label,
+        /// Through the channel's guard.
+        guarded: bool,
+        /// Payload size.
+        size: u16,
+        /// Above the maximum message size.
+        oversize: bool,
+    },
+    /// `channel.close()`.
+    CloseChannel {
+        /// On which peer.
+        peer: Side,
+        /// Channel label.
+        label: Label,
+    },
+    /// `pc.close()`.
+    ClosePeer {
+        /// Which peer.
+        peer: Side,
+    },
+    /// `restartIce()` (a new offer/answer is a separate [`ModelOp::Negotiate`]).
+    IceRestart {
+        /// Which peer.
+        peer: Side,
+    },
+    /// Delivers the in-flight datagram at `index % len`.
+    Deliver {
+        /// Which datagram.
+        index: u8,
+    },
+    /// Loses the in-flight datagram at `index % len`.
+    Drop {
+        /// Which datagram.
+        index: u8,
+    },
+    /// Duplicates the in-flight datagram at `index % len`.
+    Duplicate {
+        /// Which datagram.
+        index: u8,
+    },
+    /// Delivers every datagram in flight, oldest first, and what they cause, until the
+    /// network is quiet (at most [`MAX_ROUNDS`] deliveries).
+    Settle,
+    /// Fires the armed timer at `index % len` of a peer without moving the clock.
+    FireTimer {
+        /// Which peer.
+        peer: Side,
+        /// Which timer (in timer order).
+        index: u8,
+    },
+    /// The clock moves forward `ms` milliseconds; timers (peers' and guards') fire in
+    /// deadline order as it passes them (at most [`MAX_TIMER_ROUNDS`] stops, then late).
+    Advance {
+        /// Milliseconds.
+        ms: u16,
+    },
+}
+
+/// Decodes fuzz bytes into a [`ModelInput`] and checks it.
+pub fn check_model_inputs(data: &[u8]) -> Result<(), String> {
+    check_model_inputs_with(data, &Options::default())
+}
+
+/// [`check_model_inputs`] with harness options (the planted bug).
+pub fn check_model_inputs_with(data: &[u8], options: &Options) -> Result<(), String> {
+    match decode::<ModelInput>(data) {
+        Some(input) => play(&input, options, false).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Plays a [`ModelInput`], checking after every step. On success returns every
+/// `machine:state` (and `send:outcome`, `drop:reason`) the run reached, for picking
+/// seed corpus files.
+pub fn run_model_inputs(input: &ModelInput, options: &Options) -> Result<BTreeSet<String>, String> {
+    play(input, options, true)
+}
+
+fn play(input: &ModelInput, options: &Options, track: bool) -> Result<BTreeSet<String>, String> {
+    let mut world = World::new(input, options);
+    world.reached = track.then(BTreeSet::new);
+    let ops = &input.ops[..input.ops.len().min(MAX_OPS)];
+    for (i, op) in ops.iter().enumerate() {
+        world.step(*op);
+        if let Err(e) = world.check() {
+            return Err(world.report(&e, i, ops));
+        }
+    }
+    world.finish();
+    if let Err(e) = world.check() {
+        return Err(world.report(&e, ops.len(), ops));
+    }
+    Ok(world.reached.unwrap_or_default())
+}
+
+/// Two model peers, their guarded apps, the network and the judge.
+struct World {
+    peers: [Peer; 2],
+    /// Per peer: label -> guard (created by the first guarded send on the label).
+    guards: [BTreeMap<&'static str, Guard<SizedMsg>>; 2],
+    guard_config: GuardConfig,
+    net: Vec<(PeerId, Packet)>,
+    now: Millis,
+    next_msg: MsgId,
+    monitor: Monitor,
+    /// The last [`TRACE_TAIL`] events, for reports.
+    events: VecDeque<TraceEvent>,
+    /// Violations not excused, with the event that caused them.
+    failures: Vec<String>,
+    /// Per peer: the last reported state of each machine but data channels.
+    reported: [BTreeMap<Machine, String>; 2],
+    /// Per peer: the last reported state of each data channel.
+    reported_channels: [BTreeMap<String, String>; 2],
+    /// What the run reached, when asked (`machine:state`, `send:via:outcome`, ...).
+    reached: Option<BTreeSet<String>>,
+}
+
+/// How many of the last events a report shows.
+const TRACE_TAIL: usize = 25;
+
+impl World {
+    fn new(input: &ModelInput, options: &Options) -> Self {
+        let profile = Profile::of(if input.w3c {
+            ProfileName::W3c
+        } else {
+            ProfileName::WebrtcRs
+        });
+        let config = PeerConfig::default();
+        let guard_config = input.guard.config(options);
+        World {
+            peers: [
+                Peer::new(PeerId::A, profile, config),
+                Peer::new(PeerId::B, profile, config),
+            ],
+            guards: Default::default(),
+            guard_config,
+            net: Vec::new(),
+            now: 0,
+            next_msg: 0,
+            monitor: Monitor::new(MonitorConfig {
+                observable_closing: profile.observable_closing,
+                guard_max_messages: Some(guard_config.max_queue_messages),
+                check_derived_state: true,
+            }),
+            events: VecDeque::with_capacity(TRACE_TAIL),
+            failures: Vec::new(),
+            reported: Default::default(),
+            reported_channels: Default::default(),
+            reached: None,
+        }
+    }
+
+    // ---- operations ----------------------------------------------------------------
+
+    fn step(&mut self, op: ModelOp) {
+        let now = self.now;
+        match op {
+            ModelOp::Negotiate => {
+                let _ = self.negotiate();
+                self.pump(PeerId::A);
+                self.pump(PeerId::B);
+            }
+            ModelOp::CreateChannel {
+                peer,
+                label,
+                negotiated,
+                ordered,
+            } => {
+                let call = AppCall::CreateChannel {
+                    label: label.as_str().to_string(),
+                    negotiated: negotiated.then(|| label.negotiated_id()),
+                    ordered,
+                };
+                self.app(peer.id(), call);
+            }
+            ModelOp::Send {
+                peer,
+                label,
+                guarded,
+                size,
+                oversize,
+            } => {
+                let size = if oversize { 70_000 } else { usize::from(size) };
+                let msg = self.next_msg;
+                self.next_msg += 1;
+                if guarded {
+                    self.guarded_send(peer.id(), label.as_str(), msg, size);
+                } else {
+                    self.raw_send(peer.id(), label.as_str(), msg, size);
+                }
+            }
+            ModelOp::CloseChannel { peer, label } => {
+                let call = AppCall::CloseChannel {
+                    channel: label.as_str().to_string(),
+                };
+                self.app(peer.id(), call);
+            }
+            ModelOp::ClosePeer { peer } => self.app(peer.id(), AppCall::ClosePeer),
+            ModelOp::IceRestart { peer } => self.app(peer.id(), AppCall::IceRestart),
+            ModelOp::Deliver { index } => {
+                if !self.net.is_empty() {
+                    let i = usize::from(index) % self.net.len();
+                    let (to, packet) = self.net.remove(i);
+                    self.deliver(to, packet);
+                }
+            }
+            ModelOp::Drop { index } => {
+                if !self.net.is_empty() {
+                    let i = usize::from(index) % self.net.len();
+                    self.net.remove(i);
+                }
+            }
+            ModelOp::Duplicate { index } => {
+                if !self.net.is_empty() && self.net.len() < MAX_IN_FLIGHT {
+                    let i = usize::from(index) % self.net.len();
+                    let copy = self.net[i].clone();
+                    self.net.push(copy);
+                }
+            }
+            ModelOp::Settle => {
+                for _ in 0..MAX_ROUNDS {
+                    if self.net.is_empty() {
+                        break;
+                    }
+                    let (to, packet) = self.net.remove(0);
+                    self.deliver(to, packet);
+                }
+            }
+            ModelOp::FireTimer { peer, index } => {
+                let p = peer.id();
+                let armed: Vec<_> = self.peers[p.index()].armed_timers().collect();
+                if !armed.is_empty() {
+                    let (timer, _) = armed[usize::from(index) % armed.len()];
+                    self.peers[p.index()].fire_timer(timer);
+                    self.pump(p);
+                }
+            }
+            ModelOp::Advance { ms } => self.advance(now + Millis::from(ms)),
+        }
+    }
+
+    fn negotiate(&mut self) -> Result<(), String> {
+        let now = self.now;
+        let offer = self.peers[0].create_description(now)?;
+        self.peers[1].apply_remote_description(now, &offer)?;
+        let answer = self.peers[1].create_description(now)?;
+        self.peers[0].apply_remote_description(now, &answer)
+    }
+
+    fn app(&mut self, peer: PeerId, call: AppCall) {
+        let _ = self.peers[peer.index()].handle_input(self.now, Input::App(call));
+        self.pump(peer);
+    }
+
+    fn raw_send(&mut self, peer: PeerId, label: &str, msg: MsgId, size: usize) {
+        let p = &mut self.peers[peer.index()];
+        let state = p.channel_state(label);
+        let call = AppCall::Send {
+            channel: label.to_string(),
+            msg,
+            size,
+        };
+        let result = p.handle_input(self.now, Input::App(call));
+        let event = record::raw_send(self.now, peer, label, msg, state, &result);
+        self.record(event);
+        self.pump(peer);
+    }
+
+    fn deliver(&mut self, to: PeerId, packet: Packet) {
+        let _ = self.peers[to.index()].handle_input(self.now, Input::Datagram(packet));
+        self.pump(to);
+    }
+
+    /// Moves the clock to `until`, firing every peer and guard timer due on the way, in
+    /// deadline order.
+    fn advance(&mut self, until: Millis) {
+        for _ in 0..MAX_TIMER_ROUNDS {
+            let next = self
+                .peers
+                .iter()
+                .filter_map(Peer::poll_timeout)
+                .chain(
+                    self.guards
+                        .iter()
+                        .flat_map(|g| g.values().filter_map(Guard::poll_timeout)),
+                )
+                .min();
+            match next {
+                Some(t) if t <= until => {
+                    self.now = self.now.max(t);
+                    self.fire_due();
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(until);
+        self.fire_due();
+    }
+
+    fn fire_due(&mut self) {
+        let now = self.now;
+        for peer in PeerId::BOTH {
+            let _ = self.peers[peer.index()].handle_input(now, Input::Timeout);
+            self.pump(peer);
+            for guard in self.guards[peer.index()].values_mut() {
+                guard.handle_timeout(now);
+            }
+            self.settle_guards(peer);
+        }
+    }
+
+    // ---- the guarded app -----------------------------------------------------------
+
+    fn guard(&mut self, peer: PeerId, label: &'static str) -> &mut Guard<SizedMsg> {
+        let p = &self.peers[peer.index()];
+        let (now, ice, closed) = (self.now, p.ice_state(), p.is_closed());
+        self.guards[peer.index()].entry(label).or_insert_with(|| {
+            // A guard made late learns what the peer already reported.
+            let mut guard = Guard::new(self.guard_config);
+            guard.on_ice_state(now, ice);
+            if closed {
+                guard.on_peer_connection_state(now, PeerConnectionState::Closed);
+            }
+            guard
+        })
+    }
+
+    fn guarded_send(&mut self, peer: PeerId, label: &'static str, msg: MsgId, size: usize) {
+        let now = self.now;
+        let ready = self.peers[peer.index()].channel_state(label);
+        let guard = self.guard(peer, label);
+        if let Some(state) = ready {
+            if guard.channel_state() != state {
+                guard.on_channel_state(now, state);
+            }
+        }
+        let outcome = guard.send(now, msg, SizedMsg { id: msg, size });
+        let state = record::state_name(ready).to_string();
+        let event = |outcome, error, reason| {
+            TraceEvent::on(
+                now,
+                peer,
+                EventKind::Send {
+                    channel: label.to_string(),
+                    msg,
+                    via: Via::Guarded,
+                    state: state.clone(),
+                    outcome,
+                    error,
+                    reason,
+                    flushed: false,
+                },
+            )
+        };
+        match outcome {
+            Outcome::Send(payload) => {
+                let result = self.transmit(peer, label, &payload);
+                match result {
+                    Ok(()) => self.record(event(SendOutcome::Sent, None, None)),
+                    Err(text) => {
+                        self.record(event(SendOutcome::Error, Some(text.clone()), None));
+                        let kind = SendErrorKind::from_error_text(&text);
+                        self.guard(peer, label)
+                            .on_send_error(now, msg, payload, kind);
+                    }
+                }
+            }
+            Outcome::Queued => self.record(event(SendOutcome::Queued, None, None)),
+            Outcome::Rejected(reason) => self.record(event(
+                SendOutcome::Rejected,
+                None,
+                Some(reason.as_str().into()),
+            )),
+        }
+        self.settle_guards(peer);
+        self.pump(peer);
+    }
+
+    fn transmit(&mut self, peer: PeerId, label: &str, msg: &SizedMsg) -> Result<(), String> {
+        let call = AppCall::Send {
+            channel: label.to_string(),
+            msg: msg.id,
+            size: msg.size,
+        };
+        self.peers[peer.index()].handle_input(self.now, Input::App(call))
+    }
+
+    /// Keeps each guard's readyState equal to the peer's, then hands out what it releases
+    /// or drops (the simulator's `Guards::settle`).
+    fn settle_guards(&mut self, peer: PeerId) {
+        let now = self.now;
+        for label in LABELS {
+            if !self.guards[peer.index()].contains_key(label) {
+                continue;
+            }
+            let state = self.peers[peer.index()].channel_state(label);
+            let Some(guard) = self.guards[peer.index()].get_mut(label) else {
+                continue;
+            };
+            if let Some(state) = state {
+                if guard.channel_state() != state {
+                    guard.on_channel_state(now, state);
+                }
+            }
+            while let Some(output) = self.guards[peer.index()]
+                .get_mut(label)
+                .and_then(Guard::poll_output)
+            {
+                match output {
+                    GuardOutput::Transmit { id, payload } => {
+                        let state =
+                            record::state_name(self.peers[peer.index()].channel_state(label));
+                        let result = self.transmit(peer, label, &payload);
+                        let (outcome, error) = match &result {
+                            Ok(()) => (SendOutcome::Sent, None),
+                            Err(text) => (SendOutcome::Error, Some(text.clone())),
+                        };
+                        self.record(TraceEvent::on(
+                            now,
+                            peer,
+                            EventKind::Send {
+                                channel: label.to_string(),
+                                msg: id,
+                                via: Via::Guarded,
+                                state: state.to_string(),
+                                outcome,
+                                error,
+                                reason: None,
+                                flushed: true,
+                            },
+                        ));
+                        if let Err(text) = result {
+                            let kind = SendErrorKind::from_error_text(&text);
+                            if let Some(guard) = self.guards[peer.index()].get_mut(label) {
+                                guard.on_send_error(now, id, payload, kind);
+                            }
+                        }
+                    }
+                    GuardOutput::Dropped { id, reason } => self.record(TraceEvent::on(
+                        now,
+                        peer,
+                        EventKind::Drop {
+                            channel: label.to_string(),
+                            msg: id,
+                            reason: reason.as_str().to_string(),
+                        },
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Drains a peer's outputs: datagrams into the network, events into the trace and to
+    /// the guards (whose releases may make more outputs).
+    fn pump(&mut self, peer: PeerId) {
+        while let Some(out) = self.peers[peer.index()].poll_output() {
+            match out {
+                Output::Transmit(packet) => {
+                    if self.net.len() < MAX_IN_FLIGHT {
+                        self.net.push((peer.other(), packet));
+                    }
+                }
+                Output::Event(event) => {
+                    self.record(record::stack_event(self.now, peer, &event));
+                    self.guard_event(peer, &event);
+                }
+            }
+        }
+    }
+
+    fn guard_event(&mut self, peer: PeerId, event: &StackEvent) {
+        let now = self.now;
+        let guards = &mut self.guards[peer.index()];
+        match event {
+            StackEvent::State(StateChange::DataChannel(label, _, to)) => {
+                if let Some(guard) = guards.get_mut(label.as_str()) {
+                    guard.on_channel_state(now, *to);
+                }
+            }
+            StackEvent::State(StateChange::IceConnection(_, to)) => {
+                for guard in guards.values_mut() {
+                    guard.on_ice_state(now, *to);
+                }
+            }
+            StackEvent::State(StateChange::PeerConnection(_, to)) => {
+                for guard in guards.values_mut() {
+                    guard.on_peer_connection_state(now, *to);
+                }
+            }
+            _ => return,
+        }
+        self.settle_guards(peer);
+    }
+
+    // ---- judging -------------------------------------------------------------------
+
+    fn record(&mut self, event: TraceEvent) {
+        for v in self.monitor.observe(&event) {
+            let EventKind::Violation { invariant, detail } = &v.kind else {
+                continue;
+            };
+            let raw_send = matches!(&event.kind, EventKind::Send { via: Via::Raw, .. });
+            if raw_send && invariant == names::NO_SEND_ON_NON_OPEN {
+                continue; // by design: see the module docs
+            }
+            self.failures.push(format!("{invariant}: {detail}"));
+        }
+        if let (
+            Some(p),
+            EventKind::State {
+                machine,
+                channel,
+                to,
+                ..
+            },
+        ) = (event.peer, &event.kind)
+        {
+            match channel {
+                Some(label) => self.reported_channels[p.index()].insert(label.clone(), to.clone()),
+                None => self.reported[p.index()].insert(*machine, to.clone()),
+            };
+        }
+        if let Some(reached) = &mut self.reached {
+            let what = match &event.kind {
+                EventKind::State { machine, to, .. } => Some(format!("{machine}:{to}")),
+                EventKind::Send { via, outcome, .. } => {
+                    Some(format!("send:{}:{}", via.as_str(), outcome.as_str()))
+                }
+                EventKind::Drop { reason, .. } => Some(format!("drop:{reason}")),
+                EventKind::Deliver { .. } => Some("deliver".into()),
+                _ => None,
+            };
+            reached.extend(what);
+        }
+        if self.events.len() == TRACE_TAIL {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    /// The run ends: what the guards still hold is reported (not silently forgotten),
+    /// then the monitor's final judgement.
+    fn finish(&mut self) {
+        let now = self.now;
+        let mut drops = Vec::new();
+        for peer in PeerId::BOTH {
+            for (label, guard) in &self.guards[peer.index()] {
+                for (id, _) in guard.queued() {
+                    drops.push(TraceEvent::on(
+                        now,
+                        peer,
+                        EventKind::Drop {
+                            channel: label.to_string(),
+                            msg: id,
+                            reason: "end-of-run".into(),
+                        },
+                    ));
+                }
+            }
+        }
+        for event in drops {
+            self.record(event);
+        }
+        for v in self.monitor.finish(now) {
+            if let EventKind::Violation { invariant, detail } = &v.kind {
+                self.failures.push(format!("{invariant}: {detail}"));
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Some(f) = self.failures.first() {
+            return Err(f.clone());
+        }
+        for peer in PeerId::BOTH {
+            for (label, guard) in &self.guards[peer.index()] {
+                if !guard.conserved() {
+                    return Err(format!("{peer}: guard of {label} lost count of a message"));
+                }
+                if guard.queued_len() > guard.config().max_queue_messages
+                    || guard.queued_bytes() > guard.config().max_queue_bytes
+                {
+                    return Err(format!("{peer}: guard of {label} exceeds its bounds"));
+                }
+            }
+            self.check_reported(peer)?;
+        }
+        Ok(())
+    }
+
+    /// Every state a peer's getters show was reported by an event.
+    fn check_reported(&self, peer: PeerId) -> Result<(), String> {
+        let p = &self.peers[peer.index()];
+        let seen = &self.reported[peer.index()];
+        let last = |machine: Machine, initial: &'static str| -> &str {
+            seen.get(&machine).map_or(initial, String::as_str)
+        };
+        let machines = [
+            (Machine::Signaling, p.signaling_state().as_str(), "stable"),
+            (Machine::IceConnection, p.ice_state().as_str(), "new"),
+            (
+                Machine::PeerConnection,
+                p.peer_connection_state().as_str(),
+                "new",
+            ),
+            (Machine::Dtls, p.dtls_state().as_str(), "new"),
+            (Machine::Sctp, p.sctp_state().as_str(), "connecting"),
+        ];
+        for (machine, actual, initial) in machines {
+            let told = last(machine, initial);
+            if told != actual {
+                return Err(format!(
+                    "{peer}: {machine} is {actual} but the last report said {told}"
+                ));
+            }
+        }
+        for label in p.channel_labels() {
+            let actual = record::state_name(p.channel_state(label));
+            let told = self.reported_channels[peer.index()]
+                .get(label)
+                .map_or(DataChannelState::Connecting.as_str(), String::as_str);
+            if told != actual {
+                return Err(format!(
+                    "{peer}: data_channel[{label}] is {actual} but the last report said {told}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self, error: &str, at: usize, ops: &[ModelOp]) -> String {
+        let shown = &ops[..(at + 1).min(ops.len())];
+        format!(
+            "model_inputs: {error}\n  after op #{at} of {}, t = {} ms, {} datagrams in flight\n  ops: {shown:?}\n  trace tail:\n{}",
+            ops.len(),
+            self.now,
+            self.net.len(),
+            tail_jsonl(self.events.iter())
+        )
+    }
+}
