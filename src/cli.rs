@@ -91,35 +91,52 @@ enum Command {
         traces: Option<PathBuf>,
     },
     /// Exhaustive bounded exploration of the untimed model: every interleaving of
-    /// application calls, deliveries, drops, duplications and timer firings up to a
-    /// depth; prints the state counts and either "all invariants hold" or the shortest
-    /// counterexample as a trace (exit 1).
+    /// application calls, deliveries, losses, duplicates and timer firings within the
+    /// bounds, to the end (or to --depth); prints the state counts and either "all
+    /// invariants hold" or the shortest counterexample as a trace (exit 1).
     Check {
-        /// Profile.
-        #[arg(long, value_enum, default_value_t = ProfileArg::WebrtcRs)]
-        profile: ProfileArg,
+        /// Profile: webrtc-rs or w3c.
+        #[arg(long, value_name = "webrtc-rs|w3c", default_value = "webrtc-rs")]
+        profile: String,
         /// Longest history explored, in actions.
-        #[arg(long, value_name = "N", default_value = "1000")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1000",
+            allow_hyphen_values = true
+        )]
         depth: String,
         /// Application on both peers: raw (bare send) or guarded (through the guard).
         #[arg(long, value_name = "raw|guarded", default_value = "guarded")]
         app: String,
         /// In-band channels peer a creates (1 to 9).
-        #[arg(long, value_name = "N", default_value = "1")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1",
+            allow_hyphen_values = true
+        )]
         channels: String,
         /// Sends per peer and channel (0 to 9).
-        #[arg(long, value_name = "N", default_value = "1")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1",
+            allow_hyphen_values = true
+        )]
         sends: String,
         /// Worker threads (the result does not depend on it).
-        #[arg(long, value_name = "N", default_value = "1")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1",
+            allow_hyphen_values = true
+        )]
         threads: String,
         /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
-        /// timer-fires, drops, duplications, copies.
+        /// timeouts, retransmits, drops, duplications, copies.
         #[arg(long, value_name = "LIST", default_value = "")]
         bounds: String,
-        /// Do not identify states that differ only by a permutation of channels.
-        #[arg(long)]
-        no_symmetry: bool,
     },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
@@ -308,12 +325,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             sends,
             threads,
             bounds,
-            no_symmetry,
-        } => check(
-            profile,
-            [&depth, &app, &channels, &sends, &threads, &bounds],
-            no_symmetry,
-        ),
+        } => check([&profile, &depth, &app, &channels, &sends, &threads, &bounds]),
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)
@@ -510,21 +522,12 @@ fn conform(
 
 /// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
 /// line naming the option, exit 2.
-fn check(profile: ProfileArg, args: [&str; 6], no_symmetry: bool) -> Result<i32, Exit> {
+fn check(args: [&str; 7]) -> Result<i32, Exit> {
     use crate::check::run::{self, CheckArgs};
     use std::io::IsTerminal;
-    let [depth, app, channels, sends, threads, bounds] = args;
-    let parsed = CheckArgs::parse(
-        ProfileName::from(profile),
-        depth,
-        app,
-        channels,
-        sends,
-        threads,
-        bounds,
-        !no_symmetry,
-    )
-    .map_err(usage)?;
+    let [profile, depth, app, channels, sends, threads, bounds] = args;
+    let parsed =
+        CheckArgs::parse(profile, depth, app, channels, sends, threads, bounds).map_err(usage)?;
     let tty = std::io::stderr().is_terminal();
     let outcome = run::run(&parsed, |p| {
         if tty {
