@@ -63,9 +63,12 @@ fn random_histories_reach_every_phase() {
         let mut restart_seen = false;
         let r = replay_watching(&w, &h, |a, s| {
             let (pa, pb) = (s.peer(PeerId::A), s.peer(PeerId::B));
-            let open =
-                |p: &dcsim::model::Peer| p.channel_state("c0") == Some(DataChannelState::Open);
-            seen[0] |= open(pa) && open(pb);
+            let open = |p: &dcsim::model::Peer, label: &str| {
+                p.channel_state(label) == Some(DataChannelState::Open)
+            };
+            seen[0] |= ["c0", "c1", "c2"]
+                .iter()
+                .any(|c| open(pa, c) && open(pb, c));
             seen[1] |= [pa, pb]
                 .iter()
                 .any(|p| p.ice_state() == IceConnectionState::Failed);

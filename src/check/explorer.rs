@@ -32,11 +32,11 @@
 //!   still in flight, a timer with nothing to do) is not a step ([`World::step`]).
 //! - Packets that their receiver will ignore for good are forgotten (to a closed peer,
 //!   STUN of an older ICE generation, a SACK that acknowledges nothing outstanding).
-//! - No channel symmetry: channels are *not* interchangeable in this model. The SCTP
-//!   association gives stream ids and sends DATA_CHANNEL_OPEN in label order, and
-//!   delivers in TSN order across streams, so "b knows `c1` but not `c0`" is reachable
-//!   only the other way round. Identifying permuted states would prune real behaviours;
-//!   a test (`channels_are_not_interchangeable`) shows the asymmetry.
+//! - No channel symmetry reduction. A channel's state includes its SCTP stream id and
+//!   the TSNs of its messages, and the association hands them out in label order, so
+//!   swapping two channels' pieces does not give a reachable state; a sound reduction
+//!   would have to rename stream ids and TSNs as well. Not done: the guarded world with
+//!   one channel (the default) has nothing to permute.
 //!
 //! # Memory
 //!

@@ -6,7 +6,9 @@
 
 use dcsim::check::app::AppKind;
 use dcsim::check::names;
-use dcsim::check::world::{Action, Bounds, State, Violation, World, WorldConfig};
+use dcsim::check::world::{
+    timer_class, Action, Bounds, State, TimerClass, Violation, World, WorldConfig,
+};
 use dcsim::model::Profile;
 use dcsim::trace::PeerId;
 use proptest::prelude::*;
@@ -27,8 +29,8 @@ pub enum Step {
     Drop(Index),
     Duplicate(Index),
     Timer(Index),
-    /// Deliver whatever is in flight, oldest packet first, until the network is quiet
-    /// (at most 64 deliveries): "time passes on a good network".
+    /// Deliver whatever is in flight, oldest packet first, and fire delayed SACKs, until
+    /// the network is quiet (at most 64 steps): "time passes on a good network".
     Flush,
 }
 
@@ -133,12 +135,25 @@ pub fn replay_watching(
             })),
             Step::Flush => {
                 for _ in 0..64 {
-                    let Some((to, packet, _)) = state.in_flight().next() else {
-                        break;
-                    };
-                    let a = Action::Deliver {
-                        to,
-                        packet: packet.clone(),
+                    // A packet in flight, else a timer that only sends what is owed
+                    // (the delayed SACK): what passing time does on a good network.
+                    let a = match state.in_flight().next() {
+                        Some((to, packet, _)) => Action::Deliver {
+                            to,
+                            packet: packet.clone(),
+                        },
+                        None => {
+                            let mut actions = Vec::new();
+                            world.actions(&state, &mut actions);
+                            let progress = actions.into_iter().find(|a| {
+                                matches!(a, Action::Fire { timer, .. }
+                                    if timer_class(*timer) == TimerClass::Progress)
+                            });
+                            match progress {
+                                Some(a) => a,
+                                None => break,
+                            }
+                        }
                     };
                     if let Some(next) = world.step(&state, &a) {
                         state = next;
