@@ -4,7 +4,8 @@
 #   conformance/aiortc/play.sh OUTDIR [SCENARIO...]
 #
 # SCENARIO is a built-in name (scenarios/NAME.toml) or a .toml path; none = every
-# built-in. Writes OUTDIR/<name>.jsonl for each scenario played, OUTDIR/<name>.toml when
+# built-in. A built-in with a file in conformance/aiortc/variants/ is played as that
+# variant (the file says why). Writes OUTDIR/<name>.jsonl for each scenario played, OUTDIR/<name>.toml when
 # the scenario played differs from the built-in one, and OUTDIR/skipped.txt with
 # "<name>: <reason>" for each scenario aiortc cannot express. Scenarios run concurrently,
 # each in its own process (the ~30 s consent timeout dominates). Exit status: 0 unless the
@@ -63,6 +64,10 @@ for arg in "$@"; do
         exit 2
     fi
     name="$(basename "$path" .toml)"
+    # A built-in with an aiortc variant (variants/NAME.toml says why) is played as that.
+    if [ "$path" -ef "$root/scenarios/$name.toml" ] && [ -f "$here/variants/$name.toml" ]; then
+        path="$here/variants/$name.toml"
+    fi
     path_of[$name]="$path"
     d="$(duration_of "$path")"
     list+=("${d:-60000}:$name")
@@ -85,20 +90,20 @@ done
 for pid in "${pids[@]}"; do wait "$pid" || true; done
 
 broken=0
-for arg in "$@"; do
-    if [ -f "$arg" ]; then name="$(basename "$arg" .toml)"; else name="$arg"; fi
+for name in "${order[@]}"; do
     rc="$(cat "$logdir/$name.rc" 2>/dev/null || echo 99)"
     case "$rc" in
         0)
             echo "played  $name ($(wc -l < "$out/$name.jsonl") events)" >&2
-            # A scenario given as a file (a variant) is kept beside its trace.
-            if [ -f "$arg" ] && ! cmp -s "$arg" "$root/scenarios/$name.toml"; then
-                cp "$arg" "$out/$name.toml"
+            # A scenario other than the built-in (a variant) is kept beside its trace.
+            if ! cmp -s "${path_of[$name]}" "$root/scenarios/$name.toml"; then
+                cp "${path_of[$name]}" "$out/$name.toml"
             fi
             ;;
         3)
             echo "$name: $(cat "$logdir/$name.out")" >> "$out/skipped.txt"
             echo "skipped $name: $(cat "$logdir/$name.out")" >&2
+            rm -f "$out/$name.jsonl"
             ;;
         *)
             echo "BROKEN  $name (exit $rc):" >&2

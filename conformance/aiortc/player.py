@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import random
 import sys
 import tomllib
@@ -82,8 +83,23 @@ def timeline(sc):
     return out
 
 
+# Built-ins whose outcome with aiortc would be luck: played only with
+# AIORTC_PLAY_FRAGILE=1 (the reason goes to skipped.txt otherwise).
+FRAGILE = {
+    "dcep-ack-lost": (
+        "timing: the hold must fall in the 10 ms (one one-way latency) between a's "
+        "DATA_CHANNEL_OPEN and b's ACK; aiortc's association comes up 10 to 50 ms from "
+        "the model's (113-160 ms seen) on a shared machine's wall clock, and with a wider "
+        "latency aiortc's handshake needs fewer round trips than the model's (2+3+3 "
+        "one-way latencies against 4+4+4), so the two windows do not overlap"
+    ),
+}
+
+
 def check_expressible(sc):
     """Raises Skip for what the player cannot play."""
+    if sc.get("name") in FRAGILE and os.environ.get("AIORTC_PLAY_FRAGILE") != "1":
+        raise Skip(FRAGILE[sc["name"]])
     for step in sc["step"]:
         action = step["action"]
         if action == "ice_restart":
@@ -869,10 +885,17 @@ class Player:
             if spec.get("negotiated"):
                 self.create_channel(self.peers["b"], spec["label"])
         t0 = self.rec.t0
+        last_at = None
         for at_ms, _, step, _ in timeline(sc):
             delay = t0 + at_ms / 1000.0 - self.loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            elif at_ms != last_at:
+                # Late (the loop was busy): still let what the previous instant scheduled
+                # run first (aiortc flushes sends in a task), so that two instants do
+                # not merge into one.
+                await asyncio.sleep(0)
+            last_at = at_ms
             self.step(at_ms, step)
         delay = t0 + sc["duration_ms"] / 1000.0 - self.loop.time()
         if delay > 0:

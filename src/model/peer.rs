@@ -66,6 +66,9 @@ struct Channel {
     /// instant is accepted and lost, a later one fails).
     closed_at: Option<Millis>,
     buffered: usize,
+    /// With `buffered_amount_on_transmit`: bytes sent in this instant, not yet handed
+    /// to the association ([`Timer::BufferedFlush`]).
+    unflushed: usize,
     /// Messages that arrived before the channel opened (delivered on open).
     held: Vec<MsgId>,
 }
@@ -215,9 +218,9 @@ impl Peer {
         self.profile
     }
 
-    /// ICE connection state.
+    /// ICE connection state, as the profile reports it.
     pub fn ice_state(&self) -> IceConnectionState {
-        self.ice.state
+        self.reported_ice(self.ice.state)
     }
 
     /// Peer connection state.
@@ -446,6 +449,7 @@ impl Peer {
                 reset_sent: false,
                 closed_at: None,
                 buffered: 0,
+                unflushed: 0,
                 held: Vec::new(),
             },
         );
@@ -460,7 +464,7 @@ impl Peer {
     fn send(&mut self, label: &str, msg: MsgId, size: usize) -> AppResult {
         let errors = self.profile.errors;
         let Some(ch) = self.channels.get(label) else {
-            return Err(errors.closed.into());
+            return Err(errors.unknown.into());
         };
         if self.profile.send_checks_stream {
             // rtc `ensure_sendable`: the stream's existence, not readyState.
@@ -503,6 +507,15 @@ impl Peer {
             msg,
             size: size as u32,
         });
+        if self.profile.buffered_amount_on_transmit {
+            // Handed to the association when the instant ends: the amount goes back down
+            // then, once for everything sent in this instant.
+            if let Some(ch) = self.channels.get_mut(label) {
+                ch.unflushed += size;
+            }
+            let now = self.now;
+            self.timers.arm(Timer::BufferedFlush, now);
+        }
         Ok(())
     }
 
@@ -560,7 +573,19 @@ impl Peer {
         self.timers.clear();
         let labels: Vec<String> = self.channels.keys().cloned().collect();
         for label in labels {
-            self.set_channel_state(&label, DataChannelState::Closed);
+            if self.profile.pc_close_via_sctp_streams {
+                // Only the channels the association knows are closed, each with its
+                // event; one never dialed keeps reading `connecting`.
+                match self.channels.get(&label) {
+                    Some(ch) if ch.dialed && ch.state != DataChannelState::Closed => {
+                        self.set_channel_state(&label, DataChannelState::Closed);
+                        self.callback(&label, Callback::Close);
+                    }
+                    _ => {}
+                }
+            } else {
+                self.set_channel_state(&label, DataChannelState::Closed);
+            }
             if let Some(ch) = self.channels.get_mut(&label) {
                 ch.dialed = false;
             }
@@ -568,7 +593,10 @@ impl Peer {
         self.sctp.outstanding.clear();
         self.sctp.established = false;
         self.set_sctp(SctpTransportState::Closed);
-        self.set_dtls(DtlsTransportState::Closed);
+        if self.dtls.state != DtlsTransportState::Failed {
+            // A failed transport stays failed (failed is final for DTLS).
+            self.set_dtls(DtlsTransportState::Closed);
+        }
         self.ice.selected = false;
         self.set_ice(IceConnectionState::Closed);
         self.set_signaling(SignalingState::Closed);
@@ -793,6 +821,18 @@ impl Peer {
         ] {
             self.timers.cancel(t);
         }
+        if self.profile.closes_when_dtls_ends {
+            // The ICE connection is closed under the DTLS transport, which reads an error.
+            if self.dtls.state == DtlsTransportState::Connected {
+                self.set_dtls(DtlsTransportState::Closed);
+                self.close();
+                return;
+            }
+            if self.dtls.started && self.dtls.state == DtlsTransportState::Connecting {
+                self.timers.cancel(Timer::DtlsRetransmit);
+                self.set_dtls(DtlsTransportState::Failed);
+            }
+        }
         self.set_ice(IceConnectionState::Failed);
     }
 
@@ -857,6 +897,7 @@ impl Peer {
                 }
             }
             Timer::DcepHandshake(stream) => self.dcep_deadline(stream),
+            Timer::BufferedFlush => self.flush_buffered(),
         }
     }
 
@@ -1117,6 +1158,7 @@ impl Peer {
                         reset_sent: false,
                         closed_at: None,
                         buffered: 0,
+                        unflushed: 0,
                         held: Vec::new(),
                     },
                 );
@@ -1126,7 +1168,9 @@ impl Peer {
                 // Opened at once; the app learns of it already open.
                 self.set_channel_state(&label, DataChannelState::Open);
                 self.callback(&label, Callback::DataChannel);
-                self.callback(&label, Callback::Open);
+                if self.profile.announced_channel_fires_open {
+                    self.callback(&label, Callback::Open);
+                }
             }
             Chunk::DcepAck { stream } => {
                 let Some(label) = self.streams.get(&stream).cloned() else {
@@ -1276,7 +1320,9 @@ impl Peer {
         }
         for tsn in acked {
             match self.sctp.outstanding.remove(&tsn) {
-                Some(Chunk::Data { stream, size, .. }) => {
+                Some(Chunk::Data { stream, size, .. })
+                    if !self.profile.buffered_amount_on_transmit =>
+                {
                     self.release_buffered(stream, size as usize)
                 }
                 Some(Chunk::DcepOpen { stream, label, .. })
@@ -1296,6 +1342,22 @@ impl Peer {
         } else {
             let at = self.now + self.sctp.rto;
             self.timers.arm(Timer::SctpT3, at);
+        }
+    }
+
+    /// [`Timer::BufferedFlush`]: what each channel sent in the instant leaves its buffered
+    /// amount, with one `bufferedamountlow` per channel that crosses the threshold.
+    fn flush_buffered(&mut self) {
+        let pending: Vec<(u16, usize)> = self
+            .channels
+            .values_mut()
+            .filter_map(|ch| {
+                let size = std::mem::take(&mut ch.unflushed);
+                ch.stream.filter(|_| size > 0).map(|s| (s, size))
+            })
+            .collect();
+        for (stream, size) in pending {
+            self.release_buffered(stream, size);
         }
     }
 
@@ -1355,6 +1417,9 @@ impl Peer {
             Packet::DtlsCloseNotify => {
                 if self.dtls.state == DtlsTransportState::Connected {
                     self.set_dtls(DtlsTransportState::Closed);
+                    if self.profile.closes_when_dtls_ends {
+                        self.close();
+                    }
                 }
             }
             Packet::SctpHandshake(step) => self.handle_sctp_handshake(step),
@@ -1406,8 +1471,19 @@ impl Peer {
         }
     }
 
+    /// The ICE connection state as the profile reports it (`completed` for `connected`
+    /// with `ice_reports_completed`).
+    fn reported_ice(&self, state: IceConnectionState) -> IceConnectionState {
+        if self.profile.ice_reports_completed && state == IceConnectionState::Connected {
+            IceConnectionState::Completed
+        } else {
+            state
+        }
+    }
+
     fn set_ice(&mut self, to: IceConnectionState) {
         let from = std::mem::replace(&mut self.ice.state, to);
+        let (from, to) = (self.reported_ice(from), self.reported_ice(to));
         if from != to {
             let change = StackEvent::State(StateChange::IceConnection(from, to));
             if self.profile.pc_change_before_ice {

@@ -1,6 +1,8 @@
 //! Profiles: where the `webrtc` crate and the W3C spec differ, each difference is one
 //! named switch here, and the model reads the switch, never the profile name.
 
+use super::config::PeerConfig;
+use crate::trace::Millis;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -16,21 +18,25 @@ pub enum ProfileName {
     /// The W3C WebRTC 1.0 spec (browsers).
     #[serde(rename = "w3c")]
     W3c,
+    /// aiortc 1.16 (Python; aioice 0.13), as measured in `conformance/aiortc/`.
+    #[serde(rename = "aiortc")]
+    Aiortc,
 }
 
 impl ProfileName {
     /// Every profile.
-    pub const ALL: [ProfileName; 2] = [ProfileName::WebrtcRs, ProfileName::W3c];
+    pub const ALL: [ProfileName; 3] = [ProfileName::WebrtcRs, ProfileName::W3c, ProfileName::Aiortc];
 
-    /// `"webrtc-rs"` or `"w3c"`.
+    /// `"webrtc-rs"`, `"w3c"` or `"aiortc"`.
     pub fn as_str(self) -> &'static str {
         match self {
             ProfileName::WebrtcRs => "webrtc-rs",
             ProfileName::W3c => "w3c",
+            ProfileName::Aiortc => "aiortc",
         }
     }
 
-    /// Parses `webrtc-rs` or `w3c`.
+    /// Parses `webrtc-rs`, `w3c` or `aiortc`.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == text)
     }
@@ -80,6 +86,35 @@ pub struct Profile {
     /// dials it, `rtc/src/peer_connection/mod.rs` 1996-2016, and `dial` sets `Open` with
     /// no `emit_data_channel_opened`).
     pub late_negotiated_fires_open: bool,
+    /// The ICE connection state reads `completed` where the others read `connected`, and
+    /// never `connected` (aiortc: `RTCPeerConnection.__updateIceConnectionState` derives
+    /// `completed` from `RTCIceTransport`, which goes checking -> completed when aioice's
+    /// `connect()` returns; "we do not have connected or disconnected states").
+    pub ice_reports_completed: bool,
+    /// The answerer's channel, announced by DATA_CHANNEL_OPEN, fires `open` where the
+    /// application can see it (w3c: `datachannel`, then `open`). aiortc opens it before it
+    /// emits `datachannel` (`rtcsctptransport.py` `_data_channel_receive`), so the `open`
+    /// event fires before any listener exists: the application sees only `datachannel`.
+    pub announced_channel_fires_open: bool,
+    /// `bufferedAmount` goes back down when a message is handed to the SCTP association,
+    /// not when it is acknowledged, so `bufferedamountlow` fires right after each `send()`
+    /// (aiortc `_data_channel_flush`, which calls `_addBufferedAmount(-len)` once the
+    /// message is queued for transmission).
+    pub buffered_amount_on_transmit: bool,
+    /// When the DTLS transport ends, the peer connection closes itself (aiortc
+    /// `__updateConnectionState`: "if all DTLS connections are closed, initiate a
+    /// shutdown"). It ends on the remote's close_notify and when ICE fails: aioice closes
+    /// the connection after 6 failed consent checks, so a connected DTLS transport reads
+    /// a ConnectionError and closes (the peer then closes without ever reporting ICE
+    /// `failed`), and a handshaking one goes `failed` (ICE and the peer connection
+    /// report `failed` and stay open).
+    pub closes_when_dtls_ends: bool,
+    /// `pc.close()` closes the channels by stopping the SCTP transport: every channel with
+    /// a stream fires `close`, and a channel not yet given a stream (created before the
+    /// association came up) is left `connecting` (aiortc `RTCSctpTransport._set_state`
+    /// closes only `_data_channels`). w3c and webrtc-rs close every channel with no
+    /// event.
+    pub pc_close_via_sctp_streams: bool,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -93,7 +128,14 @@ pub struct SendErrors {
     pub closed: &'static str,
     /// The message is larger than the negotiated max message size.
     pub too_large: &'static str,
+    /// The peer has no channel with this label (the application holds no channel
+    /// object): what the application's call gives.
+    pub unknown: &'static str,
 }
+
+/// aiortc's `send()` on a channel that is not open: `raise InvalidStateError`, no message
+/// (`rtcdatachannel.py`), so the text is the bare class name.
+pub const AIORTC_INVALID_STATE: &str = "InvalidStateError";
 
 /// Chrome's InvalidStateError text, the error users see in the field.
 pub const W3C_INVALID_STATE: &str = "InvalidStateError: Failed to execute 'send' on 'RTCDataChannel': RTCDataChannel.readyState is not 'open'";
@@ -110,10 +152,16 @@ impl Profile {
         dcep_in_buffered_amount: true,
         close_event_at_once: true,
         late_negotiated_fires_open: false,
+        ice_reports_completed: false,
+        announced_channel_fires_open: true,
+        buffered_amount_on_transmit: false,
+        closes_when_dtls_ends: false,
+        pc_close_via_sctp_streams: false,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
             too_large: "outbound packet larger than maximum message size",
+            unknown: "data channel closed",
         },
     };
 
@@ -128,10 +176,54 @@ impl Profile {
         dcep_in_buffered_amount: false,
         close_event_at_once: false,
         late_negotiated_fires_open: true,
+        ice_reports_completed: false,
+        announced_channel_fires_open: true,
+        buffered_amount_on_transmit: false,
+        closes_when_dtls_ends: false,
+        pc_close_via_sctp_streams: false,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
             too_large: "TypeError: Failed to execute 'send' on 'RTCDataChannel': Message size exceeds maximum message size",
+            unknown: W3C_INVALID_STATE,
+        },
+    };
+
+    /// aiortc 1.16 with aioice 0.13, as recorded by `conformance/aiortc/play.sh` (the
+    /// traces in `tests/data/real-peers/aiortc/`, the measurements in
+    /// `conformance/aiortc/README.md`). Its timing is [`Profile::peer_config`].
+    pub const AIORTC: Profile = Profile {
+        name: ProfileName::Aiortc,
+        // The offerer's channel opens on DATA_CHANNEL_ACK (`_data_channel_receive`).
+        open_on_dcep_ack: true,
+        // `send()` checks readyState first (`rtcdatachannel.py`).
+        send_checks_stream: false,
+        // `close()` sets `closing` (no event); `close` fires when both streams are reset.
+        observable_closing: true,
+        // An ABORT closes the association: each channel fires `close` only.
+        abort_fires_error: false,
+        // The ICE transport's statechange runs the ICE listener, then the peer's.
+        pc_change_before_ice: false,
+        // DCEP goes to `_send` directly, never through `_addBufferedAmount`.
+        dcep_in_buffered_amount: false,
+        close_event_at_once: false,
+        // `_data_channel_add_negotiated` opens it inside `createDataChannel`, before the
+        // application holds it: the event fires unseen.
+        late_negotiated_fires_open: false,
+        ice_reports_completed: true,
+        announced_channel_fires_open: false,
+        buffered_amount_on_transmit: true,
+        closes_when_dtls_ends: true,
+        pc_close_via_sctp_streams: true,
+        errors: SendErrors {
+            not_open: AIORTC_INVALID_STATE,
+            closed: AIORTC_INVALID_STATE,
+            // aiortc's text names the sizes ("ValueError: Cannot send message of N bytes,
+            // the remote party only supports messages up to M bytes"); M is 262144 between
+            // two aiortc peers, so no built-in scenario reaches it.
+            too_large: "ValueError: Cannot send message, the remote party only supports messages up to 262144 bytes",
+            // The application's reference is None: Python's own error for `None.send(...)`.
+            unknown: "AttributeError: 'NoneType' object has no attribute 'send'",
         },
     };
 
@@ -140,9 +232,43 @@ impl Profile {
         match name {
             ProfileName::WebrtcRs => Self::WEBRTC_RS,
             ProfileName::W3c => Self::W3C,
+            ProfileName::Aiortc => Self::AIORTC,
+        }
+    }
+
+    /// The timeouts and limits of this profile's stack, where they differ from the
+    /// `webrtc` crate's ([`PeerConfig::default`]).
+    ///
+    /// aiortc (measured, `conformance/aiortc/README.md`): no `disconnected` state
+    /// (timeout 0); aioice checks consent every 4 to 6 s (`CONSENT_INTERVAL` 5 s x
+    /// 0.8..1.2) with a single 0.5 s try and gives up after 6 failures in a row
+    /// (`CONSENT_FAILURES`), which the model approximates as a 5 s keepalive and failure
+    /// 33 s after the last STUN packet received: 16 path deaths at 2 s ended 29.4 to 33.1 s
+    /// later (mean 31.1 s), i.e. about 33 s after ICE completed. aiortc has no DCEP
+    /// handshake deadline (a channel whose ACK never comes stays `connecting`). Both
+    /// aiortc peers advertise `a=max-message-size:262144` (`LOCAL_MAX_MESSAGE_SIZE`).
+    pub fn peer_config(&self) -> PeerConfig {
+        match self.name {
+            ProfileName::WebrtcRs | ProfileName::W3c => PeerConfig::default(),
+            ProfileName::Aiortc => PeerConfig {
+                keepalive_interval_ms: AIORTC_CONSENT_INTERVAL_MS,
+                disconnected_timeout_ms: 0,
+                failed_timeout_ms: AIORTC_CONSENT_FAILED_MS,
+                // No DCEP handshake deadline: an un-ACKed channel waits for ever.
+                dcep_handshake_timeout_ms: 0,
+                max_message_size: 262_144,
+                ..PeerConfig::default()
+            },
         }
     }
 }
+
+/// aioice's consent check interval (`CONSENT_INTERVAL`, randomized 0.8..1.2).
+pub const AIORTC_CONSENT_INTERVAL_MS: Millis = 5_000;
+
+/// Time from the last STUN packet received to aiortc's consent failure, measured (see
+/// [`Profile::peer_config`]).
+pub const AIORTC_CONSENT_FAILED_MS: Millis = 33_000;
 
 impl Default for Profile {
     fn default() -> Self {
