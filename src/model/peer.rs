@@ -415,6 +415,9 @@ impl Peer {
                 Ok(())
             }
             AppCall::IceRestart => {
+                if let Some(error) = self.profile.ice_restart_error {
+                    return Err(error.into());
+                }
                 if self.closed {
                     return Err(ERR_PEER_CLOSED.into());
                 }

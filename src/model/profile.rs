@@ -115,6 +115,10 @@ pub struct Profile {
     /// closes only `_data_channels`). w3c and webrtc-rs close every channel with no
     /// event.
     pub pc_close_via_sctp_streams: bool,
+    /// `restartIce()` is not there: the call fails with this text and nothing restarts
+    /// (aiortc 1.16's RTCPeerConnection has no `restartIce`, and its offers never change
+    /// the ICE credentials). `None`: ICE restarts are supported.
+    pub ice_restart_error: Option<&'static str>,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -157,6 +161,7 @@ impl Profile {
         buffered_amount_on_transmit: false,
         closes_when_dtls_ends: false,
         pc_close_via_sctp_streams: false,
+        ice_restart_error: None,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -181,6 +186,7 @@ impl Profile {
         buffered_amount_on_transmit: false,
         closes_when_dtls_ends: false,
         pc_close_via_sctp_streams: false,
+        ice_restart_error: None,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
@@ -215,6 +221,9 @@ impl Profile {
         buffered_amount_on_transmit: true,
         closes_when_dtls_ends: true,
         pc_close_via_sctp_streams: true,
+        ice_restart_error: Some(
+            "AttributeError: 'RTCPeerConnection' object has no attribute 'restartIce'",
+        ),
         errors: SendErrors {
             not_open: AIORTC_INVALID_STATE,
             closed: AIORTC_INVALID_STATE,
