@@ -889,7 +889,9 @@ impl Peer {
             Timer::SctpT3 => {
                 if !self.sctp.outstanding.is_empty() {
                     self.retransmit_now();
-                    self.sctp.rto = (self.sctp.rto * 2).min(SCTP_RTO_MAX_MS);
+                    if self.profile.sctp_t3_backoff {
+                        self.sctp.rto = (self.sctp.rto * 2).min(SCTP_RTO_MAX_MS);
+                    }
                     let at = self.now + self.sctp.rto;
                     self.timers.arm(Timer::SctpT3, at);
                 }

@@ -119,6 +119,11 @@ pub struct Profile {
     /// (aiortc 1.16's RTCPeerConnection has no `restartIce`, and its offers never change
     /// the ICE credentials). `None`: ICE restarts are supported.
     pub ice_restart_error: Option<&'static str>,
+    /// Each SCTP T3 (retransmission) expiry doubles the RTO (RFC 4960 6.3.3 E2; the
+    /// `rtc-sctp` crate). aiortc keeps the RTO (`_t3_expired` resets the congestion window
+    /// but not `_rto`): with its 1 s minimum, a message sent into a dead path is
+    /// retransmitted every second and arrives within a second after the path heals.
+    pub sctp_t3_backoff: bool,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -162,6 +167,7 @@ impl Profile {
         closes_when_dtls_ends: false,
         pc_close_via_sctp_streams: false,
         ice_restart_error: None,
+        sctp_t3_backoff: true,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -187,6 +193,7 @@ impl Profile {
         closes_when_dtls_ends: false,
         pc_close_via_sctp_streams: false,
         ice_restart_error: None,
+        sctp_t3_backoff: true,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
@@ -224,6 +231,7 @@ impl Profile {
         ice_restart_error: Some(
             "AttributeError: 'RTCPeerConnection' object has no attribute 'restartIce'",
         ),
+        sctp_t3_backoff: false,
         errors: SendErrors {
             not_open: AIORTC_INVALID_STATE,
             closed: AIORTC_INVALID_STATE,
