@@ -531,7 +531,10 @@ fn open_aiortc() -> Pair {
 fn aiortc_ice_reads_completed_never_connected() {
     let p = open_aiortc();
     for peer in [A, B] {
-        assert_eq!(states(&p, peer, "ice_connection"), ["checking", "completed"]);
+        assert_eq!(
+            states(&p, peer, "ice_connection"),
+            ["checking", "completed"]
+        );
         assert_eq!(
             states(&p, peer, "peer_connection"),
             ["connecting", "connected"]
@@ -567,7 +570,9 @@ fn aiortc_buffered_amount_low_fires_once_per_instant_on_hand_over() {
         .events
         .iter()
         .filter(|e| e.peer == Some(A))
-        .filter(|e| matches!(&e.kind, EventKind::Callback { name, .. } if name == "bufferedamountlow"))
+        .filter(
+            |e| matches!(&e.kind, EventKind::Callback { name, .. } if name == "bufferedamountlow"),
+        )
         .map(|e| e.t_ms)
         .collect();
     assert_eq!(lows, [1000]);
@@ -592,9 +597,15 @@ fn aiortc_consent_failure_closes_the_whole_peer_without_failed() {
     );
     assert_eq!(states(&p, A, "dtls"), ["connecting", "connected", "closed"]);
     assert_eq!(states(&p, A, "sctp"), ["connected", "closed"]);
-    assert_eq!(states(&p, A, "signaling"), ["have-local-offer", "stable", "closed"]);
+    assert_eq!(
+        states(&p, A, "signaling"),
+        ["have-local-offer", "stable", "closed"]
+    );
     assert_eq!(states(&p, A, "data_channel"), ["open", "closed"]);
-    assert_eq!(callbacks(&p, A, "chat").last().map(String::as_str), Some("close"));
+    assert_eq!(
+        callbacks(&p, A, "chat").last().map(String::as_str),
+        Some("close")
+    );
     let closed = first(&p, A, "peer_connection", "closed");
     assert!(
         closed > last + AIORTC_CONSENT_FAILED_MS && closed <= last + AIORTC_CONSENT_FAILED_MS + 200,
@@ -622,10 +633,7 @@ fn aiortc_consent_failure_during_the_dtls_handshake_fails_the_peer() {
         ["checking", "completed", "failed"]
     );
     assert_eq!(states(&p, A, "dtls"), ["connecting", "failed"]);
-    assert_eq!(
-        states(&p, A, "peer_connection"),
-        ["connecting", "failed"]
-    );
+    assert_eq!(states(&p, A, "peer_connection"), ["connecting", "failed"]);
     // The peer connection stays open, the channel connecting.
     assert_eq!(states(&p, A, "signaling"), ["have-local-offer", "stable"]);
     assert_eq!(
@@ -640,7 +648,10 @@ fn aiortc_remote_pc_close_closes_the_peer_through_close_notify() {
     p.app(A, AppCall::ClosePeer).unwrap();
     p.run_until(2000);
     // The closing side: each channel with a stream fires close.
-    assert_eq!(callbacks(&p, A, "chat").last().map(String::as_str), Some("close"));
+    assert_eq!(
+        callbacks(&p, A, "chat").last().map(String::as_str),
+        Some("close")
+    );
     assert_eq!(states(&p, A, "data_channel"), ["open", "closed"]);
     // The remote: ABORT closes the channels (close only), close_notify ends DTLS and the
     // peer connection closes itself, ICE included.
@@ -696,7 +707,13 @@ fn aiortc_send_errors_and_limits() {
         p.send(A, "chat", 4, 262_145),
         Err(AIO.errors.too_large.to_string())
     );
-    p.app(A, AppCall::CloseChannel { channel: "chat".into() }).unwrap();
+    p.app(
+        A,
+        AppCall::CloseChannel {
+            channel: "chat".into(),
+        },
+    )
+    .unwrap();
     assert_eq!(
         p.peer(A).channel_state("chat"),
         Some(DataChannelState::Closing)

@@ -25,7 +25,8 @@ pub enum ProfileName {
 
 impl ProfileName {
     /// Every profile.
-    pub const ALL: [ProfileName; 3] = [ProfileName::WebrtcRs, ProfileName::W3c, ProfileName::Aiortc];
+    pub const ALL: [ProfileName; 3] =
+        [ProfileName::WebrtcRs, ProfileName::W3c, ProfileName::Aiortc];
 
     /// `"webrtc-rs"`, `"w3c"` or `"aiortc"`.
     pub fn as_str(self) -> &'static str {

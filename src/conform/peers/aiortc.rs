@@ -227,7 +227,10 @@ fn dtls_failed_on_close(real: &mut Normalized, _model: &Normalized) -> Option<St
         for s in real.get_mut(state_key(peer, Machine::Dtls)) {
             if s.value == "failed" && s.t_ms >= at {
                 s.value = "closed".into();
-                first.get_or_insert(format!("{peer} dtls: failed at {} ms after pc.close()", s.t_ms));
+                first.get_or_insert(format!(
+                    "{peer} dtls: failed at {} ms after pc.close()",
+                    s.t_ms
+                ));
             }
         }
     }
@@ -258,8 +261,7 @@ fn consent_jitter(real: &mut Normalized, model: &Normalized) -> Option<String> {
     const BURST_MS: Millis = 100;
     let mut first = None;
     for peer in PeerId::BOTH {
-        let (Some(r), Some(m)) = (consent_failure(real, peer), consent_failure(model, peer))
-        else {
+        let (Some(r), Some(m)) = (consent_failure(real, peer), consent_failure(model, peer)) else {
             continue;
         };
         if r == m || r.abs_diff(m) > CONSENT_JITTER_MS {
@@ -281,7 +283,9 @@ fn consent_jitter(real: &mut Normalized, model: &Normalized) -> Option<String> {
             }
             seq.sort_by_key(|s| s.t_ms);
         }
-        first.get_or_insert(format!("{peer}: consent failed at {r} ms, the model's at {m} ms"));
+        first.get_or_insert(format!(
+            "{peer}: consent failed at {r} ms, the model's at {m} ms"
+        ));
     }
     first
 }
