@@ -10,8 +10,8 @@ root="$(cd "$here/../.." && pwd)"
 out="$1"; n="${2:-8}"
 mkdir -p "$out"
 venv="${AIORTC_VENV:-$root/target/aiortc-venv}"
-# play.sh makes the venv if needed (plays nothing when given no scenario file... so play one).
-[ -x "$venv/bin/python" ] || "$here/play.sh" "$out/warmup" send-before-open
+# play.sh makes the venv when it is missing (it needs a scenario to play: a short one).
+[ -x "$venv/bin/python" ] || "$here/play.sh" "$out/warmup" negotiated-channel
 pids=()
 for i in $(seq 1 "$n"); do
     "$venv/bin/python" "$here/player.py" "$here/scenarios/consent-failure.toml" "$out/run$i.jsonl" 2> "$out/run$i.err" &

@@ -90,8 +90,9 @@ FRAGILE = {
         "timing: the hold must fall in the 10 ms (one one-way latency) between a's "
         "DATA_CHANNEL_OPEN and b's ACK; aiortc's association comes up 10 to 50 ms from "
         "the model's (113-160 ms seen) on a shared machine's wall clock, and with a wider "
-        "latency aiortc's handshake needs fewer round trips than the model's (2+3+3 "
-        "one-way latencies against 4+4+4), so the two windows do not overlap"
+        "latency aiortc's handshake needs fewer round trips than the model's (a's "
+        "association is up after about 9 one-way latencies, against 12), so the two "
+        "windows do not overlap"
     ),
 }
 
@@ -541,7 +542,7 @@ class Peer:
         self.ice = None
         self.pc_state = None
         self.prev = {}
-        self.stopped = False
+        self.payloads = {}  # msg -> what was (or will be) sent
 
 
 class Player:
@@ -561,8 +562,6 @@ class Player:
     # registry -----------------------------------------------------------------
     def own(self, obj, peer):
         self.owned[id(obj)] = (obj, peer)
-        if isinstance(obj, RTCDtlsTransport):
-            pass
 
     def peer_of(self, obj):
         if obj is None:
@@ -725,7 +724,6 @@ class Player:
         via = step.get("via", "raw")
         now = self.rec.now()
         state = self.state_of(p, label)
-        p.payloads = getattr(p, "payloads", {})
         p.payloads[msg] = data
         if via == "raw":
             err = self.transmit(p, label, data)

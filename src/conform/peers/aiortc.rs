@@ -41,8 +41,9 @@ fn unreported(_key: &Key) -> bool {
 /// Consent failures this far from the model's are still "the same failure, at a random
 /// time": after a path death before the first check, aioice fails after 6 waits of 4 to
 /// 6 s plus 6 tries of 0.5 s, i.e. 27 to 39 s after ICE completed (mean 33 s, standard
-/// deviation 1.4 s); the model's rule fires at the mean. 16 measured failures spread over
-/// 3.7 s, and one of the recorded runs failed 4.0 s after the model.
+/// deviation 1.4 s); the model's rule fires at the mean. 32 measured failures spread over
+/// 6.7 s (3.8 s before to 2.8 s after the model's), and one recorded run failed 4.0 s
+/// after it.
 pub const CONSENT_JITTER_MS: Millis = 6_000;
 
 /// aiortc's known deviations, in the order they are applied.
