@@ -560,8 +560,6 @@ fn aiortc_buffered_amount_low_fires_once_per_instant_on_hand_over() {
     let mut p = open_aiortc();
     p.send(A, "chat", 1, 10).unwrap();
     p.send(A, "chat", 2, 10).unwrap();
-    assert_eq!(p.peer(A).buffered_amount("chat"), Some(20));
-    p.run_until(1000);
     assert_eq!(p.peer(A).buffered_amount("chat"), Some(0));
     p.run_until(1500);
     // One event for both sends, in the instant they were made; the SACK adds none.

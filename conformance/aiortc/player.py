@@ -41,7 +41,6 @@ import sys
 import tomllib
 
 import aioice.ice
-import aiortc
 from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcsctptransport import RTCSctpTransport

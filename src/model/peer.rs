@@ -66,9 +66,9 @@ struct Channel {
     /// instant is accepted and lost, a later one fails).
     closed_at: Option<Millis>,
     buffered: usize,
-    /// With `buffered_amount_on_transmit`: bytes sent in this instant, not yet handed
-    /// to the association ([`Timer::BufferedFlush`]).
-    unflushed: usize,
+    /// With `buffered_amount_on_transmit`: the instant of the last `bufferedamountlow`
+    /// (one per instant).
+    low_at: Option<Millis>,
     /// Messages that arrived before the channel opened (delivered on open).
     held: Vec<MsgId>,
 }
@@ -452,7 +452,7 @@ impl Peer {
                 reset_sent: false,
                 closed_at: None,
                 buffered: 0,
-                unflushed: 0,
+                low_at: None,
                 held: Vec::new(),
             },
         );
@@ -511,13 +511,22 @@ impl Peer {
             size: size as u32,
         });
         if self.profile.buffered_amount_on_transmit {
-            // Handed to the association when the instant ends: the amount goes back down
-            // then, once for everything sent in this instant.
+            // Handed to the association at once. aiortc's flush task hands over
+            // everything sent in one instant together, so the event fires once per
+            // instant and channel.
+            let (now, threshold) = (self.now, self.config.buffered_amount_low_threshold);
+            let mut fire = false;
             if let Some(ch) = self.channels.get_mut(label) {
-                ch.unflushed += size;
+                let before = ch.buffered;
+                ch.buffered = ch.buffered.saturating_sub(size);
+                fire = before > threshold && ch.buffered <= threshold && ch.low_at != Some(now);
+                if fire {
+                    ch.low_at = Some(now);
+                }
             }
-            let now = self.now;
-            self.timers.arm(Timer::BufferedFlush, now);
+            if fire {
+                self.callback(label, Callback::BufferedAmountLow);
+            }
         }
         Ok(())
     }
@@ -902,7 +911,6 @@ impl Peer {
                 }
             }
             Timer::DcepHandshake(stream) => self.dcep_deadline(stream),
-            Timer::BufferedFlush => self.flush_buffered(),
         }
     }
 
@@ -1163,7 +1171,7 @@ impl Peer {
                         reset_sent: false,
                         closed_at: None,
                         buffered: 0,
-                        unflushed: 0,
+                        low_at: None,
                         held: Vec::new(),
                     },
                 );
@@ -1347,22 +1355,6 @@ impl Peer {
         } else {
             let at = self.now + self.sctp.rto;
             self.timers.arm(Timer::SctpT3, at);
-        }
-    }
-
-    /// [`Timer::BufferedFlush`]: what each channel sent in the instant leaves its buffered
-    /// amount, with one `bufferedamountlow` per channel that crosses the threshold.
-    fn flush_buffered(&mut self) {
-        let pending: Vec<(u16, usize)> = self
-            .channels
-            .values_mut()
-            .filter_map(|ch| {
-                let size = std::mem::take(&mut ch.unflushed);
-                ch.stream.filter(|_| size > 0).map(|s| (s, size))
-            })
-            .collect();
-        for (stream, size) in pending {
-            self.release_buffered(stream, size);
         }
     }
 

@@ -98,9 +98,10 @@ pub struct Profile {
     /// event fires before any listener exists: the application sees only `datachannel`.
     pub announced_channel_fires_open: bool,
     /// `bufferedAmount` goes back down when a message is handed to the SCTP association,
-    /// not when it is acknowledged, so `bufferedamountlow` fires right after each `send()`
+    /// not when it is acknowledged, so `bufferedamountlow` fires right after `send()`
     /// (aiortc `_data_channel_flush`, which calls `_addBufferedAmount(-len)` once the
-    /// message is queued for transmission).
+    /// message is queued for transmission). The flush is a task that takes everything
+    /// sent in one instant at once, so the model fires it once per instant and channel.
     pub buffered_amount_on_transmit: bool,
     /// When the DTLS transport ends, the peer connection closes itself (aiortc
     /// `__updateConnectionState`: "if all DTLS connections are closed, initiate a

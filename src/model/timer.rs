@@ -30,10 +30,6 @@ pub enum Timer {
     SctpAck,
     /// DCEP handshake deadline of the in-band channel on this stream.
     DcepHandshake(u16),
-    /// End of the instant: the data sent in it is handed to the association and leaves
-    /// the buffered amount (profile switch `buffered_amount_on_transmit`; aiortc's
-    /// `_data_channel_flush` task runs after the current callback).
-    BufferedFlush,
 }
 
 /// Armed timers and their deadlines.
