@@ -238,18 +238,24 @@ fn dtls_failed_on_close(real: &mut Normalized, _model: &Normalized) -> Option<St
     first
 }
 
-/// The instant a peer's consent failed: its DTLS transport ended (`closed` or `failed`)
-/// before anyone called pc.close() and not on the remote's close_notify (no DTLS
-/// `closed` of the other peer earlier).
+/// The instant a peer's consent failed: the first of its ICE `failed` and the end of its
+/// DTLS transport (`closed` or `failed`; the two are a few ms apart, in either order),
+/// before anyone called pc.close().
 fn consent_failure(n: &Normalized, peer: PeerId) -> Option<Millis> {
     let first_close = n.closed_at.iter().flatten().min().copied();
-    let ended = |p: PeerId| {
-        n.get(&state_key(p, Machine::Dtls))
+    let first_of = |machine: Machine, ends: &[&str]| {
+        n.get(&state_key(peer, machine))
             .iter()
-            .find(|s| s.value == "closed" || s.value == "failed")
+            .find(|s| ends.contains(&s.value.as_str()))
             .map(|s| s.t_ms)
     };
-    let at = ended(peer)?;
+    let at = [
+        first_of(Machine::Dtls, &["closed", "failed"]),
+        first_of(Machine::IceConnection, &["failed"]),
+    ]
+    .into_iter()
+    .flatten()
+    .min()?;
     if first_close.is_some_and(|c| c <= at) {
         return None;
     }
