@@ -11,7 +11,7 @@
 # each in its own process (the ~30 s consent timeout dominates). Exit status: 0 unless the
 # player itself broke (or the venv could not be made).
 #
-# Environment: AIORTC_VENV (default target/aiortc-venv), AIORTC_JOBS (default 6), AIORTC_STAGGER (seconds
+# Environment: AIORTC_VENV (default target/aiortc-venv), AIORTC_JOBS (default 3), AIORTC_STAGGER (seconds
 # between starts, default 2),
 # PYTHON (default python3, must be 3.11+ for tomllib).
 set -euo pipefail
@@ -29,7 +29,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
 venv="${AIORTC_VENV:-$root/target/aiortc-venv}"
-jobs="${AIORTC_JOBS:-6}"
+jobs="${AIORTC_JOBS:-3}"
 python="${PYTHON:-python3}"
 
 if ! "$venv/bin/python" -c 'import aiortc, sys; assert aiortc.__version__.startswith("1.16."), aiortc.__version__' 2>/dev/null; then
