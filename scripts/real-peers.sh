@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Plays every built-in scenario a real peer can express on that peer, runs the model in
+# the matching profile, and prints the agree / known deviation / diverge table.
+#
+#   scripts/real-peers.sh [chromium|aiortc|all] [OUTDIR]
+#
+# Peers: chromium (headless Chromium in a network namespace; conformance/browser/, needs
+# root, installs chromium with apt-get if missing) against the `w3c` profile, and aiortc
+# (a Python venv the player makes; conformance/aiortc/) against the `aiortc` profile.
+# Recorded runs go to OUTDIR/<peer>/ (default target/real-peers): `<scenario>.jsonl`,
+# `<scenario>.toml` for scenarios played as a variant, `skipped.txt`. Compare a
+# committed recording without playing: `dcsim conform --peer P --traces DIR`.
+# Exits 1 if a player broke or a scenario diverges, 2 on bad arguments.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+which="${1:-all}"
+out="${2:-target/real-peers}"
+case "$which" in
+    all) peers=(chromium aiortc) ;;
+    chromium | aiortc) peers=("$which") ;;
+    *)
+        echo "real-peers.sh: unknown peer '$which' (chromium, aiortc or all)" >&2
+        exit 2
+        ;;
+esac
+
+cargo build --release --quiet
+dcsim=target/release/dcsim
+
+status=0
+for peer in "${peers[@]}"; do
+    dir="conformance/browser"
+    [[ "$peer" == aiortc ]] && dir="conformance/aiortc"
+    rm -rf "${out:?}/$peer"
+    mkdir -p "$out/$peer"
+    echo "real-peers.sh: playing on $peer ($dir/play.sh)" >&2
+    if ! "$dir/play.sh" "$out/$peer"; then
+        echo "real-peers.sh: the $peer player failed" >&2
+        status=1
+        continue
+    fi
+    if ! "$dcsim" conform --peer "$peer" --traces "$out/$peer"; then
+        status=1
+    fi
+    echo
+done
+exit "$status"
