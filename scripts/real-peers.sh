@@ -25,8 +25,10 @@ case "$which" in
         ;;
 esac
 
-cargo build --release --quiet
-dcsim=target/release/dcsim
+# A debug build: CI has it from the tests already (a release build would compile
+# webrtc/rtc once more); the model runs take milliseconds either way.
+cargo build --quiet --bin dcsim
+dcsim=target/debug/dcsim
 
 # Real peers run on wall-clock time on a shared machine: when a peer's run diverges, the
 # whole run is played once more and the second verdict counts (both tables are printed,
