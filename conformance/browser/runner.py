@@ -443,8 +443,11 @@ def make_handler(run):
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a page that went away (killed by a crash fault, or at the end)
 
         def body(self):
             n = int(self.headers.get("Content-Length", "0"))
