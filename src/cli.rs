@@ -73,44 +73,70 @@ enum Command {
         /// Seed (default: each scenario's, else 0).
         #[arg(long)]
         seed: Option<u64>,
-        /// Largest time difference, in ms, between the same event on the two stacks.
-        #[arg(long, default_value_t = crate::conform::DEFAULT_TOLERANCE_MS)]
-        tolerance_ms: u64,
+        /// Largest time difference, in ms, between the same event on the two sides
+        /// (default: 250 for the rtc stack, the peer's own for `--peer`).
+        #[arg(long)]
+        tolerance_ms: Option<u64>,
         /// Also print the details (known deviations, largest time shift) of the scenarios
         /// that agree.
         #[arg(long)]
         details: bool,
+        /// Compare a real peer's recorded run (`--traces`) with the model in the peer's
+        /// profile instead of running the rtc stack: `chromium` (w3c) or `aiortc`.
+        #[arg(long, requires = "traces", conflicts_with_all = ["scenarios", "seed"])]
+        peer: Option<String>,
+        /// Directory of a recorded run: `<scenario>.jsonl` traces written by
+        /// `conformance/<peer>/play.sh`, `<scenario>.toml` variants, `skipped.txt`.
+        #[arg(long, requires = "peer")]
+        traces: Option<PathBuf>,
     },
     /// Exhaustive bounded exploration of the untimed model: every interleaving of
-    /// application calls, deliveries, drops, duplications and timer firings up to a
-    /// depth; prints the state counts and either "all invariants hold" or the shortest
-    /// counterexample as a trace (exit 1).
+    /// application calls, deliveries, losses, duplicates and timer firings within the
+    /// bounds, to the end (or to --depth); prints the state counts and either "all
+    /// invariants hold" or the shortest counterexample as a trace (exit 1).
     Check {
-        /// Profile.
-        #[arg(long, value_enum, default_value_t = ProfileArg::WebrtcRs)]
-        profile: ProfileArg,
+        /// Profile: webrtc-rs or w3c.
+        #[arg(long, value_name = "webrtc-rs|w3c", default_value = "webrtc-rs")]
+        profile: String,
         /// Longest history explored, in actions.
-        #[arg(long, value_name = "N", default_value = "1000")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1000",
+            allow_hyphen_values = true
+        )]
         depth: String,
         /// Application on both peers: raw (bare send) or guarded (through the guard).
         #[arg(long, value_name = "raw|guarded", default_value = "guarded")]
         app: String,
         /// In-band channels peer a creates (1 to 9).
-        #[arg(long, value_name = "N", default_value = "1")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1",
+            allow_hyphen_values = true
+        )]
         channels: String,
         /// Sends per peer and channel (0 to 9).
-        #[arg(long, value_name = "N", default_value = "1")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1",
+            allow_hyphen_values = true
+        )]
         sends: String,
         /// Worker threads (the result does not depend on it).
-        #[arg(long, value_name = "N", default_value = "1")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "1",
+            allow_hyphen_values = true
+        )]
         threads: String,
         /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
-        /// timer-fires, drops, duplications, copies.
+        /// timeouts, retransmits, drops, duplications, copies.
         #[arg(long, value_name = "LIST", default_value = "")]
         bounds: String,
-        /// Do not identify states that differ only by a permutation of channels.
-        #[arg(long)]
-        no_symmetry: bool,
     },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
@@ -273,11 +299,24 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             engine,
         } => explore(&scenario, runs, seed, profile, stack, engine),
         Command::Conform {
+            tolerance_ms,
+            details,
+            peer: Some(peer),
+            traces: Some(traces),
+            ..
+        } => conform_peer(&peer, &traces, tolerance_ms, details),
+        Command::Conform {
             scenarios,
             seed,
             tolerance_ms,
             details,
-        } => conform(scenarios, seed, tolerance_ms, details),
+            ..
+        } => conform(
+            scenarios,
+            seed,
+            tolerance_ms.unwrap_or(crate::conform::DEFAULT_TOLERANCE_MS),
+            details,
+        ),
         Command::Check {
             profile,
             depth,
@@ -286,12 +325,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             sends,
             threads,
             bounds,
-            no_symmetry,
-        } => check(
-            profile,
-            [&depth, &app, &channels, &sends, &threads, &bounds],
-            no_symmetry,
-        ),
+        } => check([&profile, &depth, &app, &channels, &sends, &threads, &bounds]),
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)
@@ -388,6 +422,44 @@ fn explore(
     Ok(if report.is_clean() { 0 } else { 1 })
 }
 
+fn conform_peer(
+    peer: &str,
+    traces: &std::path::Path,
+    tolerance_ms: Option<u64>,
+    details: bool,
+) -> Result<i32, Exit> {
+    use crate::conform::peers::{conform_dir, RealPeer};
+    let peer = RealPeer::parse(peer).ok_or_else(|| {
+        usage(format!(
+            "--peer: unknown peer `{peer}` (expected one of: chromium, aiortc)"
+        ))
+    })?;
+    let run = conform_dir(peer, traces, tolerance_ms).map_err(usage)?;
+    let mut out = format!(
+        "{} against the model's `{}` profile ({})\n\n",
+        peer.rules().name,
+        peer.rules().profile,
+        traces.display()
+    );
+    out.push_str(&crate::conform::render_table(&run.reports));
+    for (name, reason) in &run.skipped {
+        out.push_str(&format!(
+            "| {name} | not expressible | {} |\n",
+            reason.replace('|', "\\|")
+        ));
+    }
+    for r in run.reports.iter().filter(|r| details || !r.agrees()) {
+        out.push('\n');
+        out.push_str(&r.render_details());
+    }
+    emit(&None, &out)?;
+    Ok(if run.reports.iter().all(|r| r.agrees()) {
+        0
+    } else {
+        1
+    })
+}
+
 fn conform(
     names: Vec<String>,
     seed: Option<u64>,
@@ -450,21 +522,12 @@ fn conform(
 
 /// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
 /// line naming the option, exit 2.
-fn check(profile: ProfileArg, args: [&str; 6], no_symmetry: bool) -> Result<i32, Exit> {
+fn check(args: [&str; 7]) -> Result<i32, Exit> {
     use crate::check::run::{self, CheckArgs};
     use std::io::IsTerminal;
-    let [depth, app, channels, sends, threads, bounds] = args;
-    let parsed = CheckArgs::parse(
-        ProfileName::from(profile),
-        depth,
-        app,
-        channels,
-        sends,
-        threads,
-        bounds,
-        !no_symmetry,
-    )
-    .map_err(usage)?;
+    let [profile, depth, app, channels, sends, threads, bounds] = args;
+    let parsed =
+        CheckArgs::parse(profile, depth, app, channels, sends, threads, bounds).map_err(usage)?;
     let tty = std::io::stderr().is_terminal();
     let outcome = run::run(&parsed, |p| {
         if tty {

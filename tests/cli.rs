@@ -182,3 +182,75 @@ fn diff_finds_where_two_runs_part() {
     let out = dcsim(&["diff", &pa, &pb]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `conform --peer` reads a recorded run directory. A model trace of the peer's own
+/// profile agrees with the model; a recorded trace with one state moved diverges (exit
+/// 1); bad peers, directories and traces are one-line errors (exit 2).
+#[test]
+fn conform_peer_compares_recorded_runs() {
+    let dir = std::env::temp_dir().join(format!("dcsim-cli-peer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let recorded = dcsim(&[
+        "run",
+        "remote-close",
+        "--profile",
+        "w3c",
+        "--format",
+        "json",
+    ]);
+    let text = String::from_utf8(recorded.stdout).expect("utf-8");
+    std::fs::write(dir.join("remote-close.jsonl"), &text).expect("write");
+    std::fs::write(
+        dir.join("skipped.txt"),
+        "ice-restart: no restart in the player\n",
+    )
+    .expect("write");
+    let out = dcsim(&["conform", "--peer", "chromium", "--traces", &dir_arg]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}");
+    assert!(table.contains("| remote-close | agree | - |"), "{table}");
+    assert!(
+        table.contains("| ice-restart | not expressible | no restart in the player |"),
+        "{table}"
+    );
+
+    // The real side's channel closed where the model's opened.
+    let shifted: String = text
+        .lines()
+        .map(|line| {
+            if line.contains(r#""to":"open""#) && line.contains("data_channel") {
+                line.replace(r#""to":"open""#, r#""to":"closed""#)
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("remote-close.jsonl"), shifted).expect("write");
+    let out = dcsim(&["conform", "--peer", "chromium", "--traces", &dir_arg]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(table.contains("| remote-close | DIVERGE"), "{table}");
+
+    let out = dcsim(&["conform", "--peer", "netscape", "--traces", &dir_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_line(&out).contains("--peer: unknown peer `netscape`"));
+    let out = dcsim(&["conform", "--peer", "chromium"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(dir.join("remote-close.jsonl"), "{not json}\n").expect("write");
+    let out = dcsim(&["conform", "--peer", "chromium", "--traces", &dir_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_line(&out).contains("remote-close.jsonl:1: "));
+    std::fs::write(dir.join("remote-close.jsonl"), "").expect("write");
+    std::fs::rename(
+        dir.join("remote-close.jsonl"),
+        dir.join("no-such-scenario.jsonl"),
+    )
+    .expect("rename");
+    let out = dcsim(&["conform", "--peer", "chromium", "--traces", &dir_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_line(&out).contains("no built-in scenario `no-such-scenario`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

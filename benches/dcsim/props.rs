@@ -264,7 +264,6 @@ fn options(max_depth: usize, max_states: u64) -> ExploreOptions {
     ExploreOptions {
         max_depth,
         threads: 1,
-        symmetry: true,
         max_states,
     }
 }

@@ -313,10 +313,7 @@ pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
 fn settle(cx: &mut Local<'_>) {
     let (peer, t) = (cx.id, cx.t);
     for i in 0..cx.app.channels.len() {
-        loop {
-            let Some(guard) = cx.app.channels[i].guard.as_mut() else {
-                break;
-            };
+        while let Some(guard) = cx.app.channels[i].guard.as_mut() {
             let label = label(i as u8);
             if let Some(state) = cx.peer.channel_state(&label) {
                 if guard.channel_state() != state {

@@ -39,15 +39,18 @@ impl CheckArgs {
     /// Parses the text of the options; the error is one line naming the option.
     #[allow(clippy::too_many_arguments)] // one per command-line option
     pub fn parse(
-        profile: ProfileName,
+        profile: &str,
         depth: &str,
         app: &str,
         channels: &str,
         sends: &str,
         threads: &str,
         bounds: &str,
-        symmetry: bool,
     ) -> Result<Self, String> {
+        let profile = ProfileName::parse(profile).ok_or_else(|| {
+            let shown: String = profile.chars().take(20).collect();
+            format!("--profile: expected webrtc-rs or w3c, got {shown:?}")
+        })?;
         let max_depth = number("depth", depth, 0, MAX_DEPTH)?;
         let app = AppKind::parse(app).ok_or_else(|| {
             let shown: String = app.chars().take(20).collect();
@@ -74,7 +77,6 @@ impl CheckArgs {
             options: ExploreOptions {
                 max_depth,
                 threads,
-                symmetry,
                 ..ExploreOptions::default()
             },
         })
@@ -119,21 +121,21 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
     };
     let _ = writeln!(
         out,
-        "dcsim check: profile {}, app {}, {}, depth {}, symmetry {}",
+        "dcsim check: profile {}, app {}, {}, depth {}",
         w.profile.name,
         w.app.as_str(),
         plural(b.channels, "channel"),
         args.options.max_depth,
-        if args.options.symmetry { "on" } else { "off" },
     );
     let _ = writeln!(
         out,
-        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {} of a packet in flight",
+        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {}, {} of a packet in flight",
         plural(b.sends_per_channel, "send"),
         plural(b.channel_closes, "channel close"),
         plural(b.peer_closes, "peer-connection close"),
         plural(b.ice_restarts, "ICE restart"),
-        plural(b.timer_fires, "timer firing"),
+        plural(b.timeouts, "timeout"),
+        plural(b.retransmits, "retransmission"),
         plural(b.drops, "drop"),
         plural(b.duplications, "duplication"),
         plural(b.max_copies, "copy").replace("copys", "copies"),
@@ -153,7 +155,12 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
         }
     );
     let _ = writeln!(out, "wall time:      {:.2} s", report.elapsed.as_secs_f64());
-    let _ = writeln!(out, "states/second:  {:.0}", report.states_per_second());
+    let _ = writeln!(
+        out,
+        "states/second:  {:.0} unique, {:.0} visited",
+        report.states_per_second(),
+        report.visited_per_second()
+    );
     match &report.counterexample {
         None => out.push_str("all invariants hold\n"),
         Some(cx) => {

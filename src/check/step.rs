@@ -23,7 +23,9 @@ use super::app;
 use super::app::PeerApp;
 use super::monitor::Monitor;
 use super::part::{fingerprint, FpBuild, Interner, Part};
-use super::world::{describe_packet, label, Action, Net, State, Violation, World, NOW};
+use super::world::{
+    describe_packet, label, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
+};
 use crate::model::{Input, Output, Packet, Peer, Timer};
 use crate::record;
 use crate::stack::AppCall;
@@ -189,13 +191,36 @@ struct NetKey {
     delta: u64,
 }
 
+/// Whether a peer ignores a SACK, found by delivering it to a copy, remembered.
+#[derive(Debug, Default)]
+struct SackProbes {
+    known: HashMap<(Part<Peer>, u32), bool, FpBuild>,
+}
+
+impl SackProbes {
+    fn ignored(&mut self, peer: &Part<Peer>, cum_tsn: u32) -> bool {
+        let key = (peer.clone(), cum_tsn);
+        if let Some(known) = self.known.get(&key) {
+            return *known;
+        }
+        let mut probe: Peer = (**peer).clone();
+        let sack = Packet::SctpSack { cum_tsn };
+        let _ = probe.handle_input(NOW, Input::Datagram(sack));
+        let ignored = probe.poll_output().is_none() && probe == **peer;
+        self.known.insert(key, ignored);
+        ignored
+    }
+
+    fn clear(&mut self) {
+        self.known.clear();
+    }
+}
+
 /// What happens to the network in one step.
 #[derive(Debug)]
 struct Delta<'a> {
     /// One copy leaves (delivered or dropped).
     remove: Option<(PeerId, &'a Packet)>,
-    /// One copy more.
-    duplicate: Option<(PeerId, &'a Packet)>,
     /// Datagrams sent: (receiver, packets, their fingerprint), in order.
     adds: Vec<(PeerId, &'a [Packet], u64)>,
     /// Which peers are closed after the step (nothing stays in flight to them).
@@ -212,7 +237,6 @@ struct Delta<'a> {
 impl std::hash::Hash for Delta<'_> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.remove.hash(h);
-        self.duplicate.hash(h);
         for (to, _, fp) in &self.adds {
             (to, fp).hash(h);
         }
@@ -225,22 +249,20 @@ impl std::hash::Hash for Delta<'_> {
 
 impl Delta<'_> {
     /// The network after the step, and whether a datagram put a new copy in flight.
-    fn apply(&self, net: &Net) -> (Net, bool) {
+    fn apply(&self, net: &Net, sacks: &mut SackProbes) -> (Net, bool) {
         let mut n = net.clone();
         let mut grew = false;
         if let Some((to, packet)) = self.remove {
             take(&mut n, to, packet);
         }
-        if let Some((to, packet)) = self.duplicate {
-            if let Some(c) = n.get_mut(&(to, packet.clone())) {
-                *c = (*c + 1).min(self.max_copies);
-            }
-        }
         for (to, packets, _) in &self.adds {
             if self.closed[to.index()] {
                 continue;
             }
-            for packet in packets.iter().filter(|p| !self.dead(*to, p)) {
+            for packet in packets.iter() {
+                if self.dead(*to, packet, sacks) {
+                    continue;
+                }
                 let c = n.entry((*to, packet.clone())).or_insert(0);
                 if *c < self.max_copies {
                     *c += 1;
@@ -248,7 +270,7 @@ impl Delta<'_> {
                 }
             }
         }
-        n.retain(|(to, p), _| !self.dead(*to, p));
+        n.retain(|(to, p), _| !self.dead(*to, p, sacks));
         (n, grew)
     }
 
@@ -259,7 +281,7 @@ impl Delta<'_> {
     /// Or it is a SACK that changes nothing at its receiver now: it acknowledges no chunk
     /// the receiver still waits for, and every chunk the receiver sends later has a
     /// higher TSN than any the other side has seen, so it never will.
-    fn dead(&self, to: PeerId, packet: &Packet) -> bool {
+    fn dead(&self, to: PeerId, packet: &Packet, sacks: &mut SackProbes) -> bool {
         if self.closed[to.index()] {
             return true;
         }
@@ -267,12 +289,7 @@ impl Delta<'_> {
             Packet::StunRequest { generation, .. } | Packet::StunResponse { generation, .. } => {
                 *generation < self.generation[to.index()]
             }
-            Packet::SctpSack { .. } => {
-                let peer: &Peer = self.peers[to.index()];
-                let mut probe = peer.clone();
-                let _ = probe.handle_input(NOW, Input::Datagram(packet.clone()));
-                probe.poll_output().is_none() && probe == *peer
-            }
+            Packet::SctpSack { cum_tsn } => sacks.ignored(self.peers[to.index()], *cum_tsn),
             _ => false,
         }
     }
@@ -281,8 +298,8 @@ impl Delta<'_> {
 /// What the monitor became after a step's events, and the first violation among them.
 type MonitorOut = (Part<Monitor>, Option<Violation>);
 
-/// Most entries a cache holds before it is emptied (a bound on its memory, about
-/// 200 bytes an entry plus the pieces it keeps alive).
+/// Most entries a table of the cache holds before it is emptied (a bound on its memory,
+/// about 100 bytes an entry plus the pieces it keeps alive).
 const CACHE_LIMIT: usize = 1 << 20;
 
 /// Memoized local transitions and monitor updates, keyed by the fingerprints of their
@@ -293,14 +310,16 @@ pub struct StepCache {
     local: HashMap<LocalKey, Arc<LocalOut>, FpBuild>,
     monitor: HashMap<MonitorKey, Arc<MonitorOut>, FpBuild>,
     net: HashMap<NetKey, (Part<Net>, bool), FpBuild>,
+    sacks: SackProbes,
     peers: Interner<Peer>,
     apps: Interner<PeerApp>,
     monitors: Interner<Monitor>,
     nets: Interner<Net>,
-    /// Lookups that found an entry.
-    pub hits: u64,
+    /// Lookups that found an entry: local transitions, monitor updates, network
+    /// updates.
+    pub hits: [u64; 3],
     /// Lookups that computed one.
-    pub misses: u64,
+    pub misses: [u64; 3],
 }
 
 impl StepCache {
@@ -318,17 +337,21 @@ impl StepCache {
             input,
         };
         if let Some(out) = self.local.get(&key) {
-            self.hits += 1;
+            self.hits[0] += 1;
             return out.clone();
         }
-        self.misses += 1;
+        self.misses[0] += 1;
         let mut out = local(id, peer, app, &key.input, NOW, false);
+        if self.local.len() >= CACHE_LIMIT {
+            self.local.clear();
+        }
+        if self.peers.len() + self.apps.len() >= CACHE_LIMIT {
+            self.peers.clear();
+            self.apps.clear();
+        }
         out.peer = self.peers.intern(out.peer);
         out.app = self.apps.intern(out.app);
         let out = Arc::new(out);
-        if self.local.len() >= CACHE_LIMIT {
-            self.clear();
-        }
         self.local.insert(key, out.clone());
         out
     }
@@ -343,15 +366,16 @@ impl StepCache {
             events,
         };
         if let Some(out) = self.monitor.get(&key) {
-            self.hits += 1;
+            self.hits[1] += 1;
             return out.clone();
         }
-        self.misses += 1;
+        self.misses[1] += 1;
+        if self.monitor.len() >= CACHE_LIMIT {
+            self.monitor.clear();
+            self.monitors.clear();
+        }
         let (m, v) = observe(monitor, outs, None, 0);
         let out = Arc::new((self.monitors.intern(m), v));
-        if self.monitor.len() >= CACHE_LIMIT {
-            self.clear();
-        }
         self.monitor.insert(key, out.clone());
         out
     }
@@ -362,28 +386,21 @@ impl StepCache {
             delta: fingerprint(delta),
         };
         if let Some(out) = self.net.get(&key) {
-            self.hits += 1;
+            self.hits[2] += 1;
             return out.clone();
         }
-        self.misses += 1;
-        let (n, grew) = delta.apply(net);
-        let out = (self.nets.intern(Part::new(n)), grew);
+        self.misses[2] += 1;
         if self.net.len() >= CACHE_LIMIT {
-            self.clear();
+            self.net.clear();
+            self.nets.clear();
         }
+        if self.sacks.known.len() >= CACHE_LIMIT {
+            self.sacks.clear();
+        }
+        let (n, grew) = delta.apply(net, &mut self.sacks);
+        let out = (self.nets.intern(Part::new(n)), grew);
         self.net.insert(key, out.clone());
         out
-    }
-
-    /// Empties every table (their memory is bounded by [`CACHE_LIMIT`] entries each).
-    fn clear(&mut self) {
-        self.local.clear();
-        self.monitor.clear();
-        self.net.clear();
-        self.peers.clear();
-        self.apps.clear();
-        self.monitors.clear();
-        self.nets.clear();
     }
 }
 
@@ -500,7 +517,6 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         (id, out)
     };
     let mut remove = None;
-    let mut duplicate = None;
     match action {
         Action::Connect => {
             fault(Some(PeerId::A), "connect", None);
@@ -526,14 +542,18 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
             outs.push(one(&mut mode, *peer, LocalInput::ClosePeer));
         }
         Action::Fire { peer, timer } => {
-            next.spent.timer_fires += 1;
+            match timer_class(*timer) {
+                TimerClass::Progress => {}
+                TimerClass::Timeout => next.spent.timeouts += 1,
+                TimerClass::Retransmission => next.spent.retransmits += 1,
+            }
             if tracing {
                 fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
             }
             outs.push(one(&mut mode, *peer, LocalInput::Fire(*timer)));
         }
         Action::GuardExpiry { peer, channel } => {
-            next.spent.timer_fires += 1;
+            next.spent.timeouts += 1;
             if tracing {
                 let detail = format!("guard of {} expires", label(*channel));
                 fault(Some(*peer), "timer", Some(detail));
@@ -560,15 +580,16 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         }
         Action::Duplicate { to, packet } => {
             if tracing {
-                let detail = format!("to {to}: {}", describe_packet(packet));
-                fault(None, "duplicate", Some(detail));
+                let detail = format!(
+                    "from {} (duplicate): {}",
+                    to.other(),
+                    describe_packet(packet)
+                );
+                fault(Some(*to), "deliver", Some(detail));
             }
-            if s.net
-                .get(&(*to, packet.clone()))
-                .is_some_and(|c| *c < b.max_copies)
-            {
-                next.spent.duplications += 1;
-                duplicate = Some((*to, packet));
+            next.spent.duplications += 1;
+            if s.net.contains_key(&(*to, packet.clone())) {
+                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet.clone())));
             }
         }
     }
@@ -581,7 +602,6 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     // everything for good (forgetting it merges states that differ only there).
     let delta = Delta {
         remove,
-        duplicate,
         adds: outs
             .iter()
             .map(|(id, o)| (id.other(), o.transmits.as_slice(), o.transmits_fp))
@@ -594,7 +614,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     let (net, grew) = match mode.cache.as_mut() {
         Some(cache) if !tracing => cache.net(&s.net, &delta),
         _ => {
-            let (n, grew) = delta.apply(&s.net);
+            let (n, grew) = delta.apply(&s.net, &mut SackProbes::default());
             (Part::new(n), grew)
         }
     };

@@ -53,6 +53,7 @@
 pub mod compare;
 pub mod deviations;
 pub mod normalize;
+pub mod peers;
 
 pub use compare::{compare, Comparison, Divergence, Shift};
 pub use deviations::{Deviation, Handling, DEVIATIONS};
@@ -132,10 +133,24 @@ impl Outcome {
 /// Compares a model trace with a real-stack trace of the same scenario (steps 1-3 of the
 /// module docs).
 pub fn compare_traces(model: &Trace, real: &Trace, tolerance_ms: Millis) -> Outcome {
-    let model_n = normalize(model);
+    compare_traces_with(model, real, DEVIATIONS, |_| false, tolerance_ms)
+}
+
+/// [`compare_traces`] with another peer's deviations, and without the sequences that
+/// `unreported` names (dropped from both traces).
+pub fn compare_traces_with(
+    model: &Trace,
+    real: &Trace,
+    deviations: &[Deviation],
+    unreported: fn(&Key) -> bool,
+    tolerance_ms: Millis,
+) -> Outcome {
+    let mut model_n = normalize(model);
     let mut real_n = normalize(real);
+    model_n.seqs.retain(|k, _| !unreported(k));
+    real_n.seqs.retain(|k, _| !unreported(k));
     let mut known = Vec::new();
-    for d in DEVIATIONS {
+    for d in deviations {
         if let Handling::Tolerated(rewrite) = d.handling {
             if let Some(first) = rewrite(&mut real_n, &model_n) {
                 known.push(KnownHit { id: d.id, first });
@@ -171,6 +186,8 @@ pub struct ConformReport {
     /// sizes), so the same seed loses different protocol messages on each: such a run
     /// shows what each stack does under loss, it is not a like-for-like comparison.
     pub lossy: bool,
+    /// What the real side is (`rtc`, `chromium`, `aiortc`), for the details.
+    pub real_name: &'static str,
 }
 
 impl ConformReport {
@@ -248,7 +265,8 @@ impl ConformReport {
             out.push_str(&window(&self.model));
             let _ = writeln!(
                 out,
-                "-- rtc, {} ms to {} ms",
+                "-- {}, {} ms to {} ms",
+                self.real_name,
                 t.saturating_sub(300),
                 t + 300
             );
@@ -288,6 +306,7 @@ pub fn conform(scenario: &Scenario, options: &ConformOptions) -> Result<ConformR
         real: real.trace,
         outcome,
         lossy,
+        real_name: "rtc",
     })
 }
 
