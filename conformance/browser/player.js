@@ -150,6 +150,15 @@ class Peer {
         this.state(m, from, now[m]);
       }
     }
+    // RTCIceTransport.state has no machine in the trace: logged (runner -v) as evidence
+    // of how Chrome's iceConnectionState relates to it.
+    const iceT = this.dtls && this.dtls.iceTransport ? this.dtls.iceTransport.state : null;
+    if (iceT !== this.lastIceTransport) {
+      if (this.lastIceTransport !== undefined || iceT !== null) {
+        post("/log", { role: ROLE, text: `${this.id} RTCIceTransport.state ${this.lastIceTransport} -> ${iceT} at ${nowRel()} ms` });
+      }
+      this.lastIceTransport = iceT;
+    }
     for (const [label, dc] of this.channels) {
       const was = this.chLast.get(label);
       if (dc.readyState !== was) {
