@@ -399,7 +399,7 @@ pub enum TimerClass {
 /// The class of a timer.
 pub fn timer_class(timer: Timer) -> TimerClass {
     match timer {
-        Timer::SctpAck => TimerClass::Progress,
+        Timer::SctpAck | Timer::BufferedRelease | Timer::AnnounceOpen(_) => TimerClass::Progress,
         Timer::IceFailed | Timer::IceDisconnected | Timer::IceRecover | Timer::DcepHandshake(_) => {
             TimerClass::Timeout
         }

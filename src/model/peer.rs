@@ -66,6 +66,8 @@ struct Channel {
     /// instant is accepted and lost, a later one fails).
     closed_at: Option<Millis>,
     buffered: usize,
+    /// With `buffered_released_on_transmit`: sent in this instant, released at the next.
+    pending_release: usize,
     /// Messages that arrived before the channel opened (delivered on open).
     held: Vec<MsgId>,
 }
@@ -156,6 +158,16 @@ impl Peer {
     /// A new peer. `a` is the offerer, ICE controlling and DTLS server; `b` the answerer
     /// (DTLS client, as the crate's default answering role makes it).
     pub fn new(id: PeerId, profile: Profile, config: PeerConfig) -> Self {
+        let mut config = config;
+        if let Some(size) = profile.max_message_size {
+            config.max_message_size = size;
+        }
+        if let Some(failed) = profile.ice_failed_timeout_ms {
+            // Only over the crate's default: a scenario's own `[ice]` value stays.
+            if config.failed_timeout_ms == PeerConfig::default().failed_timeout_ms {
+                config.failed_timeout_ms = failed;
+            }
+        }
         Peer {
             id,
             profile,
@@ -446,12 +458,13 @@ impl Peer {
                 reset_sent: false,
                 closed_at: None,
                 buffered: 0,
+                pending_release: 0,
                 held: Vec::new(),
             },
         );
         if self.sctp.established {
             // Dialed at once; a negotiated channel is then open, with an open event or not.
-            self.dial(&label, self.profile.late_negotiated_fires_open, &mut None);
+            self.dial(&label, self.profile.late_negotiated_fires_open, &mut None, true);
         }
         Ok(())
     }
@@ -503,6 +516,14 @@ impl Peer {
             msg,
             size: size as u32,
         });
+        if self.profile.buffered_released_on_transmit {
+            if let Some(ch) = self.channels.get_mut(label) {
+                ch.pending_release += size;
+            }
+            if self.timers.deadline(Timer::BufferedRelease).is_none() {
+                self.timers.arm(Timer::BufferedRelease, self.now + 1);
+            }
+        }
         Ok(())
     }
 
@@ -857,6 +878,25 @@ impl Peer {
                 }
             }
             Timer::DcepHandshake(stream) => self.dcep_deadline(stream),
+            Timer::BufferedRelease => {
+                let due: Vec<(u16, usize)> = self
+                    .channels
+                    .values_mut()
+                    .filter(|c| c.pending_release > 0)
+                    .filter_map(|c| Some((c.stream?, std::mem::take(&mut c.pending_release))))
+                    .collect();
+                for (stream, size) in due {
+                    self.release_buffered(stream, size);
+                }
+            }
+            Timer::AnnounceOpen(stream) => {
+                let Some(label) = self.streams.get(&stream).cloned() else {
+                    return;
+                };
+                if self.channel_state(&label) == Some(DataChannelState::Connecting) {
+                    self.open_channel(&label);
+                }
+            }
         }
     }
 
@@ -1014,7 +1054,7 @@ impl Peer {
         // One stream-id search for the whole batch (see `StreamIds`).
         let mut ids = None;
         for label in undialed {
-            self.dial(&label, true, &mut ids);
+            self.dial(&label, true, &mut ids, false);
         }
     }
 
@@ -1024,7 +1064,14 @@ impl Peer {
     /// event if `announce_open`), an in-band one sends DATA_CHANNEL_OPEN. An in-band
     /// channel takes its stream id from `ids` (started on first use; pass the same one
     /// to dials between which no stream is freed).
-    fn dial(&mut self, label: &str, announce_open: bool, ids: &mut Option<StreamIds>) {
+    /// `late`: created after the association came up (`late_inband_opens_async`).
+    fn dial(
+        &mut self,
+        label: &str,
+        announce_open: bool,
+        ids: &mut Option<StreamIds>,
+        late: bool,
+    ) {
         let Some(ch) = self.channels.get(label) else {
             return;
         };
@@ -1059,6 +1106,8 @@ impl Peer {
                 let at = self.now + self.config.dcep_handshake_timeout_ms;
                 self.timers.arm(Timer::DcepHandshake(stream), at);
             }
+        } else if late && self.profile.late_inband_opens_async {
+            self.timers.arm(Timer::AnnounceOpen(stream), self.now + 1);
         } else {
             self.open_channel(label);
         }
@@ -1117,6 +1166,7 @@ impl Peer {
                         reset_sent: false,
                         closed_at: None,
                         buffered: 0,
+                        pending_release: 0,
                         held: Vec::new(),
                     },
                 );
@@ -1276,7 +1326,9 @@ impl Peer {
         }
         for tsn in acked {
             match self.sctp.outstanding.remove(&tsn) {
-                Some(Chunk::Data { stream, size, .. }) => {
+                Some(Chunk::Data { stream, size, .. })
+                    if !self.profile.buffered_released_on_transmit =>
+                {
                     self.release_buffered(stream, size as usize)
                 }
                 Some(Chunk::DcepOpen { stream, label, .. })

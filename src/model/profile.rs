@@ -80,6 +80,26 @@ pub struct Profile {
     /// dials it, `rtc/src/peer_connection/mod.rs` 1996-2016, and `dial` sets `Open` with
     /// no `emit_data_channel_opened`).
     pub late_negotiated_fires_open: bool,
+    /// The application's data leaves `bufferedAmount` when the stack hands it to the
+    /// network (W3C: "bytes ... queued using send() ... not yet transmitted"; Chrome
+    /// fires `bufferedamountlow` about 1 ms after each send, measured in
+    /// `conformance/browser/README.md`), released one millisecond after the send so that
+    /// the sends of one task give one event; webrtc-rs keeps it until the SCTP SACK.
+    pub buffered_released_on_transmit: bool,
+    /// An in-band channel created while SCTP is up is announced open in a later task
+    /// (one millisecond later), so a `send()` right after `createDataChannel()` finds it
+    /// `connecting` (W3C createDataChannel / "announce open" is queued; Chrome opens it
+    /// about 4 ms later); webrtc-rs opens it when the DCEP ACK arrives anyway.
+    pub late_inband_opens_async: bool,
+    /// The max message size both peers advertise and enforce, when the profile's peers
+    /// advertise their own (`None`: the config's, 65536 for webrtc-rs). Chrome advertises
+    /// `a=max-message-size:262144`.
+    pub max_message_size: Option<usize>,
+    /// The ICE failed timeout (after the disconnected one) the profile's peers use
+    /// instead of the crate's 25 s default (`None`: the config's). Chrome goes `failed`
+    /// 10.0 s after `disconnected` (5 runs, `conformance/browser/README.md`). Applied
+    /// only when the scenario leaves `[ice] failed_timeout_ms` at the crate default.
+    pub ice_failed_timeout_ms: Option<u64>,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -110,6 +130,10 @@ impl Profile {
         dcep_in_buffered_amount: true,
         close_event_at_once: true,
         late_negotiated_fires_open: false,
+        buffered_released_on_transmit: false,
+        late_inband_opens_async: false,
+        max_message_size: None,
+        ice_failed_timeout_ms: None,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -128,6 +152,10 @@ impl Profile {
         dcep_in_buffered_amount: false,
         close_event_at_once: false,
         late_negotiated_fires_open: true,
+        buffered_released_on_transmit: true,
+        late_inband_opens_async: true,
+        max_message_size: Some(262_144),
+        ice_failed_timeout_ms: Some(10_000),
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
