@@ -153,7 +153,12 @@ def build_plan(doc, mode):
     for at, order, r, s in occ:
         st = {"at_ms": at, "action": s["action"]}
         if s.get("_after_ice"):
-            st["after_ice_connected"] = True
+            st["after"] = "a-ice-connected"
+        if s["action"] == "hold" and not any(
+                t.get("action") == "release" for t in doc.get("step", [])):
+            # A hold that is never released is placed in the DCEP window (dcep-ack-lost):
+            # after a's SCTP association is up and its channel open, before b's ACK.
+            st["after"] = "a-channel-open"
         for k in ("peer", "channel"):
             if k in s:
                 st[k] = s[k]
@@ -203,7 +208,7 @@ class Run:
         self.errors = []
         self.browsers = {}            # role -> Popen
         self.relay = None
-        self.ice_connected = {}       # peer -> t_abs of its first ICE `connected`
+        self.phase = {}               # (peer, machine) -> t_abs of its first connected/open
         self.applied = []             # (step, t_abs) of the faults applied
 
     def log(self, text):
@@ -214,9 +219,8 @@ class Run:
         with self.lock:
             for e in evs:
                 t = e.pop("t")
-                if (e.get("event") == "state" and e.get("machine") == "ice_connection"
-                        and e.get("to") == "connected"):
-                    self.ice_connected.setdefault(e["peer"], t)
+                if e.get("event") == "state" and e.get("to") in ("connected", "open"):
+                    self.phase.setdefault((e["peer"], e["machine"]), t)
                     self.lock.notify_all()
                 self.events.append((t, self.seq, e))
                 self.seq += 1
@@ -270,11 +274,14 @@ class Run:
             wait = (self.t0 + s["at_ms"]) - now_ms()
             if wait > 0:
                 time.sleep(wait / 1000.0)
-            if s.get("after_ice_connected"):
+            after = s.get("after")
+            if after:
+                key = {"a-ice-connected": ("a", "ice_connection"),
+                       "a-channel-open": ("a", "data_channel")}[after]
                 with self.lock:
                     deadline = time.time() + 10
-                    while "a" not in self.ice_connected and time.time() < deadline:
-                        self.lock.wait(0.002)
+                    while key not in self.phase and time.time() < deadline:
+                        self.lock.wait(0.001)
             try:
                 self.apply_fault(s)
             except Exception as e:  # noqa: BLE001 - reported, the run fails

@@ -14,7 +14,7 @@ pub mod wire;
 pub use config::PeerConfig;
 pub use pair::Pair;
 pub use peer::{Input, Output, Peer};
-pub use profile::{Profile, ProfileName};
+pub use profile::{IceTiming, Profile, ProfileName, CHROME_ICE_TIMING};
 pub use states::*;
 pub use timer::Timer;
 pub use wire::{Chunk, Packet};

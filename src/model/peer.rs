@@ -162,10 +162,17 @@ impl Peer {
         if let Some(size) = profile.max_message_size {
             config.max_message_size = size;
         }
-        if let Some(failed) = profile.ice_failed_timeout_ms {
-            // Only over the crate's default: a scenario's own `[ice]` value stays.
-            if config.failed_timeout_ms == PeerConfig::default().failed_timeout_ms {
-                config.failed_timeout_ms = failed;
+        if let Some(t) = profile.ice_timing {
+            // Only over the crate's defaults: a scenario's own `[ice]` values stay.
+            let d = PeerConfig::default();
+            if config.disconnected_timeout_ms == d.disconnected_timeout_ms {
+                config.disconnected_timeout_ms = t.disconnected_timeout_ms;
+            }
+            if config.failed_timeout_ms == d.failed_timeout_ms {
+                config.failed_timeout_ms = t.failed_timeout_ms;
+            }
+            if config.keepalive_interval_ms == d.keepalive_interval_ms {
+                config.keepalive_interval_ms = t.keepalive_interval_ms;
             }
         }
         Peer {
