@@ -110,10 +110,10 @@ def variant_of(name, text, doc):
         if not pat.search(new_text):
             return (f"partition at {s['at_ms']} ms never healed, and the step could not be "
                     "rewritten as a crash", None, [])
-        new_text = pat.sub(r'\1action = "crash"\npeer = "b"\n# CRASH-AFTER-ICE: the browser player applies it once a reports ICE connected', new_text, count=1)
+        new_text = pat.sub(r'\1action = "crash"\npeer = "b"\n# CRASH-AFTER-ICE: the browser player applies it once both peers report ICE connected', new_text, count=1)
         changes.append(f"partition at {s['at_ms']} ms (never healed) -> crash of b "
                        "(b's Chromium killed with SIGKILL: the remote vanishes without a close), "
-                       "at that time or, if later, as soon as a reports ICE `connected`: the "
+                       "at that time or, if later, as soon as both peers report ICE `connected`: the "
                        "scenario puts the fault in the phase just after ICE connects and before "
                        "DTLS completes, which Chrome (signaling through the player's server) "
                        "reaches some 50-100 ms later than the model; the trace's `crash` event "
@@ -276,11 +276,13 @@ class Run:
                 time.sleep(wait / 1000.0)
             after = s.get("after")
             if after:
-                key = {"a-ice-connected": ("a", "ice_connection"),
-                       "a-channel-open": ("a", "data_channel")}[after]
+                # Both peers' ICE `connected` (b's report must be in before b is
+                # killed), or a's channel open.
+                keys = {"a-ice-connected": [("a", "ice_connection"), ("b", "ice_connection")],
+                        "a-channel-open": [("a", "data_channel")]}[after]
                 with self.lock:
                     deadline = time.time() + 10
-                    while key not in self.phase and time.time() < deadline:
+                    while any(k not in self.phase for k in keys) and time.time() < deadline:
                         self.lock.wait(0.001)
             try:
                 self.apply_fault(s)
