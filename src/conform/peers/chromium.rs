@@ -201,14 +201,30 @@ fn pc_close_fires_channel_events(real: &mut Normalized, _model: &Normalized) -> 
 fn abort_fires_closing(real: &mut Normalized, _model: &Normalized) -> Option<String> {
     let mut first = None;
     let mut hits: Vec<(PeerId, String, u64)> = Vec::new();
+    // Only where the peer's SCTP association closed then (the remote's abort), not a
+    // channel that errors out on its own (e.g. data sent into a stream being reset).
+    let sctp_closed: Vec<(PeerId, u64)> = PeerId::BOTH
+        .into_iter()
+        .filter_map(|p| {
+            let t = real
+                .get(&state_key(p, Machine::Sctp))
+                .iter()
+                .find(|s| s.value == "closed")?
+                .t_ms;
+            (real.closed_at[p.index()].is_none()).then_some((p, t))
+        })
+        .collect();
     for (key, seq) in real.seqs.iter_mut() {
         let Key::Callbacks { peer, channel } = key else {
+            continue;
+        };
+        let Some(&(_, aborted_at)) = sctp_closed.iter().find(|(p, _)| p == peer) else {
             continue;
         };
         let mut i = 0;
         while i + 1 < seq.len() {
             let is = |j: usize, v: &str| seq.get(j).is_some_and(|s| s.value == v);
-            if is(i, "closing") && is(i + 1, "error") {
+            if is(i, "closing") && is(i + 1, "error") && seq[i].t_ms.abs_diff(aborted_at) <= 50 {
                 let t = seq[i].t_ms;
                 seq.remove(i);
                 hits.push((*peer, channel.clone(), t));
