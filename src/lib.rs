@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod guard;
 pub mod model;
 pub mod record;
+#[cfg(feature = "rtc-stack")]
 pub mod rtc_stack;
 pub mod scenario;
 pub mod sim;

@@ -129,30 +129,8 @@ impl SimFaultsInput {
             });
         }
         s.steps.sort_by_key(|st| st.at_ms);
-        avoid_known_hang(&mut s);
         Some(s)
     }
-}
-
-/// Leaves out every `ice_restart` at or after the first `crash`.
-///
-/// Known bug (reported, not in the fuzz harness's files): the direct engine loops
-/// forever when a renegotiation sends a description to a crashed peer (it drops the
-/// datagrams in flight to a crashed peer but not the signals, so the undeliverable
-/// offer keeps the clock from advancing). Reproducer:
-/// `fuzz/known-bugs/sim_faults/direct-engine-crash-then-ice-restart.toml`. Remove this
-/// once `sim/direct.rs` drops signals to crashed peers.
-fn avoid_known_hang(s: &mut Scenario) {
-    let Some(crash) = s
-        .steps
-        .iter()
-        .find(|st| matches!(st.action, Action::Crash { .. }))
-        .map(|st| st.at_ms)
-    else {
-        return;
-    };
-    s.steps
-        .retain(|st| !(st.at_ms >= crash && matches!(st.action, Action::IceRestart { .. })));
 }
 
 /// Decodes fuzz bytes into a [`SimFaultsInput`] and checks it.

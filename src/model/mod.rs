@@ -3,6 +3,7 @@
 //! No I/O, no clock reads, no async, no randomness: time is an input.
 
 pub mod config;
+#[cfg(feature = "rtc-stack")]
 pub mod convert;
 pub mod pair;
 pub mod peer;

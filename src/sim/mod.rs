@@ -16,6 +16,7 @@ pub use recorder::Recorder;
 
 use crate::check::MonitorConfig;
 use crate::model::{Peer, PeerConfig, Profile, ProfileName};
+#[cfg(feature = "rtc-stack")]
 use crate::rtc_stack::{RtcConfig, RtcStack};
 use crate::scenario::{Action, Scenario};
 use crate::stack::Stack;
@@ -87,6 +88,11 @@ pub fn stack_factory(kind: StackKind, profile: Profile, config: PeerConfig) -> S
         StackKind::Model => Rc::new(move |peer, _local, _remote| {
             Ok(Box::new(Peer::new(peer, profile, config)) as Box<dyn Stack>)
         }),
+        #[cfg(not(feature = "rtc-stack"))]
+        StackKind::Rtc => Rc::new(|_, _, _| {
+            Err("dcsim was built without the real stack (feature `rtc-stack`)".to_string())
+        }),
+        #[cfg(feature = "rtc-stack")]
         StackKind::Rtc => {
             // The virtual-time origin: the only clock read, and only as an origin; every
             // instant the crate sees is this plus the simulator's virtual milliseconds.
