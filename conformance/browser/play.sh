@@ -87,10 +87,11 @@ setup_ns() {
 }
 
 echo "play.sh: ${VERSION:-chromium}, ${#FILES[@]} scenario(s), $JOBS at a time -> $OUT" >&2
-declare -A NAME_OF
+declare -A NAME_OF LIMIT_OF
 RUN=()
 for f in "${FILES[@]}"; do
   name="$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("name", ""))' "$f" 2>/dev/null || true)"
+  dur="$(python3 -c 'import sys, tomllib; print(int(tomllib.load(open(sys.argv[1], "rb")).get("duration_ms", 60000)) // 1000)' "$f" 2>/dev/null || echo 60)"
   [[ -n "$name" ]] || name="$(basename "$f" .toml)"
   set +e
   msg="$(python3 "$HERE/runner.py" --check-only --scenario "$f" --out "$OUT" --netns none --host-ip none 2>&1)"
@@ -102,7 +103,7 @@ for f in "${FILES[@]}"; do
   elif [[ $rc != 0 ]]; then
     die "$name: $msg"
   else
-    RUN+=("$f"); NAME_OF["$f"]="$name"
+    RUN+=("$f"); NAME_OF["$f"]="$name"; LIMIT_OF["$f"]=$((dur + 120))
   fi
 done
 touch "$OUT/skipped.txt"
@@ -116,7 +117,8 @@ for f in "${RUN[@]}"; do
   name="${NAME_OF[$f]}"
   echo "play.sh: play $name" >&2
   ( set +e
-    python3 "$HERE/runner.py" "${VERBOSE[@]}" --scenario "$f" --out "$OUT" \
+    # The runner times out every wait itself; this is the last resort.
+    timeout -k 5 "${LIMIT_OF[$f]}" python3 "$HERE/runner.py" "${VERBOSE[@]}" --scenario "$f" --out "$OUT" \
       --netns "$NS_NAME" --host-ip "$NS_HOST" --chromium "$(command -v "$CHROMIUM")" \
       > "$OUT/.$name.log" 2>&1
     echo $? > "$OUT/.$name.rc" ) &
@@ -128,6 +130,7 @@ for f in "${RUN[@]}"; do
   name="${NAME_OF[$f]}"
   rc="$(cat "$OUT/.$name.rc" 2>/dev/null || echo 1)"
   rm -f "$OUT/.$name.rc"
+  [[ "$rc" == 124 || "$rc" == 137 ]] && echo "  $name: error: the runner did not finish within ${LIMIT_OF[$f]} s" >&2
   [[ "$rc" == 0 ]] || FAILED+=("$name")
   if [[ -s "$OUT/.$name.log" ]]; then sed "s/^/  $name: /" "$OUT/.$name.log" >&2; fi
   rm -f "$OUT/.$name.log"

@@ -672,6 +672,9 @@ def main():
 
 
 if __name__ == "__main__":
+    # SIGTERM (play.sh's last-resort timeout, or its exit trap) unwinds through main's
+    # `finally`, which kills the Chromium process groups this runner started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         sys.exit(main())
     except PlayerError as e:
