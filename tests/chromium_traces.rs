@@ -208,3 +208,30 @@ const EXPECTED: &[(&str, Verdict)] = &[
     // SCTP retransmission timing after the outage.
     ("transient-disconnect", Verdict::Diverge),
 ];
+
+/// Not a built-in scenario (`conformance/browser/evidence/oversize-262k.toml`): a send
+/// over Chrome's own 262144-byte limit returns, then the sender's channel closes with an
+/// error (OperationError "Failure to send data", errorDetail data-channel-failure)
+/// instead of send() throwing TypeError (W3C send()).
+#[test]
+fn chrome_accepts_an_oversize_send_then_closes_the_channel() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance/browser/evidence/oversize-262k.jsonl");
+    let t = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
+        .expect("trace");
+    let outcome = |id| {
+        t.events.iter().find_map(|e| match &e.kind {
+            EventKind::Send { msg, outcome, .. } if *msg == id => Some(*outcome),
+            _ => None,
+        })
+    };
+    assert_eq!(outcome(0), Some(SendOutcome::Sent), "262144 bytes");
+    assert_eq!(outcome(1), Some(SendOutcome::Sent), "262145 bytes: no TypeError");
+    let after: Vec<String> = callbacks(&t, PeerId::A, "chat")
+        .into_iter()
+        .filter(|(t, n)| *t >= 1100 && n != "bufferedamountlow")
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(after, ["closing", "error", "close"]);
+    assert_eq!(outcome(2), Some(SendOutcome::Error), "the channel is closed");
+}

@@ -174,7 +174,12 @@ class Peer {
     dc.onopen = on("open");
     dc.onclosing = on("closing");
     dc.onclose = on("close");
-    dc.onerror = on("error");
+    dc.onerror = (e) => {
+      // The RTCError's detail is logged (runner -v); the trace has the callback only.
+      const err = e.error || {};
+      post("/log", { role: ROLE, text: `${this.id} ${label} error: ${err.name}: ${err.message} (errorDetail ${err.errorDetail}, sctpCauseCode ${err.sctpCauseCode})` });
+      on("error")();
+    };
     dc.onbufferedamountlow = on("bufferedamountlow");
     dc.onmessage = (e) => {
       const id = msgId(e.data);
