@@ -129,6 +129,12 @@ struct Ice {
     /// (`rtc-ice/src/agent/mod.rs` `check_keepalive`): the first keepalive goes out at the
     /// first contact tick at or after `keepalive_interval`.
     last_consent_sent: Millis,
+    /// With `ice_restart_keeps_state`, during a restart: the state the application sees
+    /// (`state` is `checking` underneath).
+    shown: Option<IceConnectionState>,
+    /// With `ice_restart_keeps_state`: a restart happened; the next local description
+    /// gathers again.
+    regather: bool,
 }
 
 /// A model peer connection.
@@ -195,6 +201,8 @@ impl Peer {
                 origin: 0,
                 last_received: 0,
                 last_consent_sent: 0,
+                shown: None,
+                regather: false,
             },
             dtls: Dtls {
                 state: DtlsTransportState::New,
@@ -236,7 +244,7 @@ impl Peer {
 
     /// ICE connection state.
     pub fn ice_state(&self) -> IceConnectionState {
-        self.ice.state
+        self.ice.shown.unwrap_or(self.ice.state)
     }
 
     /// Peer connection state.
@@ -365,7 +373,7 @@ impl Peer {
                 ))
             }
         };
-        if self.gathering == IceGatheringState::New {
+        if self.gathering == IceGatheringState::New || std::mem::take(&mut self.ice.regather) {
             self.set_gathering(IceGatheringState::Gathering);
             self.set_gathering(IceGatheringState::Complete);
         }
@@ -1466,7 +1474,20 @@ impl Peer {
     }
 
     fn set_ice(&mut self, to: IceConnectionState) {
-        let from = std::mem::replace(&mut self.ice.state, to);
+        let internal = std::mem::replace(&mut self.ice.state, to);
+        let from = self.ice.shown.take().unwrap_or(internal);
+        if self.profile.ice_restart_keeps_state
+            && to == IceConnectionState::Checking
+            && matches!(
+                from,
+                IceConnectionState::Connected | IceConnectionState::Disconnected
+            )
+        {
+            // A restart: checking underneath, the old state on the surface.
+            self.ice.shown = Some(from);
+            self.ice.regather = true;
+            return;
+        }
         if from != to {
             let change = StackEvent::State(StateChange::IceConnection(from, to));
             if self.profile.pc_change_before_ice {
@@ -1509,7 +1530,7 @@ impl Peer {
     }
 
     fn update_pc_state(&mut self) {
-        let to = derive_peer_connection_state(self.closed, self.ice.state, self.dtls.state);
+        let to = derive_peer_connection_state(self.closed, self.ice_state(), self.dtls.state);
         let from = self.pc_state;
         // 0.21 latches closed.
         if from != to && from != PeerConnectionState::Closed {
