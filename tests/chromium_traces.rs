@@ -197,16 +197,14 @@ const EXPECTED: &[(&str, Verdict)] = &[
     ("checking-disconnected-failed", Verdict::Diverge),
     ("dcep-ack-lost", Verdict::Diverge),
     ("happy-path", Verdict::Agree),
-    // The model's ICE restart enters `checking`; SCTP retransmission timing.
-    ("ice-restart", Verdict::Diverge),
+    ("ice-restart", Verdict::Agree),
     ("late-channel", Verdict::Known),
     ("negotiated-channel", Verdict::Agree),
     ("oversize-message", Verdict::Agree),
     ("pc-close-with-open-channels", Verdict::Known),
     ("remote-close", Verdict::Agree),
     ("send-before-open", Verdict::Agree),
-    // SCTP retransmission timing after the outage.
-    ("transient-disconnect", Verdict::Diverge),
+    ("transient-disconnect", Verdict::Agree),
 ];
 
 /// Not a built-in scenario (`conformance/browser/evidence/oversize-262k.toml`): a send

@@ -791,7 +791,7 @@ impl Peer {
         self.arm_keepalive();
         if !self.dtls.started {
             self.start_dtls();
-        } else {
+        } else if self.profile.sctp_retransmits_on_ice_reselect {
             // Back from an ICE restart: resume whatever was waiting for a path.
             self.retransmit_now();
         }
@@ -882,7 +882,8 @@ impl Peer {
             Timer::SctpT3 => {
                 if !self.sctp.outstanding.is_empty() {
                     self.retransmit_now();
-                    self.sctp.rto = (self.sctp.rto * 2).min(SCTP_RTO_MAX_MS);
+                    let cap = self.profile.sctp_max_backoff_ms.unwrap_or(SCTP_RTO_MAX_MS);
+                    self.sctp.rto = (self.sctp.rto * 2).min(cap);
                     let at = self.now + self.sctp.rto;
                     self.timers.arm(Timer::SctpT3, at);
                 }
