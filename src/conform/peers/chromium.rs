@@ -4,7 +4,8 @@
 //! Measured with Chromium 148 (`conformance/browser/README.md` has the runs). What the
 //! model got wrong was fixed in the `w3c` profile (bufferedAmount released on transmit,
 //! late in-band channels announced open in a later task, max message size 262144,
-//! Chrome's ICE timing, no `checking` on an ICE restart). What Chrome does against the spec is listed in [`DEVIATIONS`]:
+//! Chrome's ICE timing, no `checking` on an ICE restart, Chromium's 3 s cap on the SCTP
+//! retransmission backoff). What Chrome does against the spec is listed in [`DEVIATIONS`]:
 //! each is rewritten in Chrome's normalized trace into what the spec says, reported as
 //! `known deviation: <id>`, and pinned by a test in `tests/chromium_traces.rs` that
 //! reads the recorded traces in `tests/data/real-peers/chromium/`.
