@@ -12,7 +12,8 @@
 # Needs root (network namespaces). Each scenario gets its own namespace with a veth
 # pair and a default route (Chromium gathers no loopback candidates); the namespace is
 # removed on exit. DCSIM_JOBS (default 3) scenarios run at once; DCSIM_CHROMIUM picks the
-# binary; DCSIM_VERBOSE=1 keeps the Chromium logs and prints the runner's progress.
+# binary; DCSIM_VERBOSE=1 keeps the Chromium logs and prints the runner's progress;
+# DCSIM_SPLIT=1 puts each peer in its own Chromium process in every scenario.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +22,7 @@ JOBS="${DCSIM_JOBS:-3}"
 CHROMIUM="${DCSIM_CHROMIUM:-chromium}"
 VERBOSE=()
 [[ "${DCSIM_VERBOSE:-0}" == 1 ]] && VERBOSE=(-v)
+[[ "${DCSIM_SPLIT:-0}" == 1 ]] && VERBOSE+=(--split)
 
 die() { echo "play.sh: $*" >&2; exit "${2:-1}"; }
 
