@@ -95,8 +95,8 @@ enum Command {
     /// bounds, to the end (or to --depth); prints the state counts and either "all
     /// invariants hold" or the shortest counterexample as a trace (exit 1).
     Check {
-        /// Profile: webrtc-rs or w3c.
-        #[arg(long, value_name = "webrtc-rs|w3c", default_value = "webrtc-rs")]
+        /// Profile: webrtc-rs, w3c or aiortc.
+        #[arg(long, value_name = "webrtc-rs|w3c|aiortc", default_value = "webrtc-rs")]
         profile: String,
         /// Longest history explored, in actions.
         #[arg(
@@ -155,6 +155,8 @@ pub enum ProfileArg {
     WebrtcRs,
     /// The W3C spec (browsers).
     W3c,
+    /// aiortc 1.16 (Python), measured in conformance/aiortc/.
+    Aiortc,
 }
 
 impl From<ProfileArg> for ProfileName {
@@ -162,6 +164,7 @@ impl From<ProfileArg> for ProfileName {
         match p {
             ProfileArg::WebrtcRs => ProfileName::WebrtcRs,
             ProfileArg::W3c => ProfileName::W3c,
+            ProfileArg::Aiortc => ProfileName::Aiortc,
         }
     }
 }

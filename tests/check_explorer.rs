@@ -80,16 +80,15 @@ fn guarded_app_passes_and_state_counts_are_pinned() {
             only("channel-closes=1"),
             42_648,
         ),
-        // (w3c counts grew when the profile took Chrome's bufferedAmount release, one
-        // millisecond after the send, and its late in-band open: two more timers
-        // whose firing interleaves with deliveries.)
-        (P::W3C, AppKind::Guarded, only("channel-closes=1"), 80_000),
+        // (w3c counts moved when the profile took Chrome's bufferedAmount release on
+        // transmit and its late in-band open, a timer that interleaves with deliveries.)
+        (P::W3C, AppKind::Guarded, only("channel-closes=1"), 26_750),
         // ... or a peer-connection close.
         (P::WEBRTC_RS, AppKind::Guarded, only("peer-closes=1"), 6_578),
-        (P::W3C, AppKind::Guarded, only("peer-closes=1"), 15_132),
+        (P::W3C, AppKind::Guarded, only("peer-closes=1"), 5_486),
         // ... or one timeout: ICE failed or disconnected, the DCEP deadline.
         (P::WEBRTC_RS, AppKind::Guarded, only("timeouts=1"), 8_573),
-        (P::W3C, AppKind::Guarded, only("timeouts=1"), 36_220),
+        (P::W3C, AppKind::Guarded, only("timeouts=1"), 12_130),
         // ... or an ICE restart with renegotiation.
         (
             P::WEBRTC_RS,

@@ -1,5 +1,5 @@
 //! Snapshot review of transition traces: the review text of every built-in scenario
-//! under both model profiles and under the real `rtc` 0.21.1 stack (`@rtc-webrtc-rs`,
+//! under each model profile and under the real `rtc` 0.21.1 stack (`@rtc-webrtc-rs`,
 //! the same simulator and faults), stored in the top-level `snapshots/` directory. A model change
 //! that moves a transition shows up as a small, readable diff in `cargo insta review`
 //! (`scripts/review-snapshots.sh`). One test per scenario and profile, so a change shows
@@ -102,6 +102,10 @@ macro_rules! snapshots {
                 #[test]
                 fn w3c() {
                     super::review_text($name, dcsim::model::ProfileName::W3c);
+                }
+                #[test]
+                fn aiortc() {
+                    super::review_text($name, dcsim::model::ProfileName::Aiortc);
                 }
                 #[test]
                 fn rtc() {

@@ -49,7 +49,7 @@ impl CheckArgs {
     ) -> Result<Self, String> {
         let profile = ProfileName::parse(profile).ok_or_else(|| {
             let shown: String = profile.chars().take(20).collect();
-            format!("--profile: expected webrtc-rs or w3c, got {shown:?}")
+            format!("--profile: expected webrtc-rs, w3c or aiortc, got {shown:?}")
         })?;
         let max_depth = number("depth", depth, 0, MAX_DEPTH)?;
         let app = AppKind::parse(app).ok_or_else(|| {

@@ -230,13 +230,14 @@ pub struct WorldConfig {
 }
 
 impl WorldConfig {
-    /// A world of `profile` and `app` with the default bounds and peer config.
+    /// A world of `profile` and `app` with the default bounds and the profile's peer
+    /// config.
     pub fn new(profile: Profile, app: AppKind) -> Self {
         WorldConfig {
             profile,
             app,
             bounds: Bounds::default(),
-            peer: PeerConfig::default(),
+            peer: profile.peer_config(),
         }
     }
 }
@@ -399,7 +400,7 @@ pub enum TimerClass {
 /// The class of a timer.
 pub fn timer_class(timer: Timer) -> TimerClass {
     match timer {
-        Timer::SctpAck | Timer::BufferedRelease | Timer::AnnounceOpen(_) => TimerClass::Progress,
+        Timer::SctpAck | Timer::AnnounceOpen(_) => TimerClass::Progress,
         Timer::IceFailed | Timer::IceDisconnected | Timer::IceRecover | Timer::DcepHandshake(_) => {
             TimerClass::Timeout
         }

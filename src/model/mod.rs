@@ -15,7 +15,10 @@ pub mod wire;
 pub use config::PeerConfig;
 pub use pair::Pair;
 pub use peer::{Input, Output, Peer};
-pub use profile::{IceTiming, Profile, ProfileName, CHROME_ICE_TIMING};
+pub use profile::{
+    IceTiming, Profile, ProfileName, AIORTC_CONSENT_FAILED_MS, AIORTC_CONSENT_INTERVAL_MS,
+    AIORTC_INVALID_STATE, CHROME_ICE_TIMING,
+};
 pub use states::*;
 pub use timer::Timer;
 pub use wire::{Chunk, Packet};

@@ -66,8 +66,9 @@ struct Channel {
     /// instant is accepted and lost, a later one fails).
     closed_at: Option<Millis>,
     buffered: usize,
-    /// With `buffered_released_on_transmit`: sent in this instant, released at the next.
-    pending_release: usize,
+    /// With `buffered_amount_on_transmit`: the instant of the last `bufferedamountlow`
+    /// (one per instant).
+    low_at: Option<Millis>,
     /// Messages that arrived before the channel opened (delivered on open).
     held: Vec<MsgId>,
 }
@@ -164,23 +165,6 @@ impl Peer {
     /// A new peer. `a` is the offerer, ICE controlling and DTLS server; `b` the answerer
     /// (DTLS client, as the crate's default answering role makes it).
     pub fn new(id: PeerId, profile: Profile, config: PeerConfig) -> Self {
-        let mut config = config;
-        if let Some(size) = profile.max_message_size {
-            config.max_message_size = size;
-        }
-        if let Some(t) = profile.ice_timing {
-            // Only over the crate's defaults: a scenario's own `[ice]` values stay.
-            let d = PeerConfig::default();
-            if config.disconnected_timeout_ms == d.disconnected_timeout_ms {
-                config.disconnected_timeout_ms = t.disconnected_timeout_ms;
-            }
-            if config.failed_timeout_ms == d.failed_timeout_ms {
-                config.failed_timeout_ms = t.failed_timeout_ms;
-            }
-            if config.keepalive_interval_ms == d.keepalive_interval_ms {
-                config.keepalive_interval_ms = t.keepalive_interval_ms;
-            }
-        }
         Peer {
             id,
             profile,
@@ -242,9 +226,9 @@ impl Peer {
         self.profile
     }
 
-    /// ICE connection state.
+    /// ICE connection state, as the profile reports it.
     pub fn ice_state(&self) -> IceConnectionState {
-        self.ice.shown.unwrap_or(self.ice.state)
+        self.reported_ice(self.ice.shown.unwrap_or(self.ice.state))
     }
 
     /// Peer connection state.
@@ -439,6 +423,9 @@ impl Peer {
                 Ok(())
             }
             AppCall::IceRestart => {
+                if let Some(error) = self.profile.ice_restart_error {
+                    return Err(error.into());
+                }
                 if self.closed {
                     return Err(ERR_PEER_CLOSED.into());
                 }
@@ -473,7 +460,7 @@ impl Peer {
                 reset_sent: false,
                 closed_at: None,
                 buffered: 0,
-                pending_release: 0,
+                low_at: None,
                 held: Vec::new(),
             },
         );
@@ -488,7 +475,7 @@ impl Peer {
     fn send(&mut self, label: &str, msg: MsgId, size: usize) -> AppResult {
         let errors = self.profile.errors;
         let Some(ch) = self.channels.get(label) else {
-            return Err(errors.closed.into());
+            return Err(errors.unknown.into());
         };
         if self.profile.send_checks_stream {
             // rtc `ensure_sendable`: the stream's existence, not readyState.
@@ -531,12 +518,22 @@ impl Peer {
             msg,
             size: size as u32,
         });
-        if self.profile.buffered_released_on_transmit {
+        if self.profile.buffered_amount_on_transmit {
+            // Handed to the association at once. aiortc's flush task hands over
+            // everything sent in one instant together, so the event fires once per
+            // instant and channel.
+            let (now, threshold) = (self.now, self.config.buffered_amount_low_threshold);
+            let mut fire = false;
             if let Some(ch) = self.channels.get_mut(label) {
-                ch.pending_release += size;
+                let before = ch.buffered;
+                ch.buffered = ch.buffered.saturating_sub(size);
+                fire = before > threshold && ch.buffered <= threshold && ch.low_at != Some(now);
+                if fire {
+                    ch.low_at = Some(now);
+                }
             }
-            if self.timers.deadline(Timer::BufferedRelease).is_none() {
-                self.timers.arm(Timer::BufferedRelease, self.now + 1);
+            if fire {
+                self.callback(label, Callback::BufferedAmountLow);
             }
         }
         Ok(())
@@ -596,7 +593,19 @@ impl Peer {
         self.timers.clear();
         let labels: Vec<String> = self.channels.keys().cloned().collect();
         for label in labels {
-            self.set_channel_state(&label, DataChannelState::Closed);
+            if self.profile.pc_close_via_sctp_streams {
+                // Only the channels the association knows are closed, each with its
+                // event; one never dialed keeps reading `connecting`.
+                match self.channels.get(&label) {
+                    Some(ch) if ch.dialed && ch.state != DataChannelState::Closed => {
+                        self.set_channel_state(&label, DataChannelState::Closed);
+                        self.callback(&label, Callback::Close);
+                    }
+                    _ => {}
+                }
+            } else {
+                self.set_channel_state(&label, DataChannelState::Closed);
+            }
             if let Some(ch) = self.channels.get_mut(&label) {
                 ch.dialed = false;
             }
@@ -604,7 +613,10 @@ impl Peer {
         self.sctp.outstanding.clear();
         self.sctp.established = false;
         self.set_sctp(SctpTransportState::Closed);
-        self.set_dtls(DtlsTransportState::Closed);
+        if self.dtls.state != DtlsTransportState::Failed {
+            // A failed transport stays failed (failed is final for DTLS).
+            self.set_dtls(DtlsTransportState::Closed);
+        }
         self.ice.selected = false;
         self.set_ice(IceConnectionState::Closed);
         self.set_signaling(SignalingState::Closed);
@@ -829,6 +841,18 @@ impl Peer {
         ] {
             self.timers.cancel(t);
         }
+        if self.profile.closes_when_dtls_ends {
+            // The ICE connection is closed under the DTLS transport, which reads an error.
+            if self.dtls.state == DtlsTransportState::Connected {
+                self.set_dtls(DtlsTransportState::Closed);
+                self.close();
+                return;
+            }
+            if self.dtls.started && self.dtls.state == DtlsTransportState::Connecting {
+                self.timers.cancel(Timer::DtlsRetransmit);
+                self.set_dtls(DtlsTransportState::Failed);
+            }
+        }
         self.set_ice(IceConnectionState::Failed);
     }
 
@@ -882,8 +906,10 @@ impl Peer {
             Timer::SctpT3 => {
                 if !self.sctp.outstanding.is_empty() {
                     self.retransmit_now();
-                    let cap = self.profile.sctp_max_backoff_ms.unwrap_or(SCTP_RTO_MAX_MS);
-                    self.sctp.rto = (self.sctp.rto * 2).min(cap);
+                    if self.profile.sctp_t3_backoff {
+                        let cap = self.profile.sctp_max_backoff_ms.unwrap_or(SCTP_RTO_MAX_MS);
+                        self.sctp.rto = (self.sctp.rto * 2).min(cap);
+                    }
                     let at = self.now + self.sctp.rto;
                     self.timers.arm(Timer::SctpT3, at);
                 }
@@ -894,17 +920,6 @@ impl Peer {
                 }
             }
             Timer::DcepHandshake(stream) => self.dcep_deadline(stream),
-            Timer::BufferedRelease => {
-                let due: Vec<(u16, usize)> = self
-                    .channels
-                    .values_mut()
-                    .filter(|c| c.pending_release > 0)
-                    .filter_map(|c| Some((c.stream?, std::mem::take(&mut c.pending_release))))
-                    .collect();
-                for (stream, size) in due {
-                    self.release_buffered(stream, size);
-                }
-            }
             Timer::AnnounceOpen(stream) => {
                 let Some(label) = self.streams.get(&stream).cloned() else {
                     return;
@@ -1182,7 +1197,7 @@ impl Peer {
                         reset_sent: false,
                         closed_at: None,
                         buffered: 0,
-                        pending_release: 0,
+                        low_at: None,
                         held: Vec::new(),
                     },
                 );
@@ -1192,7 +1207,9 @@ impl Peer {
                 // Opened at once; the app learns of it already open.
                 self.set_channel_state(&label, DataChannelState::Open);
                 self.callback(&label, Callback::DataChannel);
-                self.callback(&label, Callback::Open);
+                if self.profile.announced_channel_fires_open {
+                    self.callback(&label, Callback::Open);
+                }
             }
             Chunk::DcepAck { stream } => {
                 let Some(label) = self.streams.get(&stream).cloned() else {
@@ -1343,7 +1360,7 @@ impl Peer {
         for tsn in acked {
             match self.sctp.outstanding.remove(&tsn) {
                 Some(Chunk::Data { stream, size, .. })
-                    if !self.profile.buffered_released_on_transmit =>
+                    if !self.profile.buffered_amount_on_transmit =>
                 {
                     self.release_buffered(stream, size as usize)
                 }
@@ -1423,6 +1440,9 @@ impl Peer {
             Packet::DtlsCloseNotify => {
                 if self.dtls.state == DtlsTransportState::Connected {
                     self.set_dtls(DtlsTransportState::Closed);
+                    if self.profile.closes_when_dtls_ends {
+                        self.close();
+                    }
                 }
             }
             Packet::SctpHandshake(step) => self.handle_sctp_handshake(step),
@@ -1474,6 +1494,16 @@ impl Peer {
         }
     }
 
+    /// The ICE connection state as the profile reports it (`completed` for `connected`
+    /// with `ice_reports_completed`).
+    fn reported_ice(&self, state: IceConnectionState) -> IceConnectionState {
+        if self.profile.ice_reports_completed && state == IceConnectionState::Connected {
+            IceConnectionState::Completed
+        } else {
+            state
+        }
+    }
+
     fn set_ice(&mut self, to: IceConnectionState) {
         let internal = std::mem::replace(&mut self.ice.state, to);
         let from = self.ice.shown.take().unwrap_or(internal);
@@ -1489,6 +1519,7 @@ impl Peer {
             self.ice.regather = true;
             return;
         }
+        let (from, to) = (self.reported_ice(from), self.reported_ice(to));
         if from != to {
             let change = StackEvent::State(StateChange::IceConnection(from, to));
             if self.profile.pc_change_before_ice {

@@ -1,6 +1,8 @@
 //! Profiles: where the `webrtc` crate and the W3C spec differ, each difference is one
 //! named switch here, and the model reads the switch, never the profile name.
 
+use super::config::PeerConfig;
+use crate::trace::Millis;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -16,21 +18,26 @@ pub enum ProfileName {
     /// The W3C WebRTC 1.0 spec (browsers).
     #[serde(rename = "w3c")]
     W3c,
+    /// aiortc 1.16 (Python; aioice 0.13), as measured in `conformance/aiortc/`.
+    #[serde(rename = "aiortc")]
+    Aiortc,
 }
 
 impl ProfileName {
     /// Every profile.
-    pub const ALL: [ProfileName; 2] = [ProfileName::WebrtcRs, ProfileName::W3c];
+    pub const ALL: [ProfileName; 3] =
+        [ProfileName::WebrtcRs, ProfileName::W3c, ProfileName::Aiortc];
 
-    /// `"webrtc-rs"` or `"w3c"`.
+    /// `"webrtc-rs"`, `"w3c"` or `"aiortc"`.
     pub fn as_str(self) -> &'static str {
         match self {
             ProfileName::WebrtcRs => "webrtc-rs",
             ProfileName::W3c => "w3c",
+            ProfileName::Aiortc => "aiortc",
         }
     }
 
-    /// Parses `webrtc-rs` or `w3c`.
+    /// Parses `webrtc-rs`, `w3c` or `aiortc`.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == text)
     }
@@ -80,21 +87,53 @@ pub struct Profile {
     /// dials it, `rtc/src/peer_connection/mod.rs` 1996-2016, and `dial` sets `Open` with
     /// no `emit_data_channel_opened`).
     pub late_negotiated_fires_open: bool,
-    /// The application's data leaves `bufferedAmount` when the stack hands it to the
-    /// network (W3C: "bytes ... queued using send() ... not yet transmitted"; Chrome
-    /// fires `bufferedamountlow` about 1 ms after each send, measured in
-    /// `conformance/browser/README.md`), released one millisecond after the send so that
-    /// the sends of one task give one event; webrtc-rs keeps it until the SCTP SACK.
-    pub buffered_released_on_transmit: bool,
+    /// The ICE connection state reads `completed` where the others read `connected`, and
+    /// never `connected` (aiortc: `RTCPeerConnection.__updateIceConnectionState` derives
+    /// `completed` from `RTCIceTransport`, which goes checking -> completed when aioice's
+    /// `connect()` returns; "we do not have connected or disconnected states").
+    pub ice_reports_completed: bool,
+    /// The answerer's channel, announced by DATA_CHANNEL_OPEN, fires `open` where the
+    /// application can see it (w3c: `datachannel`, then `open`). aiortc opens it before it
+    /// emits `datachannel` (`rtcsctptransport.py` `_data_channel_receive`), so the `open`
+    /// event fires before any listener exists: the application sees only `datachannel`.
+    pub announced_channel_fires_open: bool,
+    /// `bufferedAmount` goes back down when a message is handed to the SCTP association,
+    /// not when it is acknowledged, so `bufferedamountlow` fires right after `send()`
+    /// (aiortc `_data_channel_flush`, which calls `_addBufferedAmount(-len)` once the
+    /// message is queued for transmission). The flush is a task that takes everything
+    /// sent in one instant at once, so the model fires it once per instant and channel.
+    /// Chrome does the same (W3C: bufferedAmount counts bytes "not yet transmitted"):
+    /// `bufferedamountlow` about 1 ms after a small send, once for a burst
+    /// (`conformance/browser/README.md`).
+    pub buffered_amount_on_transmit: bool,
+    /// When the DTLS transport ends, the peer connection closes itself (aiortc
+    /// `__updateConnectionState`: "if all DTLS connections are closed, initiate a
+    /// shutdown"). It ends on the remote's close_notify and when ICE fails: aioice closes
+    /// the connection after 6 failed consent checks, so a connected DTLS transport reads
+    /// a ConnectionError and closes (the peer then closes without ever reporting ICE
+    /// `failed`), and a handshaking one goes `failed` (ICE and the peer connection
+    /// report `failed` and stay open).
+    pub closes_when_dtls_ends: bool,
+    /// `pc.close()` closes the channels by stopping the SCTP transport: every channel with
+    /// a stream fires `close`, and a channel not yet given a stream (created before the
+    /// association came up) is left `connecting` (aiortc `RTCSctpTransport._set_state`
+    /// closes only `_data_channels`). w3c and webrtc-rs close every channel with no
+    /// event.
+    pub pc_close_via_sctp_streams: bool,
+    /// `restartIce()` is not there: the call fails with this text and nothing restarts
+    /// (aiortc 1.16's RTCPeerConnection has no `restartIce`, and its offers never change
+    /// the ICE credentials). `None`: ICE restarts are supported.
+    pub ice_restart_error: Option<&'static str>,
+    /// Each SCTP T3 (retransmission) expiry doubles the RTO (RFC 4960 6.3.3 E2; the
+    /// `rtc-sctp` crate). aiortc keeps the RTO (`_t3_expired` resets the congestion window
+    /// but not `_rto`): with its 1 s minimum, a message sent into a dead path is
+    /// retransmitted every second and arrives within a second after the path heals.
+    pub sctp_t3_backoff: bool,
     /// An in-band channel created while SCTP is up is announced open in a later task
     /// (one millisecond later), so a `send()` right after `createDataChannel()` finds it
     /// `connecting` (W3C createDataChannel / "announce open" is queued; Chrome opens it
     /// about 4 ms later); webrtc-rs opens it when the DCEP ACK arrives anyway.
     pub late_inband_opens_async: bool,
-    /// The max message size both peers advertise and enforce, when the profile's peers
-    /// advertise their own (`None`: the config's, 65536 for webrtc-rs). Chrome advertises
-    /// `a=max-message-size:262144`.
-    pub max_message_size: Option<usize>,
     /// An ICE restart of a connection that was `connected` or `disconnected` is not
     /// reported as `checking`: the state reads what it read until the new checks settle
     /// it (`connected`, or `failed`), and ICE gathering runs again (gathering ->
@@ -113,10 +152,6 @@ pub struct Profile {
     /// once (webrtc-rs resumes what waited for a path); with `false` only the T3 timer
     /// retransmits it (Chrome: dcSCTP does not watch ICE).
     pub sctp_retransmits_on_ice_reselect: bool,
-    /// ICE liveness timing of the profile's peers, used instead of the crate's defaults
-    /// (`None`: the config's). Each value applies only where the scenario leaves its
-    /// `[ice]` key at the crate default (5000, 25000, 2000 ms).
-    pub ice_timing: Option<IceTiming>,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -159,7 +194,14 @@ pub struct SendErrors {
     pub closed: &'static str,
     /// The message is larger than the negotiated max message size.
     pub too_large: &'static str,
+    /// The peer has no channel with this label (the application holds no channel
+    /// object): what the application's call gives.
+    pub unknown: &'static str,
 }
+
+/// aiortc's `send()` on a channel that is not open: `raise InvalidStateError`, no message
+/// (`rtcdatachannel.py`), so the text is the bare class name.
+pub const AIORTC_INVALID_STATE: &str = "InvalidStateError";
 
 /// Chrome's InvalidStateError text, the error users see in the field.
 pub const W3C_INVALID_STATE: &str = "InvalidStateError: Failed to execute 'send' on 'RTCDataChannel': RTCDataChannel.readyState is not 'open'";
@@ -176,17 +218,22 @@ impl Profile {
         dcep_in_buffered_amount: true,
         close_event_at_once: true,
         late_negotiated_fires_open: false,
-        buffered_released_on_transmit: false,
+        ice_reports_completed: false,
+        announced_channel_fires_open: true,
+        buffered_amount_on_transmit: false,
+        closes_when_dtls_ends: false,
+        pc_close_via_sctp_streams: false,
+        ice_restart_error: None,
+        sctp_t3_backoff: true,
         late_inband_opens_async: false,
-        max_message_size: None,
         ice_restart_keeps_state: false,
         sctp_max_backoff_ms: None,
         sctp_retransmits_on_ice_reselect: true,
-        ice_timing: None,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
             too_large: "outbound packet larger than maximum message size",
+            unknown: "data channel closed",
         },
     };
 
@@ -201,17 +248,68 @@ impl Profile {
         dcep_in_buffered_amount: false,
         close_event_at_once: false,
         late_negotiated_fires_open: true,
-        buffered_released_on_transmit: true,
+        ice_reports_completed: false,
+        announced_channel_fires_open: true,
+        buffered_amount_on_transmit: true,
+        closes_when_dtls_ends: false,
+        pc_close_via_sctp_streams: false,
+        ice_restart_error: None,
+        sctp_t3_backoff: true,
         late_inband_opens_async: true,
-        max_message_size: Some(262_144),
         ice_restart_keeps_state: true,
         sctp_max_backoff_ms: Some(3_000),
         sctp_retransmits_on_ice_reselect: false,
-        ice_timing: Some(CHROME_ICE_TIMING),
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
             too_large: "TypeError: Failed to execute 'send' on 'RTCDataChannel': Message size exceeds maximum message size",
+            unknown: W3C_INVALID_STATE,
+        },
+    };
+
+    /// aiortc 1.16 with aioice 0.13, as recorded by `conformance/aiortc/play.sh` (the
+    /// traces in `tests/data/real-peers/aiortc/`, the measurements in
+    /// `conformance/aiortc/README.md`). Its timing is [`Profile::peer_config`].
+    pub const AIORTC: Profile = Profile {
+        name: ProfileName::Aiortc,
+        // The offerer's channel opens on DATA_CHANNEL_ACK (`_data_channel_receive`).
+        open_on_dcep_ack: true,
+        // `send()` checks readyState first (`rtcdatachannel.py`).
+        send_checks_stream: false,
+        // `close()` sets `closing` (no event); `close` fires when both streams are reset.
+        observable_closing: true,
+        // An ABORT closes the association: each channel fires `close` only.
+        abort_fires_error: false,
+        // The ICE transport's statechange runs the ICE listener, then the peer's.
+        pc_change_before_ice: false,
+        // DCEP goes to `_send` directly, never through `_addBufferedAmount`.
+        dcep_in_buffered_amount: false,
+        close_event_at_once: false,
+        // `_data_channel_add_negotiated` opens it inside `createDataChannel`, before the
+        // application holds it: the event fires unseen.
+        late_negotiated_fires_open: false,
+        ice_reports_completed: true,
+        announced_channel_fires_open: false,
+        buffered_amount_on_transmit: true,
+        closes_when_dtls_ends: true,
+        pc_close_via_sctp_streams: true,
+        ice_restart_error: Some(
+            "AttributeError: 'RTCPeerConnection' object has no attribute 'restartIce'",
+        ),
+        sctp_t3_backoff: false,
+        late_inband_opens_async: false,
+        ice_restart_keeps_state: false,
+        sctp_max_backoff_ms: None,
+        sctp_retransmits_on_ice_reselect: true,
+        errors: SendErrors {
+            not_open: AIORTC_INVALID_STATE,
+            closed: AIORTC_INVALID_STATE,
+            // aiortc's text names the sizes ("ValueError: Cannot send message of N bytes,
+            // the remote party only supports messages up to M bytes"); M is 262144 between
+            // two aiortc peers, so no built-in scenario reaches it.
+            too_large: "ValueError: Cannot send message, the remote party only supports messages up to 262144 bytes",
+            // The application's reference is None: Python's own error for `None.send(...)`.
+            unknown: "AttributeError: 'NoneType' object has no attribute 'send'",
         },
     };
 
@@ -220,9 +318,53 @@ impl Profile {
         match name {
             ProfileName::WebrtcRs => Self::WEBRTC_RS,
             ProfileName::W3c => Self::W3C,
+            ProfileName::Aiortc => Self::AIORTC,
+        }
+    }
+
+    /// The timeouts and limits of this profile's stack, where they differ from the
+    /// `webrtc` crate's ([`PeerConfig::default`]).
+    ///
+    /// aiortc (measured, `conformance/aiortc/README.md`): no `disconnected` state
+    /// (timeout 0); aioice checks consent every 4 to 6 s (`CONSENT_INTERVAL` 5 s x
+    /// 0.8..1.2) with a single 0.5 s try and gives up after 6 failures in a row
+    /// (`CONSENT_FAILURES`), which the model approximates as a 5 s keepalive and failure
+    /// 33 s after the last STUN packet received: 32 path deaths at 2 s ended 27.4 to 34.0 s
+    /// later (mean 31.3 s, standard deviation 1.4 s), i.e. about 33 s after ICE completed,
+    /// where the model puts it (31.2 s after such a path death). aiortc has no DCEP
+    /// handshake deadline (a channel whose ACK never comes stays `connecting`). Both
+    /// aiortc peers advertise `a=max-message-size:262144` (`LOCAL_MAX_MESSAGE_SIZE`).
+    pub fn peer_config(&self) -> PeerConfig {
+        match self.name {
+            ProfileName::WebrtcRs => PeerConfig::default(),
+            // Chrome's ICE timing ([`CHROME_ICE_TIMING`]) and its advertised
+            // `a=max-message-size:262144`.
+            ProfileName::W3c => PeerConfig {
+                disconnected_timeout_ms: CHROME_ICE_TIMING.disconnected_timeout_ms,
+                failed_timeout_ms: CHROME_ICE_TIMING.failed_timeout_ms,
+                keepalive_interval_ms: CHROME_ICE_TIMING.keepalive_interval_ms,
+                max_message_size: 262_144,
+                ..PeerConfig::default()
+            },
+            ProfileName::Aiortc => PeerConfig {
+                keepalive_interval_ms: AIORTC_CONSENT_INTERVAL_MS,
+                disconnected_timeout_ms: 0,
+                failed_timeout_ms: AIORTC_CONSENT_FAILED_MS,
+                // No DCEP handshake deadline: an un-ACKed channel waits for ever.
+                dcep_handshake_timeout_ms: 0,
+                max_message_size: 262_144,
+                ..PeerConfig::default()
+            },
         }
     }
 }
+
+/// aioice's consent check interval (`CONSENT_INTERVAL`, randomized 0.8..1.2).
+pub const AIORTC_CONSENT_INTERVAL_MS: Millis = 5_000;
+
+/// Time from the last STUN packet received to aiortc's consent failure, measured (see
+/// [`Profile::peer_config`]).
+pub const AIORTC_CONSENT_FAILED_MS: Millis = 33_000;
 
 impl Default for Profile {
     fn default() -> Self {

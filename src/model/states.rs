@@ -208,6 +208,8 @@ pub fn is_legal_transition(machine: &str, from: &str, to: &str, observable_closi
                         | ("connected", "disconnected")
                         | ("completed", "disconnected")
                         | ("connected", "failed")
+                        // aiortc, which has no connected: consent fails after completed
+                        | ("completed", "failed")
                         | ("disconnected", "connected")
                         | ("disconnected", "failed")
                         // ICE restart

@@ -30,8 +30,6 @@ pub enum Timer {
     SctpAck,
     /// DCEP handshake deadline of the in-band channel on this stream.
     DcepHandshake(u16),
-    /// `buffered_released_on_transmit`: data sent in the last instant leaves bufferedAmount.
-    BufferedRelease,
     /// `late_inband_opens_async`: the in-band channel on this stream is announced open.
     AnnounceOpen(u16),
 }

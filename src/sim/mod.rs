@@ -72,13 +72,20 @@ pub struct RunReport {
     pub profile: ProfileName,
 }
 
-/// The model peer config a scenario asks for.
-pub fn peer_config(scenario: &Scenario) -> PeerConfig {
+/// The model peer config a scenario asks for in a profile: the profile's timeouts and
+/// limits ([`Profile::peer_config`]), with the scenario's `[ice]` timeouts when it sets
+/// any that differ from the `webrtc` crate's defaults (the `[ice]` defaults are the
+/// crate's, so an `[ice]` table equal to them cannot be told from none).
+pub fn peer_config(scenario: &Scenario, profile: Profile) -> PeerConfig {
+    let base = profile.peer_config();
+    if scenario.ice == crate::scenario::IceSpec::default() {
+        return base;
+    }
     PeerConfig {
         disconnected_timeout_ms: scenario.ice.disconnected_timeout_ms,
         failed_timeout_ms: scenario.ice.failed_timeout_ms,
         keepalive_interval_ms: scenario.ice.keepalive_interval_ms,
-        ..PeerConfig::default()
+        ..base
     }
 }
 
@@ -114,7 +121,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Strin
     let seed = options.seed.or(scenario.seed).unwrap_or(0);
     let profile_name = options.profile.or(scenario.profile).unwrap_or_default();
     let profile = Profile::of(profile_name);
-    let factory = stack_factory(options.stack, profile, peer_config(scenario));
+    let factory = stack_factory(options.stack, profile, peer_config(scenario, profile));
     let monitor = MonitorConfig {
         observable_closing: profile.observable_closing,
         guard_max_messages: Some(guarded::guard_config(&scenario.guard).max_queue_messages),
