@@ -193,9 +193,9 @@ fn recorded_chromium_run_compares_as_documented() {
 
 /// Per scenario, what the recorded run gives (the README's table says why).
 const EXPECTED: &[(&str, Verdict)] = &[
-    // Chrome's ICE never fails: the guard never drops `path-failed` (README).
-    ("checking-disconnected-failed", Verdict::Diverge),
-    ("dcep-ack-lost", Verdict::Diverge),
+    // Chrome's ICE never fails (and so the page's guard never drops `path-failed`).
+    ("checking-disconnected-failed", Verdict::Known),
+    ("dcep-ack-lost", Verdict::Known),
     // 92 bufferedamountlow for 100 sends in this recording.
     ("happy-path", Verdict::Known),
     ("ice-restart", Verdict::Agree),

@@ -156,7 +156,8 @@ pub struct Profile {
     pub errors: SendErrors,
 }
 
-/// ICE liveness timing (see [`crate::model::PeerConfig`] for the rule they feed:
+/// ICE liveness timing of a profile's peers ([`Profile::peer_config`]; see
+/// [`crate::model::PeerConfig`] for the rule they feed:
 /// disconnected when nothing was received for `disconnected_timeout_ms`, failed after
 /// `failed_timeout_ms` more, consent checks every `keepalive_interval_ms`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
