@@ -80,10 +80,12 @@ fn guarded_app_passes_and_state_counts_are_pinned() {
             only("channel-closes=1"),
             42_648,
         ),
-        (P::W3C, AppKind::Guarded, only("channel-closes=1"), 30_482),
+        // (w3c counts moved when the profile took Chrome's bufferedAmount release on
+        // transmit and its late in-band open, a timer that interleaves with deliveries.)
+        (P::W3C, AppKind::Guarded, only("channel-closes=1"), 26_750),
         // ... or a peer-connection close.
         (P::WEBRTC_RS, AppKind::Guarded, only("peer-closes=1"), 6_578),
-        (P::W3C, AppKind::Guarded, only("peer-closes=1"), 6_006),
+        (P::W3C, AppKind::Guarded, only("peer-closes=1"), 5_486),
         // ... or one timeout: ICE failed or disconnected, the DCEP deadline.
         (P::WEBRTC_RS, AppKind::Guarded, only("timeouts=1"), 8_573),
         (P::W3C, AppKind::Guarded, only("timeouts=1"), 12_130),

@@ -400,7 +400,7 @@ pub enum TimerClass {
 /// The class of a timer.
 pub fn timer_class(timer: Timer) -> TimerClass {
     match timer {
-        Timer::SctpAck => TimerClass::Progress,
+        Timer::SctpAck | Timer::AnnounceOpen(_) => TimerClass::Progress,
         Timer::IceFailed | Timer::IceDisconnected | Timer::IceRecover | Timer::DcepHandshake(_) => {
             TimerClass::Timeout
         }

@@ -16,8 +16,8 @@ pub use config::PeerConfig;
 pub use pair::Pair;
 pub use peer::{Input, Output, Peer};
 pub use profile::{
-    Profile, ProfileName, AIORTC_CONSENT_FAILED_MS, AIORTC_CONSENT_INTERVAL_MS,
-    AIORTC_INVALID_STATE,
+    IceTiming, Profile, ProfileName, AIORTC_CONSENT_FAILED_MS, AIORTC_CONSENT_INTERVAL_MS,
+    AIORTC_INVALID_STATE, CHROME_ICE_TIMING,
 };
 pub use states::*;
 pub use timer::Timer;

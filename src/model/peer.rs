@@ -130,6 +130,12 @@ struct Ice {
     /// (`rtc-ice/src/agent/mod.rs` `check_keepalive`): the first keepalive goes out at the
     /// first contact tick at or after `keepalive_interval`.
     last_consent_sent: Millis,
+    /// With `ice_restart_keeps_state`, during a restart: the state the application sees
+    /// (`state` is `checking` underneath).
+    shown: Option<IceConnectionState>,
+    /// With `ice_restart_keeps_state`: a restart happened; the next local description
+    /// gathers again.
+    regather: bool,
 }
 
 /// A model peer connection.
@@ -179,6 +185,8 @@ impl Peer {
                 origin: 0,
                 last_received: 0,
                 last_consent_sent: 0,
+                shown: None,
+                regather: false,
             },
             dtls: Dtls {
                 state: DtlsTransportState::New,
@@ -220,7 +228,7 @@ impl Peer {
 
     /// ICE connection state, as the profile reports it.
     pub fn ice_state(&self) -> IceConnectionState {
-        self.reported_ice(self.ice.state)
+        self.reported_ice(self.ice.shown.unwrap_or(self.ice.state))
     }
 
     /// Peer connection state.
@@ -349,7 +357,7 @@ impl Peer {
                 ))
             }
         };
-        if self.gathering == IceGatheringState::New {
+        if self.gathering == IceGatheringState::New || std::mem::take(&mut self.ice.regather) {
             self.set_gathering(IceGatheringState::Gathering);
             self.set_gathering(IceGatheringState::Complete);
         }
@@ -458,7 +466,7 @@ impl Peer {
         );
         if self.sctp.established {
             // Dialed at once; a negotiated channel is then open, with an open event or not.
-            self.dial(&label, self.profile.late_negotiated_fires_open, &mut None);
+            self.dial(&label, self.profile.late_negotiated_fires_open, &mut None, true);
         }
         Ok(())
     }
@@ -795,7 +803,7 @@ impl Peer {
         self.arm_keepalive();
         if !self.dtls.started {
             self.start_dtls();
-        } else {
+        } else if self.profile.sctp_retransmits_on_ice_reselect {
             // Back from an ICE restart: resume whatever was waiting for a path.
             self.retransmit_now();
         }
@@ -899,7 +907,8 @@ impl Peer {
                 if !self.sctp.outstanding.is_empty() {
                     self.retransmit_now();
                     if self.profile.sctp_t3_backoff {
-                        self.sctp.rto = (self.sctp.rto * 2).min(SCTP_RTO_MAX_MS);
+                        let cap = self.profile.sctp_max_backoff_ms.unwrap_or(SCTP_RTO_MAX_MS);
+                        self.sctp.rto = (self.sctp.rto * 2).min(cap);
                     }
                     let at = self.now + self.sctp.rto;
                     self.timers.arm(Timer::SctpT3, at);
@@ -911,6 +920,14 @@ impl Peer {
                 }
             }
             Timer::DcepHandshake(stream) => self.dcep_deadline(stream),
+            Timer::AnnounceOpen(stream) => {
+                let Some(label) = self.streams.get(&stream).cloned() else {
+                    return;
+                };
+                if self.channel_state(&label) == Some(DataChannelState::Connecting) {
+                    self.open_channel(&label);
+                }
+            }
         }
     }
 
@@ -1068,7 +1085,7 @@ impl Peer {
         // One stream-id search for the whole batch (see `StreamIds`).
         let mut ids = None;
         for label in undialed {
-            self.dial(&label, true, &mut ids);
+            self.dial(&label, true, &mut ids, false);
         }
     }
 
@@ -1078,7 +1095,14 @@ impl Peer {
     /// event if `announce_open`), an in-band one sends DATA_CHANNEL_OPEN. An in-band
     /// channel takes its stream id from `ids` (started on first use; pass the same one
     /// to dials between which no stream is freed).
-    fn dial(&mut self, label: &str, announce_open: bool, ids: &mut Option<StreamIds>) {
+    /// `late`: created after the association came up (`late_inband_opens_async`).
+    fn dial(
+        &mut self,
+        label: &str,
+        announce_open: bool,
+        ids: &mut Option<StreamIds>,
+        late: bool,
+    ) {
         let Some(ch) = self.channels.get(label) else {
             return;
         };
@@ -1113,6 +1137,8 @@ impl Peer {
                 let at = self.now + self.config.dcep_handshake_timeout_ms;
                 self.timers.arm(Timer::DcepHandshake(stream), at);
             }
+        } else if late && self.profile.late_inband_opens_async {
+            self.timers.arm(Timer::AnnounceOpen(stream), self.now + 1);
         } else {
             self.open_channel(label);
         }
@@ -1479,7 +1505,20 @@ impl Peer {
     }
 
     fn set_ice(&mut self, to: IceConnectionState) {
-        let from = std::mem::replace(&mut self.ice.state, to);
+        let internal = std::mem::replace(&mut self.ice.state, to);
+        let from = self.ice.shown.take().unwrap_or(internal);
+        if self.profile.ice_restart_keeps_state
+            && to == IceConnectionState::Checking
+            && matches!(
+                from,
+                IceConnectionState::Connected | IceConnectionState::Disconnected
+            )
+        {
+            // A restart: checking underneath, the old state on the surface.
+            self.ice.shown = Some(from);
+            self.ice.regather = true;
+            return;
+        }
         let (from, to) = (self.reported_ice(from), self.reported_ice(to));
         if from != to {
             let change = StackEvent::State(StateChange::IceConnection(from, to));
@@ -1523,7 +1562,7 @@ impl Peer {
     }
 
     fn update_pc_state(&mut self) {
-        let to = derive_peer_connection_state(self.closed, self.ice.state, self.dtls.state);
+        let to = derive_peer_connection_state(self.closed, self.ice_state(), self.dtls.state);
         let from = self.pc_state;
         // 0.21 latches closed.
         if from != to && from != PeerConnectionState::Closed {

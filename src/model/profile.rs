@@ -102,6 +102,9 @@ pub struct Profile {
     /// (aiortc `_data_channel_flush`, which calls `_addBufferedAmount(-len)` once the
     /// message is queued for transmission). The flush is a task that takes everything
     /// sent in one instant at once, so the model fires it once per instant and channel.
+    /// Chrome does the same (W3C: bufferedAmount counts bytes "not yet transmitted"):
+    /// `bufferedamountlow` about 1 ms after a small send, once for a burst
+    /// (`conformance/browser/README.md`).
     pub buffered_amount_on_transmit: bool,
     /// When the DTLS transport ends, the peer connection closes itself (aiortc
     /// `__updateConnectionState`: "if all DTLS connections are closed, initiate a
@@ -126,9 +129,62 @@ pub struct Profile {
     /// but not `_rto`): with its 1 s minimum, a message sent into a dead path is
     /// retransmitted every second and arrives within a second after the path heals.
     pub sctp_t3_backoff: bool,
+    /// An in-band channel created while SCTP is up is announced open in a later task
+    /// (one millisecond later), so a `send()` right after `createDataChannel()` finds it
+    /// `connecting` (W3C createDataChannel / "announce open" is queued; Chrome opens it
+    /// about 4 ms later); webrtc-rs opens it when the DCEP ACK arrives anyway.
+    pub late_inband_opens_async: bool,
+    /// An ICE restart of a connection that was `connected` or `disconnected` is not
+    /// reported as `checking`: the state reads what it read until the new checks settle
+    /// it (`connected`, or `failed`), and ICE gathering runs again (gathering ->
+    /// complete). Chrome, measured in ice-restart (`conformance/browser/README.md`):
+    /// `disconnected` -> `connected` 40-50 ms after the restart, gathering `complete`
+    /// again. W3C derives the states from the transports, and a restart by itself does
+    /// not make a transport `checking`. webrtc-rs goes `checking` at once (reported).
+    pub ice_restart_keeps_state: bool,
+    /// Upper bound of the SCTP T3-rtx backoff (`None`: the model's 60 s). Chromium caps
+    /// every dcSCTP retry timer at 3 s (`kMaxTimerBackoffDuration`,
+    /// `media/sctp/dcsctp_transport.cc`), so data sent into a dead path is retried at
+    /// most 3 s apart and arrives within 3 s of a heal (measured: 11.86-11.88 s in
+    /// transient-disconnect and ice-restart, healed at 10 s).
+    pub sctp_max_backoff_ms: Option<u64>,
+    /// When ICE selects a pair again after a restart, outstanding SCTP data is sent at
+    /// once (webrtc-rs resumes what waited for a path); with `false` only the T3 timer
+    /// retransmits it (Chrome: dcSCTP does not watch ICE).
+    pub sctp_retransmits_on_ice_reselect: bool,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
+
+/// ICE liveness timing of a profile's peers ([`Profile::peer_config`]; see
+/// [`crate::model::PeerConfig`] for the rule they feed:
+/// disconnected when nothing was received for `disconnected_timeout_ms`, failed after
+/// `failed_timeout_ms` more, consent checks every `keepalive_interval_ms`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct IceTiming {
+    /// Idle time to `disconnected`.
+    pub disconnected_timeout_ms: u64,
+    /// Further idle time to `failed`.
+    pub failed_timeout_ms: u64,
+    /// Consent-check interval.
+    pub keepalive_interval_ms: u64,
+}
+
+/// Chrome's ICE timing, measured in headless Chromium 148 (`conformance/browser/README.md`):
+/// `disconnected` 5.02-5.07 s after the remote vanished right after connecting (5 runs)
+/// and 5.2-5.4 s after a partition or a remote `pc.close()` 1-2 s after connecting;
+/// `failed` (connectionState) exactly 10.0 s after `disconnected` (7 runs). Chrome counts
+/// 5 s from the first consent check that goes unanswered and checks every few hundred ms
+/// in a connection's first seconds; the model counts from the last response received,
+/// so a 200 ms check interval and 5.2 s put its `disconnected` where Chrome's is
+/// (`RTT + 5 s` after the first unanswered check). Not modelled: Chrome slows its checks
+/// to 2.5 s once a connection is stable, which moves `disconnected` to 5-7.5 s after a
+/// cut on a long-lived connection.
+pub const CHROME_ICE_TIMING: IceTiming = IceTiming {
+    disconnected_timeout_ms: 5_200,
+    failed_timeout_ms: 10_000,
+    keepalive_interval_ms: 200,
+};
 
 /// The exact error texts `send()` gives in one profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -170,6 +226,10 @@ impl Profile {
         pc_close_via_sctp_streams: false,
         ice_restart_error: None,
         sctp_t3_backoff: true,
+        late_inband_opens_async: false,
+        ice_restart_keeps_state: false,
+        sctp_max_backoff_ms: None,
+        sctp_retransmits_on_ice_reselect: true,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -191,11 +251,15 @@ impl Profile {
         late_negotiated_fires_open: true,
         ice_reports_completed: false,
         announced_channel_fires_open: true,
-        buffered_amount_on_transmit: false,
+        buffered_amount_on_transmit: true,
         closes_when_dtls_ends: false,
         pc_close_via_sctp_streams: false,
         ice_restart_error: None,
         sctp_t3_backoff: true,
+        late_inband_opens_async: true,
+        ice_restart_keeps_state: true,
+        sctp_max_backoff_ms: Some(3_000),
+        sctp_retransmits_on_ice_reselect: false,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
@@ -234,6 +298,10 @@ impl Profile {
             "AttributeError: 'RTCPeerConnection' object has no attribute 'restartIce'",
         ),
         sctp_t3_backoff: false,
+        late_inband_opens_async: false,
+        ice_restart_keeps_state: false,
+        sctp_max_backoff_ms: None,
+        sctp_retransmits_on_ice_reselect: true,
         errors: SendErrors {
             not_open: AIORTC_INVALID_STATE,
             closed: AIORTC_INVALID_STATE,
@@ -269,7 +337,16 @@ impl Profile {
     /// aiortc peers advertise `a=max-message-size:262144` (`LOCAL_MAX_MESSAGE_SIZE`).
     pub fn peer_config(&self) -> PeerConfig {
         match self.name {
-            ProfileName::WebrtcRs | ProfileName::W3c => PeerConfig::default(),
+            ProfileName::WebrtcRs => PeerConfig::default(),
+            // Chrome's ICE timing ([`CHROME_ICE_TIMING`]) and its advertised
+            // `a=max-message-size:262144`.
+            ProfileName::W3c => PeerConfig {
+                disconnected_timeout_ms: CHROME_ICE_TIMING.disconnected_timeout_ms,
+                failed_timeout_ms: CHROME_ICE_TIMING.failed_timeout_ms,
+                keepalive_interval_ms: CHROME_ICE_TIMING.keepalive_interval_ms,
+                max_message_size: 262_144,
+                ..PeerConfig::default()
+            },
             ProfileName::Aiortc => PeerConfig {
                 keepalive_interval_ms: AIORTC_CONSENT_INTERVAL_MS,
                 disconnected_timeout_ms: 0,

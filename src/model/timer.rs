@@ -30,6 +30,8 @@ pub enum Timer {
     SctpAck,
     /// DCEP handshake deadline of the in-band channel on this stream.
     DcepHandshake(u16),
+    /// `late_inband_opens_async`: the in-band channel on this stream is announced open.
+    AnnounceOpen(u16),
 }
 
 /// Armed timers and their deadlines.

@@ -1,0 +1,236 @@
+//! The recorded Chromium run (`tests/data/real-peers/chromium/`, written by
+//! `conformance/browser/play.sh`) against the model's `w3c` profile, without a browser.
+//!
+//! The first tests pin what Chrome did in that run, one per deviation in
+//! `src/conform/peers/chromium.rs` (a new recording that no longer shows one makes its
+//! test fail, and the deviation is revisited); the last one pins the whole
+//! agree / known / diverge table of `dcsim conform --peer chromium`.
+
+use dcsim::conform::peers::{conform_dir, RealPeer};
+use dcsim::conform::Verdict;
+use dcsim::trace::{EventKind, Machine, PeerId, SendOutcome, Trace, TraceEvent};
+use std::path::PathBuf;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-peers/chromium")
+}
+
+fn trace(name: &str) -> Trace {
+    let path = dir().join(format!("{name}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    Trace::from_jsonl(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+fn states(t: &Trace, peer: PeerId, machine: Machine, channel: Option<&str>) -> Vec<(u64, String)> {
+    t.events
+        .iter()
+        .filter(|e| e.peer == Some(peer))
+        .filter_map(|e| match &e.kind {
+            EventKind::State {
+                machine: m,
+                channel: c,
+                to,
+                ..
+            } if *m == machine && c.as_deref() == channel => Some((e.t_ms, to.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn callbacks(t: &Trace, peer: PeerId, channel: &str) -> Vec<(u64, String)> {
+    t.events
+        .iter()
+        .filter(|e| e.peer == Some(peer))
+        .filter_map(|e| match &e.kind {
+            EventKind::Callback { channel: c, name } if c == channel => {
+                Some((e.t_ms, name.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn step_at(t: &Trace, action: &str) -> u64 {
+    t.events
+        .iter()
+        .find(|e| matches!(&e.kind, EventKind::Fault { action: a, .. } if a == action))
+        .map(|e: &TraceEvent| e.t_ms)
+        .unwrap_or_else(|| panic!("no {action} step"))
+}
+
+fn first(seq: &[(u64, String)], value: &str) -> Option<u64> {
+    seq.iter().find(|(_, v)| v == value).map(|(t, _)| *t)
+}
+
+const INVALID_STATE: &str = "InvalidStateError: Failed to execute 'send' on 'RTCDataChannel': RTCDataChannel.readyState is not 'open'";
+
+/// The error users see in the field, at the first send, while the channel connects; the
+/// model's w3c run gives the same text at the same send.
+#[test]
+fn send_before_open_throws_chromes_invalid_state_error() {
+    let t = trace("send-before-open");
+    let first_send = t
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Send {
+                msg: 0,
+                state,
+                outcome,
+                error,
+                ..
+            } => Some((e.t_ms, state.clone(), *outcome, error.clone())),
+            _ => None,
+        })
+        .expect("send #0");
+    assert_eq!(first_send.1, "connecting");
+    assert_eq!(first_send.2, SendOutcome::Error);
+    assert_eq!(first_send.3.as_deref(), Some(INVALID_STATE));
+    assert!(first_send.0 <= 20, "sent at {} ms", first_send.0);
+    assert_eq!(dcsim::model::Profile::W3C.errors.not_open, INVALID_STATE);
+}
+
+/// chrome-ice-never-failed: after the remote vanished, ICE stays `disconnected` and the
+/// peer connection goes `failed` 10 s after `disconnected`.
+#[test]
+fn chrome_ice_stays_disconnected_while_the_connection_fails() {
+    let t = trace("checking-disconnected-failed");
+    let crash = step_at(&t, "crash");
+    let ice = states(&t, PeerId::A, Machine::IceConnection, None);
+    let pc = states(&t, PeerId::A, Machine::PeerConnection, None);
+    let disc = first(&ice, "disconnected").expect("ICE disconnected");
+    let failed = first(&pc, "failed").expect("peer connection failed");
+    assert!((4800..=5600).contains(&(disc - crash)), "disconnected {} ms after the vanish", disc - crash);
+    assert!((9900..=10100).contains(&(failed - disc)), "failed {} ms after disconnected", failed - disc);
+    assert_eq!(first(&ice, "failed"), None, "ICE never reads failed");
+}
+
+/// chrome-pc-close-fires-channel-events.
+#[test]
+fn chrome_fires_closing_and_close_after_its_own_pc_close() {
+    let t = trace("pc-close-with-open-channels");
+    let at = step_at(&t, "close_peer");
+    for ch in ["chat", "control"] {
+        let after: Vec<String> = callbacks(&t, PeerId::A, ch)
+            .into_iter()
+            .filter(|(t, _)| *t >= at)
+            .map(|(_, n)| n)
+            .collect();
+        assert_eq!(after, ["closing", "close"], "a {ch}");
+        let dc: Vec<String> = states(&t, PeerId::A, Machine::DataChannel, Some(ch))
+            .into_iter()
+            .filter(|(t, _)| *t >= at)
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(dc, ["closing", "closed"], "a {ch}");
+    }
+}
+
+/// chrome-abort-fires-closing.
+#[test]
+fn chrome_fires_closing_before_error_on_the_remote_of_pc_close() {
+    let t = trace("pc-close-with-open-channels");
+    let at = step_at(&t, "close_peer");
+    for ch in ["chat", "control"] {
+        let after: Vec<String> = callbacks(&t, PeerId::B, ch)
+            .into_iter()
+            .filter(|(t, n)| *t >= at && n != "bufferedamountlow")
+            .map(|(_, n)| n)
+            .collect();
+        assert_eq!(after, ["closing", "error", "close"], "b {ch}");
+    }
+    assert!(first(&states(&t, PeerId::B, Machine::Sctp, None), "closed").is_some());
+}
+
+/// send-on-missing-channel (the player's JavaScript, not Chrome).
+#[test]
+fn chrome_send_on_a_missing_channel_is_a_type_error() {
+    let t = trace("late-channel");
+    let err = t.events.iter().find_map(|e| match &e.kind {
+        EventKind::Send {
+            msg: 1,
+            state,
+            error,
+            ..
+        } => Some((state.clone(), error.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        err,
+        Some((
+            "unknown".to_string(),
+            Some("TypeError: Cannot read properties of undefined (reading 'send')".to_string())
+        ))
+    );
+}
+
+/// chrome-bufferedamountlow-timing: the events come, but not one per send.
+#[test]
+fn chrome_bufferedamountlow_count_depends_on_load() {
+    let t = trace("happy-path");
+    let n = callbacks(&t, PeerId::A, "chat")
+        .iter()
+        .filter(|(_, n)| n == "bufferedamountlow")
+        .count();
+    assert!((50..=100).contains(&n), "{n} bufferedamountlow for 100 sends");
+}
+
+/// The table of `dcsim conform --peer chromium --traces tests/data/real-peers/chromium`.
+#[test]
+fn recorded_chromium_run_compares_as_documented() {
+    let run = conform_dir(RealPeer::Chromium, &dir(), None).expect("recorded run");
+    let got: Vec<(String, Verdict)> = run
+        .reports
+        .iter()
+        .map(|r| (r.scenario.clone(), r.outcome.verdict()))
+        .collect();
+    let expected = EXPECTED
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect::<Vec<_>>();
+    assert_eq!(got, expected, "update conformance/browser/README.md with the table");
+}
+
+/// Per scenario, what the recorded run gives (the README's table says why).
+const EXPECTED: &[(&str, Verdict)] = &[
+    // Chrome's ICE never fails (and so the page's guard never drops `path-failed`).
+    ("checking-disconnected-failed", Verdict::Known),
+    ("dcep-ack-lost", Verdict::Known),
+    // 92 bufferedamountlow for 100 sends in this recording.
+    ("happy-path", Verdict::Known),
+    ("ice-restart", Verdict::Agree),
+    ("late-channel", Verdict::Known),
+    ("negotiated-channel", Verdict::Agree),
+    ("oversize-message", Verdict::Agree),
+    ("pc-close-with-open-channels", Verdict::Known),
+    ("remote-close", Verdict::Agree),
+    ("send-before-open", Verdict::Agree),
+    ("transient-disconnect", Verdict::Agree),
+];
+
+/// Not a built-in scenario (`conformance/browser/evidence/oversize-262k.toml`): a send
+/// over Chrome's own 262144-byte limit returns, then the sender's channel closes with an
+/// error (OperationError "Failure to send data", errorDetail data-channel-failure)
+/// instead of send() throwing TypeError (W3C send()).
+#[test]
+fn chrome_accepts_an_oversize_send_then_closes_the_channel() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance/browser/evidence/oversize-262k.jsonl");
+    let t = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
+        .expect("trace");
+    let outcome = |id| {
+        t.events.iter().find_map(|e| match &e.kind {
+            EventKind::Send { msg, outcome, .. } if *msg == id => Some(*outcome),
+            _ => None,
+        })
+    };
+    assert_eq!(outcome(0), Some(SendOutcome::Sent), "262144 bytes");
+    assert_eq!(outcome(1), Some(SendOutcome::Sent), "262145 bytes: no TypeError");
+    let after: Vec<String> = callbacks(&t, PeerId::A, "chat")
+        .into_iter()
+        .filter(|(t, n)| *t >= 1100 && n != "bufferedamountlow")
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(after, ["closing", "error", "close"]);
+    assert_eq!(outcome(2), Some(SendOutcome::Error), "the channel is closed");
+}
