@@ -100,8 +100,16 @@ fn chrome_ice_stays_disconnected_while_the_connection_fails() {
     let pc = states(&t, PeerId::A, Machine::PeerConnection, None);
     let disc = first(&ice, "disconnected").expect("ICE disconnected");
     let failed = first(&pc, "failed").expect("peer connection failed");
-    assert!((4800..=5600).contains(&(disc - crash)), "disconnected {} ms after the vanish", disc - crash);
-    assert!((9900..=10100).contains(&(failed - disc)), "failed {} ms after disconnected", failed - disc);
+    assert!(
+        (4800..=5600).contains(&(disc - crash)),
+        "disconnected {} ms after the vanish",
+        disc - crash
+    );
+    assert!(
+        (9900..=10100).contains(&(failed - disc)),
+        "failed {} ms after disconnected",
+        failed - disc
+    );
     assert_eq!(first(&ice, "failed"), None, "ICE never reads failed");
 }
 
@@ -172,7 +180,10 @@ fn chrome_bufferedamountlow_count_depends_on_load() {
         .iter()
         .filter(|(_, n)| n == "bufferedamountlow")
         .count();
-    assert!((50..=100).contains(&n), "{n} bufferedamountlow for 100 sends");
+    assert!(
+        (50..=100).contains(&n),
+        "{n} bufferedamountlow for 100 sends"
+    );
 }
 
 /// The table of `dcsim conform --peer chromium --traces tests/data/real-peers/chromium`.
@@ -188,7 +199,10 @@ fn recorded_chromium_run_compares_as_documented() {
         .iter()
         .map(|(n, v)| (n.to_string(), v.clone()))
         .collect::<Vec<_>>();
-    assert_eq!(got, expected, "update conformance/browser/README.md with the table");
+    assert_eq!(
+        got, expected,
+        "update conformance/browser/README.md with the table"
+    );
 }
 
 /// Per scenario, what the recorded run gives (the README's table says why).
@@ -216,8 +230,8 @@ const EXPECTED: &[(&str, Verdict)] = &[
 fn chrome_accepts_an_oversize_send_then_closes_the_channel() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("conformance/browser/evidence/oversize-262k.jsonl");
-    let t = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
-        .expect("trace");
+    let t =
+        Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace")).expect("trace");
     let outcome = |id| {
         t.events.iter().find_map(|e| match &e.kind {
             EventKind::Send { msg, outcome, .. } if *msg == id => Some(*outcome),
@@ -225,12 +239,58 @@ fn chrome_accepts_an_oversize_send_then_closes_the_channel() {
         })
     };
     assert_eq!(outcome(0), Some(SendOutcome::Sent), "262144 bytes");
-    assert_eq!(outcome(1), Some(SendOutcome::Sent), "262145 bytes: no TypeError");
+    assert_eq!(
+        outcome(1),
+        Some(SendOutcome::Sent),
+        "262145 bytes: no TypeError"
+    );
     let after: Vec<String> = callbacks(&t, PeerId::A, "chat")
         .into_iter()
         .filter(|(t, n)| *t >= 1100 && n != "bufferedamountlow")
         .map(|(_, n)| n)
         .collect();
     assert_eq!(after, ["closing", "error", "close"]);
-    assert_eq!(outcome(2), Some(SendOutcome::Error), "the channel is closed");
+    assert_eq!(
+        outcome(2),
+        Some(SendOutcome::Error),
+        "the channel is closed"
+    );
+}
+
+/// chrome-late-disconnect: a loaded recording of dcep-ack-lost
+/// (`conformance/browser/evidence/late-disconnect-dcep-ack-lost.jsonl`, the full run of
+/// 2026-11-26 01:30 with three scenarios at once) where Chrome read `disconnected` about
+/// 0.95 s after the model's time, and connectionState `failed` 10 s after that. The
+/// deviation moves both back; without it they diverge. (The same recording also shows
+/// the player's hold landing before b's SCTP came up, which no deviation hides.)
+#[test]
+fn chrome_late_disconnect_moves_the_failure_with_it() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance/browser/evidence/late-disconnect-dcep-ack-lost.jsonl");
+    let real = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
+        .expect("parses");
+    let ice = states(&real, PeerId::A, Machine::IceConnection, None);
+    let pc = states(&real, PeerId::A, Machine::PeerConnection, None);
+    let disc = first(&ice, "disconnected").expect("ICE disconnected");
+    let failed = first(&pc, "failed").expect("peer connection failed");
+    assert!(
+        (9900..=10100).contains(&(failed - disc)),
+        "failed {} ms after disconnected",
+        failed - disc
+    );
+    let scenario = dcsim::scenario::builtin::get("dcep-ack-lost").expect("built-in");
+    let report = dcsim::conform::peers::conform_recorded(RealPeer::Chromium, &scenario, real, None)
+        .expect("compares");
+    let ids: Vec<&str> = report.outcome.known.iter().map(|k| k.id).collect();
+    assert!(ids.contains(&"chrome-late-disconnect"), "{ids:?}");
+    let late = |d: &&dcsim::conform::Divergence| {
+        let text = d.to_string();
+        text.contains("ice_connection")
+            && (text.contains("disconnected") || text.contains("failed"))
+    };
+    assert!(
+        !report.outcome.divergences.iter().any(|d| late(&d)),
+        "{}",
+        report.render_details()
+    );
 }

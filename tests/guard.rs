@@ -57,6 +57,8 @@ struct Harness {
     // What the guard was told, tracked independently of the guard.
     channel: C,
     ice: I,
+    /// The peer connection was reported failed and no new attempt since.
+    pc_failed: bool,
     closed: bool,
     blocked: bool,
     refuse_next: Option<SendErrorKind>,
@@ -98,6 +100,7 @@ impl Harness {
             next_id: 0,
             channel: C::Unspecified,
             ice: I::Unspecified,
+            pc_failed: false,
             closed: false,
             blocked: false,
             refuse_next: None,
@@ -117,6 +120,9 @@ impl Harness {
     }
 
     fn path_usable(&self) -> bool {
+        if self.pc_failed {
+            return false;
+        }
         match self.ice {
             I::Unspecified | I::Connected | I::Completed => true,
             I::Failed | I::Closed => false,
@@ -173,8 +179,11 @@ impl Harness {
             }
             Op::Pc(state) => {
                 self.guard.on_peer_connection_state(self.now, state);
-                if state == P::Closed {
-                    self.closed = true;
+                match state {
+                    P::Closed => self.closed = true,
+                    P::Failed => self.pc_failed = true,
+                    P::New | P::Connecting | P::Connected => self.pc_failed = false,
+                    _ => {}
                 }
             }
             Op::Advance(dt) => self.now += dt,
@@ -287,7 +296,7 @@ impl Harness {
             DropReason::TooLarge => {
                 size > self.cfg.max_message_size || self.refused_too_large.contains(&id)
             }
-            DropReason::PathFailed => self.ice == I::Failed,
+            DropReason::PathFailed => self.ice == I::Failed || self.pc_failed,
             _ => false,
         };
         ensure!(

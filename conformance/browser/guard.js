@@ -37,6 +37,7 @@ class Guard {
     this.config = config;
     this.channel = null;   // Unspecified
     this.ice = null;       // Unspecified
+    this.pcFailed = false; // the peer connection reported failed
     this.closed = false;
     this.blocked = false;
     this.now = 0;
@@ -48,7 +49,7 @@ class Guard {
   }
 
   gate() {
-    const ice = this.ice;
+    const ice = this.ice === "closed" ? "closed" : (this.pcFailed ? "failed" : this.ice);
     if (this.closed || this.channel === "closing" || this.channel === "closed" || ice === "closed") return "closed";
     if (ice === "failed") return "path-failed";
     if (this.channel !== "open") return "connecting";
@@ -128,12 +129,14 @@ class Guard {
     this.settle();
   }
 
+  // `failed` is a dead path, as ICE `failed` is (Chrome reports it only here); a new
+  // attempt (new, connecting, connected) lifts it. Mirrors Guard::on_peer_connection_state.
   onPeerConnectionState(now, state) {
     this.advance(now);
-    if (state === "closed") {
-      this.closed = true;
-      this.settle();
-    }
+    if (state === "closed") this.closed = true;
+    else if (state === "failed") this.pcFailed = true;
+    else if (state === "new" || state === "connecting" || state === "connected") this.pcFailed = false;
+    this.settle();
   }
 
   onSendError(now, id, bytes, kind) {

@@ -215,10 +215,19 @@ struct Reported {
     /// Last channel report; a `not open` refusal turns `open` into `connecting`.
     channel: DataChannelState,
     ice: IceConnectionState,
+    /// The peer connection reported `failed`, and no new attempt since.
+    pc_failed: bool,
     /// Channel closing/closed, ICE closed, pc closed, or a `closed` refusal.
     closed: bool,
     /// A buffer-full / other refusal not yet answered by `on_writable` or a new open.
     blocked: bool,
+}
+
+impl Reported {
+    /// The path is dead: ICE or the peer connection failed.
+    fn path_failed(&self) -> bool {
+        self.ice == IceConnectionState::Failed || self.pc_failed
+    }
 }
 
 struct Harness {
@@ -247,6 +256,7 @@ impl Harness {
             reported: Reported {
                 channel: DataChannelState::Unspecified,
                 ice: IceConnectionState::Unspecified,
+                pc_failed: false,
                 closed: false,
                 blocked: false,
             },
@@ -264,6 +274,7 @@ impl Harness {
         use IceConnectionState as I;
         let r = &self.reported;
         let path_usable = match r.ice {
+            _ if r.pc_failed => false,
             I::Unspecified | I::Connected | I::Completed => true,
             I::Failed | I::Closed => false,
             _ => !self.config.hold_while_disconnected,
@@ -330,8 +341,13 @@ impl Harness {
             }
             GuardOp::PeerConnectionState(i) => {
                 let state = pick(PeerConnectionState::ALL, i);
-                if state == PeerConnectionState::Closed {
-                    self.reported.closed = true;
+                match state {
+                    PeerConnectionState::Closed => self.reported.closed = true,
+                    PeerConnectionState::Failed => self.reported.pc_failed = true,
+                    PeerConnectionState::New
+                    | PeerConnectionState::Connecting
+                    | PeerConnectionState::Connected => self.reported.pc_failed = false,
+                    _ => {}
                 }
                 self.guard.on_peer_connection_state(self.now, state);
             }
@@ -386,7 +402,7 @@ impl Harness {
                 if size > self.config.max_message_size {
                     return Err(format!("#{id} of {size} bytes queued above the max size"));
                 }
-                if self.reported.closed || self.reported.ice == IceConnectionState::Failed {
+                if self.reported.closed || self.reported.path_failed() {
                     return Err(format!("#{id} queued on a closed or failed path"));
                 }
             }
@@ -397,7 +413,7 @@ impl Harness {
                 let truth = match reason {
                     DropReason::TooLarge => size > c.max_message_size,
                     DropReason::ChannelClosed => self.reported.closed,
-                    DropReason::PathFailed => self.reported.ice == IceConnectionState::Failed,
+                    DropReason::PathFailed => self.reported.path_failed(),
                     DropReason::NotOpen => !c.queue_while_connecting,
                     DropReason::Expired => c.ttl_ms == Some(0),
                     DropReason::QueueFull => {
@@ -500,7 +516,7 @@ impl Harness {
                     let truth = match reason {
                         DropReason::Expired => msg.expires_at.is_some_and(|at| now >= at),
                         DropReason::ChannelClosed => reported.closed,
-                        DropReason::PathFailed => reported.ice == IceConnectionState::Failed,
+                        DropReason::PathFailed => reported.path_failed(),
                         DropReason::TooLarge => matches!(
                             self.transport,
                             TransportMode::Refuse(RefusalInput::TooLarge)

@@ -117,6 +117,11 @@ pub struct Guard<P> {
     config: GuardConfig,
     channel: DataChannelState,
     ice: IceConnectionState,
+    /// The peer connection was reported `failed` and has not reported a new attempt
+    /// since. Chrome never reports ICE `failed` (its ICE stays `disconnected`; only the
+    /// connection state goes `failed`, 10 s later: `conformance/browser/README.md`), so
+    /// this is the only sign of a dead path there.
+    pc_failed: bool,
     /// Latched: the channel was reported closing or closed, ICE closed, or the transport
     /// said closed. Nothing reopens a closed channel.
     closed: bool,
@@ -141,6 +146,7 @@ impl<P: Payload> Guard<P> {
             config,
             channel: DataChannelState::Unspecified,
             ice: IceConnectionState::Unspecified,
+            pc_failed: false,
             closed: false,
             blocked: false,
             now: 0,
@@ -160,13 +166,13 @@ impl<P: Payload> Guard<P> {
 
     /// What a send would meet right now.
     pub fn gate(&self) -> Gate {
-        Gate::derive(
-            &self.config,
-            self.channel,
-            self.ice,
-            self.closed,
-            self.blocked,
-        )
+        // A failed peer connection is a failed path, whatever ICE last said.
+        let ice = match self.ice {
+            IceConnectionState::Closed => IceConnectionState::Closed,
+            _ if self.pc_failed => IceConnectionState::Failed,
+            ice => ice,
+        };
+        Gate::derive(&self.config, self.channel, ice, self.closed, self.blocked)
     }
 
     /// The last reported channel state (`Unspecified` before the first report).
@@ -303,16 +309,23 @@ impl<P: Payload> Guard<P> {
         self.settle();
     }
 
-    /// The peer connection's state changed. Only `closed` matters: `pc.close()` closes
-    /// every channel, and in webrtc-rs the local channels' close events are discarded
-    /// (lifecycle.md section 4), so this may be the only sign. The other states derive
-    /// from ICE, which [`Guard::on_ice_state`] already covers.
+    /// The peer connection's state changed. `closed`: `pc.close()` closes every channel,
+    /// and in webrtc-rs the local channels' close events are discarded (lifecycle.md
+    /// section 4), so this may be the only sign; the guard closes. `failed`: the path is
+    /// dead, as on ICE `failed` (the queue is dropped as `path-failed`): Chrome reports
+    /// it only here, never through ICE. `new`, `connecting`, `connected` (an ICE
+    /// restart's new attempt) lift `failed` again.
     pub fn on_peer_connection_state(&mut self, now: Millis, state: PeerConnectionState) {
         self.advance(now);
-        if state == PeerConnectionState::Closed {
-            self.closed = true;
-            self.settle();
+        match state {
+            PeerConnectionState::Closed => self.closed = true,
+            PeerConnectionState::Failed => self.pc_failed = true,
+            PeerConnectionState::New
+            | PeerConnectionState::Connecting
+            | PeerConnectionState::Connected => self.pc_failed = false,
+            _ => {}
         }
+        self.settle();
     }
 
     /// The transport refused a message this guard released (as `Outcome::Send` or

@@ -466,7 +466,12 @@ impl Peer {
         );
         if self.sctp.established {
             // Dialed at once; a negotiated channel is then open, with an open event or not.
-            self.dial(&label, self.profile.late_negotiated_fires_open, &mut None, true);
+            self.dial(
+                &label,
+                self.profile.late_negotiated_fires_open,
+                &mut None,
+                true,
+            );
         }
         Ok(())
     }
@@ -1096,13 +1101,7 @@ impl Peer {
     /// channel takes its stream id from `ids` (started on first use; pass the same one
     /// to dials between which no stream is freed).
     /// `late`: created after the association came up (`late_inband_opens_async`).
-    fn dial(
-        &mut self,
-        label: &str,
-        announce_open: bool,
-        ids: &mut Option<StreamIds>,
-        late: bool,
-    ) {
+    fn dial(&mut self, label: &str, announce_open: bool, ids: &mut Option<StreamIds>, late: bool) {
         let Some(ch) = self.channels.get(label) else {
             return;
         };
