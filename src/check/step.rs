@@ -69,6 +69,9 @@ pub(crate) struct Local<'a> {
     pub(crate) app: &'a mut PeerApp,
     pub(crate) t: Millis,
     tracing: bool,
+    /// Fire the delayed SACK as soon as it is armed ([`super::world::Bounds::delayed_sack`]
+    /// is 0).
+    eager_sack: bool,
     log: &'a mut Vec<Entry>,
     transmits: &'a mut Vec<Packet>,
 }
@@ -93,17 +96,31 @@ impl Local<'_> {
 
     /// Drains the peer until it is quiet: datagrams out, events logged and handed to the
     /// application (which may send, producing more output).
+    ///
+    /// With `eager_sack`, a delayed SACK armed on the way is then sent at once (it
+    /// carries no event, so the application sees nothing of it).
     pub(crate) fn drain(&mut self) {
-        while let Some(out) = self.peer.poll_output() {
-            match out {
-                Output::Transmit(packet) => self.transmits.push(packet),
-                Output::Event(event) => {
-                    self.record(record::stack_event(self.t, self.id, &event));
-                    app::handle_event(self, &event);
+        loop {
+            while let Some(out) = self.peer.poll_output() {
+                match out {
+                    Output::Transmit(packet) => self.transmits.push(packet),
+                    Output::Event(event) => {
+                        self.record(record::stack_event(self.t, self.id, &event));
+                        app::handle_event(self, &event);
+                    }
                 }
             }
+            if !(self.eager_sack && sack_armed(self.peer)) {
+                break;
+            }
+            self.peer.fire_timer(Timer::SctpAck);
         }
     }
+}
+
+/// The delayed SACK timer is armed.
+fn sack_armed(peer: &Peer) -> bool {
+    peer.armed_timers().any(|(t, _)| t == Timer::SctpAck)
 }
 
 fn finish_local(
@@ -141,6 +158,7 @@ fn local(
     input: &LocalInput,
     t: Millis,
     tracing: bool,
+    eager_sack: bool,
 ) -> LocalOut {
     let mut p = (**peer).clone();
     let mut a = (**app).clone();
@@ -153,6 +171,7 @@ fn local(
             app: &mut a,
             t,
             tracing,
+            eager_sack,
             log: &mut log,
             transmits: &mut transmits,
         };
@@ -329,6 +348,7 @@ impl StepCache {
         peer: &Part<Peer>,
         app: &Part<PeerApp>,
         input: LocalInput,
+        eager_sack: bool,
     ) -> Arc<LocalOut> {
         let key = LocalKey {
             id,
@@ -341,7 +361,7 @@ impl StepCache {
             return out.clone();
         }
         self.misses[0] += 1;
-        let mut out = local(id, peer, app, &key.input, NOW, false);
+        let mut out = local(id, peer, app, &key.input, NOW, false, eager_sack);
         if self.local.len() >= CACHE_LIMIT {
             self.local.clear();
         }
@@ -492,6 +512,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     let tracing = mode.trace.is_some();
     let t = mode.t;
     let b = world.config().bounds;
+    let eager_sack = b.delayed_sack == 0;
     // The world's own lines (what the action was), before the peers' events.
     let mut faults: Vec<Entry> = Vec::new();
     let mut fault = |peer: Option<PeerId>, name: &str, detail: Option<String>| {
@@ -511,8 +532,8 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     let one = |mode: &mut Mode<'_>, id: PeerId, input: LocalInput| {
         let (peer, app) = (&s.peers[id.index()], &s.apps[id.index()]);
         let out = match (mode.trace.is_some(), mode.cache.as_mut()) {
-            (false, Some(cache)) => cache.local(id, peer, app, input),
-            _ => Arc::new(local(id, peer, app, &input, t, tracing)),
+            (false, Some(cache)) => cache.local(id, peer, app, input, eager_sack),
+            _ => Arc::new(local(id, peer, app, &input, t, tracing, eager_sack)),
         };
         (id, out)
     };
@@ -521,12 +542,12 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         Action::Connect => {
             fault(Some(PeerId::A), "connect", None);
             next.connected = true;
-            outs = both(&mut next, t, tracing, false, &mut fault);
+            outs = both(&mut next, t, tracing, eager_sack, false, &mut fault);
         }
         Action::IceRestart => {
             next.spent.ice_restarts += 1;
             fault(Some(PeerId::A), "ice_restart", None);
-            outs = both(&mut next, t, tracing, true, &mut fault);
+            outs = both(&mut next, t, tracing, eager_sack, true, &mut fault);
         }
         Action::Send { peer, channel } => {
             outs.push(one(&mut mode, *peer, LocalInput::Send(*channel)));
@@ -654,6 +675,7 @@ fn both(
     s: &mut State,
     t: Millis,
     tracing: bool,
+    eager_sack: bool,
     restart: bool,
     fault: &mut impl FnMut(Option<PeerId>, &str, Option<String>),
 ) -> Vec<(PeerId, Arc<LocalOut>)> {
@@ -693,6 +715,7 @@ fn both(
             app: &mut app,
             t,
             tracing,
+            eager_sack,
             log: &mut log,
             transmits: &mut transmits,
         }

@@ -104,6 +104,11 @@ pub struct Bounds {
     pub duplications: u8,
     /// Copies of one packet that may be in flight at once (at least 1).
     pub max_copies: u8,
+    /// 1: the delayed SACK timer ([`Timer::SctpAck`]) is an action of its own that may
+    /// fire at any later moment, like any timer. 0: it fires within the step that arms
+    /// it. The two worlds have the same histories of events (see
+    /// [`crate::check::explorer`], "Reductions"); 0 has far fewer states.
+    pub delayed_sack: u8,
 }
 
 impl Default for Bounds {
@@ -130,13 +135,14 @@ impl Default for Bounds {
             drops: 0,
             duplications: 0,
             max_copies: 1,
+            delayed_sack: 0,
         }
     }
 }
 
 impl Bounds {
     /// The names [`Bounds::set`] takes, in the order of the fields.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "channels",
         "sends",
         "channel-closes",
@@ -147,6 +153,7 @@ impl Bounds {
         "drops",
         "duplications",
         "copies",
+        "delayed-sack",
     ];
 
     /// Sets one bound by name (see [`Bounds::NAMES`]).
@@ -162,6 +169,7 @@ impl Bounds {
             "drops" => &mut self.drops,
             "duplications" => &mut self.duplications,
             "copies" => &mut self.max_copies,
+            "delayed-sack" => &mut self.delayed_sack,
             _ => {
                 let shown: String = name.chars().take(20).collect();
                 return Err(format!(
@@ -210,6 +218,12 @@ impl Bounds {
         }
         if self.max_copies == 0 {
             return Err("max copies: must be at least 1".into());
+        }
+        if self.delayed_sack > 1 {
+            return Err(format!(
+                "delayed sack: must be 0 (fired at once) or 1 (fired any time), got {}",
+                self.delayed_sack
+            ));
         }
         Ok(())
     }
