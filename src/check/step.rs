@@ -37,15 +37,41 @@ use std::sync::Arc;
 /// sends, drops) or only the trace shows it (`fault` lines naming the action).
 pub(crate) type Entry = (TraceEvent, bool);
 
-/// An input to one peer and its application.
+/// An input to one peer and its application; `P` is `&Packet` to look one up, `Packet`
+/// to keep it (both hash alike).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum LocalInput {
+pub(crate) enum LocalInput<P> {
     Send(u8),
     CloseChannel(u8),
     ClosePeer,
     Fire(Timer),
     GuardExpiry(u8),
-    Deliver(Packet),
+    Deliver(P),
+}
+
+impl LocalInput<&Packet> {
+    fn to_owned(&self) -> LocalInput<Packet> {
+        match self {
+            LocalInput::Send(c) => LocalInput::Send(*c),
+            LocalInput::CloseChannel(c) => LocalInput::CloseChannel(*c),
+            LocalInput::ClosePeer => LocalInput::ClosePeer,
+            LocalInput::Fire(t) => LocalInput::Fire(*t),
+            LocalInput::GuardExpiry(c) => LocalInput::GuardExpiry(*c),
+            LocalInput::Deliver(p) => LocalInput::Deliver((*p).clone()),
+        }
+    }
+
+    fn is(&self, kept: &LocalInput<Packet>) -> bool {
+        match (self, kept) {
+            (LocalInput::Deliver(a), LocalInput::Deliver(b)) => *a == b,
+            (LocalInput::Send(a), LocalInput::Send(b))
+            | (LocalInput::CloseChannel(a), LocalInput::CloseChannel(b))
+            | (LocalInput::GuardExpiry(a), LocalInput::GuardExpiry(b)) => a == b,
+            (LocalInput::ClosePeer, LocalInput::ClosePeer) => true,
+            (LocalInput::Fire(a), LocalInput::Fire(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// What one peer and its application did with one input.
@@ -155,7 +181,7 @@ fn local(
     id: PeerId,
     peer: &Part<Peer>,
     app: &Part<PeerApp>,
-    input: &LocalInput,
+    input: &LocalInput<&Packet>,
     t: Millis,
     tracing: bool,
     eager_sack: bool,
@@ -182,7 +208,9 @@ fn local(
             LocalInput::Fire(timer) => cx.peer.fire_timer(*timer),
             LocalInput::GuardExpiry(ch) => app::expire(&mut cx, *ch),
             LocalInput::Deliver(packet) => {
-                let _ = cx.peer.handle_input(NOW, Input::Datagram(packet.clone()));
+                let _ = cx
+                    .peer
+                    .handle_input(NOW, Input::Datagram((*packet).clone()));
             }
         }
         cx.drain();
@@ -190,49 +218,50 @@ fn local(
     finish_local((peer, app), p, a, transmits, log)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct LocalKey {
-    id: PeerId,
-    peer: Part<Peer>,
-    app: Part<PeerApp>,
-    input: LocalInput,
-}
+/// The cache keys are fingerprints (no reference count to bump, no value to hash on a
+/// lookup); the entry keeps the inputs it was computed from and a hit compares them in
+/// full, so a fingerprint collision is a miss, never a wrong transition.
+type LocalKey = (PeerId, u64, u64, u64);
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct MonitorKey {
-    monitor: Part<Monitor>,
-    events: u64,
-}
+/// A local transition and what it was computed from.
+type LocalEntry = (Part<Peer>, Part<PeerApp>, LocalInput<Packet>, Arc<LocalOut>);
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct NetKey {
-    net: Part<Net>,
-    delta: u64,
-}
+/// The monitor's fingerprint and that of the events it observed.
+type MonitorKey = (u64, u64);
+
+/// The network's fingerprint and that of the step's [`Delta`].
+type NetKey = (u64, u64);
 
 /// Whether a peer ignores a SACK, found by delivering it to a copy, remembered.
 #[derive(Debug, Default)]
 struct SackProbes {
-    known: HashMap<(Part<Peer>, u32), bool, FpBuild>,
+    known: HashMap<(u64, u32), (Part<Peer>, bool), FpBuild>,
 }
 
 impl SackProbes {
     fn ignored(&mut self, peer: &Part<Peer>, cum_tsn: u32) -> bool {
-        let key = (peer.clone(), cum_tsn);
-        if let Some(known) = self.known.get(&key) {
-            return *known;
+        let key = (peer.fp(), cum_tsn);
+        match self.known.get(&key) {
+            Some((p, known)) if p == peer => return *known,
+            Some(_) => return probe_sack(peer, cum_tsn),
+            None => {}
         }
-        let mut probe: Peer = (**peer).clone();
-        let sack = Packet::SctpSack { cum_tsn };
-        let _ = probe.handle_input(NOW, Input::Datagram(sack));
-        let ignored = probe.poll_output().is_none() && probe == **peer;
-        self.known.insert(key, ignored);
+        let ignored = probe_sack(peer, cum_tsn);
+        self.known.insert(key, (peer.clone(), ignored));
         ignored
     }
 
     fn clear(&mut self) {
         self.known.clear();
     }
+}
+
+/// Whether `peer` ignores a SACK of `cum_tsn`, found by delivering it to a copy.
+fn probe_sack(peer: &Part<Peer>, cum_tsn: u32) -> bool {
+    let mut probe: Peer = (**peer).clone();
+    let sack = Packet::SctpSack { cum_tsn };
+    let _ = probe.handle_input(NOW, Input::Datagram(sack));
+    probe.poll_output().is_none() && probe == **peer
 }
 
 /// What happens to the network in one step.
@@ -326,9 +355,9 @@ const CACHE_LIMIT: usize = 1 << 20;
 /// 64-bit fingerprint). Owned by one explorer thread.
 #[derive(Debug, Default)]
 pub struct StepCache {
-    local: HashMap<LocalKey, Arc<LocalOut>, FpBuild>,
-    monitor: HashMap<MonitorKey, Arc<MonitorOut>, FpBuild>,
-    net: HashMap<NetKey, (Part<Net>, bool), FpBuild>,
+    local: HashMap<LocalKey, LocalEntry, FpBuild>,
+    monitor: HashMap<MonitorKey, (Part<Monitor>, Arc<MonitorOut>), FpBuild>,
+    net: HashMap<NetKey, (Part<Net>, Part<Net>, bool), FpBuild>,
     sacks: SackProbes,
     peers: Interner<Peer>,
     apps: Interner<PeerApp>,
@@ -347,21 +376,20 @@ impl StepCache {
         id: PeerId,
         peer: &Part<Peer>,
         app: &Part<PeerApp>,
-        input: LocalInput,
+        input: LocalInput<&Packet>,
         eager_sack: bool,
     ) -> Arc<LocalOut> {
-        let key = LocalKey {
-            id,
-            peer: peer.clone(),
-            app: app.clone(),
-            input,
-        };
-        if let Some(out) = self.local.get(&key) {
-            self.hits[0] += 1;
-            return out.clone();
+        let key = (id, peer.fp(), app.fp(), fingerprint(&input));
+        let hit = self.local.get(&key);
+        if let Some((p, a, i, out)) = hit {
+            if p == peer && a == app && input.is(i) {
+                self.hits[0] += 1;
+                return out.clone();
+            }
         }
+        let collision = hit.is_some();
         self.misses[0] += 1;
-        let mut out = local(id, peer, app, &key.input, NOW, false, eager_sack);
+        let mut out = local(id, peer, app, &input, NOW, false, eager_sack);
         if self.local.len() >= CACHE_LIMIT {
             self.local.clear();
         }
@@ -372,7 +400,10 @@ impl StepCache {
         out.peer = self.peers.intern(out.peer);
         out.app = self.apps.intern(out.app);
         let out = Arc::new(out);
-        self.local.insert(key, out.clone());
+        if !collision {
+            let entry = (peer.clone(), app.clone(), input.to_owned(), out.clone());
+            self.local.insert(key, entry);
+        }
         out
     }
 
@@ -381,14 +412,15 @@ impl StepCache {
             [one] => one.observed,
             _ => fingerprint(&outs.iter().map(|o| o.observed).collect::<Vec<_>>()),
         };
-        let key = MonitorKey {
-            monitor: monitor.clone(),
-            events,
-        };
-        if let Some(out) = self.monitor.get(&key) {
-            self.hits[1] += 1;
-            return out.clone();
+        let key = (monitor.fp(), events);
+        let hit = self.monitor.get(&key);
+        if let Some((m, out)) = hit {
+            if m == monitor {
+                self.hits[1] += 1;
+                return out.clone();
+            }
         }
+        let collision = hit.is_some();
         self.misses[1] += 1;
         if self.monitor.len() >= CACHE_LIMIT {
             self.monitor.clear();
@@ -396,19 +428,22 @@ impl StepCache {
         }
         let (m, v) = observe(monitor, outs, None, 0);
         let out = Arc::new((self.monitors.intern(m), v));
-        self.monitor.insert(key, out.clone());
+        if !collision {
+            self.monitor.insert(key, (monitor.clone(), out.clone()));
+        }
         out
     }
 
     fn net(&mut self, net: &Part<Net>, delta: &Delta<'_>) -> (Part<Net>, bool) {
-        let key = NetKey {
-            net: net.clone(),
-            delta: fingerprint(delta),
-        };
-        if let Some(out) = self.net.get(&key) {
-            self.hits[2] += 1;
-            return out.clone();
+        let key = (net.fp(), fingerprint(delta));
+        let hit = self.net.get(&key);
+        if let Some((n, out, grew)) = hit {
+            if n == net {
+                self.hits[2] += 1;
+                return (out.clone(), *grew);
+            }
         }
+        let collision = hit.is_some();
         self.misses[2] += 1;
         if self.net.len() >= CACHE_LIMIT {
             self.net.clear();
@@ -419,7 +454,9 @@ impl StepCache {
         }
         let (n, grew) = delta.apply(net, &mut self.sacks);
         let out = (self.nets.intern(Part::new(n)), grew);
-        self.net.insert(key, out.clone());
+        if !collision {
+            self.net.insert(key, (net.clone(), out.0.clone(), grew));
+        }
         out
     }
 }
@@ -529,7 +566,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         }
     };
     let mut outs: Vec<(PeerId, Arc<LocalOut>)> = Vec::new();
-    let one = |mode: &mut Mode<'_>, id: PeerId, input: LocalInput| {
+    let one = |mode: &mut Mode<'_>, id: PeerId, input: LocalInput<&Packet>| {
         let (peer, app) = (&s.peers[id.index()], &s.apps[id.index()]);
         let out = match (mode.trace.is_some(), mode.cache.as_mut()) {
             (false, Some(cache)) => cache.local(id, peer, app, input, eager_sack),
@@ -586,9 +623,9 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
                 let detail = format!("from {}: {}", to.other(), describe_packet(packet));
                 fault(Some(*to), "deliver", Some(detail));
             }
-            if s.net.contains_key(&(*to, packet.clone())) {
+            if in_flight(&s.net, *to, packet) {
                 remove = Some((*to, packet));
-                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet.clone())));
+                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet)));
             }
         }
         Action::Drop { to, packet } => {
@@ -609,8 +646,8 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
                 fault(Some(*to), "deliver", Some(detail));
             }
             next.spent.duplications += 1;
-            if s.net.contains_key(&(*to, packet.clone())) {
-                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet.clone())));
+            if in_flight(&s.net, *to, packet) {
+                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet)));
             }
         }
     }
@@ -751,6 +788,11 @@ fn generation_of(sdp: &str) -> Option<u32> {
     sdp.split_whitespace()
         .find_map(|w| w.strip_prefix("ice-generation="))
         .and_then(|g| g.parse().ok())
+}
+
+/// A copy of `packet` to `to` is in flight (without building a key).
+fn in_flight(net: &Net, to: PeerId, packet: &Packet) -> bool {
+    net.keys().any(|(t, p)| *t == to && p == packet)
 }
 
 /// Removes one copy of a packet; false if none was in flight.
