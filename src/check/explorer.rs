@@ -30,8 +30,16 @@
 //!   depend only on peer, channel and sequence number) are explored once.
 //! - A timer firing that the untimed model cannot observe (a retransmission of a packet
 //!   still in flight, a timer with nothing to do) is not a step ([`World::step`]).
-//! - Packets that their receiver will ignore for good are forgotten (to a closed peer,
-//!   STUN of an older ICE generation, a SACK that acknowledges nothing outstanding).
+//! - Packets that their receiver will ignore for good are forgotten: to a closed peer,
+//!   STUN of an older ICE generation, a SACK that acknowledges nothing outstanding, an
+//!   SCTP packet other than a SACK to a peer whose SCTP transport is closed (terminal
+//!   in the model, and such a peer drops them unchanged: tested), and a STUN response
+//!   of the current generation to a `connected` peer that it changes nothing at, once no
+//!   timeout is left (only checking and disconnected make a response matter, and
+//!   neither can come back without a timeout or a new generation). Each rule says why
+//!   in `Delta::dead` (step.rs). Forgetting a packet that can only be delivered
+//!   unchanged, or dropped or duplicated for nothing but budget, merges the states
+//!   that differ only in it and loses no behaviour.
 //! - No channel symmetry reduction. A channel's state includes its SCTP stream id and
 //!   the TSNs of its messages, and the association hands them out in label order, so
 //!   swapping two channels' pieces does not give a reachable state; a sound reduction

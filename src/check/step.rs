@@ -26,7 +26,7 @@ use super::part::{fingerprint, FpBuild, Interner, Part};
 use super::world::{
     describe_packet, label, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
 };
-use crate::model::{Input, Output, Packet, Peer, Timer};
+use crate::model::{IceConnectionState, Input, Output, Packet, Peer, SctpTransportState, Timer};
 use crate::record;
 use crate::stack::AppCall;
 use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
@@ -232,21 +232,32 @@ type MonitorKey = (u64, u64);
 /// The network's fingerprint and that of the step's [`Delta`].
 type NetKey = (u64, u64);
 
-/// Whether a peer ignores a SACK, found by delivering it to a copy, remembered.
+/// Whether a peer ignores a SACK or a STUN response, found by delivering it to a copy,
+/// remembered.
 #[derive(Debug, Default)]
 struct SackProbes {
     known: HashMap<(u64, u32), (Part<Peer>, bool), FpBuild>,
 }
 
 impl SackProbes {
-    fn ignored(&mut self, peer: &Part<Peer>, cum_tsn: u32) -> bool {
-        let key = (peer.fp(), cum_tsn);
+    /// `code` names the packet: a SACK's cumulative TSN, or a STUN response's
+    /// generation and nomination with the top bit set.
+    fn ignored(&mut self, peer: &Part<Peer>, packet: &Packet) -> bool {
+        let code = match packet {
+            Packet::SctpSack { cum_tsn } => *cum_tsn & !(1 << 31),
+            Packet::StunResponse {
+                generation,
+                nominate,
+            } => (1 << 31) | (generation << 1) | u32::from(*nominate),
+            _ => return false,
+        };
+        let key = (peer.fp(), code);
         match self.known.get(&key) {
             Some((p, known)) if p == peer => return *known,
-            Some(_) => return probe_sack(peer, cum_tsn),
+            Some(_) => return probe(peer, packet),
             None => {}
         }
-        let ignored = probe_sack(peer, cum_tsn);
+        let ignored = probe(peer, packet);
         self.known.insert(key, (peer.clone(), ignored));
         ignored
     }
@@ -256,11 +267,10 @@ impl SackProbes {
     }
 }
 
-/// Whether `peer` ignores a SACK of `cum_tsn`, found by delivering it to a copy.
-fn probe_sack(peer: &Part<Peer>, cum_tsn: u32) -> bool {
+/// Whether `peer` ignores `packet` now, found by delivering it to a copy.
+fn probe(peer: &Part<Peer>, packet: &Packet) -> bool {
     let mut probe: Peer = (**peer).clone();
-    let sack = Packet::SctpSack { cum_tsn };
-    let _ = probe.handle_input(NOW, Input::Datagram(sack));
+    let _ = probe.handle_input(NOW, Input::Datagram(packet.clone()));
     probe.poll_output().is_none() && probe == **peer
 }
 
@@ -279,6 +289,9 @@ struct Delta<'a> {
     /// The peers after the step (a SACK that acknowledges nothing they still wait for is
     /// ignored for good).
     peers: [&'a Part<Peer>; 2],
+    /// A timer of class [`TimerClass::Timeout`] may still fire (ICE may still leave
+    /// `connected` without a restart).
+    timeouts_left: bool,
     max_copies: u8,
 }
 
@@ -291,6 +304,7 @@ impl std::hash::Hash for Delta<'_> {
         self.closed.hash(h);
         self.generation.hash(h);
         self.peers.hash(h);
+        self.timeouts_left.hash(h);
         self.max_copies.hash(h);
     }
 }
@@ -329,16 +343,39 @@ impl Delta<'_> {
     /// Or it is a SACK that changes nothing at its receiver now: it acknowledges no chunk
     /// the receiver still waits for, and every chunk the receiver sends later has a
     /// higher TSN than any the other side has seen, so it never will.
+    ///
+    /// Or it is a STUN response of the receiver's generation that changes nothing at the
+    /// receiver now, which is `connected`, and no timeout is left: a response matters
+    /// only while checking (which the receiver enters again only with a new generation)
+    /// or disconnected (which only the `IceDisconnected` timeout leads to); while
+    /// connected it re-arms the liveness timers, which stay armed as they are until
+    /// one fires (a timeout) or ICE leaves `connected`.
+    ///
+    /// Or it is an SCTP packet other than a SACK (DATA, a bundle, a handshake chunk,
+    /// ABORT) to a peer whose SCTP transport is closed. Closed is terminal there: the
+    /// association comes up only through the handshake, which a closed transport
+    /// ignores, and `Peer` drops DATA and ABORT when no association is up, without
+    /// changing anything.
     fn dead(&self, to: PeerId, packet: &Packet, sacks: &mut SackProbes) -> bool {
         if self.closed[to.index()] {
             return true;
         }
+        let peer = self.peers[to.index()];
         match packet {
-            Packet::StunRequest { generation, .. } | Packet::StunResponse { generation, .. } => {
+            Packet::StunRequest { generation, .. } => *generation < self.generation[to.index()],
+            Packet::StunResponse { generation, .. } => {
                 *generation < self.generation[to.index()]
+                    || (*generation == self.generation[to.index()]
+                        && !self.timeouts_left
+                        && peer.ice_state() == IceConnectionState::Connected
+                        && sacks.ignored(peer, packet))
             }
-            Packet::SctpSack { cum_tsn } => sacks.ignored(self.peers[to.index()], *cum_tsn),
-            _ => false,
+            Packet::SctpSack { .. } => sacks.ignored(peer, packet),
+            Packet::SctpData { .. }
+            | Packet::SctpBundle(_)
+            | Packet::SctpHandshake(_)
+            | Packet::SctpAbort => peer.sctp_state() == SctpTransportState::Closed,
+            Packet::DtlsFlight(_) | Packet::DtlsCloseNotify => false,
         }
     }
 }
@@ -667,6 +704,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         closed: [next.peers[0].is_closed(), next.peers[1].is_closed()],
         generation: next.ice_generation,
         peers: [&next.peers[0], &next.peers[1]],
+        timeouts_left: next.spent.timeouts < b.timeouts,
         max_copies: b.max_copies,
     };
     let (net, grew) = match mode.cache.as_mut() {
