@@ -87,8 +87,8 @@ fn guarded_app_passes_and_state_counts_are_pinned() {
         (P::WEBRTC_RS, AppKind::Guarded, only("peer-closes=1"), 1_896),
         (P::W3C, AppKind::Guarded, only("peer-closes=1"), 1_772),
         // ... or one timeout: ICE failed or disconnected, the DCEP deadline.
-        (P::WEBRTC_RS, AppKind::Guarded, only("timeouts=1"), 3_248),
-        (P::W3C, AppKind::Guarded, only("timeouts=1"), 5_038),
+        (P::WEBRTC_RS, AppKind::Guarded, only("timeouts=1"), 2_689),
+        (P::W3C, AppKind::Guarded, only("timeouts=1"), 4_225),
         // ... or an ICE restart with renegotiation.
         (
             P::WEBRTC_RS,
@@ -326,38 +326,63 @@ fn an_eager_sack_loses_no_observable_state() {
     }
 }
 
-/// Why the explorer may forget SCTP packets to a peer whose SCTP transport is closed:
-/// in every reachable state of a world with a peer-connection close (the other peer's
-/// association is aborted), such a peer ignores every SCTP packet but a SACK, without
-/// changing (step.rs, `Delta::dead`, says why it stays so).
+/// Why the explorer may forget SCTP packets to a peer whose SCTP transport is closed,
+/// and every packet to a peer whose ICE has failed (once no restart is left): in every
+/// reachable state of a world with a peer-connection close (the other peer's
+/// association is aborted) and a timeout (ICE may fail), such a peer ignores those
+/// packets without changing (step.rs, `Delta::dead`, says why it stays so).
 #[test]
-fn a_closed_association_ignores_sctp_packets() {
-    use dcsim::model::{Chunk, Input, Packet, SctpTransportState};
+fn a_closed_association_and_a_failed_agent_ignore_packets() {
+    use dcsim::model::{Chunk, IceConnectionState, Input, Packet, SctpTransportState};
     let w = world(
         Profile::WEBRTC_RS,
         AppKind::Guarded,
-        &format!("{QUIET},channel-closes=0,ice-restarts=0,peer-closes=1"),
+        &format!("{QUIET},channel-closes=0,ice-restarts=0,peer-closes=1,timeouts=1"),
     );
     let data = |stream| Chunk::Data {
         stream,
         msg: 100,
         size: 5,
     };
-    let mut packets = vec![Packet::SctpAbort];
+    let mut sctp = vec![Packet::SctpAbort];
     for tsn in 0..6 {
         for stream in 0..2 {
-            packets.push(Packet::SctpData {
+            sctp.push(Packet::SctpData {
                 tsn,
                 chunk: data(stream),
             });
-            packets.push(Packet::SctpData {
+            sctp.push(Packet::SctpData {
                 tsn,
                 chunk: Chunk::DcepAck { stream },
             });
         }
-        packets.push(Packet::SctpBundle(vec![(tsn, data(0)), (tsn + 1, data(1))]));
+        sctp.push(Packet::SctpBundle(vec![(tsn, data(0)), (tsn + 1, data(1))]));
     }
-    packets.extend((1..=4).map(Packet::SctpHandshake));
+    sctp.extend((1..=4).map(Packet::SctpHandshake));
+    let mut all = sctp.clone();
+    for generation in 0..3 {
+        for nominate in [false, true] {
+            all.push(Packet::StunRequest {
+                generation,
+                nominate,
+            });
+            all.push(Packet::StunResponse {
+                generation,
+                nominate,
+            });
+        }
+    }
+    all.extend((1..=6).map(Packet::DtlsFlight));
+    all.push(Packet::DtlsCloseNotify);
+    all.extend((0..6).map(|cum_tsn| Packet::SctpSack { cum_tsn }));
+    let ignores = |peer: &dcsim::model::Peer, packets: &[Packet]| {
+        for p in packets {
+            let mut copy = peer.clone();
+            let _ = copy.handle_input(0, Input::Datagram(p.clone()));
+            assert!(copy.poll_output().is_none() && &copy == peer, "{p:?}");
+        }
+    };
+    let (mut closed, mut failed) = (0, 0);
     let mut seen = std::collections::HashSet::new();
     let mut frontier = vec![w.init()];
     let mut actions = Vec::new();
@@ -367,15 +392,17 @@ fn a_closed_association_ignores_sctp_packets() {
         for s in &frontier {
             for id in [PeerId::A, PeerId::B] {
                 let peer = s.peer(id);
-                if peer.is_closed() || peer.sctp_state() != SctpTransportState::Closed {
+                if peer.is_closed() {
                     continue;
                 }
-                for p in &packets {
-                    let mut copy = peer.clone();
-                    let _ = copy.handle_input(0, Input::Datagram(p.clone()));
-                    assert!(copy.poll_output().is_none() && &copy == peer, "{p:?}");
+                if peer.sctp_state() == SctpTransportState::Closed {
+                    ignores(peer, &sctp);
+                    closed += 1;
                 }
-                checked += 1;
+                if peer.ice_state() == IceConnectionState::Failed {
+                    ignores(peer, &all);
+                    failed += 1;
+                }
             }
             w.actions(s, &mut actions);
             for a in &actions {
@@ -388,5 +415,5 @@ fn a_closed_association_ignores_sctp_packets() {
         }
         frontier = next;
     }
-    assert!(checked > 100, "{checked}");
+    assert!(closed > 100 && failed > 100, "{closed} {failed}");
 }

@@ -36,7 +36,9 @@
 //!   in the model, and such a peer drops them unchanged: tested), and a STUN response
 //!   of the current generation to a `connected` peer that it changes nothing at, once no
 //!   timeout is left (only checking and disconnected make a response matter, and
-//!   neither can come back without a timeout or a new generation). Each rule says why
+//!   neither can come back without a timeout or a new generation), and any packet to
+//!   a peer whose ICE has failed once no ICE restart is left (a failed agent ignores
+//!   everything, and only a restart leads out of `failed`: tested). Each rule says why
 //!   in `Delta::dead` (step.rs). Forgetting a packet that can only be delivered
 //!   unchanged, or dropped or duplicated for nothing but budget, merges the states
 //!   that differ only in it and loses no behaviour.

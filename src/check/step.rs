@@ -292,6 +292,8 @@ struct Delta<'a> {
     /// A timer of class [`TimerClass::Timeout`] may still fire (ICE may still leave
     /// `connected` without a restart).
     timeouts_left: bool,
+    /// An ICE restart may still happen (the only way out of ICE `failed`).
+    restarts_left: bool,
     max_copies: u8,
 }
 
@@ -305,6 +307,7 @@ impl std::hash::Hash for Delta<'_> {
         self.generation.hash(h);
         self.peers.hash(h);
         self.timeouts_left.hash(h);
+        self.restarts_left.hash(h);
         self.max_copies.hash(h);
     }
 }
@@ -351,6 +354,11 @@ impl Delta<'_> {
     /// connected it re-arms the liveness timers, which stay armed as they are until
     /// one fires (a timeout) or ICE leaves `connected`.
     ///
+    /// Or its receiver's ICE has failed and no ICE restart is left: a failed agent
+    /// ignores every packet (STUN and all the rest, which needs a usable path), and only
+    /// a restart (`enter_checking`, reached only through a renegotiation with a new
+    /// generation, i.e. the `IceRestart` action) or a close leads out of `failed`.
+    ///
     /// Or it is an SCTP packet other than a SACK (DATA, a bundle, a handshake chunk,
     /// ABORT) to a peer whose SCTP transport is closed. Closed is terminal there: the
     /// association comes up only through the handshake, which a closed transport
@@ -361,6 +369,9 @@ impl Delta<'_> {
             return true;
         }
         let peer = self.peers[to.index()];
+        if peer.ice_state() == IceConnectionState::Failed && !self.restarts_left {
+            return true;
+        }
         match packet {
             Packet::StunRequest { generation, .. } => *generation < self.generation[to.index()],
             Packet::StunResponse { generation, .. } => {
@@ -705,6 +716,9 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         generation: next.ice_generation,
         peers: [&next.peers[0], &next.peers[1]],
         timeouts_left: next.spent.timeouts < b.timeouts,
+        // As `World::actions` enables `IceRestart` (before connecting, anything goes).
+        restarts_left: !next.connected
+            || (!next.apps[0].peer_closed() && next.spent.ice_restarts < b.ice_restarts),
         max_copies: b.max_copies,
     };
     let (net, grew) = match mode.cache.as_mut() {
