@@ -386,7 +386,6 @@ fn a_closed_association_and_a_failed_agent_ignore_packets() {
     let mut seen = std::collections::HashSet::new();
     let mut frontier = vec![w.init()];
     let mut actions = Vec::new();
-    let mut checked = 0;
     while !frontier.is_empty() {
         let mut next = Vec::new();
         for s in &frontier {
