@@ -741,7 +741,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         let (m, v) = observe(&s.monitor, &refs, Some(trace), t);
         next.monitor = m;
         if next.violation.is_none() {
-            next.violation = v;
+            next.violation = v.map(Box::new);
         }
     } else if judged {
         let (m, v) = match mode.cache.as_mut() {
@@ -750,7 +750,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         };
         next.monitor = m;
         if next.violation.is_none() {
-            next.violation = v;
+            next.violation = v.map(Box::new);
         }
     }
     let stutter =

@@ -479,13 +479,14 @@ pub struct State {
     pub(crate) ice_generation: [u32; 2],
     pub(crate) spent: Spent,
     pub(crate) monitor: Part<Monitor>,
-    pub(crate) violation: Option<Violation>,
+    /// Boxed: almost always `None`, and a smaller state moves faster.
+    pub(crate) violation: Option<Box<Violation>>,
 }
 
 impl State {
     /// The first invariant violated on the way here, if any.
     pub fn violation(&self) -> Option<&Violation> {
-        self.violation.as_ref()
+        self.violation.as_deref()
     }
 
     /// A peer.
