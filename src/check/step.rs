@@ -398,6 +398,12 @@ type MonitorOut = (Part<Monitor>, Option<Violation>);
 /// about 100 bytes an entry plus the pieces it keeps alive).
 const CACHE_LIMIT: usize = 1 << 20;
 
+/// The network cache's limit: larger, because its keys (a network and a step's
+/// [`Delta`], which names both peers) are nearly as many as the states, and its hits
+/// are what spares the successors that turn out to be duplicates (measured on the
+/// default world: 1 << 22 takes 8% less CPU than 1 << 20, for 420 MB more).
+const NET_CACHE_LIMIT: usize = 1 << 22;
+
 /// Memoized local transitions and monitor updates, keyed by the fingerprints of their
 /// inputs (the pieces are compared in full on a hit, the monitor's event list by its
 /// 64-bit fingerprint). Owned by one explorer thread.
@@ -493,7 +499,7 @@ impl StepCache {
         }
         let collision = hit.is_some();
         self.misses[2] += 1;
-        if self.net.len() >= CACHE_LIMIT {
+        if self.net.len() >= NET_CACHE_LIMIT {
             self.net.clear();
             self.nets.clear();
         }
