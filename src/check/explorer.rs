@@ -84,27 +84,33 @@
 //!
 //! # Measured (default `dcsim check --app guarded`, release build)
 //!
-//! | | states | depth | wall | CPU | peak RSS |
-//! |---|---|---|---|---|---|
-//! | before (delayed SACK any time) | > 15 M, stopped by the state limit | 37 of ? | 174 s | | 2.6 GB |
-//! | SACK sent at once | 8 467 481, exhausted | 43 | | 126 s | 1.66 GB |
-//! | + packets ignored for good forgotten | 5 074 601, exhausted | 43 | 57 to 62 s | 50 to 54 s | 0.84 to 1.26 GB |
+//! Run one after the other on 2026-11-26, shared 2-core AMD EPYC (load average 2 to
+//! 3 from other jobs), one thread, `/usr/bin/time -v`:
 //!
-//! On a shared 2-core AMD EPYC (load average 3 to 5 from other jobs), one thread:
-//! about 100 k unique states (550 k generated) per second of CPU, a tenth of the 1 M
-//! per core that issue 5 aims at. Two threads did not shorten the wall time on that
-//! loaded machine (67 s wall, 71 s CPU). Where the time goes (`perf`): hash-table
-//! probes that miss the CPU caches (the visited set, the network and local-transition
-//! caches) and reference counts of the shared pieces, more than the model's own code.
+//! | | unique states | depth | wall | CPU | peak RSS | unique/s of CPU |
+//! |---|---|---|---|---|---|---|
+//! | before (main at 8483dd6) | 16 047 694, stopped by the state limit | 37 | 178 s | 166 s | 2.59 GB | 97 k |
+//! | now | 5 074 601, exhausted (27 524 717 generated) | 43 | 49 s | 47 s | 1.26 GB | 108 k |
+//!
+//! Other runs of the current default: 51 to 62 s wall (`scripts/bench.sh --only
+//! check`: 51.0 s). With the SACK reduction alone: 8 467 481 states, 126 s of CPU.
+//! About 108 k unique (580 k generated) states per second of CPU, a tenth of the 1 M
+//! unique states per second per core that issue 5 aims at. Two threads did not
+//! shorten the wall time on that loaded machine (67 s wall, 71 s CPU). Where the time
+//! goes (`perf`): hash-table probes that miss the CPU caches (the visited set, the
+//! network and local-transition caches) and reference counts of the shared pieces,
+//! more than the model's own code.
 //!
 //! # Memory
 //!
 //! Per unique state: a 64-bit fingerprint in the visited set and a parent link (8 bytes)
 //! for the counterexample path; per state of the current and the next BFS level, a
-//! [`State`] whose pieces are shared (about 170 bytes a unique state in all, measured:
-//! 843 MB peak RSS for the 5.07 million states of the default run). The fingerprint is 64 bits
-//! of [`super::part::FpHasher`]; the chance that two of `n` distinct states collide,
-//! which would prune one of them, is about `n² / 2⁶⁵` (10⁻⁶ for the default run).
+//! [`State`] whose pieces are shared; about 170 bytes a unique state in all, plus the
+//! step caches (bounded; the network cache up to about 400 MB). Measured: 1.26 GB peak
+//! RSS for the 5.07 million states of the default run (843 MB with a network cache of
+//! a quarter of the size). The fingerprint is 64 bits of [`super::part::FpHasher`]; the
+//! chance that two of `n` distinct states collide, which would prune one of them, is
+//! about `n² / 2⁶⁵` (10⁻⁶ for the default run).
 
 use super::step::StepCache;
 use super::world::{Action, State, Violation, World};
