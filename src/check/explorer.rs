@@ -122,7 +122,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The default [`ExploreOptions::max_states`]: about 2.5 GB at the measured 170 bytes a
-/// state, so that a run too large for the machine stops and says so.
+/// state (plus the bounded step caches), so that a run too large for the machine stops
+/// and says so.
 pub const DEFAULT_MAX_STATES: u64 = 15_000_000;
 
 /// How far and how to explore.
