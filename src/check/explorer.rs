@@ -99,7 +99,8 @@
 //! 1.93 GB.
 //! About 108 k unique (580 k generated) states per second of CPU, a tenth of the 1 M
 //! unique states per second per core that issue 5 aims at. Two threads did not
-//! shorten the wall time on that loaded machine (67 s wall, 71 s CPU). Where the time
+//! shorten the wall time on that loaded machine (67 s wall, 71 s CPU, one build
+//! earlier, with a smaller network cache). Where the time
 //! goes (`perf`): hash-table probes that miss the CPU caches (the visited set, the
 //! network and local-transition caches) and reference counts of the shared pieces,
 //! more than the model's own code.
