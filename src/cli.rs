@@ -134,7 +134,9 @@ enum Command {
         )]
         threads: String,
         /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
-        /// timeouts, retransmits, drops, duplications, copies.
+        /// timeouts, retransmits, drops, duplications, copies, delayed-sack (0: the
+        /// delayed SACK is sent within the step that owes it, the default; 1: any time
+        /// later, as its own action).
         #[arg(long, value_name = "LIST", default_value = "")]
         bounds: String,
     },

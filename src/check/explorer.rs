@@ -30,22 +30,91 @@
 //!   depend only on peer, channel and sequence number) are explored once.
 //! - A timer firing that the untimed model cannot observe (a retransmission of a packet
 //!   still in flight, a timer with nothing to do) is not a step ([`World::step`]).
-//! - Packets that their receiver will ignore for good are forgotten (to a closed peer,
-//!   STUN of an older ICE generation, a SACK that acknowledges nothing outstanding).
+//! - Packets that their receiver will ignore for good are forgotten: to a closed peer,
+//!   STUN of an older ICE generation, a SACK that acknowledges nothing outstanding, an
+//!   SCTP packet other than a SACK to a peer whose SCTP transport is closed (terminal
+//!   in the model, and such a peer drops them unchanged: tested), and a STUN response
+//!   of the current generation to a `connected` peer that it changes nothing at, once no
+//!   timeout is left (only checking and disconnected make a response matter, and
+//!   neither can come back without a timeout or a new generation), and any packet to
+//!   a peer whose ICE has failed once no ICE restart is left (a failed agent ignores
+//!   everything, and only a restart leads out of `failed`: tested). Each rule says why
+//!   in `Delta::dead` (step.rs). Forgetting a packet that can only be delivered
+//!   unchanged, or dropped or duplicated for nothing but budget, merges the states
+//!   that differ only in it and loses no behaviour.
 //! - No channel symmetry reduction. A channel's state includes its SCTP stream id and
 //!   the TSNs of its messages, and the association hands them out in label order, so
 //!   swapping two channels' pieces does not give a reachable state; a sound reduction
 //!   would have to rename stream ids and TSNs as well. Not done: the guarded world with
 //!   one channel (the default) has nothing to permute.
 //!
+//! # The delayed SACK, fired at once (`delayed-sack=0`, the default; a named bound)
+//!
+//! A peer that takes in a lone DATA packet owes a SACK and arms
+//! [`crate::model::Timer::SctpAck`] (RFC 4960 6.2); the next DATA packet, or the timer,
+//! sends it. With `delayed-sack=1`
+//! the firing is an action of its own, unbounded, that may come at any later moment:
+//! every state with a SACK owed exists twice (owed, and sent), and the owed flag is
+//! interleaved with everything else. The default fires it within the step that arms it.
+//! That drops states (the peer's internal "SACK owed" flag is never seen set between
+//! steps) but no history of events, in either direction:
+//!
+//! - every eager history is a delayed one: the delayed world may fire the timer as its
+//!   very next action (untimed, any armed timer may fire at once), and nothing happens
+//!   in between in the eager one;
+//! - every delayed history has an eager one with the same events, step for step, from
+//!   states that differ only in the owed flag, its timer, and extra SACKs in flight. The
+//!   firing sends no event and nothing but a SACK of the peer's cumulative TSN, which has
+//!   not moved since the SACK was owed (any DATA that moves it sends a SACK at once and
+//!   clears the flag), so the eager world sent the same SACK earlier and the network may
+//!   hold it until the delayed world's delivery. A second DATA packet, which in the
+//!   delayed world sends one SACK for both, sends the same SACK in the eager world; the
+//!   earlier SACK it sent for the first packet is acknowledged by it (SACKs are
+//!   cumulative) and may simply never be delivered, which the network allows. A firing
+//!   that sends nothing (association gone, pair not selected) is matched by not
+//!   delivering the SACK the eager world sent. Every other action does the same to both.
+//!
+//! So the violations are the same. A test (`an_eager_sack_loses_no_observable_state`
+//! in `tests/check_explorer.rs`) explores both worlds to the end on small bounds and
+//! checks that they reach the same set of observable states (both applications and
+//! their guards, the monitor, every state the peers report); the pinned counts include
+//! one world with `delayed-sack=1`, and `--bounds delayed-sack=1` explores the full
+//! model. Measured on the default world: 8.5 million states instead of more than 16
+//! million (which the 16 M state limit cut at depth 37), with this reduction alone.
+//!
+//! # Measured (default `dcsim check --app guarded`, release build)
+//!
+//! Run one after the other on 2026-11-26, shared 2-core AMD EPYC (load average 2 to
+//! 3 from other jobs), one thread, `/usr/bin/time -v`:
+//!
+//! | | unique states | depth | wall | CPU | peak RSS | unique/s of CPU |
+//! |---|---|---|---|---|---|---|
+//! | before (main at 8483dd6) | 16 047 694, stopped by the state limit | 37 | 178 s | 166 s | 2.59 GB | 97 k |
+//! | now | 5 074 601, exhausted (27 524 717 generated) | 43 | 49 s | 47 s | 1.26 GB | 108 k |
+//!
+//! Other runs of the current default: 51 to 62 s wall (`scripts/bench.sh --only
+//! check`: 51.0 s). With the SACK reduction alone: 8 467 481 states, 126 s of CPU.
+//! The full model (`--bounds delayed-sack=1`) with the other reductions: 12 738 497
+//! states, exhausted at depth 49, all invariants hold, 144 s wall, 136 s of CPU,
+//! 1.93 GB.
+//! About 108 k unique (580 k generated) states per second of CPU, a tenth of the 1 M
+//! unique states per second per core that issue 5 aims at. Two threads did not
+//! shorten the wall time on that loaded machine (67 s wall, 71 s CPU, one build
+//! earlier, with a smaller network cache). Where the time
+//! goes (`perf`): hash-table probes that miss the CPU caches (the visited set, the
+//! network and local-transition caches) and reference counts of the shared pieces,
+//! more than the model's own code.
+//!
 //! # Memory
 //!
 //! Per unique state: a 64-bit fingerprint in the visited set and a parent link (8 bytes)
 //! for the counterexample path; per state of the current and the next BFS level, a
-//! [`State`] whose pieces are shared (about 190 bytes a unique state in all, measured:
-//! 1.19 GB for the 6.2 million states of the default run). The fingerprint is 64 bits
-//! of [`super::part::FpHasher`]; the chance that two of `n` distinct states collide,
-//! which would prune one of them, is about `n² / 2⁶⁵` (10⁻⁶ for the default run).
+//! [`State`] whose pieces are shared; about 170 bytes a unique state in all, plus the
+//! step caches (bounded; the network cache up to about 400 MB). Measured: 1.26 GB peak
+//! RSS for the 5.07 million states of the default run (843 MB with a network cache of
+//! a quarter of the size). The fingerprint is 64 bits of [`super::part::FpHasher`]; the
+//! chance that two of `n` distinct states collide, which would prune one of them, is
+//! about `n² / 2⁶⁵` (10⁻⁶ for the default run).
 
 use super::step::StepCache;
 use super::world::{Action, State, Violation, World};
@@ -56,8 +125,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The default [`ExploreOptions::max_states`]: about 3 GB at the measured 190 bytes a
-/// state, so that a run too large for the machine stops and says so.
+/// The default [`ExploreOptions::max_states`]: about 2.5 GB at the measured 170 bytes a
+/// state (plus the bounded step caches), so that a run too large for the machine stops
+/// and says so.
 pub const DEFAULT_MAX_STATES: u64 = 15_000_000;
 
 /// How far and how to explore.

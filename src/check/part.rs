@@ -137,6 +137,11 @@ impl<T: Hash + Clone> Part<T> {
         Arc::make_mut(&mut self.value)
     }
 
+    /// The cached fingerprint of the value.
+    pub fn fp(&self) -> u64 {
+        self.hash
+    }
+
     /// Recomputes the fingerprint after a change.
     pub fn rehash(&mut self) {
         self.hash = fingerprint(&*self.value);

@@ -129,7 +129,8 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
     );
     let _ = writeln!(
         out,
-        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {}, {} of a packet in flight",
+        "bounds: {} per peer and channel, {}, {}, {}, {}, {}, {}, {}, {} of a packet in flight, \
+         delayed SACK {}",
         plural(b.sends_per_channel, "send"),
         plural(b.channel_closes, "channel close"),
         plural(b.peer_closes, "peer-connection close"),
@@ -139,6 +140,11 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
         plural(b.drops, "drop"),
         plural(b.duplications, "duplication"),
         plural(b.max_copies, "copy").replace("copys", "copies"),
+        if b.delayed_sack == 0 {
+            "sent at once"
+        } else {
+            "sent any time later"
+        },
     );
     let _ = writeln!(out, "states visited: {}", report.visited);
     let _ = writeln!(out, "unique states:  {}", report.unique);

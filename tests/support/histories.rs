@@ -76,6 +76,7 @@ pub fn world(profile: Profile, app: AppKind) -> World {
         drops: 6,
         duplications: 4,
         max_copies: 2,
+        delayed_sack: 1,
     };
     World::new(config).expect("valid bounds")
 }
