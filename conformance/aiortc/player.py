@@ -338,6 +338,7 @@ class Guard:
         self.cfg = cfg
         self.channel = None  # None = not reported
         self.ice = None
+        self.pc_failed = False
         self.closed = False
         self.blocked = False
         self.now = 0
@@ -348,7 +349,7 @@ class Guard:
     def gate(self):
         if self.closed or self.channel in ("closing", "closed") or self.ice == "closed":
             return "closed"
-        if self.ice == "failed":
+        if self.ice == "failed" or self.pc_failed:
             return "path-failed"
         if self.channel != "open":
             return "connecting"
@@ -421,10 +422,16 @@ class Guard:
         self.settle()
 
     def on_pc_state(self, now, state):
+        # A failed peer connection is a dead path, as ICE failed is; a new attempt
+        # lifts it (Guard::on_peer_connection_state).
         self.advance(now)
         if state == "closed":
             self.closed = True
-            self.settle()
+        elif state == "failed":
+            self.pc_failed = True
+        elif state in ("new", "connecting", "connected"):
+            self.pc_failed = False
+        self.settle()
 
     def on_send_error(self, now, mid, size, kind):
         now = self.advance(now)
