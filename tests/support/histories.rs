@@ -94,6 +94,23 @@ fn pick(actions: &[Action], index: &Index, keep: impl Fn(&Action) -> bool) -> Op
     (!matching.is_empty()).then(|| matching[index.index(matching.len())].clone())
 }
 
+/// Applies `a` if the world allows it (showing the state reached to `watch`), and
+/// returns the violation the state holds, if any.
+fn apply(
+    world: &World,
+    state: &mut State,
+    applied: &mut Vec<Action>,
+    watch: &mut impl FnMut(&Action, &State),
+    a: Action,
+) -> Option<Violation> {
+    if let Some(next) = world.step(state, &a) {
+        *state = next;
+        watch(&a, state);
+        applied.push(a);
+    }
+    state.violation().cloned()
+}
+
 /// Replays a history, judging every step; stops at the first violation.
 pub fn replay(world: &World, history: &[Step]) -> Replay {
     replay_watching(world, history, |_, _| {})
@@ -156,32 +173,20 @@ pub fn replay_watching(
                             }
                         }
                     };
-                    if let Some(next) = world.step(&state, &a) {
-                        state = next;
-                        watch(&a, &state);
-                        applied.push(a);
-                    }
-                    if let Some(v) = state.violation() {
-                        let violation = Some(v.clone());
+                    if let Some(violation) = apply(world, &mut state, &mut applied, &mut watch, a) {
                         return Replay {
                             actions: applied,
-                            violation,
+                            violation: Some(violation),
                         };
                     }
                 }
             }
         }
         for a in todo {
-            if let Some(next) = world.step(&state, &a) {
-                state = next;
-                watch(&a, &state);
-                applied.push(a);
-            }
-            if let Some(v) = state.violation() {
-                let violation = Some(v.clone());
+            if let Some(violation) = apply(world, &mut state, &mut applied, &mut watch, a) {
                 return Replay {
                     actions: applied,
-                    violation,
+                    violation: Some(violation),
                 };
             }
         }
