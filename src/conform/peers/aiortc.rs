@@ -10,7 +10,7 @@
 //! run in `tests/data/real-peers/aiortc/`. Paths are relative to the aiortc 1.16.0 /
 //! aioice 0.13.0 packages.
 
-use super::PeerRules;
+use super::{shift_windows, state_key, PeerRules};
 use crate::conform::deviations::{Deviation, Handling};
 use crate::conform::normalize::{Key, Normalized, Timed};
 use crate::trace::{Machine, Millis, PeerId};
@@ -104,14 +104,6 @@ pub const DEVIATIONS: &[Deviation] = &[
         test: "aiortc_consent_failure_within_the_jitter",
     },
 ];
-
-fn state_key(peer: PeerId, machine: Machine) -> Key {
-    Key::State {
-        peer,
-        machine,
-        channel: None,
-    }
-}
 
 /// `new -> connecting -> connected` becomes `connecting -> connected`: the leading
 /// `connecting` (entered from `new`) is dropped.
@@ -274,22 +266,7 @@ fn consent_jitter(real: &mut Normalized, model: &Normalized) -> Option<String> {
         if r == m || r.abs_diff(m) > CONSENT_JITTER_MS {
             continue;
         }
-        for (key, seq) in real.seqs.iter_mut() {
-            let of_peer = match key {
-                Key::State { peer: p, .. } | Key::Callbacks { peer: p, .. } => *p == peer,
-                Key::Fate { .. } => true,
-                Key::Send { .. } | Key::Steps { .. } => false,
-            };
-            if !of_peer {
-                continue;
-            }
-            for s in seq.iter_mut() {
-                if s.t_ms >= r && s.t_ms <= r + BURST_MS {
-                    s.t_ms = m + (s.t_ms - r);
-                }
-            }
-            seq.sort_by_key(|s| s.t_ms);
-        }
+        shift_windows(real, peer, &[(r, r + BURST_MS)], m as i64 - r as i64, false);
         first.get_or_insert(format!(
             "{peer}: consent failed at {r} ms, the model's at {m} ms"
         ));

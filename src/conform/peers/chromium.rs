@@ -14,7 +14,7 @@
 //! timers; its own `disconnected` time spreads over 5.02-5.4 s after the path dies
 //! across runs (380 ms), and the model puts it on a 200 ms tick grid.
 
-use super::PeerRules;
+use super::{shift_windows, state_key, PeerRules};
 use crate::conform::deviations::{Deviation, Handling};
 use crate::conform::normalize::{Key, Normalized, Timed};
 use crate::trace::{Machine, Millis, PeerId};
@@ -144,40 +144,16 @@ fn late_disconnect(real: &mut Normalized, model: &Normalized) -> Option<String> 
         if r <= m + RULES.tolerance_ms || r > m + LATE_DISCONNECT_MS {
             continue;
         }
-        let shift = r - m;
-        let failed = first_at(real, peer, Machine::PeerConnection, "failed");
-        let in_burst = |t: Millis| {
-            (t >= r && t <= r + BURST_MS) || failed.is_some_and(|f| t >= f && t <= f + BURST_MS)
-        };
-        for (key, seq) in real.seqs.iter_mut() {
-            let of_peer = match key {
-                Key::State { peer: p, .. } | Key::Callbacks { peer: p, .. } => *p == peer,
-                Key::Fate { .. } | Key::Send { .. } => true,
-                Key::Steps { .. } => false,
-            };
-            if !of_peer {
-                continue;
-            }
-            for s in seq.iter_mut() {
-                if in_burst(s.t_ms) {
-                    s.t_ms -= shift;
-                }
-            }
-            seq.sort_by_key(|s| s.t_ms);
+        let mut windows = vec![(r, r + BURST_MS)];
+        if let Some(f) = first_at(real, peer, Machine::PeerConnection, "failed") {
+            windows.push((f, f + BURST_MS));
         }
+        shift_windows(real, peer, &windows, m as i64 - r as i64, true);
         first.get_or_insert(format!(
             "{peer} ice_connection disconnected at {r} ms, the model's at {m} ms"
         ));
     }
     first
-}
-
-fn state_key(peer: PeerId, machine: Machine) -> Key {
-    Key::State {
-        peer,
-        machine,
-        channel: None,
-    }
 }
 
 /// Inserts `failed` into the real ICE sequence where the real peer connection failed

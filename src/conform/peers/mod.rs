@@ -18,12 +18,12 @@
 pub mod aiortc;
 pub mod chromium;
 
-use super::normalize::Key;
+use super::normalize::{Key, Normalized};
 use super::{compare_traces_with, ConformReport, Deviation};
 use crate::model::ProfileName;
 use crate::scenario::Scenario;
 use crate::sim::{self, Engine, RunOptions, StackKind};
-use crate::trace::{Millis, Trace};
+use crate::trace::{Machine, Millis, PeerId, Trace};
 use std::path::Path;
 
 /// How conformance treats one real peer.
@@ -39,6 +39,49 @@ pub struct PeerRules {
     pub deviations: &'static [Deviation],
     /// Largest time difference between the same event in the model and the peer.
     pub tolerance_ms: Millis,
+}
+
+/// The key of a peer's (channel-less) machine states.
+fn state_key(peer: PeerId, machine: Machine) -> Key {
+    Key::State {
+        peer,
+        machine,
+        channel: None,
+    }
+}
+
+/// Moves the real side's events of `peer` (its states and callbacks, every message
+/// fate, and the send outcomes too if `sends`) that fall in one of the closed `windows`
+/// by `delta` ms, keeping each sequence in time order: for deviations whose timing is
+/// the peer's own (a randomized consent check, a slower check interval), so that what
+/// follows from that moment is compared at the model's time.
+fn shift_windows(
+    real: &mut Normalized,
+    peer: PeerId,
+    windows: &[(Millis, Millis)],
+    delta: i64,
+    sends: bool,
+) {
+    for (key, seq) in real.seqs.iter_mut() {
+        let moved = match key {
+            Key::State { peer: p, .. } | Key::Callbacks { peer: p, .. } => *p == peer,
+            Key::Fate { .. } => true,
+            Key::Send { .. } => sends,
+            Key::Steps { .. } => false,
+        };
+        if !moved {
+            continue;
+        }
+        for s in seq.iter_mut() {
+            if windows
+                .iter()
+                .any(|&(from, to)| s.t_ms >= from && s.t_ms <= to)
+            {
+                s.t_ms = s.t_ms.saturating_add_signed(delta);
+            }
+        }
+        seq.sort_by_key(|s| s.t_ms);
+    }
 }
 
 /// The real peers with a player.
