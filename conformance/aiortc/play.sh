@@ -79,9 +79,17 @@ pids=()
 for name in "${order[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 0.5; done
     (
-        rc=0
-        timeout 300 "$venv/bin/python" "$here/player.py" "${path_of[$name]}" "$out/$name.jsonl" \
-            > "$logdir/$name.out" 2> "$logdir/$name.err" || rc=$?
+        # A run whose player broke (exit other than 0 or 3; never a divergence, which
+        # only `dcsim conform` judges) is played once more, after one line saying why.
+        for attempt in 1 2; do
+            rc=0
+            timeout 300 "$venv/bin/python" "$here/player.py" "${path_of[$name]}" "$out/$name.jsonl" \
+                > "$logdir/$name.out" 2> "$logdir/$name.err" || rc=$?
+            if [ "$rc" = 0 ] || [ "$rc" = 3 ]; then break; fi
+            why="$(grep -v '^\s*$' "$logdir/$name.err" | tail -n 1)"
+            [ "$rc" = 124 ] && why="did not finish within 300 s"
+            echo "play.sh: $name: the player broke (attempt $attempt, exit $rc): ${why:-no message}" >&2
+        done
         echo "$rc" > "$logdir/$name.rc"
     ) &
     pids+=($!)

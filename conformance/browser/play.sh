@@ -119,11 +119,23 @@ for f in "${RUN[@]}"; do
   name="${NAME_OF[$f]}"
   echo "play.sh: play $name" >&2
   ( set +e
-    # The runner times out every wait itself; this is the last resort.
-    timeout -k 5 "${LIMIT_OF[$f]}" python3 "$HERE/runner.py" "${VERBOSE[@]}" --scenario "$f" --out "$OUT" \
-      --netns "$NS_NAME" --host-ip "$NS_HOST" --chromium "$(command -v "$CHROMIUM")" \
-      > "$OUT/.$name.log" 2>&1
-    echo $? > "$OUT/.$name.rc" ) &
+    # A run whose player broke (the page, the browser or the runner failed; never a
+    # divergence, which only `dcsim conform` judges) is played once more: it says why
+    # in one line, and its partial trace is kept in OUT/.broken/.
+    for attempt in 1 2; do
+      # The runner times out every wait itself; this is the last resort.
+      timeout -k 5 "${LIMIT_OF[$f]}" python3 "$HERE/runner.py" "${VERBOSE[@]}" --scenario "$f" --out "$OUT" \
+        --netns "$NS_NAME" --host-ip "$NS_HOST" --chromium "$(command -v "$CHROMIUM")" \
+        > "$OUT/.$name.log" 2>&1
+      rc=$?
+      [[ $rc == 0 ]] && break
+      why="$(grep -m1 '^error: ' "$OUT/.$name.log" || true)"
+      [[ $rc == 124 || $rc == 137 ]] && why="error: the runner did not finish within ${LIMIT_OF[$f]} s"
+      mkdir -p "$OUT/.broken"
+      [[ -f "$OUT/$name.partial.jsonl" ]] && mv "$OUT/$name.partial.jsonl" "$OUT/.broken/$name.attempt$attempt.jsonl"
+      echo "play.sh: $name: the player broke (attempt $attempt): ${why#error: }" >&2
+    done
+    echo $rc > "$OUT/.$name.rc" ) &
   PIDS+=("$!")
 done
 wait || true
@@ -132,7 +144,6 @@ for f in "${RUN[@]}"; do
   name="${NAME_OF[$f]}"
   rc="$(cat "$OUT/.$name.rc" 2>/dev/null || echo 1)"
   rm -f "$OUT/.$name.rc"
-  [[ "$rc" == 124 || "$rc" == 137 ]] && echo "  $name: error: the runner did not finish within ${LIMIT_OF[$f]} s" >&2
   [[ "$rc" == 0 ]] || FAILED+=("$name")
   if [[ -s "$OUT/.$name.log" ]]; then sed "s/^/  $name: /" "$OUT/.$name.log" >&2; fi
   rm -f "$OUT/.$name.log"
@@ -141,31 +152,4 @@ if [[ ${#FAILED[@]} -gt 0 ]]; then
   echo "play.sh: the player broke on: ${FAILED[*]}" >&2
   exit 1
 fi
-# A vanish (crash) stands for the scenario's fault between ICE connected and the end of
-# the DTLS handshake, a window of about 25 ms in Chrome. When this run's crash came after
-# a DTLS transport was already connected, the run did not play the scenario: it is moved
-# to OUT/.missed/ and listed as skipped, with the times, rather than compared.
-python3 - "$OUT" <<'PY' >&2
-import json, pathlib, shutil, sys
-out = pathlib.Path(sys.argv[1])
-for trace in sorted(out.glob("*.jsonl")):
-    events = [json.loads(line) for line in trace.read_text().splitlines() if line.strip()]
-    crash = next((e for e in events if e.get("event") == "fault" and e.get("action") == "crash"), None)
-    if crash is None:
-        continue
-    connected = next((e for e in events[: events.index(crash)]
-                      if e.get("machine") == "dtls" and e.get("to") == "connected"), None)
-    if connected is None:
-        continue
-    missed = out / ".missed"
-    missed.mkdir(exist_ok=True)
-    for f in (trace, trace.with_suffix(".toml")):
-        if f.exists():
-            shutil.move(str(f), str(missed / f.name))
-    reason = (f"window missed in this run: the vanish came at {crash['t_ms']} ms, after "
-              f"{connected.get('peer')}'s DTLS connected at {connected['t_ms']} ms")
-    with open(out / "skipped.txt", "a") as f:
-        f.write(f"{trace.stem}: {reason}\n")
-    print(f"play.sh: {trace.stem}: {reason}")
-PY
 echo "play.sh: done, $(ls "$OUT"/*.jsonl 2>/dev/null | wc -l) trace(s), $(wc -l < "$OUT/skipped.txt") skipped" >&2

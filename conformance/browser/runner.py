@@ -113,12 +113,14 @@ def variant_of(name, text, doc):
         new_text = pat.sub(r'\1action = "crash"\npeer = "b"\n# CRASH-AFTER-ICE: the browser player applies it once a reports ICE connected', new_text, count=1)
         changes.append(f"partition at {s['at_ms']} ms (never healed) -> crash of b "
                        "(the relay drops all of b's traffic and b's Chromium is killed with SIGKILL "
-                       "once its reports up to then are in: the remote vanishes without a close), "
-                       "at that time or, if later, as soon as a reports ICE `connected`: the "
-                       "scenario puts the fault in the phase just after ICE connects and before "
-                       "DTLS completes, which Chrome (signaling through the player's server) "
-                       "reaches some 50-100 ms later than the model; the trace's `crash` event "
-                       "has the time it happened")
+                       "once its reports up to then are in: the remote vanishes without a close). "
+                       "The scenario puts the fault just after ICE connects and before DTLS "
+                       "completes, which Chrome reaches later than the model; the relay cuts at "
+                       "the first moment of that window at or after the step's time: a's first "
+                       "DTLS record, dropped with everything after it (a sends DTLS only once "
+                       "its ICE is connected, and neither side can finish the handshake without "
+                       "it). The trace's `crash` event is when a's ICE `connected` report is in, "
+                       "a few ms after the cut")
     if changes:
         header = "".join(f"# Chromium variant of the built-in `{name}`: {c}.\n" for c in changes)
         header += "# Written by conformance/browser/runner.py; the model is run on exactly this.\n"
@@ -258,9 +260,10 @@ class Run:
 
     # -- faults -------------------------------------------------------------------------
 
-    def apply_fault(self, step):
+    def apply_fault(self, step, cut_at=None):
+        """Applies one fault now; `cut_at`: a vanish the relay already cut at that time."""
         a = step["action"]
-        t = now_ms()
+        t = now_ms() if cut_at is None else cut_at
         ev = {"event": "fault", "action": a}
         relay = self.relay
         if a == "partition":
@@ -284,7 +287,8 @@ class Run:
                 raise PlayerError(f"crash of {peer}: no browser process of its own")
             # The vanish: from this instant nothing of b reaches a (the relay drops
             # everything) and b's own later observations are not part of the trace.
-            relay.set_mode("drop")
+            if cut_at is None:
+                relay.set_mode("drop")
             with self.lock:
                 self.crashed_at[peer] = t
                 # b's Chromium is killed once its reports up to now are in (b streams
@@ -312,16 +316,39 @@ class Run:
             if wait > 0:
                 time.sleep(wait / 1000.0)
             after = s.get("after")
-            if after:
-                # a's ICE `connected`, or a's channel open.
-                keys = {"a-ice-connected": [("a", "ice_connection")],
-                        "a-channel-open": [("a", "data_channel")]}[after]
+            cut_at = None
+            if after == "a-ice-connected" and s["action"] == "crash":
+                # The relay cuts at the first datagram of the window (Relay.arm_vanish).
+                cut = threading.Event()
+                at = []
+                self.relay.arm_vanish(s["peer"], lambda t: (at.append(t), cut.set()))
+                if not cut.wait(10):
+                    with self.lock:
+                        self.errors.append(
+                            f"vanish of {s['peer']}: a sent no DTLS record within 10 s of the "
+                            "step, so its window (after a's ICE connected, before DTLS "
+                            "completes) never came")
+                        self.lock.notify_all()
+                    return
+                # The trace's vanish is the moment a's ICE `connected` report is in
+                # (a few ms after the cut: the survivor's page reports as it goes), so
+                # that it follows the state change that made the survivor send DTLS.
+                with self.lock:
+                    deadline = time.time() + 5
+                    while ("a", "ice_connection") not in self.phase and time.time() < deadline:
+                        self.lock.wait(0.001)
+                cut_at = max(at[0], now_ms())
+                self.log(f"path cut at {at[0] - self.t0:.1f} ms (a's first DTLS record), "
+                         f"vanish recorded at {cut_at - self.t0:.1f} ms")
+            elif after:
+                # a's channel open.
+                keys = {"a-channel-open": [("a", "data_channel")]}[after]
                 with self.lock:
                     deadline = time.time() + 10
                     while any(k not in self.phase for k in keys) and time.time() < deadline:
                         self.lock.wait(0.001)
             try:
-                self.apply_fault(s)
+                self.apply_fault(s, cut_at)
             except Exception as e:  # noqa: BLE001 - reported, the run fails
                 with self.lock:
                     self.errors.append(f"fault {s['action']} at {s['at_ms']} ms: {e}")
@@ -363,6 +390,27 @@ class Run:
 FAULTS = ("partition", "heal", "hold", "release", "loss", "latency", "crash")
 
 
+def vanish_misplaced(plan, trace):
+    """The vanish of a CRASH-AFTER-ICE variant must fall after a's ICE `connected` and
+    before any DTLS transport `connected`: else the run played another scenario than the
+    model's, which is a broken player (one line why), never a divergence or a skip."""
+    if not any(s.get("after") == "a-ice-connected" for s in plan["steps"]):
+        return []
+    crash = next((e for e in trace if e["event"] == "fault" and e["action"] == "crash"), None)
+    if crash is None:
+        return ["the vanish was never applied"]
+    before = trace[: trace.index(crash)]
+    ice = any(e.get("peer") == "a" and e.get("machine") == "ice_connection"
+              and e.get("to") == "connected" for e in before)
+    dtls = next((e for e in before if e.get("machine") == "dtls" and e.get("to") == "connected"), None)
+    if not ice:
+        return [f"the vanish at {crash['t_ms']} ms came before a reported ICE connected"]
+    if dtls:
+        return [f"the vanish at {crash['t_ms']} ms came after {dtls['peer']}'s DTLS connected "
+                f"at {dtls['t_ms']} ms"]
+    return []
+
+
 class Relay:
     """The network between the peers: a UDP mirror on the host side of the veth.
 
@@ -393,6 +441,8 @@ class Relay:
         self.sel.register(self.wake_r, selectors.EVENT_READ)
         self.forwarded = 0
         self.dropped = 0
+        self.owner = {}               # real (ip, port) -> "a" or "b", from signaling
+        self.vanish = None            # the armed vanish cut, see arm_vanish
 
     def proxy_for(self, real):
         with self.lock:
@@ -407,18 +457,48 @@ class Relay:
                 self.wake_w.send(b"x")
             return s
 
-    def rewrite(self, cand):
-        """The candidate as the other peer gets it (None: not relayed, e.g. TCP)."""
+    def rewrite(self, cand, owner):
+        """The candidate of peer `owner` as the other peer gets it (None: not relayed,
+        e.g. TCP)."""
         parts = cand.get("candidate", "").split()
         if len(parts) < 8 or parts[2].lower() != "udp" or ":" in parts[4]:
             return None
         if parts[4].endswith(".local"):
             raise PlayerError("mDNS host candidate; is WebRtcHideLocalIpsWithMdns disabled?")
-        s = self.proxy_for((parts[4], int(parts[5])))
+        real = (parts[4], int(parts[5]))
+        with self.lock:
+            self.owner[real] = owner
+        s = self.proxy_for(real)
         parts[4], parts[5] = self.host_ip, str(s.getsockname()[1])
         out = dict(cand)
         out["candidate"] = " ".join(parts)
         return out
+
+    def arm_vanish(self, victim, on_cut):
+        """Cuts the path (drop mode) at the first moment of the window the vanish is
+        about: after the survivor's ICE is connected and before either DTLS transport
+        can complete. The survivor sends its first DTLS record only once its ICE
+        transport is writable (iceConnectionState `connected`), and no DTLS handshake
+        can complete on either side without the survivor's first flight (DTLS 1.2 or
+        1.3, whichever side is the client): the cut drops that record and everything
+        after it. Driven by the datagrams, not by a clock, so the scenario is the same
+        on every run however fast the browser is. `on_cut(t_abs)` is called once, from
+        the relay's thread, after the cut."""
+        with self.lock:
+            self.vanish = {"victim": victim, "on_cut": on_cut}
+
+    def _vanish_cut(self, src, data):
+        """Under self.lock: the callback to call when this datagram is where an armed
+        vanish cuts (it is dropped, and so is everything after it)."""
+        v = self.vanish
+        if v is None or not data or not 20 <= data[0] <= 63:  # DTLS (RFC 7983)
+            return None
+        who = self.owner.get(src)
+        if who is None or who == v["victim"]:
+            return None
+        self.vanish = None
+        self.mode = "drop"
+        return v["on_cut"]
 
     def set_mode(self, mode):
         with self.lock:
@@ -452,8 +532,12 @@ class Relay:
                         continue  # ICMP errors of a vanished peer
                     dst = self.real_of.get(sock)
                     out = self.proxy_for(src)
+                    cut = None
                     with self.lock:
-                        if self.mode == "drop" or (self.loss > 0 and self.rng.random() < self.loss):
+                        cut = self._vanish_cut(src, data)
+                        if cut:
+                            self.dropped += 1
+                        elif self.mode == "drop" or (self.loss > 0 and self.rng.random() < self.loss):
                             self.dropped += 1
                         elif self.mode == "hold":
                             self.held.append((out, data, dst))
@@ -461,6 +545,8 @@ class Relay:
                             due = time.monotonic() + self.delay_ms / 1000.0
                             heapq.heappush(self.heap, (due, self.seq, out, data, dst))
                             self.seq += 1
+                    if cut:
+                        cut(now_ms())
             now = time.monotonic()
             while True:
                 with self.lock:
@@ -472,6 +558,19 @@ class Relay:
                     self.forwarded += 1
                 except OSError:
                     pass
+
+
+def browser_version(chromium):
+    """`Chromium 156.0.8078.114`: what the recorded trace says it was played on."""
+    try:
+        out = subprocess.run([chromium, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise PlayerError(f"{chromium} --version: {e}")
+    m = re.search(r"Chromium [0-9.]+", out)
+    if not m:
+        raise PlayerError(f"{chromium} --version printed no version: {out.strip()[:80]!r}")
+    return m.group(0)
 
 
 def ordered_event(e):
@@ -494,6 +593,8 @@ def ordered_event(e):
         keys = ["t_ms", "peer", "event", "channel", "name"]
     elif kind == "fault":
         keys = ["t_ms", "peer", "event", "action", "detail"]
+    elif kind == "meta":
+        keys = ["t_ms", "event", "name", "value"]
     else:
         keys = order
     return {k: e[k] for k in keys if k in e and e[k] is not None and e[k] is not False}
@@ -556,7 +657,8 @@ def make_handler(run):
                 return self.reply(200, {})
             if path == "/sig":
                 if msg["msg"].get("type") == "cand":
-                    cand = run.relay.rewrite(msg["msg"]["cand"])
+                    owner = "a" if msg["to"] == "b" else "b"
+                    cand = run.relay.rewrite(msg["msg"]["cand"], owner)
                     if cand is None:
                         return self.reply(200, {"dropped": True})
                     msg["msg"]["cand"] = cand
@@ -667,12 +769,15 @@ def main():
                     if not run.errors:
                         missing = sorted(set(roles) - run.crashed - run.done)
                         run.errors.append(f"timeout: page(s) {missing} did not finish the scenario")
+        if not run.errors:
+            run.errors.extend(vanish_misplaced(plan, run.trace()))
         if run.errors:
             print(f"error: {name}: {run.errors[0]}", file=sys.stderr)
             keep = out / f"{name}.partial.jsonl"
             keep.write_text("".join(json.dumps(ordered_event(e)) + "\n" for e in run.trace()))
             return 1
-        lines = [json.dumps(ordered_event(e), separators=(",", ":")) for e in run.trace()]
+        meta = {"t_ms": 0, "event": "meta", "name": "peer", "value": browser_version(args.chromium)}
+        lines = [json.dumps(ordered_event(e), separators=(",", ":")) for e in [meta, *run.trace()]]
         (out / f"{name}.jsonl").write_text("".join(line + "\n" for line in lines))
         code = 0
     finally:

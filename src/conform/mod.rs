@@ -145,8 +145,23 @@ pub fn compare_traces_with(
     unreported: fn(&Key) -> bool,
     tolerance_ms: Millis,
 ) -> Outcome {
+    compare_normalized(model, real, deviations, unreported, tolerance_ms, |_| {})
+}
+
+/// [`compare_traces_with`], with `retime` applied to the real side's normalized trace
+/// before anything else (a real peer's times measured from its own anchors:
+/// [`peers::anchor`]).
+pub fn compare_normalized(
+    model: &Trace,
+    real: &Trace,
+    deviations: &[Deviation],
+    unreported: fn(&Key) -> bool,
+    tolerance_ms: Millis,
+    retime: impl FnOnce(&mut Normalized),
+) -> Outcome {
     let mut model_n = normalize(model);
     let mut real_n = normalize(real);
+    retime(&mut real_n);
     model_n.seqs.retain(|k, _| !unreported(k));
     real_n.seqs.retain(|k, _| !unreported(k));
     let mut known = Vec::new();

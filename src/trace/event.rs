@@ -231,6 +231,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A fact about the run that is not an observation (who recorded it: a real peer's
+    /// player writes `name = "peer"` with the browser's version first in its trace).
+    /// Renderers show it; conformance and the invariants ignore it.
+    Meta {
+        /// What the fact is about (`peer`).
+        name: String,
+        /// The fact (`Chromium 156.0.8078.114`).
+        value: String,
+    },
     /// An invariant was violated.
     Violation {
         /// Invariant name from DESIGN.md.
@@ -268,6 +277,7 @@ impl TraceEvent {
             EventKind::Drop { .. } => "drop",
             EventKind::Callback { .. } => "callback",
             EventKind::Fault { .. } => "fault",
+            EventKind::Meta { .. } => "meta",
             EventKind::Violation { .. } => "violation",
         }
     }

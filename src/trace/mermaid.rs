@@ -115,6 +115,9 @@ impl Trace {
                         .unwrap_or_default();
                     note(&mut out, None, &format!("fault {action}{detail}{at}"));
                 }
+                EventKind::Meta { name, value } => {
+                    note(&mut out, None, &format!("{name}: {value}"));
+                }
                 EventKind::Violation { invariant, detail } => {
                     out.push_str("    rect rgb(255, 221, 221)\n");
                     note(

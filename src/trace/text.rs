@@ -112,6 +112,7 @@ pub(crate) fn describe(event: &TraceEvent) -> String {
             Some(d) => format!("fault {action} {d}"),
             None => format!("fault {action}"),
         },
+        EventKind::Meta { name, value } => format!("{name}: {value}"),
         EventKind::Violation { invariant, detail } => {
             format!("!! violation {invariant}: {detail}")
         }

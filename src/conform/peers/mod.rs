@@ -16,10 +16,11 @@
 //! their tolerance is theirs, not the simulator's 250 ms.
 
 pub mod aiortc;
+pub mod anchor;
 pub mod chromium;
 
 use super::normalize::{Key, Normalized};
-use super::{compare_traces_with, ConformReport, Deviation};
+use super::{compare_normalized, ConformReport, Deviation};
 use crate::model::ProfileName;
 use crate::scenario::Scenario;
 use crate::sim::{self, Engine, RunOptions, StackKind};
@@ -135,12 +136,15 @@ pub fn conform_recorded(
             engine: Engine::Direct,
         },
     )?;
-    let outcome = compare_traces_with(
+    let outcome = compare_normalized(
         &model.trace,
         &recorded,
         rules.deviations,
         rules.unreported,
         tolerance_ms.unwrap_or(rules.tolerance_ms),
+        |real| {
+            anchor::rebase(&model.trace, &recorded, real);
+        },
     );
     Ok(ConformReport {
         scenario: scenario.name.clone(),
