@@ -28,8 +28,13 @@ esac
 
 # A debug build: CI has it from the tests already (a release build would compile
 # webrtc/rtc once more); the model runs take milliseconds either way.
-cargo build --quiet --bin dcsim
-dcsim=target/debug/dcsim
+# DCSIM_BIN: an already built dcsim to compare with instead.
+if [[ -n "${DCSIM_BIN:-}" ]]; then
+    dcsim="$DCSIM_BIN"
+else
+    cargo build --quiet --bin dcsim
+    dcsim=target/debug/dcsim
+fi
 
 # Each peer is played once and compared once: a divergence fails the run, it is never
 # played again until it agrees (that would hide a real divergence). Real peers run on
