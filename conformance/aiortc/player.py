@@ -110,6 +110,19 @@ def check_expressible(sc):
 # Trace
 
 
+
+def peer_version():
+    """`aiortc 1.16.0 (aioice 0.10.2)`: the versions the trace was recorded with."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(pkg):
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "?"
+
+    return f"aiortc {v('aiortc')} (aioice {v('aioice')})"
+
 class Recorder:
     def __init__(self, loop):
         self.loop = loop
@@ -175,7 +188,9 @@ class Recorder:
         # Stable sort: events recorded in the same millisecond keep their order; a
         # timestamp read before a late callback is never later than the next one anyway.
         events = sorted(self.events, key=lambda e: e["t_ms"])
-        return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+        # What the run was played on, first (dcsim's `meta` event).
+        meta = {"t_ms": 0, "event": "meta", "name": "peer", "value": peer_version()}
+        return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in [meta, *events])
 
 
 def error_text(exc):
