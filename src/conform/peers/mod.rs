@@ -13,7 +13,10 @@
 //! Each peer has [`PeerRules`] (its own module): the sequences it cannot report (dropped
 //! from both traces), its known deviations from the spec (rewritten in its trace, as the
 //! `rtc` deviations are) and its timing tolerance. Real peers run on wall-clock time, so
-//! their tolerance is theirs, not the simulator's 250 ms.
+//! their tolerance is theirs, not the simulator's 250 ms, and their times are measured
+//! from each run's own anchor events (the steps, the faults, the offers: [`anchor`]), so
+//! that a browser that starts late or a vanish the player times on the peer's own report
+//! moves nothing but what it causes.
 
 pub mod aiortc;
 pub mod anchor;
