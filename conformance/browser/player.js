@@ -31,12 +31,16 @@ function emit(ev) {
   outbox.push(ev);
   if (flushTimer === null) flushTimer = setTimeout(flush, 0);
 }
+const inFlight = new Set();   // /events posts not answered yet
 function flush() {
   flushTimer = null;
   if (!outbox.length) return Promise.resolve();
   const events = outbox;
   outbox = [];
-  return post("/events", { role: ROLE, events });
+  const p = post("/events", { role: ROLE, events });
+  inFlight.add(p);
+  p.finally(() => inFlight.delete(p));
+  return p;
 }
 function fail(err) {
   const text = err && err.stack ? String(err.stack).split("\n").slice(0, 3).join(" | ") : String(err);
@@ -379,6 +383,12 @@ async function handleSignal(m, role) {
     const answer = await me.pc.createAnswer();
     await me.pc.setLocalDescription(answer);
     await post("/sig", { to: "a", msg: { type: "answer", sdp: answer.sdp } });
+  } else if (m.type === "flush") {
+    // The runner is about to kill this peer: everything observed up to now must be in.
+    for (const id of LOCAL) peers[id].sync();
+    flush();
+    await Promise.allSettled([...inFlight]);
+    await post("/flushed", { role: ROLE, t: nowAbs() });
   } else if (m.type === "answer" && answerWaiter) {
     const w = answerWaiter;
     answerWaiter = null;

@@ -230,6 +230,7 @@ class Run:
         self.crashed_at = {}          # peer -> t_abs of its crash (its later events dropped)
         self.latest = {}              # peer -> t_abs of its latest event received
         self.applied = []             # (step, t_abs) of the faults applied
+        self.flushed = {}             # peer -> page time of its latest /flushed answer
 
     def log(self, text):
         if self.verbose:
@@ -247,11 +248,6 @@ class Run:
                     self.lock.notify_all()
                 self.events.append((t, self.seq, e))
                 self.seq += 1
-
-    def reported_past(self, peer, t_abs):
-        """b's page has reported an event made after t_abs (its sync poll runs every
-        20 ms, so an event after the cut means everything before it is in)."""
-        return self.latest.get(peer, 0.0) > t_abs
 
     def add_global(self, t_abs, event):
         with self.lock:
@@ -291,11 +287,19 @@ class Run:
                 relay.set_mode("drop")
             with self.lock:
                 self.crashed_at[peer] = t
-                # b's Chromium is killed once its reports up to now are in (b streams
-                # them as they happen), at most 500 ms later.
-                deadline = time.time() + 0.5
-                while time.time() < deadline and not self.reported_past(peer, t):
+                # b's Chromium is killed once its reports up to now are in: the page is
+                # asked through its mailbox to report everything and answers when its
+                # reports are acknowledged. (Waiting for a report made after the cut
+                # was not enough: a page can be silent, or its reports late, for over
+                # 500 ms, and the run then lost b's ICE `connected`.)
+                self.flushed.pop(peer, None)
+                self.mail[peer].append({"type": "flush"})
+                self.lock.notify_all()
+                deadline = time.time() + 10
+                while time.time() < deadline and self.flushed.get(peer, 0.0) <= t:
                     self.lock.wait(0.005)
+                if self.flushed.get(peer, 0.0) <= t:
+                    raise PlayerError(f"{peer}'s page did not report within 10 s of the vanish")
             os.killpg(p.pid, signal.SIGKILL)
             with self.lock:
                 self.crashed.add(peer)
@@ -703,6 +707,11 @@ def make_handler(run):
                         run.lock.wait(0.5)
                     out, run.mail[role] = run.mail[role], []
                 return self.reply(200, {"msgs": out})
+            if path == "/flushed":
+                with run.lock:
+                    run.flushed[msg["role"]] = float(msg["t"])
+                    run.lock.notify_all()
+                return self.reply(200, {})
             if path == "/done":
                 with run.lock:
                     run.done.add(msg["role"])
