@@ -294,3 +294,32 @@ fn chrome_late_disconnect_moves_the_failure_with_it() {
         report.render_details()
     );
 }
+
+/// `chrome-bufferedamountlow-timing`, the place of the event: in this Chromium 156 run
+/// (`conformance/browser/evidence/late-channel-bal-before-open.jsonl`) the late
+/// channel's first `bufferedamountlow` came in the same millisecond as, and before, its
+/// `open`, where the model has it after; the deviation puts the model's events in their
+/// place, and nothing else differs.
+#[test]
+fn chrome_bufferedamountlow_can_come_before_open() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance/browser/evidence/late-channel-bal-before-open.jsonl");
+    let real = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
+        .expect("parses");
+    let names: Vec<String> = callbacks(&real, PeerId::A, "late")
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(names[..2], ["bufferedamountlow", "open"]);
+    let scenario = dcsim::scenario::builtin::get("late-channel").expect("built-in");
+    let report = dcsim::conform::peers::conform_recorded(RealPeer::Chromium, &scenario, real, None)
+        .expect("compares");
+    let ids: Vec<&str> = report.outcome.known.iter().map(|k| k.id).collect();
+    assert!(ids.contains(&"chrome-bufferedamountlow-timing"), "{ids:?}");
+    assert_eq!(
+        report.outcome.verdict(),
+        Verdict::Known,
+        "{}",
+        report.render_details()
+    );
+}

@@ -115,12 +115,11 @@ def variant_of(name, text, doc):
                        "(the relay drops all of b's traffic and b's Chromium is killed with SIGKILL "
                        "once its reports up to then are in: the remote vanishes without a close). "
                        "The scenario puts the fault just after ICE connects and before DTLS "
-                       "completes, which Chrome reaches later than the model; the relay cuts at "
-                       "the first moment of that window at or after the step's time: a's first "
-                       "DTLS record, dropped with everything after it (a sends DTLS only once "
-                       "its ICE is connected, and neither side can finish the handshake without "
-                       "it). The trace's `crash` event is when a's ICE `connected` report is in, "
-                       "a few ms after the cut")
+                       "completes, which Chrome reaches later than the model. From the step's "
+                       "time on, the relay drops every DTLS record from a's first one on (no "
+                       "DTLS handshake completes without a's first flight) while STUN still "
+                       "passes, and cuts the path when both peers have reported ICE `connected`; "
+                       "the trace's `crash` event is that moment")
     if changes:
         header = "".join(f"# Chromium variant of the built-in `{name}`: {c}.\n" for c in changes)
         header += "# Written by conformance/browser/runner.py; the model is run on exactly this.\n"
@@ -322,42 +321,31 @@ class Run:
             after = s.get("after")
             cut_at = None
             if after == "a-ice-connected" and s["action"] == "crash":
-                # The path is cut at the first of two moments, both inside the window
-                # (after a's ICE connected, before any DTLS transport connected): the
-                # relay sees a's first DTLS record (Relay.arm_vanish), or a's ICE
-                # `connected` report is in while a has sent no DTLS yet (its handshake
-                # started late: a DTLS flight that came too early is resent 1 s later).
-                cut = threading.Event()
-                at = []
-                self.relay.arm_vanish(s["peer"], lambda t: (at.append(t), cut.set()))
-                how = "a's first DTLS record"
+                # Both ICE agents connected (as in the model, b first at 31 ms, a at
+                # 41 ms), no DTLS transport connected: the relay stops DTLS at a's first
+                # record (Relay.arm_vanish), and the path is cut once both pages have
+                # reported ICE `connected`.
+                self.relay.arm_vanish(s["peer"])
+                both = [("a", "ice_connection"), ("b", "ice_connection")]
                 with self.lock:
                     deadline = time.time() + 10
-                    while ("a", "ice_connection") not in self.phase and not cut.is_set() \
-                            and time.time() < deadline:
+                    while any(k not in self.phase for k in both) and time.time() < deadline:
                         self.lock.wait(0.001)
-                if not cut.is_set() and self.relay.disarm_vanish():
-                    at.append(now_ms())
-                    how = "a's ICE connected report, before any DTLS record of a"
-                elif not cut.wait(1):
+                    missing = [p for p, _ in both if (p, "ice_connection") not in self.phase]
+                if missing:
+                    self.relay.cut_now()
                     with self.lock:
                         self.errors.append(
-                            f"vanish of {s['peer']}: neither a's ICE connected nor a DTLS "
-                            "record of a within 10 s of the step: its window never came")
+                            f"vanish of {s['peer']}: {' and '.join(missing)} reported no ICE "
+                            "connected within 10 s of the step: its window never came")
                         self.lock.notify_all()
                     return
-                # The trace's vanish is the moment a's ICE `connected` report is in
-                # (a few ms after a DTLS cut: the page reports as it goes), so that it
-                # follows the state change that let a send DTLS.
-                with self.lock:
-                    deadline = time.time() + 5
-                    while ("a", "ice_connection") not in self.phase and time.time() < deadline:
-                        self.lock.wait(0.001)
-                cut_at = max(at[0], now_ms())
+                dtls_at = self.relay.cut_now()
+                cut_at = now_ms()
                 for t, who, b0, n in self.relay.dtls_seen:
                     self.log(f"DTLS datagram from {who} at {t - self.t0:.1f} ms: type {b0}, {n} bytes")
-                self.log(f"path cut at {at[0] - self.t0:.1f} ms ({how}), "
-                         f"vanish recorded at {cut_at - self.t0:.1f} ms")
+                self.log("DTLS dropped from " + (f"{dtls_at - self.t0:.1f} ms" if dtls_at else "(a sent none)")
+                         + f", path cut at {cut_at - self.t0:.1f} ms")
             elif after:
                 # a's channel open.
                 keys = {"a-channel-open": [("a", "data_channel")]}[after]
@@ -409,7 +397,7 @@ FAULTS = ("partition", "heal", "hold", "release", "loss", "latency", "crash")
 
 
 def vanish_misplaced(plan, trace):
-    """The vanish of a CRASH-AFTER-ICE variant must fall after a's ICE `connected` and
+    """The vanish of a CRASH-AFTER-ICE variant must fall after both ICE `connected` and
     before any DTLS transport `connected`: else the run played another scenario than the
     model's, which is a broken player (one line why), never a divergence or a skip."""
     if not any(s.get("after") == "a-ice-connected" for s in plan["steps"]):
@@ -418,11 +406,11 @@ def vanish_misplaced(plan, trace):
     if crash is None:
         return ["the vanish was never applied"]
     before = trace[: trace.index(crash)]
-    ice = any(e.get("peer") == "a" and e.get("machine") == "ice_connection"
-              and e.get("to") == "connected" for e in before)
     dtls = next((e for e in before if e.get("machine") == "dtls" and e.get("to") == "connected"), None)
-    if not ice:
-        return [f"the vanish at {crash['t_ms']} ms came before a reported ICE connected"]
+    for peer in ("a", "b"):
+        if not any(e.get("peer") == peer and e.get("machine") == "ice_connection"
+                   and e.get("to") == "connected" for e in before):
+            return [f"the vanish at {crash['t_ms']} ms came before {peer} reported ICE connected"]
     if dtls:
         return [f"the vanish at {crash['t_ms']} ms came after {dtls['peer']}'s DTLS connected "
                 f"at {dtls['t_ms']} ms"]
@@ -493,43 +481,41 @@ class Relay:
         out["candidate"] = " ".join(parts)
         return out
 
-    def arm_vanish(self, victim, on_cut):
-        """Cuts the path (drop mode) at the first moment of the window the vanish is
-        about: after the survivor's ICE is connected and before either DTLS transport
-        can complete. The survivor sends its first DTLS record only once its ICE
-        transport is writable (iceConnectionState `connected`), and no DTLS handshake
-        can complete on either side without the survivor's first flight (DTLS 1.2 or
-        1.3, whichever side is the client): the cut drops that record and everything
-        after it. Driven by the datagrams, not by a clock, so the scenario is the same
-        on every run however fast the browser is. `on_cut(t_abs)` is called once, from
-        the relay's thread, after the cut."""
+    def arm_vanish(self, victim):
+        """Arms the first half of a vanish placed just after ICE connects and before DTLS
+        completes: from the survivor's first DTLS record on, every DTLS record is dropped
+        in both directions while STUN still passes, so both ICE agents can finish
+        connecting but no DTLS handshake can complete on either side (none completes
+        without the survivor's first flight, DTLS 1.2 or 1.3, whichever side is the
+        client). `cut_now` then drops everything. Driven by the datagrams, not by a
+        clock: the survivor sends DTLS only once its ICE transport is writable, which a
+        page reports some ms later, and in DTLS 1.3 the client completes 10 ms (one
+        latency) after the survivor's first flight."""
         with self.lock:
-            self.vanish = {"victim": victim, "on_cut": on_cut}
+            self.vanish = {"victim": victim, "dtls_dropped_at": None}
 
-    def disarm_vanish(self):
-        """Cuts the path now if the armed vanish has not cut yet; False if it had."""
+    def cut_now(self):
+        """Drops everything from now on (the second half of the vanish). Returns the
+        time DTLS started being dropped (None: a had sent no DTLS yet)."""
         with self.lock:
-            if self.vanish is None:
-                return False
-            self.vanish = None
+            v, self.vanish = self.vanish, None
             self.mode = "drop"
         self.wake_w.send(b"x")
-        return True
+        return v["dtls_dropped_at"] if v else None
 
-    def _vanish_cut(self, src, data):
-        """Under self.lock: the callback to call when this datagram is where an armed
-        vanish cuts (it is dropped, and so is everything after it)."""
+    def _vanish_drops(self, src, data):
+        """Under self.lock: True when an armed vanish drops this datagram."""
         v = self.vanish
         if data and 20 <= data[0] <= 63 and len(self.dtls_seen) < 12:
             self.dtls_seen.append((now_ms(), self.owner.get(src), data[0], len(data)))
         if v is None or not data or not 20 <= data[0] <= 63:  # DTLS (RFC 7983)
-            return None
-        who = self.owner.get(src)
-        if who is None or who == v["victim"]:
-            return None
-        self.vanish = None
-        self.mode = "drop"
-        return v["on_cut"]
+            return False
+        if v["dtls_dropped_at"] is None:
+            who = self.owner.get(src)
+            if who is None or who == v["victim"]:
+                return False
+            v["dtls_dropped_at"] = now_ms()
+        return True
 
     def set_mode(self, mode):
         with self.lock:
@@ -563,10 +549,8 @@ class Relay:
                         continue  # ICMP errors of a vanished peer
                     dst = self.real_of.get(sock)
                     out = self.proxy_for(src)
-                    cut = None
                     with self.lock:
-                        cut = self._vanish_cut(src, data)
-                        if cut:
+                        if self._vanish_drops(src, data):
                             self.dropped += 1
                         elif self.mode == "drop" or (self.loss > 0 and self.rng.random() < self.loss):
                             self.dropped += 1
@@ -576,8 +560,6 @@ class Relay:
                             due = time.monotonic() + self.delay_ms / 1000.0
                             heapq.heappush(self.heap, (due, self.seq, out, data, dst))
                             self.seq += 1
-                    if cut:
-                        cut(now_ms())
             now = time.monotonic()
             while True:
                 with self.lock:
