@@ -109,7 +109,7 @@ EOF
 - **Issue 5** (checker over 1 M unique states per second per core, full check in under
   a minute and 4 GiB): the full default guarded check now runs to the end within the
   minute (the row gives states, depth and time; peak RSS 1.31 GB measured with
-  `/usr/bin/time -v`, README), but the per-core rate is about a fifth (small world) to a
+  `/usr/bin/time -v`, docs/checker.md), but the per-core rate is about a fifth (small world) to a
   tenth (full run) of 1 M unique states/s: missed. perf puts the time in hash lookups
   that miss the CPU caches (visited set, step caches) and in reference counting of
   shared state pieces; closing the gap needs states as small interned ids.

@@ -62,7 +62,7 @@ fn raw_send_while_connecting_is_the_shortest_counterexample() {
 /// The guarded application passes small worlds that each cover one part of the
 /// lifecycle, explored to the end, and their unique state counts are pinned: they change
 /// when the model, the guard, the monitor or the explorer's reductions change, so look at
-/// why before updating them. (The full world, everything at once, is the README's run.)
+/// why before updating them. (The full world, everything at once, is docs/checker.md's run.)
 #[test]
 fn guarded_app_passes_and_state_counts_are_pinned() {
     use Profile as P;

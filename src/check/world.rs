@@ -118,7 +118,7 @@ impl Default for Bounds {
     /// or a guard expiry) at any moment; any order of deliveries, and any packet never
     /// delivered. No retransmission, drop or duplicate: a packet that is never delivered
     /// already covers a loss, and each of those bounds multiplies the state space by 2 to
-    /// 20 (see the README for the measured sizes).
+    /// 20 (see docs/checker.md for the measured sizes).
     ///
     /// The delayed SACK is sent within the step that owes it (`delayed-sack=0`: the same
     /// histories of events as firing it any time later, see

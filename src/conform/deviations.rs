@@ -279,7 +279,7 @@ fn sctp_connecting_without_association(
     )
 }
 
-/// [`DEVIATIONS`] as a Markdown table (for the README and `dcsim conform --details`).
+/// [`DEVIATIONS`] as a Markdown table (for docs/conformance.md and `dcsim conform --details`).
 pub fn render_markdown() -> String {
     let mut out = String::from(
         "| id | handling | what the crate does | source | instead | pinned by |\n\
