@@ -5,7 +5,7 @@
 use dcsim::conform::peers::{conform_recorded, RealPeer};
 use dcsim::conform::{compare_traces_with, Verdict};
 use dcsim::scenario::Scenario;
-use dcsim::trace::{EventKind, Machine, PeerId, SendOutcome, Trace};
+use dcsim::trace::{EventKind, Machine, PeerId, Trace};
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -25,8 +25,9 @@ fn scenario(path: &str) -> Scenario {
 const RECORDED: &str = "tests/data/real-peers/chromium/checking-disconnected-failed";
 
 /// The recorded run, as if the browser had taken `late` ms longer to make its offer:
-/// every event the offer causes moves (up to the app's `close_peer`, a scripted step);
-/// what the script times itself (the sends, the steps) does not.
+/// every event from the offer on moves, the vanish (which the player places on Chrome's
+/// progress) with them, and so do the steps after the vanish (the player keeps them at
+/// their distance to it); what the script did before the offer does not move.
 fn started_late(trace: &Trace, late: u64) -> Trace {
     let offer = trace
         .events
@@ -37,26 +38,12 @@ fn started_late(trace: &Trace, late: u64) -> Trace {
         })
         .map(|e| e.t_ms)
         .expect("an offer");
-    let close = trace
-        .events
-        .iter()
-        .find(|e| matches!(&e.kind, EventKind::Fault { action, .. } if action == "close_peer"))
-        .map(|e| e.t_ms)
-        .expect("a close_peer step");
     let mut out = trace.clone();
     for e in &mut out.events {
-        let scripted = match &e.kind {
-            EventKind::Send {
-                outcome, flushed, ..
-            } => !(*flushed && *outcome == SendOutcome::Sent),
-            EventKind::Fault { action, .. } => action != "crash",
-            _ => false,
-        };
-        if !scripted && e.t_ms >= offer && e.t_ms < close {
+        if e.t_ms >= offer {
             e.t_ms += late;
         }
     }
-    out.events.sort_by_key(|e| e.t_ms);
     out
 }
 

@@ -383,6 +383,8 @@ async function handleSignal(m, role) {
     const answer = await me.pc.createAnswer();
     await me.pc.setLocalDescription(answer);
     await post("/sig", { to: "a", msg: { type: "answer", sdp: answer.sdp } });
+  } else if (m.type === "shift") {
+    shiftSteps(m.after_ms, m.by_ms);
   } else if (m.type === "flush") {
     // The runner is about to kill this peer: everything observed up to now must be in.
     for (const id of LOCAL) peers[id].sync();
@@ -496,28 +498,53 @@ async function main() {
       if (id === "a" || spec.negotiated) peers[id].createChannel(spec);
     }
   }
-  const groups = new Map();
   for (const s of plan.steps) {
-    if (!groups.has(s.at_ms)) groups.set(s.at_ms, []);
-    groups.get(s.at_ms).push(s);
+    if (!stepGroups.has(s.at_ms)) stepGroups.set(s.at_ms, { steps: [], timer: null });
+    stepGroups.get(s.at_ms).steps.push(s);
   }
-  // A step's timer is set LEAD_MS early and the step then waits, spinning, for its
-  // exact time: Chrome's timers fired up to 8 ms late in a split run (remote-close's send
-  // at 1005 ms ran at 1013 ms, after the remote's reset had arrived at 1011 ms), which
-  // is the width of the windows the race scenarios are about.
-  const LEAD_MS = 15;
-  for (const [at, steps] of groups) {
-    setTimeout(() => {
-      while (nowAbs() < t0 + at) { /* spin, at most LEAD_MS */ }
-      for (const s of steps) runStep(s);
-    }, Math.max(0, t0 + at - LEAD_MS - nowAbs()));
-  }
+  for (const at of stepGroups.keys()) scheduleGroup(at);
   setInterval(() => { for (const id of LOCAL) peers[id].sync(); }, 20);
-  setTimeout(async () => {
+  scheduleEnd();
+}
+
+// Steps by scenario time, each group with its pending timer. `shiftMs`: how much later
+// than its scenario time a step after an event-placed fault runs (the runner says so).
+const stepGroups = new Map();
+let shiftMs = 0;
+let shiftAfter = Infinity;
+let endTimer = null;
+const dueAt = (at) => t0 + at + (at > shiftAfter ? shiftMs : 0);
+
+// A step's timer is set LEAD_MS early and the step then waits, spinning, for its exact
+// time: Chrome's timers fired up to 8 ms late in a split run (remote-close's send at
+// 1005 ms ran at 1013 ms, after the remote's reset had arrived at 1011 ms), which is the
+// width of the windows the race scenarios are about.
+const LEAD_MS = 15;
+function scheduleGroup(at) {
+  const g = stepGroups.get(at);
+  if (g.timer !== null) clearTimeout(g.timer);
+  g.timer = setTimeout(() => {
+    while (nowAbs() < dueAt(at)) { /* spin, at most LEAD_MS */ }
+    g.timer = null;
+    stepGroups.delete(at);
+    for (const s of g.steps) runStep(s);
+  }, Math.max(0, dueAt(at) - LEAD_MS - nowAbs()));
+}
+
+function scheduleEnd() {
+  if (endTimer !== null) clearTimeout(endTimer);
+  endTimer = setTimeout(async () => {
     for (const id of LOCAL) { peers[id].sync(); peers[id].finish(); }
     await flush();
     await post("/done", { role: ROLE });
-  }, Math.max(0, t0 + plan.duration_ms - nowAbs()));
+  }, Math.max(0, dueAt(plan.duration_ms) - nowAbs()));
+}
+
+function shiftSteps(afterMs, byMs) {
+  shiftAfter = Math.min(shiftAfter, afterMs);
+  shiftMs += byMs;
+  for (const at of stepGroups.keys()) if (at > afterMs) scheduleGroup(at);
+  scheduleEnd();
 }
 
 main().catch(fail);

@@ -230,6 +230,7 @@ class Run:
         self.latest = {}              # peer -> t_abs of its latest event received
         self.applied = []             # (step, t_abs) of the faults applied
         self.flushed = {}             # peer -> page time of its latest /flushed answer
+        self.shift_ms = 0.0           # how much later than scheduled the later steps run
 
     def log(self, text):
         if self.verbose:
@@ -311,11 +312,36 @@ class Run:
         self.log(f"fault {a} applied at {t - self.t0:.1f} ms")
         self.applied.append((step, t))
         self.add_global(t, ev)
+        if step.get("after"):
+            self.shift_after(step, t)
+
+    def shift_after(self, step, t_abs):
+        """A fault placed by an event (after a's ICE connected, after a's channel open)
+        comes later than its scenario time, by as much as Chrome is slower than the
+        model to get there. The steps after it keep their distance to it: every later
+        step, fault and the end of the run move by that lateness, so that the scenario
+        Chrome plays after the fault is the model's (a send 15.955 s after the vanish
+        stays 0.55 s after connectionState `failed`, whatever the browser's start-up).
+        The pages are told through their mailboxes; the comparison measures the steps
+        from the fault (src/conform/peers/anchor.rs)."""
+        late = max(0.0, t_abs - (self.t0 + self.shift_ms + step["at_ms"]))
+        if late <= 0:
+            return
+        with self.lock:
+            self.shift_ms += late
+            for role in self.roles:
+                for peer in ("a", "b") if role == "ab" else (role,):
+                    if peer not in self.crashed_at:
+                        self.mail[peer].append({"type": "shift", "after_ms": step["at_ms"],
+                                                "by_ms": late})
+                        break
+            self.lock.notify_all()
+        self.log(f"steps after {step['at_ms']} ms shifted by {late:.1f} ms")
 
     def fault_thread(self):
         faults = [s for s in self.plan["steps"] if s["action"] in FAULTS]
         for s in faults:
-            wait = (self.t0 + s["at_ms"]) - now_ms()
+            wait = (self.t0 + self.shift_ms + s["at_ms"]) - now_ms()
             if wait > 0:
                 time.sleep(wait / 1000.0)
             after = s.get("after")
@@ -366,7 +392,7 @@ class Run:
     def trace(self):
         if self.t0 is None:
             return []
-        dur = self.plan["duration_ms"]
+        dur = self.plan["duration_ms"] + int(self.shift_ms)
         out = []
         for t, seq, e in sorted(self.events, key=lambda x: (int(max(0.0, x[0] - self.t0)), x[1])):
             t_ms = int(max(0.0, t - self.t0))
@@ -613,6 +639,13 @@ def ordered_event(e):
     return {k: e[k] for k in keys if k in e and e[k] is not None and e[k] is not False}
 
 
+class Server(ThreadingHTTPServer):
+    # The pages keep up to a dozen requests in flight (events, signaling, long polls);
+    # with the default listen backlog of 5 a burst was refused and the page's fetch
+    # failed ("TypeError: Failed to fetch", a broken player).
+    request_queue_size = 128
+
+
 def make_handler(run):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, fmt, *args):  # quiet
@@ -748,7 +781,7 @@ def main():
     plan = build_plan(doc, "split" if split else "single")
     run = Run(plan, roles, args.netns, args.verbose)
 
-    server = ThreadingHTTPServer((args.host_ip, 0), make_handler(run))
+    server = Server((args.host_ip, 0), make_handler(run))
     server.daemon_threads = True
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -780,7 +813,7 @@ def main():
                 run.errors.append("timeout: the page(s) did not load within 45 s")
             if not run.errors:
                 deadline = time.time() + (run.t0 - now_ms()) / 1000 + plan["duration_ms"] / 1000 + 20
-                while not run.errors and time.time() < deadline:
+                while not run.errors and time.time() < deadline + run.shift_ms / 1000:
                     live = set(roles) - run.crashed
                     if live <= run.done:
                         break

@@ -145,11 +145,11 @@ pub fn compare_traces_with(
     unreported: fn(&Key) -> bool,
     tolerance_ms: Millis,
 ) -> Outcome {
-    compare_normalized(model, real, deviations, unreported, tolerance_ms, |_| {})
+    compare_normalized(model, real, deviations, unreported, tolerance_ms, |_, _| {})
 }
 
-/// [`compare_traces_with`], with `retime` applied to the real side's normalized trace
-/// before anything else (a real peer's times measured from its own anchors:
+/// [`compare_traces_with`], with `retime(model, real)` applied to the real side's
+/// normalized trace before anything else (a real peer's times measured from its own anchors:
 /// [`peers::anchor`]).
 pub fn compare_normalized(
     model: &Trace,
@@ -157,11 +157,11 @@ pub fn compare_normalized(
     deviations: &[Deviation],
     unreported: fn(&Key) -> bool,
     tolerance_ms: Millis,
-    retime: impl FnOnce(&mut Normalized),
+    retime: impl FnOnce(&Normalized, &mut Normalized),
 ) -> Outcome {
     let mut model_n = normalize(model);
     let mut real_n = normalize(real);
-    retime(&mut real_n);
+    retime(&model_n, &mut real_n);
     model_n.seqs.retain(|k, _| !unreported(k));
     real_n.seqs.retain(|k, _| !unreported(k));
     let mut known = Vec::new();

@@ -145,8 +145,8 @@ pub fn conform_recorded(
         rules.deviations,
         rules.unreported,
         tolerance_ms.unwrap_or(rules.tolerance_ms),
-        |real| {
-            anchor::rebase(&model.trace, &recorded, real);
+        |model_n, real_n| {
+            anchor::rebase(&model.trace, model_n, &recorded, real_n);
         },
     );
     Ok(ConformReport {
