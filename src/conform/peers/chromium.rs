@@ -112,7 +112,7 @@ pub const DEVIATIONS: &[Deviation] = &[
                   channel's `open`), depend on load",
         source: "Chromium 148, measured (happy-path: 96 to 100 events for 100 sends \
                  across runs; oversize-message: one event for two 64 KiB sends); \
-                 Chromium 156 (late-channel: the event 0 ms before `open` in 1 of 10 runs)",
+                 Chromium 156 (late-channel: an event in the instant of `open` and before it in 7 of 10 runs on 2026-12-05)",
         expected: "the model's w3c profile: one event 1 ms after each task's sends \
                    (W3C: bufferedAmount counts bytes not yet transmitted; when a task \
                    runs is up to the user agent)",
