@@ -422,6 +422,54 @@ fn dcep_handshake_deadline_closes_an_unacknowledged_channel() {
     assert_eq!(p.send(A, "chat", 1, 1), Err(RS.errors.closed.to_string()));
 }
 
+/// The deadline closes the channel as rtc's `close()` does: a stream reset goes out
+/// behind the OPEN still in flight, and the stream id stays taken until the remote answers
+/// it. A channel created meanwhile gets another id; its messages arrive on it, and the
+/// remote, which learned of the first channel late, closes that one again.
+#[test]
+fn dcep_handshake_deadline_resets_the_stream_before_its_id_is_reused() {
+    let config = PeerConfig {
+        dcep_handshake_timeout_ms: 2000,
+        ..PeerConfig::default()
+    };
+    let mut p = pair_with(RS, config);
+    let sctp_up = {
+        let mut probe = p.clone();
+        probe.run_until(1000);
+        first(&probe, A, "sctp", "connected")
+    };
+    p.run_until(sctp_up);
+    // The OPEN of `chat` is lost until the heal, well before ICE would notice.
+    p.set_partition(true);
+    p.run_until(sctp_up + 2001);
+    assert_eq!(states(&p, A, "data_channel"), ["closed"]);
+    p.app(A, create("late", None)).unwrap();
+    p.set_partition(false);
+    p.run_until(sctp_up + 3500);
+    assert_eq!(
+        p.peer(A).channel_state("late"),
+        Some(DataChannelState::Open)
+    );
+    assert_eq!(p.send(A, "late", 7, 10), Ok(()));
+    p.run_until(sctp_up + 4500);
+    let on_b: Vec<(String, u64)> = p
+        .trace
+        .events
+        .iter()
+        .filter(|e| e.peer == Some(B))
+        .filter_map(|e| match &e.kind {
+            EventKind::Deliver { channel, msg } => Some((channel.clone(), *msg)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(on_b, [("late".to_string(), 7)]);
+    assert_eq!(
+        p.peer(B).channel_state("chat"),
+        Some(DataChannelState::Closed)
+    );
+    assert_eq!(callbacks(&p, A, "chat"), ["close"]);
+}
+
 #[test]
 fn negotiated_channels_open_on_both_sides_without_dcep() {
     let mut p = Pair::new(RS, PeerConfig::default(), 10);

@@ -63,7 +63,8 @@ struct Channel {
     reset_sent: bool,
     /// When `close()` was called, with `close_event_at_once`: the close event has fired,
     /// and the stream lives on only until the end of that instant (a send in the same
-    /// instant is accepted and lost, a later one fails).
+    /// instant is accepted and lost, a later one fails). Also set when the DCEP handshake
+    /// timed out (the close event has fired; the stream is no longer dialed).
     closed_at: Option<Millis>,
     buffered: usize,
     /// With `buffered_amount_on_transmit`: the instant of the last `bufferedamountlow`
@@ -1159,6 +1160,15 @@ impl Peer {
         }
     }
 
+    /// The DCEP handshake timed out: the channel closes, as rtc's data-channel handler
+    /// does it (`handle_timeout` in `rtc-0.21.1/src/peer_connection/handler/datachannel.rs`
+    /// calls `data_channel.close()`, which resets the outgoing stream). The reset goes out
+    /// behind the DATA_CHANNEL_OPEN still in flight, so a remote that opens the channel
+    /// late closes it again; and the stream id stays taken until the remote answers the
+    /// reset (RFC 8831 section 6.7: streams are reusable once the reset is performed).
+    /// Freeing the id at once, with no reset, let the next in-band channel take it while
+    /// the remote still had (or was about to open) the timed-out one on that stream: the
+    /// new channel opened on the old one's ACK and its messages arrived on the old one.
     fn dcep_deadline(&mut self, stream: u16) {
         let Some(label) = self.streams.get(&stream).cloned() else {
             return;
@@ -1166,13 +1176,17 @@ impl Peer {
         if self.channel_state(&label) != Some(DataChannelState::Connecting) {
             return;
         }
-        self.streams.remove(&stream);
+        let now = self.now;
         if let Some(ch) = self.channels.get_mut(&label) {
             ch.dialed = false;
             ch.held.clear();
+            ch.reset_sent = true;
+            // Its close event fires now: the answer to the reset must not fire another.
+            ch.closed_at = Some(now);
         }
         self.set_channel_state(&label, DataChannelState::Closed);
         self.callback(&label, Callback::Close);
+        self.send_chunk(Chunk::StreamReset { stream });
     }
 
     fn handle_chunk(&mut self, chunk: Chunk) {

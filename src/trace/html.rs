@@ -106,8 +106,9 @@ fn fmt_ms(t: u64) -> String {
     } else if t % 1000 == 0 {
         format!("{} s", t / 1000)
     } else {
-        let s = format!("{:.3}", t as f64 / 1000.0);
-        format!("{} s", s.trim_end_matches('0').trim_end_matches('.'))
+        // Integer arithmetic: exact for every u64 (a float loses digits above 2^53 ms).
+        let ms = format!("{:03}", t % 1000);
+        format!("{}.{} s", t / 1000, ms.trim_end_matches('0'))
     }
 }
 
@@ -181,7 +182,7 @@ impl Scale {
 
         // Compress the longest gaps, one by one, until the typical gap is readable.
         let mut candidates: Vec<usize> = (0..gaps.len())
-            .filter(|&i| gaps[i] >= IDLE_MIN_MS.max(IDLE_FACTOR * median))
+            .filter(|&i| gaps[i] >= IDLE_MIN_MS.max(IDLE_FACTOR.saturating_mul(median)))
             .collect();
         candidates.sort_by_key(|&i| (std::cmp::Reverse(gaps[i]), i));
         let max_breaks = (width * 0.4 / BREAK) as usize;
@@ -255,12 +256,16 @@ impl Scale {
             if k == 0 || self.segments[k - 1].idle {
                 ticks.push((seg.t0, seg.x0));
             }
-            let px_per_ms = (seg.x1 - seg.x0) / (seg.t1 - seg.t0).max(1) as f64;
-            let step = nice_step(80.0 / px_per_ms.max(1e-9));
-            let mut t = seg.t0.div_ceil(step) * step;
-            while t <= seg.t1 {
-                ticks.push((t, self.x(t)));
-                t += step;
+            // About 80 px between ticks, however long the stretch: a step computed from a
+            // clamped px/ms made hundreds of millions of ticks for times around 2^60 ms.
+            let ms_per_80px = 80.0 * (seg.t1 - seg.t0).max(1) as f64 / (seg.x1 - seg.x0).max(1e-3);
+            let step = nice_step(ms_per_80px);
+            // Checked: near u64::MAX the next round time does not exist (a trace that
+            // parses may hold any u64 time).
+            let mut t = seg.t0.div_ceil(step).checked_mul(step);
+            while let Some(at) = t.filter(|&at| at <= seg.t1) {
+                ticks.push((at, self.x(at)));
+                t = at.checked_add(step);
             }
         }
         ticks.sort_by_key(|t| t.0);
@@ -1181,5 +1186,49 @@ mod tests {
             labels,
             [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
         );
+    }
+
+    /// Any u64 time a trace may hold: the scale neither overflows nor wraps (a wrapped
+    /// product drew short gaps as idle and idle ones as long), x grows with time, ticks
+    /// stay in range, and times print exactly.
+    #[test]
+    fn far_apart_times_are_drawn_in_order() {
+        assert_eq!(fmt_ms(u64::MAX), "18446744073709551.615 s");
+        assert_eq!(fmt_ms(11_111_111_111_111_111_100), "11111111111111111.1 s");
+        let times = [
+            0,
+            1,
+            3,
+            1u64 << 62,
+            (1u64 << 62) + 7,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let s = Scale::new(&times, 0.0, 1000.0);
+        let xs: Vec<f64> = times.iter().map(|&t| s.x(t)).collect();
+        assert!(xs.windows(2).all(|w| w[0] < w[1]), "{xs:?}");
+        assert!((xs[6] - 1000.0).abs() < 1e-6, "{xs:?}");
+        let ticks = s.ticks();
+        assert!(
+            !ticks.is_empty() && ticks.len() < 100,
+            "{} ticks",
+            ticks.len()
+        );
+        assert!(ticks.iter().all(|t| (0.0..=1000.0 + 1e-6).contains(&t.1)));
+        // The overflowing input of the trace_parse fuzzer: a median gap whose idle
+        // threshold (20 times the median) is beyond u64.
+        let big = 11_111_111_111_111_111_100u64;
+        let s = Scale::new(&[big], 0.0, 1000.0);
+        assert!(s.x(0) < s.x(big));
+        let trace = Trace {
+            events: vec![TraceEvent::global(
+                big,
+                EventKind::Fault {
+                    action: "partition".into(),
+                    detail: None,
+                },
+            )],
+        };
+        assert!(trace.render_html("far").contains("11111111111111111.1 s"));
     }
 }
