@@ -113,14 +113,7 @@ impl App for ScriptApp {
             };
             let peer = self.peer;
             let step_event = |action: &Action, detail: Option<String>| {
-                TraceEvent::on(
-                    now,
-                    peer,
-                    EventKind::Fault {
-                        action: action.name().to_string(),
-                        detail,
-                    },
-                )
+                TraceEvent::on(now, peer, EventKind::step(action.name(), detail))
             };
             match &due.action {
                 Action::Connect => {

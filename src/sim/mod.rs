@@ -238,9 +238,6 @@ pub(crate) fn fault_event(now: Millis, action: &Action) -> TraceEvent {
     TraceEvent {
         t_ms: now,
         peer,
-        kind: EventKind::Fault {
-            action: action.name().to_string(),
-            detail,
-        },
+        kind: EventKind::step(action.name(), detail),
     }
 }
