@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod conform;
+pub mod drive;
 pub mod explore;
 #[cfg(feature = "arbitrary")]
 pub mod fuzzing;
