@@ -1,5 +1,5 @@
 //! The seam for a user's own application: write it once as an [`App`], then run it under
-//! a scenario and seed on either engine ([`run`]), sweep seeds ([`explore`]) and fuzz it
+//! a scenario and seed on either engine ([`run`]), sweep seeds ([`explore()`]) and fuzz it
 //! ([`fuzz`]) from your own tests, and snapshot its trace (`render_text`).
 //!
 //! The application reaches the stack only through [`Calls`], which records every call and
