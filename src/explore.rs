@@ -112,16 +112,7 @@ pub fn explore_apps(
                 ));
             }
         }
-        let mut seen: Vec<String> = trace
-            .violations()
-            .filter_map(|v| match &v.kind {
-                EventKind::Violation { invariant, .. } => Some(invariant.clone()),
-                _ => None,
-            })
-            .collect();
-        seen.sort();
-        seen.dedup();
-        for invariant in seen {
+        for invariant in trace.violated() {
             let entry = report.violated.entry(invariant).or_insert_with(|| {
                 (
                     0,

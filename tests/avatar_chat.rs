@@ -23,15 +23,7 @@ fn make(sending: Sending) -> impl Fn(dcsim::trace::PeerId) -> AvatarChat + Copy 
 }
 
 fn invariants(trace: &Trace) -> Vec<String> {
-    let mut seen: Vec<String> = trace
-        .violations()
-        .filter_map(|v| match &v.kind {
-            EventKind::Violation { invariant, .. } => Some(invariant.clone()),
-            _ => None,
-        })
-        .collect();
-    seen.dedup();
-    seen
+    trace.violated()
 }
 
 fn run(sending: Sending, engine: Engine) -> Trace {

@@ -118,6 +118,24 @@ impl<U: App> Hosted<U> {
         }
     }
 
+    /// Hands the user's application its [`Calls`] for this instant.
+    fn with_calls(
+        &mut self,
+        now: Millis,
+        stack: &mut dyn Stack,
+        rec: &mut Recorder,
+        act: impl FnOnce(&mut U, &mut Calls<'_>),
+    ) {
+        let mut calls = Calls {
+            now,
+            peer: self.peer,
+            stack,
+            rec,
+            guards: &mut self.guards,
+        };
+        act(&mut self.user, &mut calls);
+    }
+
     fn timer(&self) -> Option<Millis> {
         let t = self.user.next_timer()?;
         Some(match self.fired_at {
@@ -149,22 +167,19 @@ impl<U: App> sim::App for Hosted<U> {
     ) -> Vec<AppRequest> {
         let requests = self.script.handle_timeout(now, stack, rec);
         self.guards.handle_timeout(now, stack, rec);
+        let start = !std::mem::replace(&mut self.started, true);
         let due = self.timer().is_some_and(|t| t <= now);
-        let mut calls = Calls {
-            now,
-            peer: self.peer,
-            stack,
-            rec,
-            guards: &mut self.guards,
-        };
-        if !self.started {
-            self.started = true;
-            self.user.start(&mut calls);
-        }
         if due {
             self.fired_at = Some(now);
-            self.user.on_timer(&mut calls);
         }
+        self.with_calls(now, stack, rec, |user, calls| {
+            if start {
+                user.start(calls);
+            }
+            if due {
+                user.on_timer(calls);
+            }
+        });
         requests
     }
 
@@ -177,14 +192,7 @@ impl<U: App> sim::App for Hosted<U> {
     ) {
         self.script.handle_event(now, event, stack, rec);
         self.guards.handle_event(now, event, stack, rec);
-        let mut calls = Calls {
-            now,
-            peer: self.peer,
-            stack,
-            rec,
-            guards: &mut self.guards,
-        };
-        self.user.on_event(event, &mut calls);
+        self.with_calls(now, stack, rec, |user, calls| user.on_event(event, calls));
     }
 
     fn finish(&mut self, now: Millis, rec: &mut Recorder) {
