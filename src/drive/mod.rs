@@ -10,6 +10,8 @@
 //! `create_channel` and `ice_restart` steps and its network faults are played as usual.
 //! Its `send` steps are left out: the user's application does the sending.
 
+pub(crate) mod guarded;
+
 use crate::explore::{self, ExploreReport};
 use crate::model::DataChannelState;
 use crate::record;
