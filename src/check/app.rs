@@ -22,7 +22,7 @@ use crate::drive::guarded as glue;
 use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::{Input, Peer};
 use crate::record;
-use crate::stack::{AppCall, Callback, StackEvent, StateChange};
+use crate::stack::{AppCall, AppResult, Callback, StackEvent, StateChange};
 use crate::trace::{MsgId, PeerId, TraceEvent};
 
 /// Size of every message the checker sends (any size under the maximum behaves alike).
@@ -200,7 +200,7 @@ pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
         channel: label(channel),
     };
     if let Err(e) = cx.peer.handle_input(NOW, Input::App(call)) {
-        cx.fault("close_channel", Some(e));
+        cx.fault("close_channel", Some(e.text));
     }
 }
 
@@ -208,7 +208,7 @@ pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
 pub(crate) fn close_peer(cx: &mut Local<'_>) {
     cx.app.peer_closed = true;
     if let Err(e) = cx.peer.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
-        cx.fault("close_peer", Some(e));
+        cx.fault("close_peer", Some(e.text));
     }
 }
 
@@ -283,7 +283,7 @@ fn settle(cx: &mut Local<'_>) {
     }
 }
 
-fn transmit(stack: &mut Peer, label: &str, msg: MsgId) -> Result<(), String> {
+fn transmit(stack: &mut Peer, label: &str, msg: MsgId) -> AppResult {
     stack.handle_input(
         NOW,
         Input::App(AppCall::Send {

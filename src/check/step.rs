@@ -774,7 +774,7 @@ fn both(
         match pa.handle_input(NOW, Input::App(AppCall::IceRestart)) {
             Ok(()) => true,
             Err(e) => {
-                fault(Some(PeerId::A), "ice_restart", Some(e));
+                fault(Some(PeerId::A), "ice_restart", Some(e.text));
                 false
             }
         }

@@ -2,7 +2,7 @@
 //! its outputs is carried out, written once for the simulator, the checker and the fuzz
 //! harnesses (each keeps only its own bookkeeping of which guards to visit).
 
-use crate::guard::{Guard, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::guard::{Guard, GuardOutput, Outcome, SizedMsg};
 use crate::model::DataChannelState;
 use crate::record;
 use crate::stack::AppResult;
@@ -38,10 +38,9 @@ pub(crate) fn send(
     let (outcome, error, reason) = match guard.send(now, msg, SizedMsg { id: msg, size }) {
         Outcome::Send(payload) => match transmit(&payload) {
             Ok(()) => (SendOutcome::Sent, None, None),
-            Err(text) => {
-                let kind = SendErrorKind::from_error_text(&text);
-                guard.on_send_error(now, msg, payload, kind);
-                (SendOutcome::Error, Some(text), None)
+            Err(e) => {
+                guard.on_send_error(now, msg, payload, e.kind);
+                (SendOutcome::Error, Some(e.text), None)
             }
         },
         Outcome::Queued => (SendOutcome::Queued, None, None),
@@ -74,10 +73,9 @@ pub(crate) fn carry_out(
         GuardOutput::Transmit { id, payload } => {
             let (outcome, error) = match transmit(&payload) {
                 Ok(()) => (SendOutcome::Sent, None),
-                Err(text) => {
-                    let kind = SendErrorKind::from_error_text(&text);
-                    guard.on_send_error(now, id, payload, kind);
-                    (SendOutcome::Error, Some(text))
+                Err(e) => {
+                    guard.on_send_error(now, id, payload, e.kind);
+                    (SendOutcome::Error, Some(e.text))
                 }
             };
             EventKind::Send {

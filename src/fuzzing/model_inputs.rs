@@ -37,7 +37,7 @@ use crate::model::{
     DataChannelState, Input, Output, Packet, PeerConfig, PeerConnectionState, Profile, ProfileName,
 };
 use crate::record;
-use crate::stack::{AppCall, StackEvent, StateChange};
+use crate::stack::{AppCall, AppResult, StackEvent, StateChange};
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, TraceEvent, Via};
 use arbitrary::Arbitrary;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -724,7 +724,7 @@ impl World {
 }
 
 /// The bare send of a released or guarded message.
-fn transmit(stack: &mut Peer, now: Millis, label: &str, msg: &SizedMsg) -> Result<(), String> {
+fn transmit(stack: &mut Peer, now: Millis, label: &str, msg: &SizedMsg) -> AppResult {
     let call = AppCall::Send {
         channel: label.to_string(),
         msg: msg.id,

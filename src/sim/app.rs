@@ -4,7 +4,7 @@
 use super::recorder::Recorder;
 use crate::record;
 use crate::scenario::{Action, Payload, Scenario};
-use crate::stack::{AppCall, Stack, StackEvent};
+use crate::stack::{AppCall, AppResult, Stack, StackEvent};
 use crate::trace::{EventKind, Millis, PeerId, TraceEvent, Via};
 use std::collections::VecDeque;
 
@@ -174,14 +174,14 @@ impl App for ScriptApp {
                     rec.record(step_event(&due.action, None));
                     let result = stack.handle_app(now, AppCall::ClosePeer);
                     if let Err(e) = result {
-                        rec.record(step_event(&due.action, Some(e)));
+                        rec.record(step_event(&due.action, Some(e.text)));
                     }
                 }
                 Action::IceRestart { .. } => {
                     rec.record(step_event(&due.action, None));
                     match stack.handle_app(now, AppCall::IceRestart) {
                         Ok(()) => requests.push(AppRequest::Negotiate),
-                        Err(e) => rec.record(step_event(&due.action, Some(e))),
+                        Err(e) => rec.record(step_event(&due.action, Some(e.text))),
                     }
                 }
                 _ => {}
@@ -205,7 +205,7 @@ impl App for ScriptApp {
     }
 }
 
-fn detail(channel: &str, result: &Result<(), String>) -> String {
+fn detail(channel: &str, result: &AppResult) -> String {
     match result {
         Ok(()) => channel.to_string(),
         Err(e) => format!("{channel}: {e}"),

@@ -7,7 +7,7 @@ use crate::drive::guarded as glue;
 use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::{IceConnectionState, PeerConnectionState};
 use crate::scenario::{GuardSpec, Scenario};
-use crate::stack::{AppCall, Stack, StackEvent, StateChange};
+use crate::stack::{AppCall, AppResult, Stack, StackEvent, StateChange};
 use crate::trace::{EventKind, Millis, MsgId, PeerId, TraceEvent};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -220,12 +220,7 @@ impl Guards {
     }
 }
 
-fn transmit(
-    now: Millis,
-    stack: &mut dyn Stack,
-    channel: &str,
-    msg: &SizedMsg,
-) -> Result<(), String> {
+fn transmit(now: Millis, stack: &mut dyn Stack, channel: &str, msg: &SizedMsg) -> AppResult {
     stack.handle_app(
         now,
         AppCall::Send {
