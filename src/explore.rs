@@ -73,6 +73,18 @@ pub fn explore(
     runs: u64,
     seed: u64,
     options: &RunOptions,
+    progress: impl FnMut(u64),
+) -> Result<ExploreReport, String> {
+    explore_apps(base, runs, seed, options, &sim::script_apps(), progress)
+}
+
+/// [`explore`] with the applications `apps` builds (a user's own application).
+pub fn explore_apps(
+    base: &Scenario,
+    runs: u64,
+    seed: u64,
+    options: &RunOptions,
+    apps: &sim::AppFactory,
     mut progress: impl FnMut(u64),
 ) -> Result<ExploreReport, String> {
     let mut report = ExploreReport {
@@ -86,10 +98,10 @@ pub fn explore(
             seed: Some(run_seed),
             ..options.clone()
         };
-        let mut trace = sim::run(&scenario, &opts)?.trace;
+        let mut trace = sim::run_apps(&scenario, &opts, apps)?.trace;
         if i == 0 {
             // deterministic-replay: the first run, again, must be byte-identical.
-            let again = sim::run(&scenario, &opts)?.trace;
+            let again = sim::run_apps(&scenario, &opts, apps)?.trace;
             if again.to_jsonl() != trace.to_jsonl() {
                 trace.push(crate::trace::TraceEvent::global(
                     scenario.duration_ms,
@@ -100,16 +112,7 @@ pub fn explore(
                 ));
             }
         }
-        let mut seen: Vec<String> = trace
-            .violations()
-            .filter_map(|v| match &v.kind {
-                EventKind::Violation { invariant, .. } => Some(invariant.clone()),
-                _ => None,
-            })
-            .collect();
-        seen.sort();
-        seen.dedup();
-        for invariant in seen {
+        for invariant in trace.violated() {
             let entry = report.violated.entry(invariant).or_insert_with(|| {
                 (
                     0,

@@ -41,7 +41,7 @@ pub fn raw_send(
 ) -> TraceEvent {
     let (outcome, error) = match result {
         Ok(()) => (SendOutcome::Sent, None),
-        Err(e) => (SendOutcome::Error, Some(e.clone())),
+        Err(e) => (SendOutcome::Error, Some(e.text.clone())),
     };
     TraceEvent::on(
         t_ms,

@@ -54,8 +54,51 @@ pub enum AppCall {
     IceRestart,
 }
 
-/// What an application call returned: `Ok`, or the error text of the profile.
-pub type AppResult = Result<(), String>;
+/// What an application call returned: `Ok`, or the error with its kind and text.
+pub type AppResult = Result<(), CallError>;
+
+pub use crate::guard::SendErrorKind as ErrorKind;
+
+/// A refused application call: the kind the stack's own error type tells (the crate's
+/// error variant, the DOMException name), which is what a guard decides on, beside the
+/// exact text the application would see, which is what the trace shows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CallError {
+    /// What kind of refusal (as the error's type tells it, never its text).
+    pub kind: ErrorKind,
+    /// The crate's (or the profile's) exact text.
+    pub text: String,
+}
+
+impl CallError {
+    /// An error of `kind` with `text`.
+    pub fn new(kind: ErrorKind, text: impl Into<String>) -> Self {
+        CallError {
+            kind,
+            text: text.into(),
+        }
+    }
+
+    /// An error no guard decision depends on (signaling, duplicate labels, ...).
+    pub fn other(text: impl Into<String>) -> Self {
+        CallError::new(ErrorKind::Other, text)
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl From<CallError> for String {
+    /// The text, for callers that report errors as strings.
+    fn from(error: CallError) -> String {
+        error.text
+    }
+}
 
 /// A state change of one of the peer's machines, with typed states.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -53,7 +53,7 @@ fn callbacks(t: &Trace, peer: PeerId, channel: &str) -> Vec<(u64, String)> {
 fn step_at(t: &Trace, action: &str) -> u64 {
     t.events
         .iter()
-        .find(|e| matches!(&e.kind, EventKind::Fault { action: a, .. } if a == action))
+        .find(|e| matches!(&e.kind, EventKind::App { action: a, .. } | EventKind::Fault { action: a, .. } if a == action))
         .map(|e: &TraceEvent| e.t_ms)
         .unwrap_or_else(|| panic!("no {action} step"))
 }

@@ -309,7 +309,7 @@ fn gathering_and_closed_after_close_peer_are_dropped() {
     let close = TraceEvent::on(
         900,
         A,
-        EventKind::Fault {
+        EventKind::App {
             action: "close_peer".into(),
             detail: None,
         },

@@ -3,7 +3,7 @@
 //! timing matters, the time window.
 
 use dcsim::model::*;
-use dcsim::stack::AppCall;
+use dcsim::stack::{AppCall, AppResult, ErrorKind};
 use dcsim::trace::{EventKind, Millis, PeerId};
 
 const A: PeerId = PeerId::A;
@@ -159,7 +159,7 @@ fn total_loss_gives_disconnected_then_failed_measured_from_the_last_stun_receive
     assert_eq!(states(&p, A, "dtls"), ["connecting", "connected"]);
     // A send after failed succeeds into the dead path and is never delivered.
     p.set_partition(false);
-    assert_eq!(p.send(A, "chat", 7, 10), Ok(()));
+    assert_eq!(text(p.send(A, "chat", 7, 10)), Ok(()));
     p.run_until(70_000);
     assert!(!delivered(&p, B).contains(&7));
 }
@@ -224,7 +224,7 @@ fn disconnected_recovers_when_packets_flow_again() {
 fn data_sent_during_a_short_partition_is_retransmitted_and_delivered() {
     let mut p = open_pair(RS);
     p.set_partition(true);
-    p.send(A, "chat", 1, 100).unwrap();
+    text(p.send(A, "chat", 1, 100)).unwrap();
     p.run_until(4000);
     p.set_partition(false);
     p.run_until(20_000);
@@ -255,7 +255,7 @@ fn failed_is_terminal_except_for_an_ice_restart() {
         ]
     );
     // The channel survived, and data flows again.
-    p.send(A, "chat", 3, 10).unwrap();
+    text(p.send(A, "chat", 3, 10)).unwrap();
     p.run_until(52_000);
     assert!(delivered(&p, B).contains(&3));
 }
@@ -266,7 +266,7 @@ fn raw_send_errors_are_the_profiles_exact_texts() {
         let mut p = pair(profile);
         // connecting
         assert_eq!(
-            p.send(A, "chat", 1, 10),
+            text(p.send(A, "chat", 1, 10)),
             Err(profile.errors.not_open.to_string())
         );
         p.run_until(1000);
@@ -274,10 +274,10 @@ fn raw_send_errors_are_the_profiles_exact_texts() {
         // peer_config, Chrome's 262144, applies under the simulator)
         let max = PeerConfig::default().max_message_size;
         assert_eq!(
-            p.send(A, "chat", 2, max + 1),
+            text(p.send(A, "chat", 2, max + 1)),
             Err(profile.errors.too_large.to_string())
         );
-        assert_eq!(p.send(A, "chat", 3, max), Ok(()));
+        assert_eq!(text(p.send(A, "chat", 3, max)), Ok(()));
         p.app(
             A,
             AppCall::CloseChannel {
@@ -290,10 +290,10 @@ fn raw_send_errors_are_the_profiles_exact_texts() {
         } else {
             Err(profile.errors.closed.to_string()) // w3c: closing
         };
-        assert_eq!(p.send(A, "chat", 4, 10), expected_at_once);
+        assert_eq!(text(p.send(A, "chat", 4, 10)), expected_at_once);
         p.run_until(1100);
         assert_eq!(
-            p.send(A, "chat", 5, 10),
+            text(p.send(A, "chat", 5, 10)),
             Err(profile.errors.closed.to_string())
         );
         p.run_until(2000);
@@ -318,7 +318,7 @@ fn webrtc_rs_accepts_sends_after_dcep_open_before_ack() {
         p.peer(A).channel_state("chat"),
         Some(DataChannelState::Connecting)
     );
-    assert_eq!(p.send(A, "chat", 9, 10), Ok(()));
+    assert_eq!(text(p.send(A, "chat", 9, 10)), Ok(()));
     p.run_until(1000);
     assert!(delivered(&p, B).contains(&9));
 }
@@ -371,7 +371,7 @@ fn pc_close_aborts_the_association_and_the_remote_keeps_ice() {
             PeerConnectionState::Closed
         );
         assert_eq!(
-            p.send(A, "chat", 1, 10),
+            text(p.send(A, "chat", 1, 10)),
             Err(profile.errors.closed.to_string())
         );
         p.run_until(40_000);
@@ -419,7 +419,10 @@ fn dcep_handshake_deadline_closes_an_unacknowledged_channel() {
     let closed = first(&p, A, "data_channel", "closed");
     assert_eq!(closed, sctp_up + 30_000);
     assert_eq!(callbacks(&p, A, "chat"), ["close"]);
-    assert_eq!(p.send(A, "chat", 1, 1), Err(RS.errors.closed.to_string()));
+    assert_eq!(
+        text(p.send(A, "chat", 1, 1)),
+        Err(RS.errors.closed.to_string())
+    );
 }
 
 /// The deadline closes the channel as rtc's `close()` does: a stream reset goes out
@@ -486,8 +489,8 @@ fn negotiated_channels_open_on_both_sides_without_dcep() {
         first(&p, B, "sctp", "connected")
     );
     assert_eq!(callbacks(&p, B, "ctl"), ["open"]);
-    p.send(B, "ctl", 1, 5).unwrap();
-    p.send(A, "ctl", 2, 5).unwrap();
+    text(p.send(B, "ctl", 1, 5)).unwrap();
+    text(p.send(A, "ctl", 2, 5)).unwrap();
     p.run_until(2000);
     assert_eq!(delivered(&p, A), [1]);
     assert_eq!(delivered(&p, B), [2]);
@@ -513,7 +516,7 @@ fn channel_created_after_sctp_is_up_is_dialed_at_once() {
 fn messages_arrive_in_order_and_buffered_amount_drains_with_a_low_event() {
     let mut p = open_pair(RS);
     for i in 0..100 {
-        p.send(A, "chat", i, 100).unwrap();
+        text(p.send(A, "chat", i, 100)).unwrap();
     }
     assert_eq!(p.peer(A).buffered_amount("chat"), Some(10_000));
     p.run_until(2000);
@@ -527,7 +530,7 @@ fn same_inputs_give_byte_identical_traces() {
     let run = || {
         let mut p = open_pair(RS);
         for i in 0..10 {
-            let _ = p.send(A, "chat", i, 50);
+            let _ = text(p.send(A, "chat", i, 50));
         }
         p.set_partition(true);
         p.run_until(40_000);
@@ -546,11 +549,11 @@ fn buffered_amount_high_fires_when_crossing_the_threshold_upward() {
     };
     let mut p = pair_with(RS, config);
     p.run_until(1000);
-    p.send(A, "chat", 1, 100).unwrap();
-    p.send(A, "chat", 2, 100).unwrap();
+    text(p.send(A, "chat", 1, 100)).unwrap();
+    text(p.send(A, "chat", 2, 100)).unwrap();
     assert!(!callbacks(&p, A, "chat").contains(&"bufferedamounthigh".to_string()));
-    p.send(A, "chat", 3, 100).unwrap(); // 300 >= 250
-    p.send(A, "chat", 4, 100).unwrap(); // still above: no second event
+    text(p.send(A, "chat", 3, 100)).unwrap(); // 300 >= 250
+    text(p.send(A, "chat", 4, 100)).unwrap(); // still above: no second event
     let highs = callbacks(&p, A, "chat")
         .iter()
         .filter(|c| *c == "bufferedamounthigh")
@@ -608,8 +611,8 @@ fn aiortc_opens_the_initiator_channel_on_the_ack_and_the_answerer_sees_no_open_e
 #[test]
 fn aiortc_buffered_amount_low_fires_once_per_instant_on_hand_over() {
     let mut p = open_aiortc();
-    p.send(A, "chat", 1, 10).unwrap();
-    p.send(A, "chat", 2, 10).unwrap();
+    text(p.send(A, "chat", 1, 10)).unwrap();
+    text(p.send(A, "chat", 2, 10)).unwrap();
     assert_eq!(p.peer(A).buffered_amount("chat"), Some(0));
     p.run_until(1500);
     // One event for both sends, in the instant they were made; the SACK adds none.
@@ -660,7 +663,7 @@ fn aiortc_consent_failure_closes_the_whole_peer_without_failed() {
         "closed at {closed}, last STUN at {last}"
     );
     assert_eq!(
-        p.send(A, "chat", 9, 10),
+        text(p.send(A, "chat", 9, 10)),
         Err(AIORTC_INVALID_STATE.to_string())
     );
 }
@@ -731,7 +734,7 @@ fn aiortc_pc_close_leaves_a_channel_without_a_stream_connecting() {
     );
     assert!(callbacks(&p, A, "chat").is_empty());
     assert_eq!(
-        p.send(A, "chat", 1, 1),
+        text(p.send(A, "chat", 1, 1)),
         Err(AIORTC_INVALID_STATE.to_string())
     );
 }
@@ -740,19 +743,22 @@ fn aiortc_pc_close_leaves_a_channel_without_a_stream_connecting() {
 fn aiortc_send_errors_and_limits() {
     let mut p = pair_with(AIO, AIO.peer_config());
     assert_eq!(
-        p.send(A, "chat", 1, 1),
+        text(p.send(A, "chat", 1, 1)),
         Err(AIORTC_INVALID_STATE.to_string())
     );
-    assert_eq!(p.send(B, "chat", 2, 1), Err(AIO.errors.unknown.to_string()));
+    assert_eq!(
+        text(p.send(B, "chat", 2, 1)),
+        Err(AIO.errors.unknown.to_string())
+    );
     assert_eq!(
         AIO.errors.unknown,
         "AttributeError: 'NoneType' object has no attribute 'send'"
     );
     p.run_until(1000);
     // Two aiortc peers advertise 262144 bytes: 65537 goes through.
-    assert_eq!(p.send(A, "chat", 3, 65_537), Ok(()));
+    assert_eq!(text(p.send(A, "chat", 3, 65_537)), Ok(()));
     assert_eq!(
-        p.send(A, "chat", 4, 262_145),
+        text(p.send(A, "chat", 4, 262_145)),
         Err(AIO.errors.too_large.to_string())
     );
     p.app(
@@ -767,7 +773,7 @@ fn aiortc_send_errors_and_limits() {
         Some(DataChannelState::Closing)
     );
     assert_eq!(
-        p.send(A, "chat", 5, 1),
+        text(p.send(A, "chat", 5, 1)),
         Err(AIORTC_INVALID_STATE.to_string())
     );
 }
@@ -798,10 +804,35 @@ fn aiortc_has_no_dcep_handshake_deadline() {
 fn aiortc_cannot_restart_ice() {
     let mut p = open_aiortc();
     assert_eq!(
-        p.app(A, AppCall::IceRestart),
+        text(p.app(A, AppCall::IceRestart)),
         Err("AttributeError: 'RTCPeerConnection' object has no attribute 'restartIce'".into())
     );
     p.run_until(2000);
     assert_eq!(states(&p, A, "ice_connection"), ["checking", "completed"]);
     assert_eq!(states(&p, A, "signaling"), ["have-local-offer", "stable"]);
+}
+
+/// A call's error text (what these rules pin), its kind aside.
+fn text(result: AppResult) -> Result<(), String> {
+    result.map_err(String::from)
+}
+
+/// Each profile types its send errors as the API's error type tells them, and that
+/// kind is the one the error's text used to be read as: typing the errors changed no
+/// guard decision.
+#[test]
+fn send_error_kinds_are_typed_per_profile() {
+    for profile in [RS, W3C, AIO] {
+        let e = profile.errors;
+        for (kind, text) in [
+            (e.closed_kind, e.closed),
+            (e.too_large_kind, e.too_large),
+            (e.unknown_kind, e.unknown),
+            (ErrorKind::NotOpen, e.not_open),
+        ] {
+            assert_eq!(kind, ErrorKind::from_error_text(text), "{text}");
+        }
+    }
+    assert_eq!(RS.errors.closed_kind, ErrorKind::Closed);
+    assert_eq!(W3C.errors.closed_kind, ErrorKind::NotOpen);
 }

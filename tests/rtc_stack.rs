@@ -73,7 +73,7 @@ impl Pair {
         &mut self.stacks[peer.index()]
     }
 
-    fn app(&mut self, peer: PeerId, call: AppCall) -> Result<(), String> {
+    fn app(&mut self, peer: PeerId, call: AppCall) -> dcsim::stack::AppResult {
         let now = self.now;
         let result = self.stack(peer).handle_app(now, call);
         self.drain();
@@ -86,7 +86,7 @@ impl Pair {
             msg,
             size: 100,
         };
-        self.app(peer, call)
+        self.app(peer, call).map_err(String::from)
     }
 
     /// Offer/answer at the current time.

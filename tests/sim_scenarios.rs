@@ -85,7 +85,7 @@ fn checking_disconnected_failed_follows_the_predicted_times() {
     let close = trace
         .events
         .iter()
-        .find(|e| matches!(&e.kind, EventKind::Fault { action, .. } if action == "close_peer"))
+        .find(|e| matches!(&e.kind, EventKind::App { action, .. } if action == "close_peer"))
         .expect("close_peer")
         .t_ms;
     let after: Vec<_> = trace

@@ -13,7 +13,7 @@ use crate::link::Link;
 use dcsim::check::app::AppKind;
 use dcsim::check::explorer::{explore, ExploreOptions};
 use dcsim::check::world::{World, WorldConfig};
-use dcsim::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use dcsim::guard::{Guard, GuardConfig, GuardOutput, Outcome, SizedMsg};
 use dcsim::model::{DataChannelState, Input, Profile, ProfileName};
 use dcsim::stack::{AppCall, StackEvent, StateChange};
 use dcsim::trace::PeerId;
@@ -202,10 +202,9 @@ impl History {
                 msg.id
             ));
         }
-        if let Err(text) = self.link.send(PeerId::A, label, msg.id, msg.size) {
+        if let Err(e) = self.link.send(PeerId::A, label, msg.id, msg.size) {
             let now = self.link.now;
-            let kind = SendErrorKind::from_error_text(&text);
-            self.guards[ch].on_send_error(now, msg.id, msg, kind);
+            self.guards[ch].on_send_error(now, msg.id, msg, e.kind);
         }
         Ok(())
     }

@@ -18,11 +18,12 @@
 
 use super::step::Local;
 use super::world::{index_of, label, msg_id, NOW};
-use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::drive::guarded as glue;
+use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::{Input, Peer};
 use crate::record;
-use crate::stack::{AppCall, Callback, StackEvent, StateChange};
-use crate::trace::{EventKind, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+use crate::stack::{AppCall, AppResult, Callback, StackEvent, StateChange};
+use crate::trace::{MsgId, PeerId, TraceEvent};
 
 /// Size of every message the checker sends (any size under the maximum behaves alike).
 pub const MSG_SIZE: usize = 5;
@@ -177,63 +178,16 @@ pub(crate) fn send(cx: &mut Local<'_>, channel: u8) {
     let label = label(channel);
     let ready = cx.peer.channel_state(&label);
     let t = cx.t;
+    let stack = &mut *cx.peer;
     let Some(guard) = cx.app.guard(channel) else {
-        let result = transmit(cx.peer, &label, msg);
+        let result = transmit(stack, &label, msg);
         cx.record(record::raw_send(t, peer, &label, msg, ready, &result));
         return;
     };
-    if let Some(state) = ready {
-        if guard.channel_state() != state {
-            guard.on_channel_state(NOW, state);
-        }
-    }
-    let outcome = guard.send(
-        NOW,
-        msg,
-        SizedMsg {
-            id: msg,
-            size: MSG_SIZE,
-        },
-    );
-    let state = record::state_name(ready);
-    let event = |outcome, error, reason| {
-        TraceEvent::on(
-            t,
-            peer,
-            EventKind::Send {
-                channel: label.clone(),
-                msg,
-                via: Via::Guarded,
-                state: state.to_string(),
-                outcome,
-                error,
-                reason,
-                flushed: false,
-            },
-        )
-    };
-    let mut refused = None;
-    let event = match outcome {
-        Outcome::Send(payload) => match transmit(cx.peer, &label, msg) {
-            Ok(()) => event(SendOutcome::Sent, None, None),
-            Err(text) => {
-                refused = Some((payload, SendErrorKind::from_error_text(&text)));
-                event(SendOutcome::Error, Some(text), None)
-            }
-        },
-        Outcome::Queued => event(SendOutcome::Queued, None, None),
-        Outcome::Rejected(reason) => event(
-            SendOutcome::Rejected,
-            None,
-            Some(reason.as_str().to_string()),
-        ),
-    };
-    cx.record(event);
-    if let Some((payload, kind)) = refused {
-        if let Some(guard) = cx.app.guard(channel) {
-            guard.on_send_error(NOW, msg, payload, kind);
-        }
-    }
+    let event = glue::send(guard, NOW, &label, msg, MSG_SIZE, ready, |m| {
+        transmit(stack, &label, m.id)
+    });
+    cx.record(TraceEvent::on(t, peer, event));
     settle(cx);
 }
 
@@ -246,7 +200,7 @@ pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
         channel: label(channel),
     };
     if let Err(e) = cx.peer.handle_input(NOW, Input::App(call)) {
-        cx.fault("close_channel", Some(e));
+        cx.fault("close_channel", Some(e.text));
     }
 }
 
@@ -254,7 +208,7 @@ pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
 pub(crate) fn close_peer(cx: &mut Local<'_>) {
     cx.app.peer_closed = true;
     if let Err(e) = cx.peer.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
-        cx.fault("close_peer", Some(e));
+        cx.fault("close_peer", Some(e.text));
     }
 }
 
@@ -315,49 +269,21 @@ fn settle(cx: &mut Local<'_>) {
     for i in 0..cx.app.channels.len() {
         while let Some(guard) = cx.app.channels[i].guard.as_mut() {
             let label = label(i as u8);
-            if let Some(state) = cx.peer.channel_state(&label) {
-                if guard.channel_state() != state {
-                    guard.on_channel_state(NOW, state);
-                }
-            }
+            let stack = &mut *cx.peer;
+            glue::sync_state(guard, NOW, stack.channel_state(&label));
             let Some(output) = guard.poll_output() else {
                 break;
             };
-            let event = match output {
-                GuardOutput::Transmit { id, payload } => {
-                    let state = record::state_name(cx.peer.channel_state(&label));
-                    let result = transmit(cx.peer, &label, id);
-                    let (outcome, error) = match &result {
-                        Ok(()) => (SendOutcome::Sent, None),
-                        Err(text) => (SendOutcome::Error, Some(text.clone())),
-                    };
-                    if let Err(text) = &result {
-                        let kind = SendErrorKind::from_error_text(text);
-                        guard.on_send_error(NOW, id, payload, kind);
-                    }
-                    EventKind::Send {
-                        channel: label,
-                        msg: id,
-                        via: Via::Guarded,
-                        state: state.to_string(),
-                        outcome,
-                        error,
-                        reason: None,
-                        flushed: true,
-                    }
-                }
-                GuardOutput::Dropped { id, reason } => EventKind::Drop {
-                    channel: label,
-                    msg: id,
-                    reason: reason.as_str().to_string(),
-                },
-            };
+            let ready = stack.channel_state(&label);
+            let event = glue::carry_out(guard, NOW, &label, output, ready, |m| {
+                transmit(stack, &label, m.id)
+            });
             cx.record(TraceEvent::on(t, peer, event));
         }
     }
 }
 
-fn transmit(stack: &mut Peer, label: &str, msg: MsgId) -> Result<(), String> {
+fn transmit(stack: &mut Peer, label: &str, msg: MsgId) -> AppResult {
     stack.handle_input(
         NOW,
         Input::App(AppCall::Send {

@@ -111,10 +111,7 @@ impl Local<'_> {
     /// A `fault` line for the trace only (nothing is built when no trace is kept).
     pub(crate) fn fault(&mut self, action: &str, detail: Option<String>) {
         if self.tracing {
-            let kind = EventKind::Fault {
-                action: action.to_string(),
-                detail,
-            };
+            let kind = EventKind::step(action, detail);
             self.log
                 .push((TraceEvent::on(self.t, self.id, kind), false));
         }
@@ -608,10 +605,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     let mut faults: Vec<Entry> = Vec::new();
     let mut fault = |peer: Option<PeerId>, name: &str, detail: Option<String>| {
         if tracing {
-            let kind = EventKind::Fault {
-                action: name.to_string(),
-                detail,
-            };
+            let kind = EventKind::step(name, detail);
             let event = match peer {
                 Some(p) => TraceEvent::on(t, p, kind),
                 None => TraceEvent::global(t, kind),
@@ -780,7 +774,7 @@ fn both(
         match pa.handle_input(NOW, Input::App(AppCall::IceRestart)) {
             Ok(()) => true,
             Err(e) => {
-                fault(Some(PeerId::A), "ice_restart", Some(e));
+                fault(Some(PeerId::A), "ice_restart", Some(e.text));
                 false
             }
         }

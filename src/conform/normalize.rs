@@ -207,7 +207,10 @@ pub fn normalize(trace: &Trace) -> Normalized {
             (EventKind::Drop { msg, reason, .. }, Some(_)) => {
                 n.push(Key::Fate { msg: *msg }, t, format!("dropped: {reason}"));
             }
-            (EventKind::Fault { action, detail }, Some(peer)) => {
+            (
+                EventKind::App { action, detail } | EventKind::Fault { action, detail },
+                Some(peer),
+            ) => {
                 if action == "close_peer" && detail.is_none() {
                     let slot = &mut n.closed_at[peer.index()];
                     slot.get_or_insert(t);

@@ -30,14 +30,15 @@
 
 use super::{decode, tail_jsonl, Options, MAX_OPS};
 use crate::check::{names, Monitor, MonitorConfig};
-use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::drive::guarded as glue;
+use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::Peer;
 use crate::model::{
     DataChannelState, Input, Output, Packet, PeerConfig, PeerConnectionState, Profile, ProfileName,
 };
 use crate::record;
-use crate::stack::{AppCall, StackEvent, StateChange};
-use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+use crate::stack::{AppCall, AppResult, StackEvent, StateChange};
+use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, TraceEvent, Via};
 use arbitrary::Arbitrary;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -491,61 +492,18 @@ impl World {
     fn guarded_send(&mut self, peer: PeerId, label: &'static str, msg: MsgId, size: usize) {
         let now = self.now;
         let ready = self.peers[peer.index()].channel_state(label);
-        let guard = self.guard(peer, label);
-        if let Some(state) = ready {
-            if guard.channel_state() != state {
-                guard.on_channel_state(now, state);
-            }
-        }
-        let outcome = guard.send(now, msg, SizedMsg { id: msg, size });
-        let state = record::state_name(ready).to_string();
-        let event = |outcome, error, reason| {
-            TraceEvent::on(
-                now,
-                peer,
-                EventKind::Send {
-                    channel: label.to_string(),
-                    msg,
-                    via: Via::Guarded,
-                    state: state.clone(),
-                    outcome,
-                    error,
-                    reason,
-                    flushed: false,
-                },
-            )
+        // Made (and taught the peer's ICE and close) before the stack is borrowed.
+        self.guard(peer, label);
+        let stack = &mut self.peers[peer.index()];
+        let Some(guard) = self.guards[peer.index()].get_mut(label) else {
+            return;
         };
-        match outcome {
-            Outcome::Send(payload) => {
-                let result = self.transmit(peer, label, &payload);
-                match result {
-                    Ok(()) => self.record(event(SendOutcome::Sent, None, None)),
-                    Err(text) => {
-                        self.record(event(SendOutcome::Error, Some(text.clone()), None));
-                        let kind = SendErrorKind::from_error_text(&text);
-                        self.guard(peer, label)
-                            .on_send_error(now, msg, payload, kind);
-                    }
-                }
-            }
-            Outcome::Queued => self.record(event(SendOutcome::Queued, None, None)),
-            Outcome::Rejected(reason) => self.record(event(
-                SendOutcome::Rejected,
-                None,
-                Some(reason.as_str().into()),
-            )),
-        }
+        let event = glue::send(guard, now, label, msg, size, ready, |m| {
+            transmit(stack, now, label, m)
+        });
+        self.record(TraceEvent::on(now, peer, event));
         self.settle_guards(peer);
         self.pump(peer);
-    }
-
-    fn transmit(&mut self, peer: PeerId, label: &str, msg: &SizedMsg) -> Result<(), String> {
-        let call = AppCall::Send {
-            channel: label.to_string(),
-            msg: msg.id,
-            size: msg.size,
-        };
-        self.peers[peer.index()].handle_input(self.now, Input::App(call))
     }
 
     /// Keeps each guard's readyState equal to the peer's, then hands out what it releases
@@ -556,59 +514,21 @@ impl World {
             if !self.guards[peer.index()].contains_key(label) {
                 continue;
             }
-            let state = self.peers[peer.index()].channel_state(label);
+            let stack = &mut self.peers[peer.index()];
             let Some(guard) = self.guards[peer.index()].get_mut(label) else {
                 continue;
             };
-            if let Some(state) = state {
-                if guard.channel_state() != state {
-                    guard.on_channel_state(now, state);
-                }
+            glue::sync_state(guard, now, stack.channel_state(label));
+            let mut events = Vec::new();
+            while let Some(output) = guard.poll_output() {
+                let ready = stack.channel_state(label);
+                let event = glue::carry_out(guard, now, label, output, ready, |m| {
+                    transmit(stack, now, label, m)
+                });
+                events.push(TraceEvent::on(now, peer, event));
             }
-            while let Some(output) = self.guards[peer.index()]
-                .get_mut(label)
-                .and_then(Guard::poll_output)
-            {
-                match output {
-                    GuardOutput::Transmit { id, payload } => {
-                        let state =
-                            record::state_name(self.peers[peer.index()].channel_state(label));
-                        let result = self.transmit(peer, label, &payload);
-                        let (outcome, error) = match &result {
-                            Ok(()) => (SendOutcome::Sent, None),
-                            Err(text) => (SendOutcome::Error, Some(text.clone())),
-                        };
-                        self.record(TraceEvent::on(
-                            now,
-                            peer,
-                            EventKind::Send {
-                                channel: label.to_string(),
-                                msg: id,
-                                via: Via::Guarded,
-                                state: state.to_string(),
-                                outcome,
-                                error,
-                                reason: None,
-                                flushed: true,
-                            },
-                        ));
-                        if let Err(text) = result {
-                            let kind = SendErrorKind::from_error_text(&text);
-                            if let Some(guard) = self.guards[peer.index()].get_mut(label) {
-                                guard.on_send_error(now, id, payload, kind);
-                            }
-                        }
-                    }
-                    GuardOutput::Dropped { id, reason } => self.record(TraceEvent::on(
-                        now,
-                        peer,
-                        EventKind::Drop {
-                            channel: label.to_string(),
-                            msg: id,
-                            reason: reason.as_str().to_string(),
-                        },
-                    )),
-                }
+            for event in events {
+                self.record(event);
             }
         }
     }
@@ -801,4 +721,14 @@ impl World {
             tail_jsonl(self.events.iter())
         )
     }
+}
+
+/// The bare send of a released or guarded message.
+fn transmit(stack: &mut Peer, now: Millis, label: &str, msg: &SizedMsg) -> AppResult {
+    let call = AppCall::Send {
+        channel: label.to_string(),
+        msg: msg.id,
+        size: msg.size,
+    };
+    stack.handle_input(now, Input::App(call))
 }

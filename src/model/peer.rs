@@ -11,7 +11,9 @@ use super::profile::Profile;
 use super::states::*;
 use super::timer::{Timer, Timers};
 use super::wire::{Chunk, Packet};
-use crate::stack::{AppCall, AppResult, Callback, Stack, StackEvent, StateChange};
+use crate::stack::{
+    AppCall, AppResult, CallError, Callback, ErrorKind, Stack, StackEvent, StateChange,
+};
 use crate::trace::{Millis, MsgId, PeerId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -425,10 +427,10 @@ impl Peer {
             }
             AppCall::IceRestart => {
                 if let Some(error) = self.profile.ice_restart_error {
-                    return Err(error.into());
+                    return Err(CallError::other(error));
                 }
                 if self.closed {
-                    return Err(ERR_PEER_CLOSED.into());
+                    return Err(CallError::new(ErrorKind::Closed, ERR_PEER_CLOSED));
                 }
                 self.restart_ice();
                 Ok(())
@@ -443,12 +445,12 @@ impl Peer {
         ordered: bool,
     ) -> AppResult {
         if self.closed {
-            return Err(ERR_PEER_CLOSED.into());
+            return Err(CallError::new(ErrorKind::Closed, ERR_PEER_CLOSED));
         }
         if self.channels.contains_key(&label) {
-            return Err(format!(
+            return Err(CallError::other(format!(
                 "a channel labelled {label:?} already exists on this peer"
-            ));
+            )));
         }
         self.channels.insert(
             label.clone(),
@@ -480,35 +482,37 @@ impl Peer {
     /// `send()`: the profile's checks, in the crate's (or the spec's) order.
     fn send(&mut self, label: &str, msg: MsgId, size: usize) -> AppResult {
         let errors = self.profile.errors;
+        let not_open = || CallError::new(ErrorKind::NotOpen, errors.not_open);
+        let closed = || CallError::new(errors.closed_kind, errors.closed);
         let Some(ch) = self.channels.get(label) else {
-            return Err(errors.unknown.into());
+            return Err(CallError::new(errors.unknown_kind, errors.unknown));
         };
         if self.profile.send_checks_stream {
             // rtc `ensure_sendable`: the stream's existence, not readyState.
             let dropped = ch.closed_at.is_some_and(|t| t < self.now);
             if !ch.dialed || dropped {
                 return Err(if ch.state == DataChannelState::Connecting {
-                    errors.not_open.into()
+                    not_open()
                 } else {
-                    errors.closed.into()
+                    closed()
                 });
             }
         } else if ch.state != DataChannelState::Open {
             return Err(if ch.state == DataChannelState::Connecting {
-                errors.not_open.into()
+                not_open()
             } else {
-                errors.closed.into()
+                closed()
             });
         }
         if size > self.config.max_message_size {
-            return Err(errors.too_large.into());
+            return Err(CallError::new(errors.too_large_kind, errors.too_large));
         }
         if ch.state == DataChannelState::Closed {
             // The stream still exists until the reset completes: accepted, never sent.
             return Ok(());
         }
         let Some(stream) = ch.stream else {
-            return Err(errors.not_open.into());
+            return Err(not_open());
         };
         let high = self.config.buffered_amount_high_threshold;
         let mut crossed_high = false;

@@ -2,6 +2,7 @@
 //! named switch here, and the model reads the switch, never the profile name.
 
 use super::config::PeerConfig;
+use crate::guard::SendErrorKind;
 use crate::trace::Millis;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -198,6 +199,16 @@ pub struct SendErrors {
     /// The peer has no channel with this label (the application holds no channel
     /// object): what the application's call gives.
     pub unknown: &'static str,
+    /// The kind of `closed` as the API's error type tells it (a W3C InvalidStateError
+    /// cannot tell closed from connecting).
+    #[serde(skip)]
+    pub closed_kind: SendErrorKind,
+    /// The kind of `too_large`.
+    #[serde(skip)]
+    pub too_large_kind: SendErrorKind,
+    /// The kind of `unknown`.
+    #[serde(skip)]
+    pub unknown_kind: SendErrorKind,
 }
 
 /// aiortc's `send()` on a channel that is not open: `raise InvalidStateError`, no message
@@ -235,6 +246,10 @@ impl Profile {
             closed: "data channel closed",
             too_large: "outbound packet larger than maximum message size",
             unknown: "data channel closed",
+            // ErrDataChannelClosed, ErrOutboundPacketTooLarge, ErrDataChannelClosed.
+            closed_kind: SendErrorKind::Closed,
+            too_large_kind: SendErrorKind::TooLarge,
+            unknown_kind: SendErrorKind::Closed,
         },
     };
 
@@ -265,6 +280,10 @@ impl Profile {
             closed: W3C_INVALID_STATE,
             too_large: "TypeError: Failed to execute 'send' on 'RTCDataChannel': Message size exceeds maximum message size",
             unknown: W3C_INVALID_STATE,
+            // InvalidStateError says only "not open": held until the close report.
+            closed_kind: SendErrorKind::NotOpen,
+            too_large_kind: SendErrorKind::TooLarge,
+            unknown_kind: SendErrorKind::NotOpen,
         },
     };
 
@@ -311,6 +330,11 @@ impl Profile {
             too_large: "ValueError: Cannot send message, the remote party only supports messages up to 262144 bytes",
             // The application's reference is None: Python's own error for `None.send(...)`.
             unknown: "AttributeError: 'NoneType' object has no attribute 'send'",
+            // InvalidStateError says only "not open"; ValueError and AttributeError are
+            // not send refusals the guard knows (kept, held until writable).
+            closed_kind: SendErrorKind::NotOpen,
+            too_large_kind: SendErrorKind::Other,
+            unknown_kind: SendErrorKind::Other,
         },
     };
 

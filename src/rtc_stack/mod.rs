@@ -116,7 +116,7 @@ mod states;
 pub use config::RtcConfig;
 
 use crate::model::{DataChannelState, SignalingState};
-use crate::stack::{AppCall, AppResult, Stack, StackEvent};
+use crate::stack::{AppCall, AppResult, CallError, ErrorKind, Stack, StackEvent};
 use crate::trace::{Millis, MsgId, PeerId};
 use channels::Channels;
 use clock::Clock;
@@ -223,16 +223,16 @@ impl RtcStack {
 
     /// The crate's "data channel closed", returned for unknown labels and gone handles,
     /// as `RTCDataChannel::send`'s own check does (`rtc/src/data_channel/mod.rs`).
-    fn channel_closed() -> String {
-        RtcError::ErrDataChannelClosed.to_string()
+    fn channel_closed() -> CallError {
+        call_error(RtcError::ErrDataChannelClosed)
     }
 
     fn create_channel(&mut self, label: &str, negotiated: Option<u16>, ordered: bool) -> AppResult {
         if self.channels.get(label).is_some() {
-            return Err(format!(
+            return Err(CallError::other(format!(
                 "peer {}: a data channel labelled {label:?} already exists",
                 self.peer
-            ));
+            )));
         }
         let init = RTCDataChannelInit {
             ordered,
@@ -242,7 +242,7 @@ impl RtcStack {
         let id = self
             .pc
             .create_data_channel(label, Some(init))
-            .map_err(|e| e.to_string())?
+            .map_err(call_error)?
             .id();
         self.channels.insert(label, id);
         Ok(())
@@ -263,7 +263,7 @@ impl RtcStack {
         let bytes = payload::encode(msg, size);
         channel
             .send(at, bytes.as_slice().into())
-            .map_err(|e| e.to_string())
+            .map_err(call_error)
     }
 
     fn close_channel(&mut self, label: &str) -> AppResult {
@@ -273,11 +273,11 @@ impl RtcStack {
             .map(|c| c.id)
             .ok_or_else(Self::channel_closed)?;
         let mut channel = self.pc.data_channel(id).ok_or_else(Self::channel_closed)?;
-        channel.close().map_err(|e| e.to_string())
+        channel.close().map_err(call_error)
     }
 
     fn close_peer(&mut self, now: Millis) -> AppResult {
-        let result = self.pc.close().map_err(|e| e.to_string());
+        let result = self.pc.close().map_err(call_error);
         // Hand out what close() queued (ABORT, close_notify) and the events it raised,
         // then stop: the driver of the async wrapper ends here.
         self.pump(now);
@@ -288,13 +288,26 @@ impl RtcStack {
 
     fn ice_restart(&mut self) -> AppResult {
         if self.closed {
-            return Err(RtcError::ErrConnectionClosed.to_string());
+            return Err(call_error(RtcError::ErrConnectionClosed));
         }
         // The next create_description makes an ICE-restart offer (fresh credentials); the
         // restart is applied when that offer is set as the local description.
         self.pc.restart_ice();
         Ok(())
     }
+}
+
+/// The crate's error as a [`CallError`]: the kind from its variant, the text its own.
+fn call_error(error: RtcError) -> CallError {
+    let kind = match error {
+        // ErrClosedPipe is "DataChannel is not opened".
+        RtcError::ErrDataChannelNotOpen | RtcError::ErrClosedPipe => ErrorKind::NotOpen,
+        RtcError::ErrDataChannelClosed | RtcError::ErrConnectionClosed => ErrorKind::Closed,
+        RtcError::ErrOutboundPacketTooLarge => ErrorKind::TooLarge,
+        RtcError::ErrSendBufferFull => ErrorKind::BufferFull,
+        _ => ErrorKind::Other,
+    };
+    CallError::new(kind, error.to_string())
 }
 
 impl Stack for RtcStack {

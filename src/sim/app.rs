@@ -4,7 +4,7 @@
 use super::recorder::Recorder;
 use crate::record;
 use crate::scenario::{Action, Payload, Scenario};
-use crate::stack::{AppCall, Stack, StackEvent};
+use crate::stack::{AppCall, AppResult, Stack, StackEvent};
 use crate::trace::{EventKind, Millis, PeerId, TraceEvent, Via};
 use std::collections::VecDeque;
 
@@ -113,14 +113,7 @@ impl App for ScriptApp {
             };
             let peer = self.peer;
             let step_event = |action: &Action, detail: Option<String>| {
-                TraceEvent::on(
-                    now,
-                    peer,
-                    EventKind::Fault {
-                        action: action.name().to_string(),
-                        detail,
-                    },
-                )
+                TraceEvent::on(now, peer, EventKind::step(action.name(), detail))
             };
             match &due.action {
                 Action::Connect => {
@@ -181,14 +174,14 @@ impl App for ScriptApp {
                     rec.record(step_event(&due.action, None));
                     let result = stack.handle_app(now, AppCall::ClosePeer);
                     if let Err(e) = result {
-                        rec.record(step_event(&due.action, Some(e)));
+                        rec.record(step_event(&due.action, Some(e.text)));
                     }
                 }
                 Action::IceRestart { .. } => {
                     rec.record(step_event(&due.action, None));
                     match stack.handle_app(now, AppCall::IceRestart) {
                         Ok(()) => requests.push(AppRequest::Negotiate),
-                        Err(e) => rec.record(step_event(&due.action, Some(e))),
+                        Err(e) => rec.record(step_event(&due.action, Some(e.text))),
                     }
                 }
                 _ => {}
@@ -212,7 +205,7 @@ impl App for ScriptApp {
     }
 }
 
-fn detail(channel: &str, result: &Result<(), String>) -> String {
+fn detail(channel: &str, result: &AppResult) -> String {
     match result {
         Ok(()) => channel.to_string(),
         Err(e) => format!("{channel}: {e}"),

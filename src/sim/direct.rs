@@ -8,7 +8,7 @@
 
 use super::driver::{Effects, PeerDriver};
 use super::recorder::Recorder;
-use super::{fault_event, fault_schedule, App, ScriptApp, StackFactory, PORT};
+use super::{fault_event, fault_schedule, App, AppFactory, StackFactory, PORT};
 use crate::check::MonitorConfig;
 use crate::scenario::{Action, Scenario};
 use crate::trace::{Millis, PeerId, Trace};
@@ -82,6 +82,7 @@ pub fn run_direct(
     scenario: &Scenario,
     seed: u64,
     factory: StackFactory,
+    make_app: &AppFactory,
     monitor: MonitorConfig,
 ) -> Result<Trace, String> {
     let duration = scenario.duration_ms;
@@ -98,14 +99,12 @@ pub fn run_direct(
         held: Vec::new(),
         signals: BTreeMap::new(),
     };
-    let apps: [Rc<RefCell<ScriptApp>>; 2] = [
-        Rc::new(RefCell::new(ScriptApp::new(PeerId::A, scenario))),
-        Rc::new(RefCell::new(ScriptApp::new(PeerId::B, scenario))),
-    ];
+    let apps: [Rc<RefCell<dyn App>>; 2] =
+        [make_app(PeerId::A, scenario), make_app(PeerId::B, scenario)];
     let mut drivers = Vec::with_capacity(2);
     for peer in PeerId::BOTH {
         let stack = factory(peer, address(peer), address(peer.other()))?;
-        let app: Rc<RefCell<dyn App>> = apps[peer.index()].clone();
+        let app = apps[peer.index()].clone();
         drivers.push(PeerDriver::new(peer, stack, app));
     }
     let faults = fault_schedule(scenario);

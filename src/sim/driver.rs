@@ -110,10 +110,7 @@ impl PeerDriver {
         rec.record(TraceEvent::on(
             now,
             self.peer,
-            EventKind::Fault {
-                action: action.to_string(),
-                detail: Some(error),
-            },
+            EventKind::step(action, Some(error)),
         ));
     }
 }

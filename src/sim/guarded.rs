@@ -3,11 +3,12 @@
 //! stack and every fate written to the trace.
 
 use super::recorder::Recorder;
-use crate::guard::{Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
+use crate::drive::guarded as glue;
+use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::{IceConnectionState, PeerConnectionState};
 use crate::scenario::{GuardSpec, Scenario};
-use crate::stack::{AppCall, Stack, StackEvent, StateChange};
-use crate::trace::{EventKind, Millis, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+use crate::stack::{AppCall, AppResult, Stack, StackEvent, StateChange};
+use crate::trace::{EventKind, Millis, MsgId, PeerId, TraceEvent};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The guard configuration a scenario asks for (its `[guard]` table over the defaults).
@@ -131,49 +132,13 @@ impl Guards {
         stack: &mut dyn Stack,
         rec: &mut Recorder,
     ) {
-        let peer = self.peer;
         self.now = now;
         let ready = stack.channel_state(channel);
         let guard = self.guard(channel);
-        if let Some(state) = ready {
-            if guard.channel_state() != state {
-                guard.on_channel_state(now, state);
-            }
-        }
-        let outcome = guard.send(now, msg, SizedMsg { id: msg, size });
-        let state = crate::record::state_name(ready).to_string();
-        let event = |outcome, error, reason| {
-            TraceEvent::on(
-                now,
-                peer,
-                EventKind::Send {
-                    channel: channel.to_string(),
-                    msg,
-                    via: Via::Guarded,
-                    state: state.clone(),
-                    outcome,
-                    error,
-                    reason,
-                    flushed: false,
-                },
-            )
-        };
-        match outcome {
-            Outcome::Send(payload) => match transmit(now, stack, channel, &payload) {
-                Ok(()) => rec.record(event(SendOutcome::Sent, None, None)),
-                Err(text) => {
-                    rec.record(event(SendOutcome::Error, Some(text.clone()), None));
-                    let kind = SendErrorKind::from_error_text(&text);
-                    self.guard(channel).on_send_error(now, msg, payload, kind);
-                }
-            },
-            Outcome::Queued => rec.record(event(SendOutcome::Queued, None, None)),
-            Outcome::Rejected(reason) => rec.record(event(
-                SendOutcome::Rejected,
-                None,
-                Some(reason.as_str().into()),
-            )),
-        }
+        let event = glue::send(guard, now, channel, msg, size, ready, |m| {
+            transmit(now, stack, channel, m)
+        });
+        rec.record(TraceEvent::on(now, self.peer, event));
         self.settle(now, stack, rec);
     }
 
@@ -222,50 +187,14 @@ impl Guards {
                 continue;
             };
             if guard.queued_len() > 0 {
-                if let Some(state) = stack.channel_state(&label) {
-                    if guard.channel_state() != state {
-                        guard.on_channel_state(now, state);
-                    }
-                }
+                glue::sync_state(guard, now, stack.channel_state(&label));
             }
             while let Some(output) = guard.poll_output() {
-                match output {
-                    GuardOutput::Transmit { id, payload } => {
-                        let state = crate::record::state_name(stack.channel_state(&label));
-                        let result = transmit(now, stack, &label, &payload);
-                        let (outcome, error) = match &result {
-                            Ok(()) => (SendOutcome::Sent, None),
-                            Err(text) => (SendOutcome::Error, Some(text.clone())),
-                        };
-                        rec.record(TraceEvent::on(
-                            now,
-                            peer,
-                            EventKind::Send {
-                                channel: label.clone(),
-                                msg: id,
-                                via: Via::Guarded,
-                                state: state.to_string(),
-                                outcome,
-                                error,
-                                reason: None,
-                                flushed: true,
-                            },
-                        ));
-                        if let Err(text) = result {
-                            let kind = SendErrorKind::from_error_text(&text);
-                            guard.on_send_error(now, id, payload, kind);
-                        }
-                    }
-                    GuardOutput::Dropped { id, reason } => rec.record(TraceEvent::on(
-                        now,
-                        peer,
-                        EventKind::Drop {
-                            channel: label.clone(),
-                            msg: id,
-                            reason: reason.as_str().to_string(),
-                        },
-                    )),
-                }
+                let ready = stack.channel_state(&label);
+                let event = glue::carry_out(guard, now, &label, output, ready, |m| {
+                    transmit(now, stack, &label, m)
+                });
+                rec.record(TraceEvent::on(now, peer, event));
             }
             if guard.queued_len() > 0 {
                 self.busy.insert(label);
@@ -291,12 +220,7 @@ impl Guards {
     }
 }
 
-fn transmit(
-    now: Millis,
-    stack: &mut dyn Stack,
-    channel: &str,
-    msg: &SizedMsg,
-) -> Result<(), String> {
+fn transmit(now: Millis, stack: &mut dyn Stack, channel: &str, msg: &SizedMsg) -> AppResult {
     stack.handle_app(
         now,
         AppCall::Send {

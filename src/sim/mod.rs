@@ -11,6 +11,7 @@ mod recorder;
 
 pub use app::{App, AppRequest, ScriptApp};
 pub use direct::run_direct;
+pub use guarded::Guards;
 pub use host::{StackFactory, PORT};
 pub use recorder::Recorder;
 
@@ -116,8 +117,26 @@ pub fn stack_factory(kind: StackKind, profile: Profile, config: PeerConfig) -> S
     }
 }
 
-/// Runs a scenario under the simulator.
+/// Builds the application of each peer of a run: the engines take one, so a user's own
+/// application runs under the same simulator as the scenario script.
+pub type AppFactory = Rc<dyn Fn(PeerId, &Scenario) -> Rc<RefCell<dyn App>>>;
+
+/// The scenario script alone on each peer (what `dcsim run` plays).
+pub fn script_apps() -> AppFactory {
+    Rc::new(|peer, scenario| Rc::new(RefCell::new(ScriptApp::new(peer, scenario))))
+}
+
+/// Runs a scenario under the simulator with the scenario script as the application.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, String> {
+    run_apps(scenario, options, &script_apps())
+}
+
+/// Runs a scenario under the simulator with the applications `apps` builds.
+pub fn run_apps(
+    scenario: &Scenario,
+    options: &RunOptions,
+    apps: &AppFactory,
+) -> Result<RunReport, String> {
     let seed = options.seed.or(scenario.seed).unwrap_or(0);
     let profile_name = options.profile.or(scenario.profile).unwrap_or_default();
     let profile = Profile::of(profile_name);
@@ -129,8 +148,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Strin
         check_derived_state: options.stack == StackKind::Model,
     };
     let trace = match options.engine {
-        Engine::Turmoil => run_with(scenario, seed, factory, monitor)?,
-        Engine::Direct => run_direct(scenario, seed, factory, monitor)?,
+        Engine::Turmoil => run_with(scenario, seed, factory, apps, monitor)?,
+        Engine::Direct => run_direct(scenario, seed, factory, apps, monitor)?,
     };
     Ok(RunReport {
         trace,
@@ -139,11 +158,12 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Strin
     })
 }
 
-/// Runs a scenario with a given stack factory and monitor.
+/// Runs a scenario on the turmoil engine with given stacks, applications and monitor.
 pub fn run_with(
     scenario: &Scenario,
     seed: u64,
     factory: StackFactory,
+    make_app: &AppFactory,
     monitor: MonitorConfig,
 ) -> Result<Trace, String> {
     let duration = scenario.duration_ms;
@@ -160,9 +180,9 @@ pub fn run_with(
     let rec = Rc::new(RefCell::new(Recorder::new(monitor)));
     let (to_b, from_a) = tokio::sync::mpsc::unbounded_channel();
     let (to_a, from_b) = tokio::sync::mpsc::unbounded_channel();
-    let mut apps: Vec<Rc<RefCell<ScriptApp>>> = Vec::new();
+    let mut apps: Vec<Rc<RefCell<dyn App>>> = Vec::new();
     for (peer, out, inbox) in [(PeerId::A, to_b, from_b), (PeerId::B, to_a, from_a)] {
-        let app = Rc::new(RefCell::new(ScriptApp::new(peer, scenario)));
+        let app = make_app(peer, scenario);
         apps.push(app.clone());
         let ctx = Rc::new(HostContext {
             peer,
@@ -238,9 +258,6 @@ pub(crate) fn fault_event(now: Millis, action: &Action) -> TraceEvent {
     TraceEvent {
         t_ms: now,
         peer,
-        kind: EventKind::Fault {
-            action: action.name().to_string(),
-            detail,
-        },
+        kind: EventKind::step(action.name(), detail),
     }
 }

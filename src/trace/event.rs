@@ -223,7 +223,18 @@ pub enum EventKind {
         /// The callback's name.
         name: String,
     },
-    /// A network fault or application step from the scenario.
+    /// An application call of the scenario (`connect`, `create_channel`, `close_channel`,
+    /// `close_peer`, `ice_restart`): kept apart from faults so that a reader sees what the
+    /// application did and what the network did to it.
+    App {
+        /// The scenario action (one of [`APP_ACTIONS`]).
+        action: String,
+        /// Parameters or the call's error, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// A network fault from the scenario (`partition`, `heal`, `hold`, `release`, `loss`,
+    /// `latency`, `crash`) or a step of the checker's world (`timer`, `deliver`, `drop`).
     Fault {
         /// The scenario action (`partition`, `heal`, ...).
         action: String,
@@ -247,6 +258,37 @@ pub enum EventKind {
         /// What exactly.
         detail: String,
     },
+}
+
+/// The scenario actions that are application calls, written as `app` events.
+pub const APP_ACTIONS: [&str; 5] = [
+    "connect",
+    "create_channel",
+    "close_channel",
+    "close_peer",
+    "ice_restart",
+];
+
+impl EventKind {
+    /// A scenario step: `app` for an application call (one of [`APP_ACTIONS`]), `fault` for
+    /// anything else, so that every writer classifies the same way.
+    pub fn step(action: &str, detail: Option<String>) -> EventKind {
+        let action = action.to_string();
+        if APP_ACTIONS.contains(&action.as_str()) {
+            EventKind::App { action, detail }
+        } else {
+            EventKind::Fault { action, detail }
+        }
+    }
+
+    /// Reads an application call written as `fault` (traces recorded before `app` events
+    /// existed) as the `app` event it is; every other event is returned unchanged.
+    pub fn upgraded(self) -> EventKind {
+        match self {
+            EventKind::Fault { action, detail } => EventKind::step(&action, detail),
+            other => other,
+        }
+    }
 }
 
 impl TraceEvent {
@@ -276,6 +318,7 @@ impl TraceEvent {
             EventKind::Deliver { .. } => "deliver",
             EventKind::Drop { .. } => "drop",
             EventKind::Callback { .. } => "callback",
+            EventKind::App { .. } => "app",
             EventKind::Fault { .. } => "fault",
             EventKind::Meta { .. } => "meta",
             EventKind::Violation { .. } => "violation",

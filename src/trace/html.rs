@@ -589,18 +589,18 @@ impl<'a> Timeline<'a> {
         on_top
     }
 
-    /// Faults and violations: lines across both lanes, flags above the axis.
+    /// App calls, faults and violations: lines across both lanes, flags above the axis.
     fn overlays(&self, out: &mut String, axis_y: f64, bottom: f64) {
         let mut flag_ends = [f64::NEG_INFINITY; FLAG_ROWS];
         for (i, e) in self.trace.events.iter().enumerate() {
             let (class, label, tip) = match &e.kind {
-                EventKind::Fault { action, detail } => {
+                EventKind::App { action, detail } | EventKind::Fault { action, detail } => {
                     let label = match detail {
                         Some(d) => format!("{action} {d}"),
                         None => action.clone(),
                     };
                     (
-                        "fault",
+                        e.name(),
                         format!("{label} · {}", fmt_ms(e.t_ms)),
                         describe(e),
                     )
@@ -849,6 +849,10 @@ fn legend(out: &mut String) {
             "callback",
         ),
         (
+            key("<line class=\"app-line\" x1=\"8\" y1=\"0\" x2=\"8\" y2=\"16\"/>".into()),
+            "app call",
+        ),
+        (
             key("<line class=\"fault-line\" x1=\"8\" y1=\"0\" x2=\"8\" y2=\"16\"/>".into()),
             "fault",
         ),
@@ -977,6 +981,8 @@ svg text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; 
 .idle-label { text-anchor: middle; font-size: 9px; fill: #475569; }
 .fault-line { stroke: #374151; stroke-width: 1.2; stroke-dasharray: 5 3; }
 .fault-flag { fill: #374151; }
+.app-line { stroke: #1e40af; stroke-width: 1.2; stroke-dasharray: 2 3; }
+.app-flag { fill: #1e40af; }
 .violation-line { stroke: var(--red); stroke-width: 2; }
 .violation-flag { fill: var(--red); }
 .violation-band { fill: var(--red); opacity: .12; }
@@ -990,7 +996,7 @@ svg text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; 
 .m-deliver { fill: #2f9e5b; stroke: #fff; stroke-width: 1; }
 .m-drop { fill: #b45309; stroke: #fff; stroke-width: 1; }
 .m-callback { fill: #6b7280; }
-.mark:hover, .fault:hover, .violation:hover { filter: brightness(1.25); }
+.mark:hover, .app:hover, .fault:hover, .violation:hover { filter: brightness(1.25); }
 ol.violations { margin: 0; padding-left: 22px; }
 ol.violations li { color: #7f1d1d; margin: 3px 0; }
 ol.violations b { color: var(--red); }
@@ -1005,6 +1011,7 @@ table.events td:nth-child(5) { font-family: ui-monospace, SFMono-Regular, Menlo,
 table.events tr:target { outline: 2px solid #2563eb; }
 tr.k-state td:nth-child(4) { color: #475569; }
 tr.k-fault { background: #f3f4f6; }
+tr.k-app { background: #eef2ff; }
 tr.k-violation { background: #fdecec; color: #9b1c1c; font-weight: 600; }
 tr.o-error td:nth-child(5), tr.o-rejected td:nth-child(5) { color: var(--red); }
 tr.k-deliver td:nth-child(5) { color: #1d6b3c; }

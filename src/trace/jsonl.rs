@@ -43,10 +43,13 @@ impl Trace {
             if line.trim().is_empty() {
                 continue;
             }
-            let event: TraceEvent = serde_json::from_str(line).map_err(|e| TraceParseError {
-                line: i + 1,
-                message: format!("not a trace event: {e}"),
-            })?;
+            let mut event: TraceEvent =
+                serde_json::from_str(line).map_err(|e| TraceParseError {
+                    line: i + 1,
+                    message: format!("not a trace event: {e}"),
+                })?;
+            // Older traces wrote application calls as `fault`: read them as `app`.
+            event.kind = event.kind.upgraded();
             if event.t_ms < last_t {
                 return Err(TraceParseError {
                     line: i + 1,
@@ -66,6 +69,19 @@ impl Trace {
 #[cfg(test)]
 mod tests {
     use crate::trace::*;
+
+    #[test]
+    fn application_calls_written_as_fault_read_as_app() {
+        let old = "{\"t_ms\":0,\"peer\":\"a\",\"event\":\"fault\",\"action\":\"connect\"}\n\
+                   {\"t_ms\":9,\"peer\":\"b\",\"event\":\"fault\",\"action\":\"close_peer\"}\n\
+                   {\"t_ms\":9,\"event\":\"fault\",\"action\":\"partition\"}\n";
+        let trace = Trace::from_jsonl(old).unwrap();
+        let names: Vec<&str> = trace.events.iter().map(|e| e.name()).collect();
+        assert_eq!(names, ["app", "app", "fault"]);
+        assert!(trace
+            .to_jsonl()
+            .contains("\"event\":\"app\",\"action\":\"connect\""));
+    }
 
     #[test]
     fn design_examples_parse_and_round_trip() {

@@ -108,12 +108,13 @@ impl Trace {
                 EventKind::Callback { channel, name } => {
                     note(&mut out, event.peer, &format!("on{name} {channel}{at}"));
                 }
-                EventKind::Fault { action, detail } => {
+                EventKind::App { action, detail } | EventKind::Fault { action, detail } => {
                     let detail = detail
                         .as_deref()
                         .map(|d| format!(" {d}"))
                         .unwrap_or_default();
-                    note(&mut out, None, &format!("fault {action}{detail}{at}"));
+                    let name = event.name();
+                    note(&mut out, None, &format!("{name} {action}{detail}{at}"));
                 }
                 EventKind::Meta { name, value } => {
                     note(&mut out, None, &format!("{name}: {value}"));

@@ -39,6 +39,20 @@ impl Trace {
             .filter(|e| matches!(e.kind, EventKind::Violation { .. }))
     }
 
+    /// The names of the invariants violated, sorted, each once.
+    pub fn violated(&self) -> Vec<String> {
+        let mut seen: Vec<String> = self
+            .violations()
+            .filter_map(|v| match &v.kind {
+                EventKind::Violation { invariant, .. } => Some(invariant.clone()),
+                _ => None,
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen
+    }
+
     /// True when no invariant was violated.
     pub fn is_clean(&self) -> bool {
         self.violations().next().is_none()

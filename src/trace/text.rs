@@ -20,7 +20,7 @@ impl Trace {
     /// line and the summary.
     ///
     /// ```text
-    ///      0 ms    * fault connect
+    ///      0 ms    * app connect
     ///      5 ms  a | send[chat] #0 raw (connecting) -> error: data channel is not open yet
     ///      5 ms    * !! violation no-send-on-non-open: a sent #0 on chat while connecting
     ///     12 ms  a | ice_connection  checking -> connected
@@ -108,6 +108,10 @@ pub(crate) fn describe(event: &TraceEvent) -> String {
             reason,
         } => format!("drop[{channel}] #{msg}: {reason}"),
         EventKind::Callback { channel, name } => format!("callback[{channel}] {name}"),
+        EventKind::App { action, detail } => match detail {
+            Some(d) => format!("app {action} {d}"),
+            None => format!("app {action}"),
+        },
         EventKind::Fault { action, detail } => match detail {
             Some(d) => format!("fault {action} {d}"),
             None => format!("fault {action}"),
@@ -389,13 +393,7 @@ pub(crate) mod fixtures {
     }
 
     fn fault(t: u64, action: &str) -> TraceEvent {
-        TraceEvent::global(
-            t,
-            EventKind::Fault {
-                action: action.into(),
-                detail: None,
-            },
-        )
+        TraceEvent::global(t, EventKind::step(action, None))
     }
 
     /// A violation of `invariant`.
@@ -489,7 +487,7 @@ mod tests {
     fn the_race_reads_as_the_brief_says() {
         let text = send_before_open().render_text();
         let expect = [
-            "     0 ms    * fault connect",
+            "     0 ms    * app connect",
             "    12 ms  a | ice_connection  checking -> connected",
             "     5 ms  a | send[chat] #0 raw (connecting) -> error: data channel is not open yet",
             "     5 ms    * !! violation no-send-on-non-open: a sent #0 on chat while it was connecting",
