@@ -948,6 +948,11 @@ class Player:
 async def main_async(args):
     global NETWORK
     sc = load_scenario(args.scenario)
+    # aioice draws each consent check's interval from the module-level generator
+    # (0.8-1.2 x 5 s, aioice/ice.py): seeded, the path's death is noticed at the same
+    # time on every run instead of anywhere in 27-34 s, where a scripted send could land
+    # on either side of it (1 of 3 runs of checking-disconnected-failed diverged so).
+    random.seed(sc.get("seed", 0))
     check_expressible(sc)
     loop = asyncio.get_running_loop()
     player = Player(sc, loop)

@@ -9,8 +9,8 @@
 //!
 //! An *anchor* is an event whose time each run sets for itself and that both traces have:
 //!
-//! - every scenario step the trace records (`fault` events: the application steps and
-//!   the network faults, matched by peer, action and occurrence);
+//! - every scenario step the trace records (`app` and `fault` events: the application
+//!   steps and the network faults, matched by peer, action and occurrence);
 //! - every signaling state a peer enters (matched by peer, state and occurrence): the
 //!   offer and answer travel through the player's own signaling (an HTTP mailbox for
 //!   Chromium), whose delays are the player's, not the lifecycle's;
@@ -81,7 +81,7 @@ fn anchors(trace: &Trace) -> Vec<(Millis, AnchorId)> {
     let mut out = Vec::new();
     for e in &trace.events {
         let id = match &e.kind {
-            EventKind::Fault { action, .. } => AnchorId::Step {
+            EventKind::Fault { action, .. } | EventKind::App { action, .. } => AnchorId::Step {
                 peer: e.peer,
                 action: action.clone(),
                 nth: 0,
@@ -211,9 +211,16 @@ mod tests {
     }
 
     fn step(t: Millis, peer: Option<PeerId>, action: &str) -> TraceEvent {
-        let kind = EventKind::Fault {
-            action: action.to_string(),
-            detail: None,
+        let kind = if action == "connect" {
+            EventKind::App {
+                action: action.to_string(),
+                detail: None,
+            }
+        } else {
+            EventKind::Fault {
+                action: action.to_string(),
+                detail: None,
+            }
         };
         match peer {
             Some(p) => TraceEvent::on(t, p, kind),
