@@ -8,6 +8,12 @@
 #                                              check), from an empty corpus, RUNS times
 #                                              (default: model_inputs and guard_ops, 60 s, 5)
 #
+# A long run of every target, one after the other (what docs/fuzzing.md records):
+#   DCSIM_FUZZ_TOOLCHAIN=stable scripts/fuzz.sh all 900
+# DCSIM_FUZZ_MAX_RUNS=N also stops a target after N executions (libFuzzer -runs=N),
+# whichever comes first. Per target it prints executions, exec/s, coverage (cov and ft of
+# libFuzzer's last status line), corpus size and wall time.
+#
 # Installs cargo-fuzz if it is missing (cargo install cargo-fuzz --locked). Uses a nightly
 # toolchain with AddressSanitizer when one is installed, else stable with `-s none`
 # (DCSIM_FUZZ_TOOLCHAIN=stable forces stable). Seeds come from fuzz/corpus/<target>/
@@ -46,6 +52,14 @@ if ! [[ "$seconds" =~ ^[0-9]+$ && "$runs" =~ ^[0-9]+$ ]]; then
     echo "fuzz.sh: SECONDS and RUNS must be whole numbers" >&2
     exit 2
 fi
+max_runs=()
+if [[ -n "${DCSIM_FUZZ_MAX_RUNS:-}" ]]; then
+    if ! [[ "$DCSIM_FUZZ_MAX_RUNS" =~ ^[0-9]+$ ]]; then
+        echo "fuzz.sh: DCSIM_FUZZ_MAX_RUNS must be a whole number" >&2
+        exit 2
+    fi
+    max_runs=(-runs="$DCSIM_FUZZ_MAX_RUNS")
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz (cargo install cargo-fuzz --locked)" >&2
@@ -72,6 +86,9 @@ done
 
 # Prints the value of libFuzzer's final `stat::NAME:` line in LOG (empty if absent).
 stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -n 1; }
+# Prints the value after `NAME: ` in libFuzzer's last status line of LOG (`cov`, `ft`,
+# `corp`; empty if absent).
+status_field() { grep -E '^#[0-9]+' "$2" | tail -n 1 | sed -n "s/.* $1: \([^ ]*\).*/\1/p"; }
 
 status=0
 summary=()
@@ -103,11 +120,19 @@ for t in "${selected[@]}"; do
     work="fuzz/work/corpus/$t"
     mkdir -p "$work" "fuzz/artifacts/$t"
     log="fuzz/work/logs/$t.log"
+    start=$(date +%s)
     if "${fuzz[@]}" run "${sanitizer[@]}" "$t" "$work" "fuzz/corpus/$t" -- \
-        -max_total_time="$seconds" -print_final_stats=1 -timeout=10 >"$log" 2>&1; then
+        -max_total_time="$seconds" "${max_runs[@]}" -print_final_stats=1 -timeout=10 \
+        >"$log" 2>&1; then
+        took=$(($(date +%s) - start))
         execs=$(stat number_of_executed_units "$log")
         rate=$(stat average_exec_per_sec "$log")
-        summary+=("$t: ${execs:-?} execs in ${seconds} s, ${rate:-?} exec/s, no crash")
+        cov=$(status_field cov "$log")
+        ft=$(status_field ft "$log")
+        corp=$(status_field corp "$log")
+        files=$(find "$work" -maxdepth 1 -type f | wc -l)
+        summary+=("$t: ${execs:-?} execs in ${took} s, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?} (units/bytes; ${files} files in $work), no crash")
+        echo "$t final: $(grep -E '^#[0-9]+' "$log" | tail -n 1)" >&2
     else
         status=1
         artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
