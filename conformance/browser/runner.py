@@ -227,7 +227,6 @@ class Run:
         self.relay = None
         self.phase = {}               # (peer, machine) -> t_abs of its first connected/open
         self.crashed_at = {}          # peer -> t_abs of its crash (its later events dropped)
-        self.latest = {}              # peer -> t_abs of its latest event received
         self.applied = []             # (step, t_abs) of the faults applied
         self.flushed = {}             # peer -> page time of its latest /flushed answer
         self.shift_ms = 0.0           # how much later than scheduled the later steps run
@@ -240,9 +239,6 @@ class Run:
         with self.lock:
             for e in evs:
                 t = e.pop("t")
-                if e.get("peer"):
-                    self.latest[e["peer"]] = max(self.latest.get(e["peer"], 0.0), t)
-                    self.lock.notify_all()
                 if e.get("event") == "state" and e.get("to") in ("connected", "open"):
                     self.phase.setdefault((e["peer"], e["machine"]), t)
                     self.lock.notify_all()

@@ -112,7 +112,7 @@ fn is_anchor_state(machine: Machine, to: &str) -> bool {
     machine == Machine::Signaling || (machine == Machine::IceConnection && to == "checking")
 }
 
-/// True for values the script times itself (compared as recorded).
+/// True for values the script times itself (measured from the latest step or fault only).
 fn script_timed(key: &Key, value: &str) -> bool {
     matches!(key, Key::Send { .. }) && value != "flushed"
 }
