@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(model_inputs guard_ops sim_faults scenario_parse trace_parse)
+TARGETS=(model_inputs guard_ops sim_faults scenario_parse trace_parse avatar_chat)
 
 planted=0
 if [[ "${1:-}" == "--planted" ]]; then

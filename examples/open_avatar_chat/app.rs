@@ -17,7 +17,7 @@ pub const HISTORY: usize = 3;
 pub const HEARTBEAT_MS: Millis = 1000;
 
 /// How the app sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Sending {
     /// The bare send, as the original app.
     Naive,
@@ -25,7 +25,9 @@ pub enum Sending {
     Fixed,
 }
 
-/// The avatar-chat server on peer `a`; peer `b` (the browser) only listens.
+/// The avatar-chat server on peer `a`; peer `b` (the browser) only listens. Plain data
+/// (`Clone + Eq + Hash`), so the exhaustive checker can keep it in its states.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AvatarChat {
     sending: Sending,
     active: bool,

@@ -11,19 +11,139 @@
 //!   switched off (`GuardConfig::unsafe_skip_state_check`): the mutation the checkers
 //!   must catch.
 //!
+//! A user's own application ([`crate::drive::App`]) runs in the same world as
+//! [`crate::check::user::UserApp`]: both implement [`WorldApp`], the one interface the
+//! world and its step use, so the world is generic over the application
+//! ([`crate::check::world::World`]) and each application compiles to its own checker.
+//!
 //! Every application holds a reference only to channels it knows: peer `a` to the ones
 //! it created, peer `b` to the ones `ondatachannel` announced. It keeps the reference
 //! after closing the channel or the peer connection (the bug of section 7), so later
 //! sends are still possible.
 
 use super::step::Local;
-use super::world::{index_of, label, msg_id, NOW};
+use super::world::{index_of, label, msg_id, WorldConfig, NOW};
 use crate::drive::guarded as glue;
 use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::{Input, Peer};
 use crate::record;
 use crate::stack::{AppCall, AppResult, Callback, StackEvent, StateChange};
 use crate::trace::{MsgId, PeerId, TraceEvent};
+use std::fmt::Debug;
+use std::hash::Hash;
+
+mod sealed {
+    /// Only this crate's applications run in the world (a user's goes through
+    /// [`crate::check::user::UserApp`]).
+    pub trait Sealed {}
+}
+
+/// An application the checker's world runs on each peer. It is plain data
+/// (`Clone + Eq + Hash`): two histories that bring the peers and the applications to
+/// equal values reach one state, which is what lets the explorer collapse them.
+///
+/// The world asks it what it may do (send, close, expire a held message, fire its timer)
+/// and hands it each input through a [`Local`]: the peer's stack, the step's log. Implemented
+/// by [`PeerApp`] (the built-in raw and guarded applications) and by
+/// [`crate::check::user::UserApp`] (a user's [`crate::drive::App`]).
+pub trait WorldApp: sealed::Sealed + Clone + Eq + Hash + Debug + Send + Sync + 'static {
+    /// The label of channel `channel` (peer `a` creates them at the start, in index order).
+    fn channel_label(&self, channel: u8) -> String;
+    /// The application holds a reference to the channel.
+    fn knows(&self, channel: u8) -> bool;
+    /// The world may make the application send on the channel (`bound`: sends allowed
+    /// per channel).
+    fn may_send(&self, channel: u8, bound: u8) -> bool;
+    /// The application called `close()` on the channel.
+    fn close_called(&self, channel: u8) -> bool;
+    /// The application called `pc.close()`.
+    fn peer_closed(&self) -> bool;
+    /// Calls `f` with each channel whose guard holds a message that may expire.
+    fn for_each_expiring(&self, f: impl FnMut(u8));
+    /// The application has a timer of its own armed ([`WorldApp::on_timer`] may run).
+    fn timer_armed(&self) -> bool {
+        false
+    }
+    /// The queue bound of its guards, for the monitor, if it sends through guards.
+    fn guard_max_messages(&self) -> Option<usize>;
+    /// It acts at the start, before any other action ([`WorldApp::start`]).
+    fn wants_start(&self) -> bool {
+        false
+    }
+    /// The world makes it send on `channel`.
+    fn send(cx: &mut Local<'_, Self>, channel: u8);
+    /// The world makes it close `channel`.
+    fn close_channel(cx: &mut Local<'_, Self>, channel: u8);
+    /// The world makes it close its peer connection.
+    fn close_peer(cx: &mut Local<'_, Self>);
+    /// The earliest message its guard of `channel` holds reaches its expiry.
+    fn expire(cx: &mut Local<'_, Self>, channel: u8);
+    /// Its own timer fires.
+    fn on_timer(_cx: &mut Local<'_, Self>) {}
+    /// The start of the world.
+    fn start(_cx: &mut Local<'_, Self>) {}
+    /// It sees an event of its stack (already logged).
+    fn handle_event(cx: &mut Local<'_, Self>, event: &StackEvent);
+}
+
+impl sealed::Sealed for PeerApp {}
+impl<U> sealed::Sealed for super::user::UserApp<U> {}
+
+impl WorldApp for PeerApp {
+    fn channel_label(&self, channel: u8) -> String {
+        label(channel)
+    }
+
+    fn knows(&self, channel: u8) -> bool {
+        self.channels
+            .get(usize::from(channel))
+            .is_some_and(ChannelApp::known)
+    }
+
+    fn may_send(&self, channel: u8, bound: u8) -> bool {
+        self.channels
+            .get(usize::from(channel))
+            .is_some_and(|c| c.sends < bound)
+    }
+
+    fn close_called(&self, channel: u8) -> bool {
+        self.channels
+            .get(usize::from(channel))
+            .is_some_and(ChannelApp::close_called)
+    }
+
+    fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    fn for_each_expiring(&self, f: impl FnMut(u8)) {
+        self.expiring().for_each(f);
+    }
+
+    fn guard_max_messages(&self) -> Option<usize> {
+        self.guard_config.map(|c| c.max_queue_messages)
+    }
+
+    fn send(cx: &mut Local<'_, Self>, channel: u8) {
+        send(cx, channel);
+    }
+
+    fn close_channel(cx: &mut Local<'_, Self>, channel: u8) {
+        close_channel(cx, channel);
+    }
+
+    fn close_peer(cx: &mut Local<'_, Self>) {
+        close_peer(cx);
+    }
+
+    fn expire(cx: &mut Local<'_, Self>, channel: u8) {
+        expire(cx, channel);
+    }
+
+    fn handle_event(cx: &mut Local<'_, Self>, event: &StackEvent) {
+        handle_event(cx, event);
+    }
+}
 
 /// Size of every message the checker sends (any size under the maximum behaves alike).
 pub const MSG_SIZE: usize = 5;
@@ -123,6 +243,11 @@ impl ChannelApp {
 }
 
 impl PeerApp {
+    /// The application of `config.app` on `peer` in a world of `config`.
+    pub fn for_world(config: &WorldConfig, peer: PeerId) -> Self {
+        Self::new(config.app, peer, config.bounds.channels)
+    }
+
     /// The application of `peer` with `channels` channels (known at once on `a`, which
     /// creates them).
     pub fn new(kind: AppKind, peer: PeerId, channels: u8) -> Self {
@@ -168,7 +293,7 @@ impl PeerApp {
 }
 
 /// The application sends its next message on `channel`.
-pub(crate) fn send(cx: &mut Local<'_>, channel: u8) {
+fn send(cx: &mut Local<'_, PeerApp>, channel: u8) {
     let peer = cx.id;
     let Some(ch) = cx.app.channels.get_mut(usize::from(channel)) else {
         return;
@@ -192,7 +317,7 @@ pub(crate) fn send(cx: &mut Local<'_>, channel: u8) {
 }
 
 /// The application closes `channel`.
-pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
+fn close_channel(cx: &mut Local<'_, PeerApp>, channel: u8) {
     if let Some(ch) = cx.app.channels.get_mut(usize::from(channel)) {
         ch.close_called = true;
     }
@@ -205,7 +330,7 @@ pub(crate) fn close_channel(cx: &mut Local<'_>, channel: u8) {
 }
 
 /// The application closes its peer connection.
-pub(crate) fn close_peer(cx: &mut Local<'_>) {
+fn close_peer(cx: &mut Local<'_, PeerApp>) {
     cx.app.peer_closed = true;
     if let Err(e) = cx.peer.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
         cx.fault("close_peer", Some(e.text));
@@ -214,7 +339,7 @@ pub(crate) fn close_peer(cx: &mut Local<'_>) {
 
 /// The earliest held message of the guard of `channel` expires: the guard's clock jumps
 /// to that message's deadline (the peers' clocks do not move).
-pub(crate) fn expire(cx: &mut Local<'_>, channel: u8) {
+fn expire(cx: &mut Local<'_, PeerApp>, channel: u8) {
     if let Some(guard) = cx.app.guard(channel) {
         if let Some(at) = guard.poll_timeout() {
             guard.handle_timeout(at);
@@ -226,7 +351,7 @@ pub(crate) fn expire(cx: &mut Local<'_>, channel: u8) {
 /// The application sees an event of its stack (already recorded), as the simulator's
 /// guard glue sees it: `ondatachannel` gives `b` its reference; data-channel, ICE and
 /// peer-connection changes go to the guards, which then settle.
-pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
+fn handle_event(cx: &mut Local<'_, PeerApp>, event: &StackEvent) {
     let app = &mut *cx.app;
     match event {
         StackEvent::Callback {
@@ -264,7 +389,7 @@ pub(crate) fn handle_event(cx: &mut Local<'_>, event: &StackEvent) {
 /// Brings each guard's view of readyState up to date, then drains its releases (to the
 /// stack) and drops (to the trace), channel by channel.
 #[allow(clippy::while_let_loop)] // the guard is re-borrowed each round
-fn settle(cx: &mut Local<'_>) {
+fn settle(cx: &mut Local<'_, PeerApp>) {
     let (peer, t) = (cx.id, cx.t);
     for i in 0..cx.app.channels.len() {
         while let Some(guard) = cx.app.channels[i].guard.as_mut() {

@@ -116,6 +116,7 @@
 //! chance that two of `n` distinct states collide, which would prune one of them, is
 //! about `n² / 2⁶⁵` (10⁻⁶ for the default run).
 
+use super::app::WorldApp;
 use super::step::StepCache;
 use super::world::{Action, State, Violation, World};
 use crate::trace::Trace;
@@ -235,15 +236,15 @@ type Visited = HashSet<u64, BuildHasherDefault<Identity>>;
 
 /// One successor computed by a worker: the state, its fingerprint, its parent's node and
 /// the index of the action in the parent's action list.
-type Successor = (State, u64, u32, u32);
+type Successor<A> = (State<A>, u64, u32, u32);
 
 /// What a worker hands back for one chunk of a level: how many successors it generated,
 /// and those not visited at an earlier level.
-type Chunk = (u64, Vec<Successor>);
+type Chunk<A> = (u64, Vec<Successor<A>>);
 
 /// Explores `world` breadth first. `progress` is called after every level.
-pub fn explore(
-    world: &World,
+pub fn explore<A: WorldApp>(
+    world: &World<A>,
     options: &ExploreOptions,
     mut progress: impl FnMut(Progress),
 ) -> ExploreReport {
@@ -267,8 +268,8 @@ pub fn explore(
         report.elapsed = started.elapsed();
         return report;
     }
-    let mut frontier: Vec<(State, u32)> = vec![(init, 0)];
-    let mut caches: Vec<StepCache> = (0..options.threads.max(1))
+    let mut frontier: Vec<(State<A>, u32)> = vec![(init, 0)];
+    let mut caches: Vec<StepCache<A>> = (0..options.threads.max(1))
         .map(|_| StepCache::default())
         .collect();
     while report.depth < options.max_depth && !frontier.is_empty() {
@@ -318,13 +319,13 @@ pub fn explore(
 /// sequential order (frontier order, then action order). States already visited at an
 /// earlier level are left out here; duplicates within the level are left to the caller.
 /// Each thread has its own [`StepCache`], kept from level to level.
-fn expand(
-    world: &World,
-    frontier: &[(State, u32)],
+fn expand<A: WorldApp>(
+    world: &World<A>,
+    frontier: &[(State<A>, u32)],
     visited: &Visited,
-    caches: &mut [StepCache],
-) -> Vec<Chunk> {
-    let work = |cache: &mut StepCache, part: &[(State, u32)]| {
+    caches: &mut [StepCache<A>],
+) -> Vec<Chunk<A>> {
+    let work = |cache: &mut StepCache<A>, part: &[(State<A>, u32)]| {
         let mut out = Vec::new();
         let mut generated = 0;
         let mut actions = Vec::new();
@@ -348,9 +349,10 @@ fn expand(
         return vec![work(&mut caches[0], frontier)];
     }
     let size = frontier.len().div_ceil(threads * 8);
-    let parts: Vec<&[(State, u32)]> = frontier.chunks(size).collect();
+    let parts: Vec<&[(State<A>, u32)]> = frontier.chunks(size).collect();
     let next_part = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Chunk>>> = Mutex::new((0..parts.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Chunk<A>>>> =
+        Mutex::new((0..parts.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for cache in caches.iter_mut() {
             let (parts, next_part, results, work) = (&parts, &next_part, &results, &work);
@@ -373,8 +375,8 @@ fn expand(
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.
-fn counterexample(
-    world: &World,
+fn counterexample<A: WorldApp>(
+    world: &World<A>,
     nodes: &[(u32, u32)],
     node: u32,
     violation: Violation,
@@ -398,7 +400,7 @@ fn counterexample(
 
 /// The actions of a path given as indices into each state's action list (replayed with
 /// the uncached step, which must agree with the cached one).
-fn actions_of_path(world: &World, indices: &[u32]) -> Vec<Action> {
+fn actions_of_path<A: WorldApp>(world: &World<A>, indices: &[u32]) -> Vec<Action> {
     let mut s = world.init();
     let mut out = Vec::new();
     let mut actions = Vec::new();

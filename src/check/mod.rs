@@ -31,6 +31,7 @@ pub mod part;
 pub mod run;
 pub mod stateright_model;
 pub mod step;
+pub mod user;
 pub mod world;
 
 pub use monitor::{names, Monitor, MonitorConfig};

@@ -7,6 +7,7 @@
 //! stateright reads as "no new state"), and one property, `always` "every invariant
 //! holds", which reads the violation the world's monitor kept in the state.
 
+use super::app::{PeerApp, WorldApp};
 use super::world::{Action, State, World};
 use stateright::{Model, Property};
 
@@ -15,26 +16,26 @@ pub const INVARIANTS_HOLD: &str = "every invariant holds";
 
 /// [`World`] as a stateright model.
 #[derive(Clone, Debug)]
-pub struct WorldModel {
+pub struct WorldModel<A = PeerApp> {
     /// The world.
-    pub world: World,
+    pub world: World<A>,
 }
 
-impl Model for WorldModel {
-    type State = State;
+impl<A: WorldApp> Model for WorldModel<A> {
+    type State = State<A>;
     type Action = Action;
 
-    fn init_states(&self) -> Vec<State> {
+    fn init_states(&self) -> Vec<State<A>> {
         vec![self.world.init()]
     }
 
-    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+    fn actions(&self, state: &State<A>, actions: &mut Vec<Action>) {
         let mut out = Vec::new();
         self.world.actions(state, &mut out);
         actions.extend(out);
     }
 
-    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+    fn next_state(&self, last: &State<A>, action: Action) -> Option<State<A>> {
         self.world.step(last, &action)
     }
 
@@ -43,7 +44,7 @@ impl Model for WorldModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        vec![Property::always(INVARIANTS_HOLD, |_, s: &State| {
+        vec![Property::always(INVARIANTS_HOLD, |_, s: &State<A>| {
             s.violation().is_none()
         })]
     }

@@ -19,12 +19,11 @@
 //! event string, no hashing of a map, and equal pieces of different states share one
 //! allocation.
 
-use super::app;
-use super::app::PeerApp;
+use super::app::{PeerApp, WorldApp};
 use super::monitor::Monitor;
 use super::part::{fingerprint, FpBuild, Interner, Part};
 use super::world::{
-    describe_packet, label, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
+    describe_packet, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
 };
 use crate::model::{IceConnectionState, Input, Output, Packet, Peer, SctpTransportState, Timer};
 use crate::record;
@@ -41,6 +40,8 @@ pub(crate) type Entry = (TraceEvent, bool);
 /// to keep it (both hash alike).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum LocalInput<P> {
+    Start,
+    AppTimer,
     Send(u8),
     CloseChannel(u8),
     ClosePeer,
@@ -52,6 +53,8 @@ pub(crate) enum LocalInput<P> {
 impl LocalInput<&Packet> {
     fn to_owned(&self) -> LocalInput<Packet> {
         match self {
+            LocalInput::Start => LocalInput::Start,
+            LocalInput::AppTimer => LocalInput::AppTimer,
             LocalInput::Send(c) => LocalInput::Send(*c),
             LocalInput::CloseChannel(c) => LocalInput::CloseChannel(*c),
             LocalInput::ClosePeer => LocalInput::ClosePeer,
@@ -67,7 +70,9 @@ impl LocalInput<&Packet> {
             (LocalInput::Send(a), LocalInput::Send(b))
             | (LocalInput::CloseChannel(a), LocalInput::CloseChannel(b))
             | (LocalInput::GuardExpiry(a), LocalInput::GuardExpiry(b)) => a == b,
-            (LocalInput::ClosePeer, LocalInput::ClosePeer) => true,
+            (LocalInput::ClosePeer, LocalInput::ClosePeer)
+            | (LocalInput::Start, LocalInput::Start)
+            | (LocalInput::AppTimer, LocalInput::AppTimer) => true,
             (LocalInput::Fire(a), LocalInput::Fire(b)) => a == b,
             _ => false,
         }
@@ -76,9 +81,9 @@ impl LocalInput<&Packet> {
 
 /// What one peer and its application did with one input.
 #[derive(Debug)]
-pub(crate) struct LocalOut {
+pub(crate) struct LocalOut<A> {
     peer: Part<Peer>,
-    app: Part<PeerApp>,
+    app: Part<A>,
     transmits: Vec<Packet>,
     /// Fingerprint of `transmits` (part of the key of the network cache).
     transmits_fp: u64,
@@ -88,21 +93,22 @@ pub(crate) struct LocalOut {
     any_observed: bool,
 }
 
-/// The context the application code writes into while one peer handles one input.
-pub(crate) struct Local<'a> {
+/// What an application works with while its peer handles one input: the peer's stack
+/// and the step's log.
+pub struct Local<'a, A> {
     pub(crate) id: PeerId,
     pub(crate) peer: &'a mut Peer,
-    pub(crate) app: &'a mut PeerApp,
+    pub(crate) app: &'a mut A,
     pub(crate) t: Millis,
     tracing: bool,
     /// Fire the delayed SACK as soon as it is armed ([`super::world::Bounds::delayed_sack`]
     /// is 0).
     eager_sack: bool,
-    log: &'a mut Vec<Entry>,
+    pub(crate) log: &'a mut Vec<Entry>,
     transmits: &'a mut Vec<Packet>,
 }
 
-impl Local<'_> {
+impl<A: WorldApp> Local<'_, A> {
     /// An event the monitor judges.
     pub(crate) fn record(&mut self, event: TraceEvent) {
         self.log.push((event, true));
@@ -129,7 +135,7 @@ impl Local<'_> {
                     Output::Transmit(packet) => self.transmits.push(packet),
                     Output::Event(event) => {
                         self.record(record::stack_event(self.t, self.id, &event));
-                        app::handle_event(self, &event);
+                        A::handle_event(self, &event);
                     }
                 }
             }
@@ -146,13 +152,13 @@ fn sack_armed(peer: &Peer) -> bool {
     peer.armed_timers().any(|(t, _)| t == Timer::SctpAck)
 }
 
-fn finish_local(
-    before: (&Part<Peer>, &Part<PeerApp>),
+fn finish_local<A: WorldApp>(
+    before: (&Part<Peer>, &Part<A>),
     peer: Peer,
-    app: PeerApp,
+    app: A,
     transmits: Vec<Packet>,
     log: Vec<Entry>,
-) -> LocalOut {
+) -> LocalOut<A> {
     fn reuse<T: Clone + Eq + std::hash::Hash>(old: &Part<T>, new: T) -> Part<T> {
         let new = Part::new(new);
         if new == *old {
@@ -174,15 +180,15 @@ fn finish_local(
 }
 
 /// The local transition, computed.
-fn local(
+fn local<A: WorldApp>(
     id: PeerId,
     peer: &Part<Peer>,
-    app: &Part<PeerApp>,
+    app: &Part<A>,
     input: &LocalInput<&Packet>,
     t: Millis,
     tracing: bool,
     eager_sack: bool,
-) -> LocalOut {
+) -> LocalOut<A> {
     let mut p = (**peer).clone();
     let mut a = (**app).clone();
     let mut log = Vec::new();
@@ -199,11 +205,13 @@ fn local(
             transmits: &mut transmits,
         };
         match input {
-            LocalInput::Send(ch) => app::send(&mut cx, *ch),
-            LocalInput::CloseChannel(ch) => app::close_channel(&mut cx, *ch),
-            LocalInput::ClosePeer => app::close_peer(&mut cx),
+            LocalInput::Start => A::start(&mut cx),
+            LocalInput::AppTimer => A::on_timer(&mut cx),
+            LocalInput::Send(ch) => A::send(&mut cx, *ch),
+            LocalInput::CloseChannel(ch) => A::close_channel(&mut cx, *ch),
+            LocalInput::ClosePeer => A::close_peer(&mut cx),
             LocalInput::Fire(timer) => cx.peer.fire_timer(*timer),
-            LocalInput::GuardExpiry(ch) => app::expire(&mut cx, *ch),
+            LocalInput::GuardExpiry(ch) => A::expire(&mut cx, *ch),
             LocalInput::Deliver(packet) => {
                 let _ = cx
                     .peer
@@ -221,7 +229,7 @@ fn local(
 type LocalKey = (PeerId, u64, u64, u64);
 
 /// A local transition and what it was computed from.
-type LocalEntry = (Part<Peer>, Part<PeerApp>, LocalInput<Packet>, Arc<LocalOut>);
+type LocalEntry<A> = (Part<Peer>, Part<A>, LocalInput<Packet>, Arc<LocalOut<A>>);
 
 /// The monitor's fingerprint and that of the events it observed.
 type MonitorKey = (u64, u64);
@@ -404,14 +412,14 @@ const NET_CACHE_LIMIT: usize = 1 << 22;
 /// Memoized local transitions and monitor updates, keyed by the fingerprints of their
 /// inputs (the pieces are compared in full on a hit, the monitor's event list by its
 /// 64-bit fingerprint). Owned by one explorer thread.
-#[derive(Debug, Default)]
-pub struct StepCache {
-    local: HashMap<LocalKey, LocalEntry, FpBuild>,
+#[derive(Debug)]
+pub struct StepCache<A = PeerApp> {
+    local: HashMap<LocalKey, LocalEntry<A>, FpBuild>,
     monitor: HashMap<MonitorKey, (Part<Monitor>, Arc<MonitorOut>), FpBuild>,
     net: HashMap<NetKey, (Part<Net>, Part<Net>, bool), FpBuild>,
     sacks: SackProbes,
     peers: Interner<Peer>,
-    apps: Interner<PeerApp>,
+    apps: Interner<A>,
     monitors: Interner<Monitor>,
     nets: Interner<Net>,
     /// Lookups that found an entry: local transitions, monitor updates, network
@@ -421,15 +429,32 @@ pub struct StepCache {
     pub misses: [u64; 3],
 }
 
-impl StepCache {
+impl<A> Default for StepCache<A> {
+    fn default() -> Self {
+        StepCache {
+            local: HashMap::default(),
+            monitor: HashMap::default(),
+            net: HashMap::default(),
+            sacks: SackProbes::default(),
+            peers: Interner::default(),
+            apps: Interner::default(),
+            monitors: Interner::default(),
+            nets: Interner::default(),
+            hits: [0; 3],
+            misses: [0; 3],
+        }
+    }
+}
+
+impl<A: WorldApp> StepCache<A> {
     fn local(
         &mut self,
         id: PeerId,
         peer: &Part<Peer>,
-        app: &Part<PeerApp>,
+        app: &Part<A>,
         input: LocalInput<&Packet>,
         eager_sack: bool,
-    ) -> Arc<LocalOut> {
+    ) -> Arc<LocalOut<A>> {
         let key = (id, peer.fp(), app.fp(), fingerprint(&input));
         let hit = self.local.get(&key);
         if let Some((p, a, i, out)) = hit {
@@ -458,7 +483,7 @@ impl StepCache {
         out
     }
 
-    fn monitor(&mut self, monitor: &Part<Monitor>, outs: &[&LocalOut]) -> Arc<MonitorOut> {
+    fn monitor(&mut self, monitor: &Part<Monitor>, outs: &[&LocalOut<A>]) -> Arc<MonitorOut> {
         let events = match outs {
             [one] => one.observed,
             _ => fingerprint(&outs.iter().map(|o| o.observed).collect::<Vec<_>>()),
@@ -514,9 +539,9 @@ impl StepCache {
 
 /// Feeds the judged events of `outs` to a copy of the monitor (and every event to the
 /// trace, with each violation right after the event that caused it), then ends the step.
-fn observe(
+fn observe<A>(
     monitor: &Part<Monitor>,
-    outs: &[&LocalOut],
+    outs: &[&LocalOut<A>],
     mut trace: Option<&mut Trace>,
     t: Millis,
 ) -> MonitorOut {
@@ -556,19 +581,19 @@ fn observe(
 }
 
 /// How a step is being computed.
-struct Mode<'a> {
+struct Mode<'a, A> {
     trace: Option<&'a mut Trace>,
     t: Millis,
-    cache: Option<&'a mut StepCache>,
+    cache: Option<&'a mut StepCache<A>>,
 }
 
 /// The successor of `s` by `action`, or `None` for a stutter (see [`World::step`]).
-pub(crate) fn step(
-    world: &World,
-    s: &State,
+pub(crate) fn step<A: WorldApp>(
+    world: &World<A>,
+    s: &State<A>,
     action: &Action,
-    cache: Option<&mut StepCache>,
-) -> Option<State> {
+    cache: Option<&mut StepCache<A>>,
+) -> Option<State<A>> {
     let mode = Mode {
         trace: None,
         t: NOW,
@@ -580,13 +605,13 @@ pub(crate) fn step(
 
 /// The successor of `s` by `action` with every event written to `trace` at time `t`
 /// (stutters included: they are applied like any other step).
-pub(crate) fn step_traced(
-    world: &World,
-    s: &State,
+pub(crate) fn step_traced<A: WorldApp>(
+    world: &World<A>,
+    s: &State<A>,
     action: &Action,
     trace: &mut Trace,
     t: Millis,
-) -> State {
+) -> State<A> {
     let mode = Mode {
         trace: Some(trace),
         t,
@@ -595,7 +620,12 @@ pub(crate) fn step_traced(
     run(world, s, action, mode).0
 }
 
-fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State, bool) {
+fn run<A: WorldApp>(
+    world: &World<A>,
+    s: &State<A>,
+    action: &Action,
+    mut mode: Mode<'_, A>,
+) -> (State<A>, bool) {
     let mut next = s.clone();
     let tracing = mode.trace.is_some();
     let t = mode.t;
@@ -613,8 +643,8 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
             faults.push((event, false));
         }
     };
-    let mut outs: Vec<(PeerId, Arc<LocalOut>)> = Vec::new();
-    let one = |mode: &mut Mode<'_>, id: PeerId, input: LocalInput<&Packet>| {
+    let mut outs: Vec<(PeerId, Arc<LocalOut<A>>)> = Vec::new();
+    let one = |mode: &mut Mode<'_, A>, id: PeerId, input: LocalInput<&Packet>| {
         let (peer, app) = (&s.peers[id.index()], &s.apps[id.index()]);
         let out = match (mode.trace.is_some(), mode.cache.as_mut()) {
             (false, Some(cache)) => cache.local(id, peer, app, input, eager_sack),
@@ -637,9 +667,26 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         Action::Send { peer, channel } => {
             outs.push(one(&mut mode, *peer, LocalInput::Send(*channel)));
         }
+        Action::Start => {
+            for peer in PeerId::BOTH {
+                outs.push(one(&mut mode, peer, LocalInput::Start));
+            }
+        }
+        Action::AppTimer { peer } => {
+            next.spent.app_timers += 1;
+            if tracing {
+                fault(
+                    Some(*peer),
+                    "timer",
+                    Some("the application's timer fires".into()),
+                );
+            }
+            outs.push(one(&mut mode, *peer, LocalInput::AppTimer));
+        }
         Action::CloseChannel { peer, channel } => {
             next.spent.channel_closes += 1;
-            fault(Some(*peer), "close_channel", Some(label(*channel)));
+            let name = s.apps[peer.index()].channel_label(*channel);
+            fault(Some(*peer), "close_channel", Some(name));
             outs.push(one(&mut mode, *peer, LocalInput::CloseChannel(*channel)));
         }
         Action::ClosePeer { peer } => {
@@ -661,7 +708,8 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
         Action::GuardExpiry { peer, channel } => {
             next.spent.timeouts += 1;
             if tracing {
-                let detail = format!("guard of {} expires", label(*channel));
+                let name = s.apps[peer.index()].channel_label(*channel);
+                let detail = format!("guard of {name} expires");
                 fault(Some(*peer), "timer", Some(detail));
             }
             outs.push(one(&mut mode, *peer, LocalInput::GuardExpiry(*channel)));
@@ -733,7 +781,7 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
     }
     // The monitor.
     let judged = outs.iter().any(|(_, o)| o.any_observed);
-    let refs: Vec<&LocalOut> = outs.iter().map(|(_, o)| o.as_ref()).collect();
+    let refs: Vec<&LocalOut<A>> = outs.iter().map(|(_, o)| o.as_ref()).collect();
     if let Some(trace) = mode.trace.as_mut() {
         for (event, _) in faults {
             trace.push(event);
@@ -753,21 +801,26 @@ fn run(world: &World, s: &State, action: &Action, mut mode: Mode<'_>) -> (State,
             next.violation = v.map(Box::new);
         }
     }
-    let stutter =
-        matches!(action, Action::Fire { .. } | Action::GuardExpiry { .. }) && !judged && !grew;
+    let quiet = !judged && !grew;
+    let stutter = match action {
+        Action::Fire { .. } | Action::GuardExpiry { .. } => quiet,
+        // A timer of the application that changed nothing, not even the application.
+        Action::AppTimer { .. } => quiet && outs.iter().all(|(id, o)| o.app == s.apps[id.index()]),
+        _ => false,
+    };
     (next, stutter)
 }
 
 /// Connect or ICE restart: both peers, offer from `a`, answer from `b`, then each peer
 /// drained in turn.
-fn both(
-    s: &mut State,
+fn both<A: WorldApp>(
+    s: &mut State<A>,
     t: Millis,
     tracing: bool,
     eager_sack: bool,
     restart: bool,
     fault: &mut impl FnMut(Option<PeerId>, &str, Option<String>),
-) -> Vec<(PeerId, Arc<LocalOut>)> {
+) -> Vec<(PeerId, Arc<LocalOut<A>>)> {
     let mut pa = (*s.peers[0]).clone();
     let mut pb = (*s.peers[1]).clone();
     let go = if restart {

@@ -55,7 +55,7 @@
 //! yet; the simulator and the property tests judge run ends), and `deterministic-replay`,
 //! which this world has by construction (a test replays counterexamples and compares).
 
-use super::app::{self, AppKind, PeerApp};
+use super::app::{AppKind, PeerApp, WorldApp};
 use super::monitor::{Monitor, MonitorConfig};
 use super::part::Part;
 use super::step::{self, StepCache};
@@ -64,6 +64,7 @@ use crate::stack::AppCall;
 use crate::trace::{Millis, MsgId, PeerId, Trace};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// The only time the untimed world knows.
 pub const NOW: Millis = 0;
@@ -109,6 +110,9 @@ pub struct Bounds {
     /// it. The two worlds have the same histories of events (see
     /// [`crate::check::explorer`], "Reductions"); 0 has far fewer states.
     pub delayed_sack: u8,
+    /// Firings of the application's own timer ([`crate::drive::App::on_timer`]), in
+    /// all; only a user's application has one.
+    pub app_timers: u8,
 }
 
 impl Default for Bounds {
@@ -140,13 +144,14 @@ impl Default for Bounds {
             duplications: 0,
             max_copies: 1,
             delayed_sack: 0,
+            app_timers: 1,
         }
     }
 }
 
 impl Bounds {
     /// The names [`Bounds::set`] takes, in the order of the fields.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "channels",
         "sends",
         "channel-closes",
@@ -158,6 +163,7 @@ impl Bounds {
         "duplications",
         "copies",
         "delayed-sack",
+        "app-timers",
     ];
 
     /// Sets one bound by name (see [`Bounds::NAMES`]).
@@ -174,6 +180,7 @@ impl Bounds {
             "duplications" => &mut self.duplications,
             "copies" => &mut self.max_copies,
             "delayed-sack" => &mut self.delayed_sack,
+            "app-timers" => &mut self.app_timers,
             _ => {
                 let shown: String = name.chars().take(20).collect();
                 return Err(format!(
@@ -294,6 +301,15 @@ pub enum Action {
         /// Which.
         timer: Timer,
     },
+    /// The application on `peer` has its own timer fire (only a user's application has
+    /// one, see [`Bounds::app_timers`]).
+    AppTimer {
+        /// Whose application.
+        peer: PeerId,
+    },
+    /// Both applications start (the first step of a world whose application acts at
+    /// the start; never listed by [`World::actions`]).
+    Start,
     /// A message held by `peer`'s guard of `channel` reaches its expiry.
     GuardExpiry {
         /// Whose guard.
@@ -339,6 +355,8 @@ impl fmt::Display for Action {
             Action::GuardExpiry { peer, channel } => {
                 write!(f, "{peer}: guard of {} expires a message", label(*channel))
             }
+            Action::AppTimer { peer } => write!(f, "{peer}: the application's timer fires"),
+            Action::Start => f.write_str("the applications start"),
             Action::Deliver { to, packet } => {
                 write!(f, "deliver to {to}: {}", describe_packet(packet))
             }
@@ -466,6 +484,7 @@ pub(crate) struct Spent {
     pub(crate) retransmits: u8,
     pub(crate) drops: u8,
     pub(crate) duplications: u8,
+    pub(crate) app_timers: u8,
 }
 
 /// Packets in flight: (receiver, packet) -> copies.
@@ -475,10 +494,10 @@ pub(crate) type Net = BTreeMap<(PeerId, Packet), u8>;
 /// them ([`Part`]), so a clone is a few reference counts and the states of a BFS level
 /// share almost all their memory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct State {
+pub struct State<A = PeerApp> {
     pub(crate) peers: [Part<Peer>; 2],
     pub(crate) net: Part<Net>,
-    pub(crate) apps: [Part<PeerApp>; 2],
+    pub(crate) apps: [Part<A>; 2],
     pub(crate) connected: bool,
     /// Each peer's ICE credentials generation, as its last description stated it.
     pub(crate) ice_generation: [u32; 2],
@@ -488,7 +507,7 @@ pub struct State {
     pub(crate) violation: Option<Box<Violation>>,
 }
 
-impl State {
+impl<A> State<A> {
     /// The first invariant violated on the way here, if any.
     pub fn violation(&self) -> Option<&Violation> {
         self.violation.as_deref()
@@ -505,7 +524,7 @@ impl State {
     }
 
     /// The application of a peer.
-    pub fn app(&self, id: PeerId) -> &PeerApp {
+    pub fn app(&self, id: PeerId) -> &A {
         &self.apps[id.index()]
     }
 
@@ -520,17 +539,46 @@ impl State {
     }
 }
 
-/// The world: its configuration and the rules that step it. Cheap to share.
-#[derive(Clone, Debug)]
-pub struct World {
+/// How a world makes the application of each peer.
+type MakeApp<A> = Arc<dyn Fn(&WorldConfig, PeerId) -> A + Send + Sync>;
+
+/// The world: its configuration, the application it runs and the rules that step it.
+/// Cheap to share. Generic over the application ([`WorldApp`]): the built-in raw and
+/// guarded ones ([`PeerApp`], the default) or a user's ([`crate::check::user::UserApp`]).
+#[derive(Clone)]
+pub struct World<A = PeerApp> {
     config: WorldConfig,
+    make: MakeApp<A>,
 }
 
-impl World {
-    /// A world; the bounds must be valid ([`Bounds::validate`]).
+impl<A> fmt::Debug for World<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("World")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl World<PeerApp> {
+    /// A world of the built-in application `config.app`; the bounds must be valid
+    /// ([`Bounds::validate`]).
     pub fn new(config: WorldConfig) -> Result<Self, String> {
+        World::with_app(config, PeerApp::for_world)
+    }
+}
+
+impl<A: WorldApp> World<A> {
+    /// A world whose application on each peer `make` builds (the world's `config.app` is
+    /// then not used); the bounds must be valid ([`Bounds::validate`]).
+    pub fn with_app(
+        config: WorldConfig,
+        make: impl Fn(&WorldConfig, PeerId) -> A + Send + Sync + 'static,
+    ) -> Result<Self, String> {
         config.bounds.validate()?;
-        Ok(World { config })
+        Ok(World {
+            config,
+            make: Arc::new(make),
+        })
     }
 
     /// The configuration.
@@ -542,44 +590,58 @@ impl World {
     pub fn monitor_config(&self) -> MonitorConfig {
         MonitorConfig {
             observable_closing: self.config.profile.observable_closing,
-            guard_max_messages: app::guard_max_messages(self.config.app),
+            guard_max_messages: (self.make)(&self.config, PeerId::A).guard_max_messages(),
             check_derived_state: true,
         }
     }
 
     /// The initial state: both peers new, `a`'s channels created, nothing in flight.
-    pub fn init(&self) -> State {
+    pub fn init(&self) -> State<A> {
+        self.init_traced(None)
+    }
+
+    /// [`World::init`], writing what the applications do at the start to `trace`.
+    fn init_traced(&self, trace: Option<&mut Trace>) -> State<A> {
         let profile = self.config.profile;
+        let app = |id| (self.make)(&self.config, id);
+        let (app_a, app_b) = (app(PeerId::A), app(PeerId::B));
         let mut a = Peer::new(PeerId::A, profile, self.config.peer);
         for ch in 0..self.config.bounds.channels {
             let call = AppCall::CreateChannel {
-                label: label(ch),
+                label: app_a.channel_label(ch),
                 negotiated: None,
                 ordered: true,
             };
             // Cannot fail on a fresh peer with distinct labels, and emits nothing.
             let _ = a.handle_input(NOW, Input::App(call));
         }
-        let app = |id| PeerApp::new(self.config.app, id, self.config.bounds.channels);
-        State {
+        let start = app_a.wants_start() || app_b.wants_start();
+        let s = State {
             peers: [
                 Part::new(a),
                 Part::new(Peer::new(PeerId::B, profile, self.config.peer)),
             ],
             net: Part::new(BTreeMap::new()),
-            apps: [Part::new(app(PeerId::A)), Part::new(app(PeerId::B))],
+            apps: [Part::new(app_a), Part::new(app_b)],
             connected: false,
             ice_generation: [0; 2],
             spent: Spent::default(),
             monitor: Part::new(Monitor::new(self.monitor_config())),
             violation: None,
+        };
+        if !start {
+            return s;
+        }
+        match trace {
+            Some(trace) => step::step_traced(self, &s, &Action::Start, trace, 0),
+            None => step::step(self, &s, &Action::Start, None).unwrap_or(s),
         }
     }
 
     /// Every action enabled in `s`, in a fixed order: connect, application calls (`a`
     /// then `b`), timers (`a` then `b`, timer order), then for each packet in flight (in
     /// packet order) deliver, drop, duplicate. A violated state has none.
-    pub fn actions(&self, s: &State, out: &mut Vec<Action>) {
+    pub fn actions(&self, s: &State<A>, out: &mut Vec<Action>) {
         out.clear();
         if s.violation.is_some() {
             return;
@@ -590,15 +652,14 @@ impl World {
         }
         for peer in PeerId::BOTH {
             let app = &s.apps[peer.index()];
-            for (i, ch) in app.channels().iter().enumerate() {
-                let channel = i as u8;
-                if !ch.known() {
+            for channel in 0..b.channels {
+                if !app.knows(channel) {
                     continue;
                 }
-                if ch.sends() < b.sends_per_channel {
+                if app.may_send(channel, b.sends_per_channel) {
                     out.push(Action::Send { peer, channel });
                 }
-                if !ch.close_called()
+                if !app.close_called(channel)
                     && !app.peer_closed()
                     && s.spent.channel_closes < b.channel_closes
                 {
@@ -626,9 +687,11 @@ impl World {
                 }
             }
             if timeouts {
-                for channel in s.apps[peer.index()].expiring() {
-                    out.push(Action::GuardExpiry { peer, channel });
-                }
+                s.apps[peer.index()]
+                    .for_each_expiring(|channel| out.push(Action::GuardExpiry { peer, channel }));
+            }
+            if s.spent.app_timers < b.app_timers && s.apps[peer.index()].timer_armed() {
+                out.push(Action::AppTimer { peer });
             }
         }
         for (to, packet) in s.net.keys() {
@@ -655,13 +718,18 @@ impl World {
     /// untimed model cannot tell from doing nothing (no event, nothing new in flight: it
     /// only moved a retransmission timeout or disarmed a timer that had nothing to do).
     /// Does not check that the action is enabled.
-    pub fn step(&self, s: &State, action: &Action) -> Option<State> {
+    pub fn step(&self, s: &State<A>, action: &Action) -> Option<State<A>> {
         step::step(self, s, action, None)
     }
 
     /// [`World::step`] with a cache of component transitions (see [`StepCache`]): the
     /// same result, much faster when many states share their pieces.
-    pub fn step_cached(&self, cache: &mut StepCache, s: &State, action: &Action) -> Option<State> {
+    pub fn step_cached(
+        &self,
+        cache: &mut StepCache<A>,
+        s: &State<A>,
+        action: &Action,
+    ) -> Option<State<A>> {
         step::step(self, s, action, Some(cache))
     }
 
@@ -669,9 +737,9 @@ impl World {
     /// step (the untimed model has no clock: the time column counts steps), and the final
     /// state. Every action is applied, including ones [`World::step`] would call a
     /// stutter.
-    pub fn replay(&self, actions: &[Action]) -> (Trace, State) {
+    pub fn replay(&self, actions: &[Action]) -> (Trace, State<A>) {
         let mut trace = Trace::new();
-        let mut s = self.init();
+        let mut s = self.init_traced(Some(&mut trace));
         for (i, a) in actions.iter().enumerate() {
             s = step::step_traced(self, &s, a, &mut trace, i as Millis + 1);
         }

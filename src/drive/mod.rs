@@ -1,6 +1,7 @@
 //! The seam for a user's own application: write it once as an [`App`], then run it under
-//! a scenario and seed on either engine ([`run`]), sweep seeds ([`explore()`]) and fuzz it
-//! ([`fuzz`]) from your own tests, and snapshot its trace (`render_text`).
+//! a scenario and seed on either engine ([`run`]), sweep seeds ([`explore()`]), check it
+//! exhaustively within bounds ([`check`]) and fuzz it ([`fuzz`]) from your own tests, and
+//! snapshot its trace (`render_text`).
 //!
 //! The application reaches the stack only through [`Calls`], which records every call and
 //! its result itself: no application can hide a send from the monitor (the
@@ -12,16 +13,28 @@
 
 pub(crate) mod guarded;
 
+pub use crate::check::explorer::ExploreReport as CheckReport;
+
+use crate::check::app::AppKind;
+use crate::check::explorer::{self, ExploreOptions};
+use crate::check::user::UserApp;
+use crate::check::world::{Bounds, World, WorldConfig};
 use crate::explore::{self, ExploreReport};
 use crate::model::DataChannelState;
+use crate::model::Profile;
 use crate::record;
 use crate::scenario::{Action, Scenario};
 use crate::sim::ScriptApp;
-use crate::sim::{self, AppFactory, AppRequest, Engine, Guards, Recorder, RunOptions, RunReport};
+use crate::sim::{
+    self, AppFactory, AppRequest, Engine, Guards, Log, Recorder, RunOptions, RunReport,
+};
 use crate::stack::{AppCall, AppResult, Stack, StackEvent};
 use crate::trace::{Millis, PeerId, Trace};
 use std::cell::RefCell;
+use std::fmt::Debug;
+use std::hash::Hash;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// A user's application on one peer: it reacts to what the stack reports and to its own
 /// timer, and acts only through [`Calls`].
@@ -44,11 +57,28 @@ pub struct Calls<'a> {
     now: Millis,
     peer: PeerId,
     stack: &'a mut dyn Stack,
-    rec: &'a mut Recorder,
+    rec: &'a mut dyn Log,
     guards: &'a mut Guards,
 }
 
-impl Calls<'_> {
+impl<'a> Calls<'a> {
+    /// The handle of `peer` at `now` (the drivers build it; an application only gets one).
+    pub(crate) fn new(
+        now: Millis,
+        peer: PeerId,
+        stack: &'a mut dyn Stack,
+        rec: &'a mut dyn Log,
+        guards: &'a mut Guards,
+    ) -> Self {
+        Calls {
+            now,
+            peer,
+            stack,
+            rec,
+            guards,
+        }
+    }
+
     /// Virtual time now.
     pub fn now(&self) -> Millis {
         self.now
@@ -81,6 +111,17 @@ impl Calls<'_> {
             self.now, self.peer, channel, msg, state, &result,
         ));
         result
+    }
+
+    /// Feeds a stack event to the guards (before the application sees it).
+    pub(crate) fn feed_guards(&mut self, event: &StackEvent) {
+        self.guards
+            .handle_event(self.now, event, self.stack, self.rec);
+    }
+
+    /// The earliest message the guard of `channel` holds reaches its expiry.
+    pub(crate) fn expire_guard(&mut self, channel: &str) {
+        self.guards.expire(channel, self.stack, self.rec);
     }
 
     /// A send through [`crate::guard`]: queued, sent, or dropped with a reason, each fate
@@ -279,4 +320,76 @@ where
         }
         Err(e) => panic!("the run failed: {e}"),
     }
+}
+
+/// How [`check`] explores a user's application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Which lifecycle the peers follow.
+    pub profile: Profile,
+    /// How much the world may do (see [`Bounds`]; its `channels` is taken from
+    /// [`CheckOptions::channels`], its `sends` is not used: the application sends when it
+    /// likes).
+    pub bounds: Bounds,
+    /// Labels of the in-band channels peer `a` creates at the start (peer `b` learns each
+    /// through `ondatachannel`).
+    pub channels: Vec<String>,
+    /// Depth, threads and the state limit.
+    pub explore: ExploreOptions,
+}
+
+impl Default for CheckOptions {
+    /// The webrtc-rs profile, the default bounds of `dcsim check` with one firing of the
+    /// application's timer, and one channel, `chat` (the built-in scenarios' channel).
+    fn default() -> Self {
+        CheckOptions {
+            profile: Profile::WEBRTC_RS,
+            bounds: Bounds::default(),
+            channels: vec!["chat".to_string()],
+            explore: ExploreOptions::default(),
+        }
+    }
+}
+
+/// The checker's world with the application `make` builds on each peer (for
+/// [`crate::check::explorer::explore`] or [`crate::check::stateright_model::WorldModel`]).
+pub fn check_world<U, F>(options: &CheckOptions, make: F) -> Result<World<UserApp<U>>, String>
+where
+    U: App + Clone + Eq + Hash + Debug + Send + Sync + 'static,
+    F: Fn(PeerId) -> U + Send + Sync + 'static,
+{
+    let n = options.channels.len();
+    let mut bounds = options.bounds;
+    bounds.channels = u8::try_from(n)
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("channels: must name 1 to 9 channels, got {n}"))?;
+    for (i, label) in options.channels.iter().enumerate() {
+        if options.channels[..i].contains(label) {
+            return Err(format!("channels: {label:?} is named twice"));
+        }
+    }
+    let config = WorldConfig {
+        profile: options.profile,
+        // Not used: the world runs `make`'s application.
+        app: AppKind::Raw,
+        bounds,
+        peer: options.profile.peer_config(),
+    };
+    let labels: Arc<[String]> = options.channels.clone().into();
+    World::with_app(config, move |_, peer| {
+        UserApp::new(peer, labels.clone(), make(peer))
+    })
+}
+
+/// Explores every history of the application `make` builds within `options`' bounds
+/// (see [`crate::check::user`] for the world it runs in): the report's counterexample, if
+/// any, is a shortest history that violates an invariant, with its trace.
+pub fn check<U, F>(options: &CheckOptions, make: F) -> Result<CheckReport, String>
+where
+    U: App + Clone + Eq + Hash + Debug + Send + Sync + 'static,
+    F: Fn(PeerId) -> U + Send + Sync + 'static,
+{
+    let world = check_world(options, make)?;
+    Ok(explorer::explore(&world, &options.explore, |_| {}))
 }

@@ -2,7 +2,7 @@
 //! the stack's channel, ICE and peer-connection states, its releases handed to the
 //! stack and every fate written to the trace.
 
-use super::recorder::Recorder;
+use super::recorder::Log;
 use crate::drive::guarded as glue;
 use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::{IceConnectionState, PeerConnectionState};
@@ -32,7 +32,9 @@ pub fn guard_config(spec: &GuardSpec) -> GuardConfig {
     config
 }
 
-/// The guards of one peer, one per channel label.
+/// The guards of one peer, one per channel label. Plain data (`Clone + Eq + Hash`), so
+/// the exhaustive checker can keep it in its states.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Guards {
     peer: PeerId,
     config: GuardConfig,
@@ -81,6 +83,50 @@ impl Guards {
         }
     }
 
+    /// Guards of the default configuration for in-band, ordered channels (the checker's
+    /// worlds, which have no scenario).
+    pub fn for_channels<'a>(peer: PeerId, labels: impl IntoIterator<Item = &'a str>) -> Self {
+        Guards {
+            peer,
+            config: GuardConfig::default(),
+            specs: labels
+                .into_iter()
+                .map(|l| (l.to_string(), (None, true)))
+                .collect(),
+            guards: BTreeMap::new(),
+            busy: BTreeSet::new(),
+            ice: None,
+            pc: None,
+            now: 0,
+        }
+    }
+
+    /// The configuration every guard of this peer gets.
+    pub fn config(&self) -> GuardConfig {
+        self.config
+    }
+
+    /// Labels of the guards holding a message that may expire, in label order.
+    pub fn expiring(&self) -> impl Iterator<Item = &str> {
+        self.busy
+            .iter()
+            .filter(|l| self.guards.get(*l).and_then(Guard::poll_timeout).is_some())
+            .map(String::as_str)
+    }
+
+    /// The earliest held message of the guard of `label` reaches its expiry: that guard's
+    /// clock jumps to the deadline (the checker's untimed worlds), then every guard
+    /// settles.
+    pub fn expire(&mut self, label: &str, stack: &mut dyn Stack, rec: &mut dyn Log) {
+        let now = self.now;
+        if let Some(guard) = self.guards.get_mut(label) {
+            if let Some(at) = guard.poll_timeout() {
+                guard.handle_timeout(at);
+            }
+        }
+        self.settle(now, stack, rec);
+    }
+
     /// (negotiated id, ordered) of a channel.
     pub fn channel_spec(&self, label: &str) -> (Option<u16>, bool) {
         self.specs.get(label).copied().unwrap_or((None, true))
@@ -113,7 +159,7 @@ impl Guards {
     }
 
     /// Fires guard timers and hands out whatever they released or dropped.
-    pub fn handle_timeout(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut Recorder) {
+    pub fn handle_timeout(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut dyn Log) {
         for label in &self.busy {
             if let Some(guard) = self.guards.get_mut(label) {
                 guard.handle_timeout(now);
@@ -130,7 +176,7 @@ impl Guards {
         msg: MsgId,
         size: usize,
         stack: &mut dyn Stack,
-        rec: &mut Recorder,
+        rec: &mut dyn Log,
     ) {
         self.now = now;
         let ready = stack.channel_state(channel);
@@ -148,7 +194,7 @@ impl Guards {
         now: Millis,
         event: &StackEvent,
         stack: &mut dyn Stack,
-        rec: &mut Recorder,
+        rec: &mut dyn Log,
     ) {
         match event {
             StackEvent::State(StateChange::DataChannel(label, _, to)) => {
@@ -180,7 +226,7 @@ impl Guards {
     /// up to date before it takes a message. Reading every channel's state on every
     /// event made runs with many channels quadratic. Only busy guards are visited (see
     /// `busy`); a guard stays busy while it holds messages.
-    fn settle(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut Recorder) {
+    fn settle(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut dyn Log) {
         let peer = self.peer;
         for label in std::mem::take(&mut self.busy) {
             let Some(guard) = self.guards.get_mut(&label) else {
@@ -203,7 +249,7 @@ impl Guards {
     }
 
     /// The run ends: what the guards still hold is reported, not silently forgotten.
-    pub fn finish(&mut self, now: Millis, rec: &mut Recorder) {
+    pub fn finish(&mut self, now: Millis, rec: &mut dyn Log) {
         for (label, guard) in &self.guards {
             for (id, _) in guard.queued() {
                 rec.record(TraceEvent::on(

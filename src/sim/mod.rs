@@ -13,7 +13,7 @@ pub use app::{App, AppRequest, ScriptApp};
 pub use direct::run_direct;
 pub use guarded::Guards;
 pub use host::{StackFactory, PORT};
-pub use recorder::Recorder;
+pub use recorder::{Log, Recorder};
 
 use crate::check::MonitorConfig;
 use crate::model::{Peer, PeerConfig, Profile, ProfileName};

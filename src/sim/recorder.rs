@@ -5,6 +5,26 @@ use crate::check::{Monitor, MonitorConfig};
 use crate::trace::{EventKind, Millis, MsgId, PeerId, SendOutcome, Trace, TraceEvent};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Where the application layer writes what it did: the simulator's [`Recorder`], or the
+/// checker's log of one step. The guard glue and [`crate::drive::Calls`] write through it,
+/// so they run unchanged under every driver.
+pub trait Log {
+    /// Records one event (the driver judges it).
+    fn record(&mut self, event: TraceEvent);
+    /// A fresh message id.
+    fn next_msg_id(&mut self) -> MsgId;
+}
+
+impl Log for Recorder {
+    fn record(&mut self, event: TraceEvent) {
+        Recorder::record(self, event);
+    }
+
+    fn next_msg_id(&mut self) -> MsgId {
+        Recorder::next_msg_id(self)
+    }
+}
+
 /// Trace, monitor and message ids of one run.
 #[derive(Debug)]
 pub struct Recorder {
