@@ -321,20 +321,14 @@ fn close_channel(cx: &mut Local<'_, PeerApp>, channel: u8) {
     if let Some(ch) = cx.app.channels.get_mut(usize::from(channel)) {
         ch.close_called = true;
     }
-    let call = AppCall::CloseChannel {
-        channel: label(channel),
-    };
-    if let Err(e) = cx.peer.handle_input(NOW, Input::App(call)) {
-        cx.fault("close_channel", Some(e.text));
-    }
+    let channel = label(channel);
+    cx.call("close_channel", AppCall::CloseChannel { channel });
 }
 
 /// The application closes its peer connection.
 fn close_peer(cx: &mut Local<'_, PeerApp>) {
     cx.app.peer_closed = true;
-    if let Err(e) = cx.peer.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
-        cx.fault("close_peer", Some(e.text));
-    }
+    cx.call("close_peer", AppCall::ClosePeer);
 }
 
 /// The earliest held message of the guard of `channel` expires: the guard's clock jumps

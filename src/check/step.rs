@@ -114,6 +114,14 @@ impl<A: WorldApp> Local<'_, A> {
         self.log.push((event, true));
     }
 
+    /// An application call the world makes (a close): a refusal is a line for the
+    /// trace only, named `name`.
+    pub(crate) fn call(&mut self, name: &str, call: AppCall) {
+        if let Err(e) = self.peer.handle_input(NOW, Input::App(call)) {
+            self.fault(name, Some(e.text));
+        }
+    }
+
     /// A `fault` line for the trace only (nothing is built when no trace is kept).
     pub(crate) fn fault(&mut self, action: &str, detail: Option<String>) {
         if self.tracing {

@@ -19,7 +19,6 @@ use super::app::WorldApp;
 use super::step::{Entry, Local};
 use super::world::NOW;
 use crate::drive::{App, Calls};
-use crate::model::Input;
 use crate::sim::{Guards, Log};
 use crate::stack::{AppCall, Callback, StackEvent};
 use crate::trace::{Millis, MsgId, PeerId, TraceEvent};
@@ -172,17 +171,12 @@ where
         if let Some(c) = cx.app.close_called.get_mut(usize::from(channel)) {
             *c = true;
         }
-        let call = AppCall::CloseChannel { channel: label };
-        if let Err(e) = cx.peer.handle_input(NOW, Input::App(call)) {
-            cx.fault("close_channel", Some(e.text));
-        }
+        cx.call("close_channel", AppCall::CloseChannel { channel: label });
     }
 
     fn close_peer(cx: &mut Local<'_, Self>) {
         cx.app.peer_closed = true;
-        if let Err(e) = cx.peer.handle_input(NOW, Input::App(AppCall::ClosePeer)) {
-            cx.fault("close_peer", Some(e.text));
-        }
+        cx.call("close_peer", AppCall::ClosePeer);
     }
 
     fn expire(cx: &mut Local<'_, Self>, channel: u8) {

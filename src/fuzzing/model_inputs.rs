@@ -30,14 +30,12 @@
 
 use super::{decode, tail_jsonl, Options, MAX_OPS};
 use crate::check::{names, Monitor, MonitorConfig};
-use crate::drive::guarded as glue;
-use crate::guard::{Guard, GuardConfig, SizedMsg};
+use crate::guard::GuardConfig;
 use crate::model::Peer;
-use crate::model::{
-    DataChannelState, Input, Output, Packet, PeerConfig, PeerConnectionState, Profile, ProfileName,
-};
+use crate::model::{DataChannelState, Input, Output, Packet, PeerConfig, Profile, ProfileName};
 use crate::record;
-use crate::stack::{AppCall, AppResult, StackEvent, StateChange};
+use crate::sim::{Guards, Log};
+use crate::stack::AppCall;
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, TraceEvent, Via};
 use arbitrary::Arbitrary;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -260,9 +258,8 @@ fn play(input: &ModelInput, options: &Options, track: bool) -> Result<BTreeSet<S
 /// Two model peers, their guarded apps, the network and the judge.
 struct World {
     peers: [Peer; 2],
-    /// Per peer: label -> guard (created by the first guarded send on the label).
-    guards: [BTreeMap<&'static str, Guard<SizedMsg>>; 2],
-    guard_config: GuardConfig,
+    /// Per peer: the guarded app's guards, one per label (the simulator's guard glue).
+    guards: [Guards; 2],
     net: Vec<(PeerId, Packet)>,
     now: Millis,
     next_msg: MsgId,
@@ -296,8 +293,7 @@ impl World {
                 Peer::new(PeerId::A, profile, config),
                 Peer::new(PeerId::B, profile, config),
             ],
-            guards: Default::default(),
-            guard_config,
+            guards: PeerId::BOTH.map(|p| Guards::configured(p, guard_config, LABELS)),
             net: Vec::new(),
             now: 0,
             next_msg: 0,
@@ -443,11 +439,7 @@ impl World {
                 .peers
                 .iter()
                 .filter_map(Peer::poll_timeout)
-                .chain(
-                    self.guards
-                        .iter()
-                        .flat_map(|g| g.values().filter_map(Guard::poll_timeout)),
-                )
+                .chain(self.guards.iter().filter_map(Guards::poll_timeout))
                 .min();
             match next {
                 Some(t) if t <= until => {
@@ -466,71 +458,38 @@ impl World {
         for peer in PeerId::BOTH {
             let _ = self.peers[peer.index()].handle_input(now, Input::Timeout);
             self.pump(peer);
-            for guard in self.guards[peer.index()].values_mut() {
-                guard.handle_timeout(now);
-            }
-            self.settle_guards(peer);
+            self.with_guards(peer, |guards, stack, log| {
+                guards.handle_timeout(now, stack, log)
+            });
         }
     }
 
     // ---- the guarded app -----------------------------------------------------------
 
-    fn guard(&mut self, peer: PeerId, label: &'static str) -> &mut Guard<SizedMsg> {
-        let p = &self.peers[peer.index()];
-        let (now, ice, closed) = (self.now, p.ice_state(), p.is_closed());
-        self.guards[peer.index()].entry(label).or_insert_with(|| {
-            // A guard made late learns what the peer already reported.
-            let mut guard = Guard::new(self.guard_config);
-            guard.on_ice_state(now, ice);
-            if closed {
-                guard.on_peer_connection_state(now, PeerConnectionState::Closed);
-            }
-            guard
-        })
+    /// Runs `act` on `peer`'s guards and stack, then records what they wrote and drains
+    /// the stack (a release makes output).
+    fn with_guards(
+        &mut self,
+        peer: PeerId,
+        act: impl FnOnce(&mut Guards, &mut Peer, &mut EventLog),
+    ) {
+        let mut log = EventLog::default();
+        act(
+            &mut self.guards[peer.index()],
+            &mut self.peers[peer.index()],
+            &mut log,
+        );
+        for event in log.0 {
+            self.record(event);
+        }
+        self.pump(peer);
     }
 
     fn guarded_send(&mut self, peer: PeerId, label: &'static str, msg: MsgId, size: usize) {
         let now = self.now;
-        let ready = self.peers[peer.index()].channel_state(label);
-        // Made (and taught the peer's ICE and close) before the stack is borrowed.
-        self.guard(peer, label);
-        let stack = &mut self.peers[peer.index()];
-        let Some(guard) = self.guards[peer.index()].get_mut(label) else {
-            return;
-        };
-        let event = glue::send(guard, now, label, msg, size, ready, |m| {
-            transmit(stack, now, label, m)
+        self.with_guards(peer, |guards, stack, log| {
+            guards.send(now, label, msg, size, stack, log)
         });
-        self.record(TraceEvent::on(now, peer, event));
-        self.settle_guards(peer);
-        self.pump(peer);
-    }
-
-    /// Keeps each guard's readyState equal to the peer's, then hands out what it releases
-    /// or drops (the simulator's `Guards::settle`).
-    fn settle_guards(&mut self, peer: PeerId) {
-        let now = self.now;
-        for label in LABELS {
-            if !self.guards[peer.index()].contains_key(label) {
-                continue;
-            }
-            let stack = &mut self.peers[peer.index()];
-            let Some(guard) = self.guards[peer.index()].get_mut(label) else {
-                continue;
-            };
-            glue::sync_state(guard, now, stack.channel_state(label));
-            let mut events = Vec::new();
-            while let Some(output) = guard.poll_output() {
-                let ready = stack.channel_state(label);
-                let event = glue::carry_out(guard, now, label, output, ready, |m| {
-                    transmit(stack, now, label, m)
-                });
-                events.push(TraceEvent::on(now, peer, event));
-            }
-            for event in events {
-                self.record(event);
-            }
-        }
     }
 
     /// Drains a peer's outputs: datagrams into the network, events into the trace and to
@@ -545,34 +504,20 @@ impl World {
                 }
                 Output::Event(event) => {
                     self.record(record::stack_event(self.now, peer, &event));
-                    self.guard_event(peer, &event);
+                    let now = self.now;
+                    let mut log = EventLog::default();
+                    self.guards[peer.index()].handle_event(
+                        now,
+                        &event,
+                        &mut self.peers[peer.index()],
+                        &mut log,
+                    );
+                    for event in log.0 {
+                        self.record(event);
+                    }
                 }
             }
         }
-    }
-
-    fn guard_event(&mut self, peer: PeerId, event: &StackEvent) {
-        let now = self.now;
-        let guards = &mut self.guards[peer.index()];
-        match event {
-            StackEvent::State(StateChange::DataChannel(label, _, to)) => {
-                if let Some(guard) = guards.get_mut(label.as_str()) {
-                    guard.on_channel_state(now, *to);
-                }
-            }
-            StackEvent::State(StateChange::IceConnection(_, to)) => {
-                for guard in guards.values_mut() {
-                    guard.on_ice_state(now, *to);
-                }
-            }
-            StackEvent::State(StateChange::PeerConnection(_, to)) => {
-                for guard in guards.values_mut() {
-                    guard.on_peer_connection_state(now, *to);
-                }
-            }
-            _ => return,
-        }
-        self.settle_guards(peer);
     }
 
     // ---- judging -------------------------------------------------------------------
@@ -625,23 +570,11 @@ impl World {
     /// then the monitor's final judgement.
     fn finish(&mut self) {
         let now = self.now;
-        let mut drops = Vec::new();
-        for peer in PeerId::BOTH {
-            for (label, guard) in &self.guards[peer.index()] {
-                for (id, _) in guard.queued() {
-                    drops.push(TraceEvent::on(
-                        now,
-                        peer,
-                        EventKind::Drop {
-                            channel: label.to_string(),
-                            msg: id,
-                            reason: "end-of-run".into(),
-                        },
-                    ));
-                }
-            }
+        let mut log = EventLog::default();
+        for guards in &mut self.guards {
+            guards.finish(now, &mut log);
         }
-        for event in drops {
+        for event in log.0 {
             self.record(event);
         }
         for v in self.monitor.finish(now) {
@@ -656,7 +589,7 @@ impl World {
             return Err(f.clone());
         }
         for peer in PeerId::BOTH {
-            for (label, guard) in &self.guards[peer.index()] {
+            for (label, guard) in self.guards[peer.index()].iter() {
                 if !guard.conserved() {
                     return Err(format!("{peer}: guard of {label} lost count of a message"));
                 }
@@ -723,12 +656,18 @@ impl World {
     }
 }
 
-/// The bare send of a released or guarded message.
-fn transmit(stack: &mut Peer, now: Millis, label: &str, msg: &SizedMsg) -> AppResult {
-    let call = AppCall::Send {
-        channel: label.to_string(),
-        msg: msg.id,
-        size: msg.size,
-    };
-    stack.handle_input(now, Input::App(call))
+/// The events the guards write, recorded once they are done (message ids come from the
+/// harness, which numbers every send itself).
+#[derive(Default)]
+struct EventLog(Vec<TraceEvent>);
+
+impl Log for EventLog {
+    fn record(&mut self, event: TraceEvent) {
+        self.0.push(event);
+    }
+
+    fn next_msg_id(&mut self) -> MsgId {
+        // Never asked: the harness passes its own ids to `Guards::send`.
+        MsgId::MAX
+    }
 }

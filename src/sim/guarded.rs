@@ -64,35 +64,43 @@ impl Guards {
 
     /// Guards with an explicit configuration (mutation tests plant bugs here).
     pub fn with_config(peer: PeerId, scenario: &Scenario, config: GuardConfig) -> Self {
-        Guards {
-            peer,
-            config,
-            specs: scenario
-                .channels
-                .iter()
-                .map(|c| {
-                    let id = if c.negotiated { c.id } else { None };
-                    (c.label.clone(), (id, c.ordered))
-                })
-                .collect(),
-            guards: BTreeMap::new(),
-            busy: BTreeSet::new(),
-            ice: None,
-            pc: None,
-            now: 0,
-        }
+        let specs = scenario.channels.iter().map(|c| {
+            let id = if c.negotiated { c.id } else { None };
+            (c.label.clone(), (id, c.ordered))
+        });
+        Self::with_specs(peer, config, specs.collect())
     }
 
     /// Guards of the default configuration for in-band, ordered channels (the checker's
     /// worlds, which have no scenario).
     pub fn for_channels<'a>(peer: PeerId, labels: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::configured(peer, GuardConfig::default(), labels)
+    }
+
+    /// Guards of `config` for in-band, ordered channels (the fuzz harnesses).
+    pub fn configured<'a>(
+        peer: PeerId,
+        config: GuardConfig,
+        labels: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let specs = labels.into_iter().map(|l| (l.to_string(), (None, true)));
+        Self::with_specs(peer, config, specs.collect())
+    }
+
+    /// Every guard made so far, by label.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Guard<SizedMsg>)> {
+        self.guards.iter().map(|(l, g)| (l.as_str(), g))
+    }
+
+    fn with_specs(
+        peer: PeerId,
+        config: GuardConfig,
+        specs: BTreeMap<String, (Option<u16>, bool)>,
+    ) -> Self {
         Guards {
             peer,
-            config: GuardConfig::default(),
-            specs: labels
-                .into_iter()
-                .map(|l| (l.to_string(), (None, true)))
-                .collect(),
+            config,
+            specs,
             guards: BTreeMap::new(),
             busy: BTreeSet::new(),
             ice: None,

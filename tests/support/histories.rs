@@ -77,6 +77,7 @@ pub fn world(profile: Profile, app: AppKind) -> World {
         duplications: 4,
         max_copies: 2,
         delayed_sack: 1,
+        app_timers: 0,
     };
     World::new(config).expect("valid bounds")
 }
