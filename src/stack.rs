@@ -231,3 +231,58 @@ pub trait Stack {
     /// The channel's readyState as the application would read it now.
     fn channel_state(&self, label: &str) -> Option<DataChannelState>;
 }
+
+/// One thing a stack puts out, in the order it put it out: a datagram for the other peer
+/// or an event for the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StackOutput<T> {
+    /// Send this datagram (`T`: bytes, or the model's typed packet).
+    Transmit(T),
+    /// Tell the application (and the record).
+    Event(StackEvent),
+}
+
+impl From<crate::model::Output> for StackOutput<crate::model::Packet> {
+    fn from(output: crate::model::Output) -> Self {
+        match output {
+            crate::model::Output::Transmit(packet) => StackOutput::Transmit(packet),
+            crate::model::Output::Event(event) => StackOutput::Event(event),
+        }
+    }
+}
+
+/// The one output drain every driver uses (the simulator's engines, the checker's step,
+/// the fuzz harness, the model pair): takes what `poll` gives until the stack is quiet,
+/// hands each datagram to `transmit` and each event to `event`. `event` records it and
+/// tells the application, which may call the stack and so make more output: the same
+/// loop drains that too. `cx` is whatever holds the stack and the application.
+pub fn drain<C: ?Sized, T>(
+    cx: &mut C,
+    mut poll: impl FnMut(&mut C) -> Option<StackOutput<T>>,
+    mut transmit: impl FnMut(&mut C, T),
+    mut event: impl FnMut(&mut C, StackEvent),
+) {
+    while let Some(output) = poll(cx) {
+        match output {
+            StackOutput::Transmit(datagram) => transmit(cx, datagram),
+            StackOutput::Event(e) => event(cx, e),
+        }
+    }
+}
+
+/// The next output of a [`Stack`], in rounds: every datagram it has, then every event
+/// (whose handlers may queue more datagrams), then the next round, until a round finds
+/// nothing. `events` keeps which half of the round the drain is in (start it `false`).
+pub fn poll_rounds(stack: &mut dyn Stack, events: &mut bool) -> Option<StackOutput<Vec<u8>>> {
+    if !*events {
+        if let Some(datagram) = stack.poll_transmit() {
+            return Some(StackOutput::Transmit(datagram));
+        }
+        *events = true;
+    }
+    if let Some(event) = stack.poll_event() {
+        return Some(StackOutput::Event(event));
+    }
+    *events = false;
+    stack.poll_transmit().map(StackOutput::Transmit)
+}

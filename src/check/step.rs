@@ -25,9 +25,9 @@ use super::part::{fingerprint, FpBuild, Interner, Part};
 use super::world::{
     describe_packet, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
 };
-use crate::model::{IceConnectionState, Input, Output, Packet, Peer, SctpTransportState, Timer};
+use crate::model::{IceConnectionState, Input, Packet, Peer, SctpTransportState, Timer};
 use crate::record;
-use crate::stack::AppCall;
+use crate::stack::{self, AppCall, StackOutput};
 use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -138,15 +138,15 @@ impl<A: WorldApp> Local<'_, A> {
     /// carries no event, so the application sees nothing of it).
     pub(crate) fn drain(&mut self) {
         loop {
-            while let Some(out) = self.peer.poll_output() {
-                match out {
-                    Output::Transmit(packet) => self.transmits.push(packet),
-                    Output::Event(event) => {
-                        self.record(record::stack_event(self.t, self.id, &event));
-                        A::handle_event(self, &event);
-                    }
-                }
-            }
+            stack::drain(
+                self,
+                |cx| cx.peer.poll_output().map(StackOutput::from),
+                |cx, packet| cx.transmits.push(packet),
+                |cx, event| {
+                    cx.record(record::stack_event(cx.t, cx.id, &event));
+                    A::handle_event(cx, &event);
+                },
+            );
             if !(self.eager_sack && sack_armed(self.peer)) {
                 break;
             }

@@ -32,10 +32,10 @@ use super::{decode, tail_jsonl, Options, MAX_OPS};
 use crate::check::{names, Monitor, MonitorConfig};
 use crate::guard::GuardConfig;
 use crate::model::Peer;
-use crate::model::{DataChannelState, Input, Output, Packet, PeerConfig, Profile, ProfileName};
+use crate::model::{DataChannelState, Input, Packet, PeerConfig, Profile, ProfileName};
 use crate::record;
 use crate::sim::{Guards, Log};
-use crate::stack::AppCall;
+use crate::stack::{self, AppCall, StackOutput};
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, TraceEvent, Via};
 use arbitrary::Arbitrary;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -495,29 +495,29 @@ impl World {
     /// Drains a peer's outputs: datagrams into the network, events into the trace and to
     /// the guards (whose releases may make more outputs).
     fn pump(&mut self, peer: PeerId) {
-        while let Some(out) = self.peers[peer.index()].poll_output() {
-            match out {
-                Output::Transmit(packet) => {
-                    if self.net.len() < MAX_IN_FLIGHT {
-                        self.net.push((peer.other(), packet));
-                    }
+        stack::drain(
+            self,
+            |w| w.peers[peer.index()].poll_output().map(StackOutput::from),
+            |w, packet| {
+                if w.net.len() < MAX_IN_FLIGHT {
+                    w.net.push((peer.other(), packet));
                 }
-                Output::Event(event) => {
-                    self.record(record::stack_event(self.now, peer, &event));
-                    let now = self.now;
-                    let mut log = EventLog::default();
-                    self.guards[peer.index()].handle_event(
-                        now,
-                        &event,
-                        &mut self.peers[peer.index()],
-                        &mut log,
-                    );
-                    for event in log.0 {
-                        self.record(event);
-                    }
+            },
+            |w, event| {
+                w.record(record::stack_event(w.now, peer, &event));
+                let now = w.now;
+                let mut log = EventLog::default();
+                w.guards[peer.index()].handle_event(
+                    now,
+                    &event,
+                    &mut w.peers[peer.index()],
+                    &mut log,
+                );
+                for event in log.0 {
+                    w.record(event);
                 }
-            }
-        }
+            },
+        );
     }
 
     // ---- judging -------------------------------------------------------------------

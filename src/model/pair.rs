@@ -2,9 +2,9 @@
 //! optional total partition. The smallest driver, for unit tests and for the first
 //! `dcsim` runs; the turmoil simulator is the real one.
 
-use super::{Input, Output, Packet, Peer, PeerConfig, Profile};
+use super::{Input, Packet, Peer, PeerConfig, Profile};
 use crate::record;
-use crate::stack::{AppCall, AppResult, StackEvent};
+use crate::stack::{self, AppCall, AppResult, StackEvent, StackOutput};
 use crate::trace::{EventKind, Millis, MsgId, PeerId, Trace, TraceEvent};
 use std::collections::BTreeMap;
 
@@ -133,18 +133,18 @@ impl Pair {
 
     fn drain(&mut self) {
         for id in PeerId::BOTH {
-            while let Some(out) = self.peers[id.index()].poll_output() {
-                match out {
-                    Output::Transmit(packet) => {
-                        if !self.partitioned {
-                            self.seq += 1;
-                            self.in_flight
-                                .insert((self.now + self.latency, self.seq), (id.other(), packet));
-                        }
+            stack::drain(
+                self,
+                |pair| pair.peers[id.index()].poll_output().map(StackOutput::from),
+                |pair, packet| {
+                    if !pair.partitioned {
+                        pair.seq += 1;
+                        let at = (pair.now + pair.latency, pair.seq);
+                        pair.in_flight.insert(at, (id.other(), packet));
                     }
-                    Output::Event(event) => self.record(id, &event),
-                }
-            }
+                },
+                |pair, event| pair.record(id, &event),
+            );
         }
     }
 

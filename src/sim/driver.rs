@@ -4,7 +4,7 @@
 use super::app::{App, AppRequest};
 use super::recorder::Recorder;
 use crate::record;
-use crate::stack::Stack;
+use crate::stack::{self, Stack};
 use crate::trace::{EventKind, Millis, PeerId, TraceEvent};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -87,23 +87,19 @@ impl PeerDriver {
     /// Moves everything the stack has to say: datagrams out, events into the record and
     /// to the application, until both are drained.
     fn drain(&mut self, now: Millis, rec: &mut Recorder, fx: &mut Effects) {
-        loop {
-            let mut progressed = false;
-            while let Some(datagram) = self.stack.poll_transmit() {
-                progressed = true;
-                fx.datagrams.push(datagram);
-            }
-            while let Some(event) = self.stack.poll_event() {
-                progressed = true;
-                rec.record(record::stack_event(now, self.peer, &event));
-                self.app
+        let peer = self.peer;
+        let mut events = false;
+        stack::drain(
+            self,
+            |d| stack::poll_rounds(d.stack.as_mut(), &mut events),
+            |_, datagram| fx.datagrams.push(datagram),
+            |d, event| {
+                rec.record(record::stack_event(now, peer, &event));
+                d.app
                     .borrow_mut()
-                    .handle_event(now, &event, self.stack.as_mut(), rec);
-            }
-            if !progressed {
-                break;
-            }
-        }
+                    .handle_event(now, &event, d.stack.as_mut(), rec);
+            },
+        );
     }
 
     fn error(&self, now: Millis, action: &str, error: String, rec: &mut Recorder) {
