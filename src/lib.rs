@@ -10,14 +10,17 @@
 //! - [`drive::run`]: one run under a scenario and seed, on either engine
 //!   ([`sim::Engine::Turmoil`] or [`sim::Engine::Direct`]);
 //! - [`drive::explore`]: a sweep of seeds with random latency, loss and fault timing;
+//! - [`drive::check`]: every history within bounds, exhaustively (the untimed model: any
+//!   order of deliveries, closes, ICE failure and restart, your timer), with the shortest
+//!   counterexample as a trace; the application must be plain data
+//!   (`Clone + Eq + Hash + Debug`) so that equal histories merge;
 //! - [`drive::fuzz`]: the body of your own `fuzz_target!` (panics with the trace when an
 //!   invariant breaks), and [`drive::fuzz_trace`] to replay a corpus;
 //! - a snapshot: `trace.render_text()` into `insta::assert_snapshot!`.
 //!
 //! The scenario supplies the world (connect, closes, ICE restarts, network faults); its
-//! own `send` steps are left out, your application does the sending. The exhaustive
-//! checker does not take a user's application yet (it explores its own raw and guarded
-//! applications, `dcsim check --app`).
+//! own `send` steps are left out, your application does the sending. The checker needs no
+//! scenario: its world is every history within [`check::world::Bounds`].
 //!
 //! ```
 //! use dcsim::drive::{self, App, Calls};
@@ -27,6 +30,7 @@
 //! use dcsim::trace::PeerId;
 //!
 //! /// Sends a greeting as soon as the peer connection is connecting: too early.
+//! #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 //! struct Eager(PeerId);
 //!
 //! impl App for Eager {
@@ -53,6 +57,11 @@
 //!
 //! let fuzzed = drive::fuzz_trace(&[7, 0, 0, 0, 0, 0, 0, 0], &scenario, Eager).unwrap();
 //! assert!(fuzzed.violations().next().is_some());
+//!
+//! let checked = drive::check(&drive::CheckOptions::default(), Eager).unwrap();
+//! let shortest = checked.counterexample.expect("caught in every history that connects");
+//! assert_eq!(shortest.actions.len(), 1); // connect, and the greeting is refused
+//! assert_eq!(shortest.violation.invariant, "no-send-on-non-open");
 //! ```
 //!
 //! `examples/open_avatar_chat` is a real application written this way, with its naive
