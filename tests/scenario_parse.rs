@@ -116,9 +116,8 @@ fn defaults_fill_what_the_file_leaves_out() {
     assert_eq!(s.duration_ms, 60000);
     assert_eq!(s.network.latency_ms, 10);
     assert_eq!(s.network.loss, 0.0);
-    assert_eq!(s.ice.disconnected_timeout_ms, 5000);
-    assert_eq!(s.ice.failed_timeout_ms, 25000);
-    assert_eq!(s.ice.keepalive_interval_ms, 2000);
+    // Left to the run's profile.
+    assert_eq!(s.ice, Default::default());
     assert_eq!(s.guard, Default::default());
     let chat = s.channel("chat").expect("declared");
     assert!(!chat.negotiated && chat.ordered && chat.create_at_start && chat.id.is_none());
@@ -988,4 +987,78 @@ proptest! {
             .collect();
         no_panic_one_line(Scenario::parse("fuzz.toml", &mutated))?;
     }
+}
+
+/// The scenario `[ice]` over the profile: a partial table changes only the keys it names,
+/// and a table equal to the webrtc-rs defaults is applied like any other.
+#[test]
+fn a_partial_ice_table_keeps_the_profiles_other_timeouts() {
+    use dcsim::model::Profile;
+    use dcsim::sim::peer_config;
+    let partial = ok(&format!("{HEAD}\n[ice]\ndisconnected_timeout_ms = 3000\n"));
+    for profile in [Profile::WEBRTC_RS, Profile::W3C, Profile::AIORTC] {
+        let base = profile.peer_config();
+        let config = peer_config(&partial, profile);
+        assert_eq!(config.disconnected_timeout_ms, 3000);
+        assert_eq!(config.failed_timeout_ms, base.failed_timeout_ms);
+        assert_eq!(config.keepalive_interval_ms, base.keepalive_interval_ms);
+        assert_eq!(peer_config(&ok(HEAD), profile), base, "no [ice] table");
+    }
+    let webrtc_defaults = ok(&format!(
+        "{HEAD}\n[ice]\ndisconnected_timeout_ms = 5000\nfailed_timeout_ms = 25000\nkeepalive_interval_ms = 2000\n"
+    ));
+    let w3c = peer_config(&webrtc_defaults, Profile::W3C);
+    assert_eq!(w3c.failed_timeout_ms, 25000);
+    assert_ne!(Profile::W3C.peer_config().failed_timeout_ms, 25000);
+}
+
+/// End to end: a w3c run with only `disconnected_timeout_ms = 3000` that partitions at
+/// 5 s reads ICE `failed` the w3c failed timeout after `disconnected`, not webrtc-rs's.
+#[test]
+fn a_w3c_run_with_a_partial_ice_table_fails_on_the_w3c_timeout() {
+    use dcsim::model::Profile;
+    use dcsim::sim::{run, Engine, RunOptions};
+    let s = ok(r#"version = 1
+name = "partial-ice"
+profile = "w3c"
+duration_ms = 60000
+
+[ice]
+disconnected_timeout_ms = 3000
+
+[[channel]]
+label = "chat"
+
+[[step]]
+at_ms = 0
+action = "connect"
+[[step]]
+at_ms = 5000
+action = "partition"
+"#);
+    let options = RunOptions {
+        engine: Engine::Direct,
+        ..RunOptions::default()
+    };
+    let trace = run(&s, &options).expect("run").trace;
+    let at = |to: &str| {
+        trace
+            .events
+            .iter()
+            .find(|e| {
+                e.peer == Some(PeerId::A)
+                    && matches!(&e.kind, dcsim::trace::EventKind::State { machine, to: t, .. }
+                        if machine.to_string() == "ice_connection" && t == to)
+            })
+            .map(|e| e.t_ms)
+            .unwrap_or_else(|| panic!("no ice {to}:\n{}", trace.render_text()))
+    };
+    let failed_after = at("failed") - at("disconnected");
+    let w3c = Profile::W3C.peer_config().failed_timeout_ms;
+    // Within one consent tick of the w3c failed timeout.
+    assert!(
+        failed_after.abs_diff(w3c) <= Profile::W3C.peer_config().keepalive_interval_ms,
+        "failed {failed_after} ms after disconnected, w3c's timeout is {w3c} ms:\n{}",
+        trace.render_text()
+    );
 }

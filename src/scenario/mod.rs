@@ -99,25 +99,17 @@ impl Default for NetworkSpec {
     }
 }
 
-/// ICE agent timeouts (`[ice]`); the defaults are `webrtc` 0.21.1's.
-#[derive(Clone, Debug, PartialEq)]
+/// ICE agent timeouts (`[ice]`). Each key the file leaves out is `None`: the run's profile
+/// supplies it (webrtc-rs: 5000 / 25000 / 2000; w3c: 5000 / 10000 / 2000; see
+/// docs/scenarios.md), so a partial table changes only what it names.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct IceSpec {
-    /// Idle time after which a connected pair is `disconnected` (default 5000; 0 disables).
-    pub disconnected_timeout_ms: Millis,
-    /// Further idle time after which it is `failed` (default 25000; 0 disables).
-    pub failed_timeout_ms: Millis,
-    /// Interval of consent checks on the selected pair (default 2000).
-    pub keepalive_interval_ms: Millis,
-}
-
-impl Default for IceSpec {
-    fn default() -> Self {
-        Self {
-            disconnected_timeout_ms: 5000,
-            failed_timeout_ms: 25000,
-            keepalive_interval_ms: 2000,
-        }
-    }
+    /// Idle time after which a connected pair is `disconnected` (0 disables).
+    pub disconnected_timeout_ms: Option<Millis>,
+    /// Further idle time after which it is `failed` (0 disables).
+    pub failed_timeout_ms: Option<Millis>,
+    /// Interval of consent checks on the selected pair.
+    pub keepalive_interval_ms: Option<Millis>,
 }
 
 /// Settings for the send guard (`[guard]`, optional). `None` keeps the guard's default,

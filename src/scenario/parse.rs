@@ -785,15 +785,11 @@ impl<'s> Reader<'s> {
     fn ice(&self, top: &Table<'_>) -> Result<IceSpec> {
         let mut spec = IceSpec::default();
         if let Some(t) = self.sub_table(top, "ice", ICE_KEYS)? {
-            if let Some(v) = self.opt(&t, "disconnected_timeout_ms", |f| self.millis(f))? {
-                spec.disconnected_timeout_ms = v;
-            }
-            if let Some(v) = self.opt(&t, "failed_timeout_ms", |f| self.millis(f))? {
-                spec.failed_timeout_ms = v;
-            }
-            if let Some(v) = self.opt(&t, "keepalive_interval_ms", |f| self.millis(f))? {
-                spec.keepalive_interval_ms = v;
-            }
+            spec.disconnected_timeout_ms =
+                self.opt(&t, "disconnected_timeout_ms", |f| self.millis(f))?;
+            spec.failed_timeout_ms = self.opt(&t, "failed_timeout_ms", |f| self.millis(f))?;
+            spec.keepalive_interval_ms =
+                self.opt(&t, "keepalive_interval_ms", |f| self.millis(f))?;
         }
         Ok(spec)
     }

@@ -36,18 +36,19 @@ pub(crate) fn to_toml(s: &Scenario) -> String {
     let _ = writeln!(out, "latency_ms = {}", s.network.latency_ms);
     let _ = writeln!(out, "loss = {}", float(s.network.loss));
 
-    let _ = writeln!(out, "\n[ice]");
-    let _ = writeln!(
-        out,
-        "disconnected_timeout_ms = {}",
-        s.ice.disconnected_timeout_ms
-    );
-    let _ = writeln!(out, "failed_timeout_ms = {}", s.ice.failed_timeout_ms);
-    let _ = writeln!(
-        out,
-        "keepalive_interval_ms = {}",
-        s.ice.keepalive_interval_ms
-    );
+    if s.ice != Default::default() {
+        let _ = writeln!(out, "\n[ice]");
+        let keys = [
+            ("disconnected_timeout_ms", s.ice.disconnected_timeout_ms),
+            ("failed_timeout_ms", s.ice.failed_timeout_ms),
+            ("keepalive_interval_ms", s.ice.keepalive_interval_ms),
+        ];
+        for (key, value) in keys {
+            if let Some(v) = value {
+                let _ = writeln!(out, "{key} = {v}");
+            }
+        }
+    }
 
     let g = &s.guard;
     if *g != Default::default() {

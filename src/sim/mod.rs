@@ -74,18 +74,19 @@ pub struct RunReport {
 }
 
 /// The model peer config a scenario asks for in a profile: the profile's timeouts and
-/// limits ([`Profile::peer_config`]), with the scenario's `[ice]` timeouts when it sets
-/// any that differ from the `webrtc` crate's defaults (the `[ice]` defaults are the
-/// crate's, so an `[ice]` table equal to them cannot be told from none).
+/// limits ([`Profile::peer_config`]), with each `[ice]` timeout the scenario sets in
+/// place of the profile's (a key it leaves out keeps the profile's value).
 pub fn peer_config(scenario: &Scenario, profile: Profile) -> PeerConfig {
     let base = profile.peer_config();
-    if scenario.ice == crate::scenario::IceSpec::default() {
-        return base;
-    }
+    let ice = &scenario.ice;
     PeerConfig {
-        disconnected_timeout_ms: scenario.ice.disconnected_timeout_ms,
-        failed_timeout_ms: scenario.ice.failed_timeout_ms,
-        keepalive_interval_ms: scenario.ice.keepalive_interval_ms,
+        disconnected_timeout_ms: ice
+            .disconnected_timeout_ms
+            .unwrap_or(base.disconnected_timeout_ms),
+        failed_timeout_ms: ice.failed_timeout_ms.unwrap_or(base.failed_timeout_ms),
+        keepalive_interval_ms: ice
+            .keepalive_interval_ms
+            .unwrap_or(base.keepalive_interval_ms),
         ..base
     }
 }
