@@ -81,6 +81,8 @@ pub mod model;
 pub mod record;
 #[cfg(feature = "rtc-stack")]
 pub mod rtc_stack;
+#[cfg(feature = "webrtc-adapter")]
+pub mod runtime;
 pub mod scenario;
 pub mod sim;
 pub mod stack;
