@@ -81,7 +81,7 @@ pub mod model;
 pub mod record;
 #[cfg(feature = "rtc-stack")]
 pub mod rtc_stack;
-#[cfg(feature = "webrtc-adapter")]
+#[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
 pub mod runtime;
 pub mod scenario;
 pub mod sim;

@@ -162,9 +162,33 @@ struct Inner {
     ice_seq: u64,
 }
 
+/// Sees what a [`GuardedChannel`] does with its data channel: every message it hands to
+/// the transport (the channel's readyState just before, the crate's result) and every
+/// event it takes from the channel. The dcsim runtime's harness records through it, so
+/// the guard's own sends are judged like any other (`GuardedChannel::observed`).
+pub trait ChannelObserver: Send + Sync + 'static {
+    /// Message `id` was handed to `DataChannel::send` or `send_text` with readyState
+    /// `state`, at once (`flushed` false) or released from the queue (true).
+    fn sent(
+        &self,
+        id: MsgId,
+        flushed: bool,
+        state: &str,
+        data: &[u8],
+        result: &webrtc::error::Result<()>,
+    );
+    /// Message `id` was offered and the guard queued it.
+    fn queued(&self, id: MsgId);
+    /// Message `id` will never be sent: refused at the offer, or dropped from the queue.
+    fn dropped(&self, id: MsgId, reason: DropReason);
+    /// The channel reported `event` (before the guard acts on it).
+    fn event(&self, event: &DataChannelEvent);
+}
+
 /// A `webrtc` data channel behind a [`Guard`]. See the [module docs](self).
 pub struct GuardedChannel {
     dc: Arc<dyn DataChannel>,
+    observer: Option<Arc<dyn ChannelObserver>>,
     runtime: Arc<dyn Runtime>,
     epoch: Instant,
     inner: Mutex<Inner>,
@@ -202,6 +226,7 @@ impl GuardedChannel {
         guard.on_channel_state(0, state);
         GuardedChannel {
             dc,
+            observer: None,
             runtime,
             epoch,
             inner: Mutex::new(Inner {
@@ -215,6 +240,12 @@ impl GuardedChannel {
             }),
             rearm: Notify::new(),
         }
+    }
+
+    /// The same channel with `observer` told of every transport send and channel event.
+    pub fn observed(mut self, observer: Arc<dyn ChannelObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The wrapped channel (for reading its label, thresholds, ...). Sending on it
@@ -242,13 +273,21 @@ impl GuardedChannel {
         let id = inner.next_id;
         inner.next_id += 1;
         let status = match inner.guard.send(now, id, msg) {
-            Outcome::Send(msg) => match self.transmit(&mut inner, id, msg).await {
+            Outcome::Send(msg) => match self.transmit(&mut inner, id, msg, false).await {
                 None => SendStatus::Sent,
                 // Refused: requeued, or dropped (the pump below reports it and says why).
                 Some(_) => SendStatus::Queued,
             },
-            Outcome::Queued => SendStatus::Queued,
+            Outcome::Queued => {
+                if let Some(observer) = &self.observer {
+                    observer.queued(id);
+                }
+                SendStatus::Queued
+            }
             Outcome::Rejected(reason) => {
+                if let Some(observer) = &self.observer {
+                    observer.dropped(id, reason);
+                }
                 (inner.on_drop)(DroppedMessage {
                     id,
                     reason,
@@ -288,6 +327,9 @@ impl GuardedChannel {
                 Wake::Rearm => {}
             }
         };
+        if let (Some(observer), Some(event)) = (&self.observer, &event) {
+            observer.event(event);
+        }
         let state = match &event {
             Some(DataChannelEvent::OnOpen) => Some(DataChannelState::Open),
             Some(DataChannelEvent::OnClosing) => Some(DataChannelState::Closing),
@@ -395,7 +437,7 @@ impl GuardedChannel {
                 GuardOutput::Transmit { id, payload } => {
                     // A refusal goes back to the guard; the loop carries on with what it
                     // says now (usually: nothing until the channel can take data).
-                    let refused = self.transmit(inner, id, payload).await;
+                    let refused = self.transmit(inner, id, payload, true).await;
                     if watch == Some(id) {
                         watched = refused.is_none().then_some(SendStatus::Sent);
                     }
@@ -403,6 +445,9 @@ impl GuardedChannel {
                 GuardOutput::Dropped { id, reason } => {
                     if watch == Some(id) {
                         watched = Some(SendStatus::Rejected(reason));
+                    }
+                    if let Some(observer) = &self.observer {
+                        observer.dropped(id, reason);
                     }
                     (inner.on_drop)(DroppedMessage {
                         id,
@@ -421,12 +466,27 @@ impl GuardedChannel {
         inner: &mut Inner,
         id: MsgId,
         msg: DcMessage,
+        flushed: bool,
     ) -> Option<SendErrorKind> {
+        let state = match &self.observer {
+            Some(_) => match self.dc.ready_state().await {
+                Ok(state) => state.to_string(),
+                Err(_) => "unknown".to_string(),
+            },
+            None => String::new(),
+        };
         let result = match &msg {
             DcMessage::Text(text) => self.dc.send_text(text).await,
             // The copy keeps the message, so that a refused one can be requeued.
             DcMessage::Binary(bytes) => self.dc.send(BytesMut::from(&bytes[..])).await,
         };
+        if let Some(observer) = &self.observer {
+            let data: &[u8] = match &msg {
+                DcMessage::Text(text) => text.as_bytes(),
+                DcMessage::Binary(bytes) => bytes,
+            };
+            observer.sent(id, flushed, &state, data, &result);
+        }
         let err = result.err()?;
         let kind = classify(&err);
         inner.transport_send_errors += 1;

@@ -21,6 +21,7 @@
 //! the crate depends on their values), and none is written to the trace.
 
 pub mod executor;
+pub mod harness;
 pub mod net;
 
 use crate::trace::{Millis, PeerId};
