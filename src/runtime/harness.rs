@@ -133,6 +133,11 @@ impl AsyncRun {
         }
     }
 
+    /// The scenario this run plays.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
     /// The seed of this run.
     pub fn seed(&self) -> u64 {
         self.seed
@@ -742,4 +747,105 @@ impl ChannelObserver for GuardObserver {
     fn event(&self, event: &DataChannelEvent) {
         self.channel.record_event(event);
     }
+}
+
+/// The application's code for one run, given the run (build the peers from it).
+pub type Play<'r> = Pin<Box<dyn Future<Output = ()> + 'r>>;
+
+/// What a clean [`sweep`] ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepReport {
+    /// The seeds, each run twice with identical traces and no violation.
+    pub seeds: Vec<u64>,
+}
+
+/// The seeds a sweep runs: `DCSIM_SEED` pins one, `DCSIM_RUNS` sets how many (from
+/// `DCSIM_SEED`, or 0), else `runs` seeds from 0. A malformed value is an error that
+/// names the variable.
+pub fn seeds(runs: u64) -> Result<Vec<u64>, String> {
+    let var = |name: &str| -> Result<Option<u64>, String> {
+        match std::env::var(name) {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name}: expected a whole number, got {v:?}")),
+            Err(_) => Ok(None),
+        }
+    };
+    let first = var("DCSIM_SEED")?;
+    let count = match (var("DCSIM_RUNS")?, first) {
+        (Some(n), _) => n,
+        (None, Some(_)) => 1,
+        (None, None) => runs,
+    };
+    let first = first.unwrap_or(0);
+    Ok((first..first.saturating_add(count)).collect())
+}
+
+/// Runs `play` on each seed of [`seeds`]`(runs)`, twice per seed, under the seed's
+/// perturbation of `scenario` (latency 1-50 ms, loss up to 5 %, every fault moved by up to
+/// ±50 %: [`crate::explore::perturb`], as `dcsim explore`); `play` reads the scenario of
+/// its run from [`AsyncRun::scenario`]. The two traces of a seed must be identical and
+/// free of violations. The first failure is an error
+/// naming the seed and the first violation (or the first differing line), with the
+/// trace written as JSON lines and HTML under `target/dcsim/` (the paths are in the
+/// message); rerun it alone with `DCSIM_SEED=<seed>`.
+pub fn sweep(
+    scenario: &Scenario,
+    runs: u64,
+    play: impl for<'r> Fn(&'r AsyncRun) -> Play<'r>,
+) -> Result<SweepReport, String> {
+    let seeds = seeds(runs)?;
+    for &seed in &seeds {
+        let world = crate::explore::perturb(scenario, seed);
+        let once = || -> Result<Trace, String> {
+            let run = AsyncRun::new(&world, seed);
+            run.run(play(&run))
+        };
+        let first = once()?;
+        let second = once()?;
+        let (a, b) = (first.to_jsonl(), second.to_jsonl());
+        if a != b {
+            let line = a
+                .lines()
+                .zip(b.lines())
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.lines().count().min(b.lines().count()));
+            let paths = write_trace(scenario, seed, &first)?;
+            return Err(format!(
+                "{}: seed {seed}: the same seed gave two different traces (line {}); trace: {paths}",
+                scenario.name,
+                line + 1
+            ));
+        }
+        let violation = first.violations().next().map(|v| {
+            let what = match &v.kind {
+                EventKind::Violation { invariant, detail } => format!("{invariant}: {detail}"),
+                _ => String::new(),
+            };
+            (what, v.t_ms)
+        });
+        if let Some((what, at)) = violation {
+            let paths = write_trace(scenario, seed, &first)?;
+            return Err(format!(
+                "{}: seed {seed}: {what} (at {at} ms); trace: {paths}; rerun with DCSIM_SEED={seed}",
+                scenario.name
+            ));
+        }
+    }
+    Ok(SweepReport { seeds })
+}
+
+/// Writes `trace` as `target/dcsim/<scenario>-seed<seed>.{jsonl,html}`; the two paths.
+fn write_trace(scenario: &Scenario, seed: u64, trace: &Trace) -> Result<String, String> {
+    let dir = std::path::Path::new("target").join("dcsim");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let stem = format!("{}-seed{seed}", scenario.name);
+    let jsonl = dir.join(format!("{stem}.jsonl"));
+    let html = dir.join(format!("{stem}.html"));
+    std::fs::write(&jsonl, trace.to_jsonl()).map_err(|e| format!("{}: {e}", jsonl.display()))?;
+    std::fs::write(&html, trace.render_html(&stem))
+        .map_err(|e| format!("{}: {e}", html.display()))?;
+    Ok(format!("{} and {}", jsonl.display(), html.display()))
 }
