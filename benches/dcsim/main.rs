@@ -17,13 +17,17 @@ mod harness;
 mod link;
 mod model;
 mod props;
+mod runtime;
 mod scale;
 mod sim;
+
+#[path = "../../examples/open_avatar_chat_async/app.rs"]
+mod avatar_async;
 
 use harness::{Budget, Table};
 
 const GROUPS: &[&str] = &[
-    "model", "guard", "sim", "explore", "proptest", "check", "channels", "messages",
+    "model", "guard", "sim", "runtime", "explore", "proptest", "check", "channels", "messages",
 ];
 
 fn main() {
@@ -76,6 +80,10 @@ fn main() {
         eprintln!("sim ...");
         sim::race(&mut table, b(4.0, 2000));
     }
+    if wanted("runtime") {
+        eprintln!("runtime ...");
+        runtime::race(&mut table, b(4.0, 500));
+    }
     if wanted("explore") {
         eprintln!("explore ...");
         sim::explore_rate(&mut table, b(4.0, 200));
@@ -113,5 +121,6 @@ fn smoke() {
     sim::smoke();
     props::smoke();
     scale::smoke();
-    println!("bench smoke: 4 passed, 0 failed");
+    runtime::smoke();
+    println!("bench smoke: 5 passed, 0 failed");
 }
