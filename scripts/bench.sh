@@ -78,6 +78,11 @@ EOF
   engine steps its virtual clock every millisecond whether or not anything happens; the
   direct engine jumps between events and writes a byte-identical trace
   (tests/engines.rs).
+- **Runtime**: the same race with two real webrtc 0.21.1 peer connections on the dcsim
+  runtime (`dcsim::runtime`: one thread, virtual clock, simulated network) running the
+  async OpenAvatarChat server of `examples/open_avatar_chat_async` (naive and guarded),
+  each run building both peers (certificates included), interleaved with the model on
+  the direct engine.
 - **Explore**: `explore::explore` around the same scenario (each run perturbs latency,
   loss and fault times; run 0 is played twice for the deterministic-replay check).
 - **Proptest**: random guarded histories on the pure model: two model peers, two in-band

@@ -66,6 +66,14 @@
 //!
 //! `examples/open_avatar_chat` is a real application written this way, with its naive
 //! and fixed versions; `docs/your-app.md` walks through it.
+//!
+//! # Or run your async webrtc code as it is
+//!
+//! Async code against the `webrtc` 0.21.1 crate runs on [`runtime`], a deterministic
+//! `webrtc::runtime::Runtime` (one thread, a virtual clock, a simulated network with the
+//! scenario's faults), as two real peer connections whose every state change, send and
+//! delivery is recorded and judged: [`runtime::harness::AsyncRun`] for one run,
+//! [`runtime::harness::sweep`] for a seed sweep (`docs/async-app.md`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
