@@ -290,3 +290,36 @@ fn the_async_dtls_client_stops_its_driver_when_the_handshake_gives_up() {
         .any(|(p, _, to, _)| p == PeerId::B && to == "failed");
     assert!(!b_failed, "{}", trace.render_text());
 }
+
+/// Messages the crate accepted into a path that then died are not silently gone: the
+/// run's end reports each as `undelivered`.
+#[test]
+fn a_message_sent_into_the_dead_path_is_reported_undelivered() {
+    let scenario = Scenario::parse(
+        "dead-after-open.toml",
+        r#"version = 1
+name = "dead-after-open"
+duration_ms = 12000
+
+[[channel]]
+label = "chat"
+
+[[step]]
+at_ms = 0
+action = "connect"
+
+[[step]]
+at_ms = 5000
+action = "partition"
+"#,
+    )
+    .expect("scenario");
+    let trace = serve(Sending::Naive, &scenario, 1);
+    let undelivered = trace
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Drop { reason, .. } if reason == "undelivered"))
+        .count();
+    // Heartbeats from 5 s to 12 s went into the dead path (8 of them).
+    assert_eq!(undelivered, 8, "{}", trace.render_text());
+}
