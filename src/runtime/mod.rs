@@ -23,6 +23,8 @@
 pub mod executor;
 pub mod harness;
 pub mod net;
+#[cfg(test)]
+mod tests;
 
 use crate::trace::{Millis, PeerId};
 use executor::Executor;
