@@ -32,8 +32,9 @@ enum Command {
         /// Protocol stack.
         #[arg(long, value_enum, default_value_t = StackArg::Model)]
         stack: StackArg,
-        /// Event loop: turmoil hosts over simulated UDP, or the direct event loop.
-        #[arg(long, value_enum, default_value_t = EngineArg::Turmoil)]
+        /// Event loop: the direct event loop (jumps between events), or turmoil hosts over
+        /// simulated UDP stepped every millisecond (the cross-check: same trace).
+        #[arg(long, value_enum, default_value_t = EngineArg::Direct)]
         engine: EngineArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -64,6 +65,10 @@ enum Command {
         /// Event loop (direct is the same rules as turmoil, without per-millisecond steps).
         #[arg(long, value_enum, default_value_t = EngineArg::Direct)]
         engine: EngineArg,
+        /// Run only shard K of N (runs i with i mod N = K-1), to split one exploration
+        /// across machines; the shards' reports together are the unsharded report.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
     },
     /// Model vs the real rtc 0.21.1 stack, same seed and faults: a table of agree /
     /// known deviation / diverge (exit 1 on any divergence).
@@ -302,7 +307,16 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             profile,
             stack,
             engine,
-        } => explore(&scenario, runs, seed, profile, stack, engine),
+            shard,
+        } => explore(
+            &scenario,
+            runs,
+            seed,
+            profile,
+            stack,
+            engine,
+            shard.as_deref(),
+        ),
         Command::Conform {
             tolerance_ms,
             details,
@@ -362,12 +376,19 @@ fn explore(
     profile: Option<ProfileArg>,
     stack: StackArg,
     engine: EngineArg,
+    shard: Option<&str>,
 ) -> Result<i32, Exit> {
+    use crate::explore::Shard;
     use std::io::IsTerminal;
     let base = load(scenario)?;
     if runs == 0 {
         return Err(usage("--runs: must be at least 1"));
     }
+    let shard = match shard {
+        Some(text) => Shard::parse(text).map_err(usage)?,
+        None => Shard::ALL,
+    };
+    let in_shard = (0..runs).filter(|i| shard.has(*i)).count() as u64;
     let options = RunOptions {
         seed: None,
         profile: profile.map(Into::into),
@@ -375,7 +396,7 @@ fn explore(
         engine: engine.into(),
     };
     let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(runs);
+        let bar = indicatif::ProgressBar::new(in_shard);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {per_sec} {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -385,7 +406,8 @@ fn explore(
         None
     };
     let started = std::time::Instant::now();
-    let report = crate::explore::explore(&base, runs, seed, &options, |done| {
+    let apps = crate::sim::script_apps();
+    let report = crate::explore::explore_shard(&base, runs, seed, shard, &options, &apps, |done| {
         if let Some(bar) = &bar {
             bar.set_position(done);
         }
@@ -395,8 +417,19 @@ fn explore(
         bar.finish_and_clear();
     }
     let secs = started.elapsed().as_secs_f64();
+    let part = if shard == Shard::ALL {
+        String::new()
+    } else {
+        format!(
+            ", shard {}/{} (runs i with i mod {} = {})",
+            shard.index + 1,
+            shard.count,
+            shard.count,
+            shard.index
+        )
+    };
     let mut out = format!(
-        "explored {} runs of {} (seeds {}..={}) in {:.2} s ({:.0} runs/s)\n",
+        "explored {} runs of {} (seeds {}..={}{part}) in {:.2} s ({:.0} runs/s)\n",
         report.runs,
         base.name,
         seed,

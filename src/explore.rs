@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 /// One failing run, kept for the report.
 #[derive(Clone, Debug)]
 pub struct Failure {
+    /// The run's index (run `i` of an exploration from `seed` uses seed `seed + i`).
+    pub run: u64,
     /// The run's seed.
     pub seed: u64,
     /// Its trace.
@@ -35,6 +37,69 @@ impl ExploreReport {
     /// True when no run violated anything.
     pub fn is_clean(&self) -> bool {
         self.violated.is_empty()
+    }
+
+    /// Adds the report of another shard of the same exploration: runs and counts add up,
+    /// and each invariant keeps the shortest failing trace (the earlier run on a tie), so
+    /// the union of all shards is exactly the report of one unsharded run.
+    pub fn merge(&mut self, other: ExploreReport) {
+        self.runs += other.runs;
+        for (invariant, (count, failure)) in other.violated {
+            match self.violated.get_mut(&invariant) {
+                None => {
+                    self.violated.insert(invariant, (count, failure));
+                }
+                Some(entry) => {
+                    entry.0 += count;
+                    if better(&failure, &entry.1) {
+                        entry.1 = failure;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `a` is kept over `b`: a shorter trace, or as short and an earlier run.
+fn better(a: &Failure, b: &Failure) -> bool {
+    (a.trace.events.len(), a.run) < (b.trace.events.len(), b.run)
+}
+
+/// One part of an exploration split across machines: run `i` belongs to shard
+/// `i % count`. `dcsim explore --shard K/N` runs shard `K - 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, from 0.
+    pub index: u64,
+    /// Into how many parts.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole exploration, unsplit.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `K/N` (1 <= K <= N); the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let shown: String = text.chars().take(20).collect();
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard: expected K/N (e.g. 2/4), got {shown:?}"))?;
+        let num = |v: &str| v.trim().parse::<u64>().ok();
+        match (num(k), num(n)) {
+            (Some(k), Some(n)) if n >= 1 && (1..=n).contains(&k) => Ok(Shard {
+                index: k - 1,
+                count: n,
+            }),
+            _ => Err(format!(
+                "--shard: expected K/N with 1 <= K <= N, got {shown:?}"
+            )),
+        }
+    }
+
+    /// Run `i` is in this shard.
+    pub fn has(&self, i: u64) -> bool {
+        i % self.count.max(1) == self.index
     }
 }
 
@@ -85,13 +150,26 @@ pub fn explore_apps(
     seed: u64,
     options: &RunOptions,
     apps: &sim::AppFactory,
+    progress: impl FnMut(u64),
+) -> Result<ExploreReport, String> {
+    explore_shard(base, runs, seed, Shard::ALL, options, apps, progress)
+}
+
+/// The runs of `shard` among the `runs` runs from `seed` (see [`Shard`]): merging the
+/// reports of shards `0..N` of `N` ([`ExploreReport::merge`]) gives the report of one
+/// unsharded exploration. `progress` counts this shard's runs.
+pub fn explore_shard(
+    base: &Scenario,
+    runs: u64,
+    seed: u64,
+    shard: Shard,
+    options: &RunOptions,
+    apps: &sim::AppFactory,
     mut progress: impl FnMut(u64),
 ) -> Result<ExploreReport, String> {
-    let mut report = ExploreReport {
-        runs,
-        ..Default::default()
-    };
-    for i in 0..runs {
+    let mut report = ExploreReport::default();
+    for i in (0..runs).filter(|i| shard.has(*i)) {
+        report.runs += 1;
         let run_seed = seed.wrapping_add(i);
         let scenario = perturb(base, run_seed);
         let opts = RunOptions {
@@ -113,24 +191,21 @@ pub fn explore_apps(
             }
         }
         for invariant in trace.violated() {
-            let entry = report.violated.entry(invariant).or_insert_with(|| {
-                (
-                    0,
-                    Failure {
-                        seed: run_seed,
-                        trace: trace.clone(),
-                    },
-                )
-            });
+            let failure = Failure {
+                run: i,
+                seed: run_seed,
+                trace: trace.clone(),
+            };
+            let entry = report
+                .violated
+                .entry(invariant)
+                .or_insert_with(|| (0, failure.clone()));
             entry.0 += 1;
-            if trace.events.len() < entry.1.trace.events.len() {
-                entry.1 = Failure {
-                    seed: run_seed,
-                    trace: trace.clone(),
-                };
+            if better(&failure, &entry.1) {
+                entry.1 = failure;
             }
         }
-        progress(i + 1);
+        progress(report.runs);
     }
     Ok(report)
 }

@@ -79,6 +79,7 @@ fn main() {
     if wanted("sim") {
         eprintln!("sim ...");
         sim::race(&mut table, b(4.0, 2000));
+        sim::whole_process(&mut table, b(3.0, 200));
     }
     if wanted("runtime") {
         eprintln!("runtime ...");

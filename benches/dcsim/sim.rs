@@ -81,6 +81,33 @@ pub fn race(table: &mut Table, budget: Budget) {
     }
 }
 
+/// `dcsim run <race>` as a whole process with the defaults (process start, scenario
+/// load, the run, the text trace written to a pipe).
+pub fn whole_process(table: &mut Table, budget: Budget) {
+    let exe = env!("CARGO_BIN_EXE_dcsim");
+    let scenario = builtin::get(RACE).expect("built-in race");
+    let simulated = scenario.duration_ms as f64 / 1000.0;
+    let mut run = || {
+        let out = std::process::Command::new(exe)
+            .args(["run", RACE])
+            .output()
+            .expect("dcsim runs");
+        assert!(!out.stdout.is_empty());
+        black_box(out);
+    };
+    let samples = interleaved(budget, &mut [&mut run]);
+    let wall = samples[0].secs();
+    let x = simulated / wall;
+    table.row(
+        "Simulator",
+        format!("`dcsim run {RACE}` as a whole process, defaults (direct engine)"),
+        format!("{} ({}x real time)", dur(wall), si(x)),
+        "> 3,000x real time",
+        Some(x >= 3000.0),
+        how(&samples[0]),
+    );
+}
+
 pub fn explore_rate(table: &mut Table, budget: Budget) {
     let scenario = builtin::get(RACE).expect("built-in race");
     for (stack, engine, runs, s, e, share) in [
