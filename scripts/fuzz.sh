@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets of fuzz/ and reports executions per second and crashes.
 #
-#   scripts/fuzz.sh [TARGET|all] [SECONDS]     each target (or one) for SECONDS (default 30)
+#   scripts/fuzz.sh [--jobs N] [TARGET|all] [SECONDS]
+#                                              each target (or one) for SECONDS (default 30);
+#                                              --jobs N runs N fuzzing processes per target
+#                                              (libFuzzer's fork mode, -fork=N), one per core
 #   scripts/fuzz.sh --planted [TARGET] [SECONDS] [RUNS]
 #                                              time how long the harness takes to find the
 #                                              planted bug (a guard that skips its state
@@ -27,9 +30,25 @@ cd "$(dirname "$0")/.."
 TARGETS=(model_inputs guard_ops sim_faults scenario_parse trace_parse avatar_chat)
 
 planted=0
-if [[ "${1:-}" == "--planted" ]]; then
-    planted=1
-    shift
+jobs=1
+while [[ "${1:-}" == --* ]]; do
+    case "$1" in
+        --planted) planted=1; shift ;;
+        --jobs)
+            jobs="${2:-}"
+            if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]]; then
+                echo "fuzz.sh: --jobs needs a whole number of at least 1, got '${2:-}'" >&2
+                exit 2
+            fi
+            shift 2
+            ;;
+        *) echo "fuzz.sh: unknown option '$1' (options: --planted, --jobs N)" >&2; exit 2 ;;
+    esac
+done
+fork=()
+if ((jobs > 1)); then
+    # Fork mode: N child processes share the corpus; any crash, timeout or OOM stops it.
+    fork=(-fork="$jobs" -ignore_crashes=0 -ignore_timeouts=0 -ignore_ooms=0)
 fi
 target="${1:-all}"
 seconds="${2:-}"
@@ -79,7 +98,7 @@ features=()
 if ((planted)); then features=(--features planted-bug); fi
 
 mkdir -p fuzz/work/logs
-echo "fuzz.sh: ${mode}; ${seconds} s per run" >&2
+echo "fuzz.sh: ${mode}; ${seconds} s per run; ${jobs} job(s) per target" >&2
 for t in "${selected[@]}"; do
     "${fuzz[@]}" build "${sanitizer[@]}" "${features[@]}" "$t" >&2
 done
@@ -88,7 +107,7 @@ done
 stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -n 1; }
 # Prints the value after `NAME: ` in libFuzzer's last status line of LOG (`cov`, `ft`,
 # `corp`; empty if absent).
-status_field() { grep -E '^#[0-9]+' "$2" | tail -n 1 | sed -n "s/.* $1: \([^ ]*\).*/\1/p"; }
+status_field() { grep -E '^#[0-9]+' "$2" | tail -n 1 | sed -n "s|.* $1: \([^ ]*\).*|\1|p"; }
 
 status=0
 summary=()
@@ -122,11 +141,14 @@ for t in "${selected[@]}"; do
     log="fuzz/work/logs/$t.log"
     start=$(date +%s)
     if "${fuzz[@]}" run "${sanitizer[@]}" "$t" "$work" "fuzz/corpus/$t" -- \
-        -max_total_time="$seconds" "${max_runs[@]}" -print_final_stats=1 -timeout=10 \
-        >"$log" 2>&1; then
+        -max_total_time="$seconds" "${max_runs[@]}" "${fork[@]}" -print_final_stats=1 \
+        -timeout=10 >"$log" 2>&1; then
         took=$(($(date +%s) - start))
         execs=$(stat number_of_executed_units "$log")
         rate=$(stat average_exec_per_sec "$log")
+        # Fork mode prints no final stats: the last status line has the totals.
+        execs=${execs:-$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -n 's/^#\([0-9]*\).*/\1/p')}
+        rate=${rate:-$(status_field exec/s "$log")}
         cov=$(status_field cov "$log")
         ft=$(status_field ft "$log")
         corp=$(status_field corp "$log")
