@@ -19,92 +19,28 @@
 //! as the crate's channel). The rest of its code is unchanged.
 
 use super::net::Fault;
+pub use super::record::{Channels, Done, Record, RecordedChannel};
 use super::Sim;
 use crate::check::MonitorConfig;
-use crate::guard::webrtc_adapter::{ChannelObserver, DroppedMessage, GuardedChannel};
-use crate::guard::{DropReason, GuardConfig};
 use crate::model::Profile;
 use crate::scenario::{Action, Scenario};
-use crate::sim::Recorder;
-use crate::trace::{
-    EventKind, Machine, Millis, MsgId, PeerId, SendOutcome, Trace, TraceEvent, Via,
-};
-use std::collections::{BTreeMap, VecDeque};
+use crate::trace::{EventKind, Machine, Millis, PeerId, Trace};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
-use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::data_channel::DataChannel;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
-    RTCIceGatheringState, RTCPeerConnectionState, RTCSignalingState, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, SettingEngineBuilder,
 };
 use webrtc::runtime::Runtime;
-
-/// A boxed future, as the crate's handler trait returns them.
-pub type Done<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// One run: the world, the record, the scenario.
 pub struct AsyncRun {
     sim: Arc<Sim>,
-    log: Arc<Mutex<RunLog>>,
+    record: Record,
     scenario: Scenario,
     seed: u64,
-}
-
-/// A message a channel accepted: its payload and id.
-type Carried = (Vec<u8>, MsgId);
-
-/// The record of a run, shared by the recording handler and the channels.
-struct RunLog {
-    rec: Recorder,
-    /// Last reported state of each machine (the `from` of the next change).
-    last: BTreeMap<(PeerId, Machine, String), String>,
-    /// Messages handed to a channel and not yet delivered: (receiver, label) -> their
-    /// payloads and ids, in send order.
-    wire: BTreeMap<(PeerId, String), VecDeque<Carried>>,
-    /// Messages a guard holds: id -> (peer, label); reported as `end-of-run` drops if
-    /// the run ends first.
-    held: BTreeMap<MsgId, (PeerId, String)>,
-}
-
-impl RunLog {
-    fn record(&mut self, t: Millis, peer: PeerId, kind: EventKind) {
-        self.rec.record(TraceEvent::on(t, peer, kind));
-    }
-
-    fn state(
-        &mut self,
-        t: Millis,
-        peer: PeerId,
-        machine: Machine,
-        channel: Option<&str>,
-        to: &str,
-    ) {
-        let initial = match machine {
-            Machine::Signaling => "stable",
-            Machine::DataChannel => "connecting",
-            _ => "new",
-        };
-        let key = (peer, machine, channel.unwrap_or_default().to_string());
-        let from = self
-            .last
-            .insert(key, to.to_string())
-            .unwrap_or_else(|| initial.to_string());
-        if from == to {
-            return;
-        }
-        self.record(
-            t,
-            peer,
-            EventKind::State {
-                machine,
-                channel: channel.map(str::to_string),
-                from,
-                to: to.to_string(),
-            },
-        );
-    }
 }
 
 impl AsyncRun {
@@ -120,14 +56,10 @@ impl AsyncRun {
             // The async API reports no DTLS state to derive the peer's from.
             check_derived_state: false,
         };
+        let clock_sim = Arc::clone(&sim);
         AsyncRun {
             sim,
-            log: Arc::new(Mutex::new(RunLog {
-                rec: Recorder::new(config),
-                last: BTreeMap::new(),
-                wire: BTreeMap::new(),
-                held: BTreeMap::new(),
-            })),
+            record: Record::new(config, Arc::new(move || clock_sim.now_ms())),
             scenario: scenario.clone(),
             seed,
         }
@@ -153,8 +85,9 @@ impl AsyncRun {
         self.sim.runtime(peer)
     }
 
-    fn log(&self) -> MutexGuard<'_, RunLog> {
-        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    /// The run's record (what the peers, the channels and the faults wrote so far).
+    pub fn record(&self) -> &Record {
+        &self.record
     }
 
     /// The builder of `peer`'s connection: this run's runtime, a loopback UDP address,
@@ -170,12 +103,7 @@ impl AsyncRun {
         PeerConnectionBuilder::new()
             .with_setting_engine(setting_engine)
             .with_runtime(self.runtime(peer))
-            .with_handler(Arc::new(Recording {
-                peer,
-                log: Arc::clone(&self.log),
-                sim: Arc::clone(&self.sim),
-                user: handler,
-            }))
+            .with_handler(self.record.handler(peer, handler))
             .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
     }
 
@@ -187,10 +115,7 @@ impl AsyncRun {
     /// A handle that wraps channels for this run, for code that outlives a borrow of the
     /// run (an event handler that receives `ondatachannel`).
     pub fn channels(&self) -> Channels {
-        Channels {
-            log: Arc::clone(&self.log),
-            sim: Arc::clone(&self.sim),
-        }
+        self.record.channels()
     }
 
     /// Offer from `a`, answer from `b`, each sent once its ICE gathering is complete
@@ -201,9 +126,8 @@ impl AsyncRun {
         b: &dyn PeerConnection,
     ) -> Result<(), String> {
         let e = |what: &str, err: webrtc::error::Error| format!("{what}: {err}");
-        self.log().record(
-            self.sim.now_ms(),
-            PeerId::A,
+        self.record.event(
+            Some(PeerId::A),
             EventKind::App {
                 action: "connect".into(),
                 detail: None,
@@ -243,8 +167,12 @@ impl AsyncRun {
 
     async fn gathered(&self, peer: PeerId) {
         let rt = self.runtime(peer);
-        let key = (peer, Machine::IceGathering, String::new());
-        while self.log().last.get(&key).map(String::as_str) != Some("complete") {
+        while self
+            .record
+            .last_state(peer, Machine::IceGathering, None)
+            .as_deref()
+            != Some("complete")
+        {
             rt.sleep(Duration::from_millis(1)).await;
         }
     }
@@ -267,7 +195,7 @@ impl AsyncRun {
             faults.push((s.at_ms, fault, s.step.action.clone()));
         }
         let sim = Arc::clone(&self.sim);
-        let log = Arc::clone(&self.log);
+        let record = self.record.clone();
         let rt = self.runtime(PeerId::A);
         let rt2 = Arc::clone(&rt);
         rt.spawn(Box::pin(async move {
@@ -277,15 +205,13 @@ impl AsyncRun {
                     rt2.sleep(Duration::from_millis(at - now)).await;
                 }
                 sim.fault(fault);
-                let t = sim.now_ms();
-                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-                log.rec.record(TraceEvent::global(
-                    t,
+                record.event(
+                    None,
                     EventKind::Fault {
                         action: action.name().to_string(),
                         detail: None,
                     },
-                ));
+                );
             }
         }))
         .detach();
@@ -315,437 +241,7 @@ impl AsyncRun {
                 self.seed
             ));
         }
-        let mut log = std::mem::replace(
-            &mut *self.log(),
-            RunLog {
-                rec: Recorder::new(MonitorConfig::default()),
-                last: BTreeMap::new(),
-                wire: BTreeMap::new(),
-                held: BTreeMap::new(),
-            },
-        );
-        for (msg, (peer, channel)) in std::mem::take(&mut log.held) {
-            log.record(
-                end,
-                peer,
-                EventKind::Drop {
-                    channel,
-                    msg,
-                    reason: "end-of-run".into(),
-                },
-            );
-        }
-        Ok(log.rec.finish(end))
-    }
-}
-
-/// Wraps channels as [`RecordedChannel`]s for one run ([`AsyncRun::channels`]).
-#[derive(Clone)]
-pub struct Channels {
-    log: Arc<Mutex<RunLog>>,
-    sim: Arc<Sim>,
-}
-
-impl Channels {
-    /// `dc` of `peer` as a [`RecordedChannel`].
-    pub async fn wrap(&self, peer: PeerId, dc: Arc<dyn DataChannel>) -> RecordedChannel {
-        let label = dc.label().await.unwrap_or_default();
-        RecordedChannel {
-            inner: dc,
-            peer,
-            label,
-            log: Arc::clone(&self.log),
-            sim: Arc::clone(&self.sim),
-        }
-    }
-}
-
-/// The handler the harness puts in front of the application's: records, then forwards.
-struct Recording {
-    peer: PeerId,
-    log: Arc<Mutex<RunLog>>,
-    sim: Arc<Sim>,
-    user: Arc<dyn PeerConnectionEventHandler>,
-}
-
-impl Recording {
-    fn state(&self, machine: Machine, to: &str) {
-        let t = self.sim.now_ms();
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        log.state(t, self.peer, machine, None, to);
-    }
-}
-
-impl PeerConnectionEventHandler for Recording {
-    fn on_signaling_state_change<'l, 'a>(&'l self, state: RTCSignalingState) -> Done<'a>
-    where
-        'l: 'a,
-        Self: 'a,
-    {
-        self.state(Machine::Signaling, &state.to_string());
-        self.user.on_signaling_state_change(state)
-    }
-
-    fn on_ice_gathering_state_change<'l, 'a>(&'l self, state: RTCIceGatheringState) -> Done<'a>
-    where
-        'l: 'a,
-        Self: 'a,
-    {
-        // The crate sets `gathering` in set_local_description without an event (its getter
-        // reads it; rtc/src/peer_connection/mod.rs); the trace shows the state the getter
-        // showed, as the rtc stack's adapter does.
-        if state == RTCIceGatheringState::Complete {
-            self.state(Machine::IceGathering, "gathering");
-        }
-        self.state(Machine::IceGathering, &state.to_string());
-        self.user.on_ice_gathering_state_change(state)
-    }
-
-    fn on_ice_connection_state_change<'l, 'a>(&'l self, state: RTCIceConnectionState) -> Done<'a>
-    where
-        'l: 'a,
-        Self: 'a,
-    {
-        self.state(Machine::IceConnection, &state.to_string());
-        self.user.on_ice_connection_state_change(state)
-    }
-
-    fn on_connection_state_change<'l, 'a>(&'l self, state: RTCPeerConnectionState) -> Done<'a>
-    where
-        'l: 'a,
-        Self: 'a,
-    {
-        self.state(Machine::PeerConnection, &state.to_string());
-        self.user.on_connection_state_change(state)
-    }
-
-    fn on_data_channel<'l, 'a>(&'l self, dc: Arc<dyn DataChannel>) -> Done<'a>
-    where
-        'l: 'a,
-        Self: 'a,
-    {
-        Box::pin(async move {
-            let label = dc.label().await.unwrap_or_default();
-            {
-                let t = self.sim.now_ms();
-                let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-                log.record(
-                    t,
-                    self.peer,
-                    EventKind::Callback {
-                        channel: label,
-                        name: "datachannel".into(),
-                    },
-                );
-            }
-            self.user.on_data_channel(dc).await;
-        })
-    }
-}
-
-/// A data channel whose every send, result and event is recorded. Use it where the
-/// application would use the crate's `Arc<dyn DataChannel>`.
-#[derive(Clone)]
-pub struct RecordedChannel {
-    inner: Arc<dyn DataChannel>,
-    peer: PeerId,
-    label: String,
-    log: Arc<Mutex<RunLog>>,
-    sim: Arc<Sim>,
-}
-
-impl RecordedChannel {
-    /// The crate's channel underneath.
-    pub fn inner(&self) -> &Arc<dyn DataChannel> {
-        &self.inner
-    }
-
-    /// Its label.
-    pub fn label(&self) -> &str {
-        &self.label
-    }
-
-    /// `readyState`, as the crate reports it.
-    pub async fn ready_state(&self) -> String {
-        match self.inner.ready_state().await {
-            Ok(s) => s.to_string(),
-            Err(_) => "unknown".into(),
-        }
-    }
-
-    /// This channel behind the guard ([`GuardedChannel`]): every message the guard hands
-    /// to the transport and every event it takes is recorded as on this channel, so the
-    /// guard's sends are judged like the application's own.
-    pub async fn guarded(
-        &self,
-        runtime: Arc<dyn Runtime>,
-        config: GuardConfig,
-        on_drop: impl FnMut(DroppedMessage) + Send + 'static,
-    ) -> GuardedChannel {
-        let observer = GuardObserver {
-            channel: self.clone(),
-            ids: Mutex::new(BTreeMap::new()),
-        };
-        GuardedChannel::new(Arc::clone(&self.inner), runtime, config, on_drop)
-            .await
-            .observed(Arc::new(observer))
-    }
-
-    /// `send_text`, recorded with the readyState at the call and the crate's result.
-    pub async fn send_text(&self, text: impl Into<String>) -> webrtc::error::Result<()> {
-        let text = text.into();
-        let bytes = text.clone().into_bytes();
-        let state = self.ready_state().await;
-        let result = self.inner.send_text(&text).await;
-        self.sent(state, bytes, &result);
-        result
-    }
-
-    /// `send` (binary), recorded like [`RecordedChannel::send_text`].
-    pub async fn send(&self, data: bytes::BytesMut) -> webrtc::error::Result<()> {
-        let bytes = data.to_vec();
-        let state = self.ready_state().await;
-        let result = self.inner.send(data).await;
-        self.sent(state, bytes, &result);
-        result
-    }
-
-    fn sent(&self, state: String, bytes: Vec<u8>, result: &webrtc::error::Result<()>) {
-        let msg = {
-            let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-            log.rec.next_msg_id()
-        };
-        self.record_send(msg, Via::Raw, false, &state, bytes, result);
-    }
-
-    fn record_send(
-        &self,
-        msg: MsgId,
-        via: Via,
-        flushed: bool,
-        state: &str,
-        bytes: Vec<u8>,
-        result: &webrtc::error::Result<()>,
-    ) {
-        let t = self.sim.now_ms();
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if result.is_ok() {
-            log.wire
-                .entry((self.peer.other(), self.label.clone()))
-                .or_default()
-                .push_back((bytes, msg));
-        }
-        log.record(
-            t,
-            self.peer,
-            EventKind::Send {
-                channel: self.label.clone(),
-                msg,
-                via,
-                state: state.to_string(),
-                outcome: if result.is_ok() {
-                    SendOutcome::Sent
-                } else {
-                    SendOutcome::Error
-                },
-                error: result.as_ref().err().map(|e| e.to_string()),
-                reason: None,
-                flushed,
-            },
-        );
-    }
-
-    /// `close()`, recorded as an application step.
-    pub async fn close(&self) -> webrtc::error::Result<()> {
-        {
-            let t = self.sim.now_ms();
-            let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-            log.record(
-                t,
-                self.peer,
-                EventKind::App {
-                    action: "close_channel".into(),
-                    detail: Some(self.label.clone()),
-                },
-            );
-        }
-        self.inner.close().await
-    }
-
-    /// The channel's next event (as `DataChannel::poll`), recorded: readyState changes,
-    /// callbacks and each message delivered (paired with the send that carried it).
-    pub async fn poll(&self) -> Option<DataChannelEvent> {
-        let event = self.inner.poll().await?;
-        self.record_event(&event);
-        Some(event)
-    }
-
-    fn record_event(&self, event: &DataChannelEvent) {
-        let t = self.sim.now_ms();
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let peer = self.peer;
-        let label = self.label.as_str();
-        let callback = |log: &mut RunLog, name: &str| {
-            log.record(
-                t,
-                peer,
-                EventKind::Callback {
-                    channel: label.to_string(),
-                    name: name.to_string(),
-                },
-            );
-        };
-        match event {
-            DataChannelEvent::OnOpen => {
-                log.state(t, peer, Machine::DataChannel, Some(label), "open");
-                callback(&mut log, "open");
-            }
-            DataChannelEvent::OnClosing => {
-                log.state(t, peer, Machine::DataChannel, Some(label), "closing");
-                callback(&mut log, "closing");
-            }
-            DataChannelEvent::OnClose => {
-                log.state(t, peer, Machine::DataChannel, Some(label), "closed");
-                callback(&mut log, "close");
-            }
-            DataChannelEvent::OnError => callback(&mut log, "error"),
-            DataChannelEvent::OnMessage(m) => {
-                let queue = log.wire.entry((peer, label.to_string())).or_default();
-                let msg = match queue.front() {
-                    Some((bytes, id)) if bytes[..] == m.data[..] => {
-                        let id = *id;
-                        queue.pop_front();
-                        id
-                    }
-                    // Not what the other side handed to its channel next: the monitor
-                    // reports a message delivered that was never sent (or out of order).
-                    _ => MsgId::MAX,
-                };
-                log.record(
-                    t,
-                    peer,
-                    EventKind::Deliver {
-                        channel: label.to_string(),
-                        msg,
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Records a [`GuardedChannel`]'s decisions and transport sends on its channel: each
-/// offer as a guarded `send` (sent, queued or rejected with the guard's reason), each
-/// release as a flushed `send`, each drop from the queue as a `drop` with its reason.
-struct GuardObserver {
-    channel: RecordedChannel,
-    /// The guard's message id -> the run's (handed out on first sight, so ids stay
-    /// apart from other channels' and follow the order of the sends).
-    ids: Mutex<BTreeMap<MsgId, MsgId>>,
-}
-
-impl GuardObserver {
-    /// The run's id of the guard's message `id`, and whether it was seen before.
-    fn id(&self, id: MsgId) -> (MsgId, bool) {
-        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(msg) = ids.get(&id) {
-            return (*msg, true);
-        }
-        let mut log = self.channel.log.lock().unwrap_or_else(|e| e.into_inner());
-        let msg = log.rec.next_msg_id();
-        ids.insert(id, msg);
-        (msg, false)
-    }
-
-    /// The message has an end (sent or dropped): the run no longer holds it.
-    fn ended(&self, msg: MsgId) {
-        let mut log = self.channel.log.lock().unwrap_or_else(|e| e.into_inner());
-        log.held.remove(&msg);
-    }
-
-    fn record(&self, kind: EventKind) {
-        let t = self.channel.sim.now_ms();
-        let mut log = self.channel.log.lock().unwrap_or_else(|e| e.into_inner());
-        log.record(t, self.channel.peer, kind);
-    }
-
-    fn state(&self) -> String {
-        let log = self.channel.log.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (
-            self.channel.peer,
-            Machine::DataChannel,
-            self.channel.label.clone(),
-        );
-        log.last
-            .get(&key)
-            .cloned()
-            .unwrap_or_else(|| "connecting".into())
-    }
-}
-
-impl ChannelObserver for GuardObserver {
-    fn sent(
-        &self,
-        id: MsgId,
-        flushed: bool,
-        state: &str,
-        data: &[u8],
-        result: &webrtc::error::Result<()>,
-    ) {
-        let (msg, _) = self.id(id);
-        if result.is_ok() {
-            self.ended(msg);
-        }
-        self.channel
-            .record_send(msg, Via::Guarded, flushed, state, data.to_vec(), result);
-    }
-
-    fn queued(&self, id: MsgId) {
-        let (msg, _) = self.id(id);
-        {
-            let mut log = self.channel.log.lock().unwrap_or_else(|e| e.into_inner());
-            log.held
-                .insert(msg, (self.channel.peer, self.channel.label.clone()));
-        }
-        self.record(EventKind::Send {
-            channel: self.channel.label.clone(),
-            msg,
-            via: Via::Guarded,
-            state: self.state(),
-            outcome: SendOutcome::Queued,
-            error: None,
-            reason: None,
-            flushed: false,
-        });
-    }
-
-    fn dropped(&self, id: MsgId, reason: DropReason) {
-        let (msg, seen) = self.id(id);
-        self.ended(msg);
-        let kind = if seen {
-            EventKind::Drop {
-                channel: self.channel.label.clone(),
-                msg,
-                reason: reason.as_str().to_string(),
-            }
-        } else {
-            EventKind::Send {
-                channel: self.channel.label.clone(),
-                msg,
-                via: Via::Guarded,
-                state: self.state(),
-                outcome: SendOutcome::Rejected,
-                error: None,
-                reason: Some(reason.as_str().to_string()),
-                flushed: false,
-            }
-        };
-        self.record(kind);
-    }
-
-    fn event(&self, event: &DataChannelEvent) {
-        self.channel.record_event(event);
+        Ok(self.record.finish(end))
     }
 }
 

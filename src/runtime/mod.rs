@@ -23,6 +23,7 @@
 pub mod executor;
 pub mod harness;
 pub mod net;
+pub mod record;
 #[cfg(test)]
 mod tests;
 
