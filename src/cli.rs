@@ -145,6 +145,58 @@ enum Command {
         #[arg(long, value_name = "LIST", default_value = "")]
         bounds: String,
     },
+    /// Probe a running WebRTC service from the outside: a real webrtc 0.21.1 peer offers
+    /// to it, opens a channel and sends, with faults on the live path; each step is a
+    /// check with its time (exit 0: all passed, 1: a check failed or an invariant was
+    /// violated, 2: bad arguments or unreachable service).
+    #[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
+    Probe {
+        /// The service's signaling URL (http://host:port/path).
+        url: String,
+        /// `json` (POST {"sdp","type"}) or `whip` (RFC 9725).
+        #[arg(long, value_enum, default_value_t = SignalingArg::Json)]
+        signaling: SignalingArg,
+        /// The channel's label.
+        #[arg(long, default_value = "chat")]
+        channel: String,
+        /// Text of each message (` #n` is appended).
+        #[arg(long, conflicts_with = "size")]
+        send: Option<String>,
+        /// Size of each message in bytes.
+        #[arg(long)]
+        size: Option<usize>,
+        /// How many messages.
+        #[arg(long, default_value_t = 5)]
+        count: u32,
+        /// Time between two messages, in ms.
+        #[arg(long, default_value_t = 200)]
+        interval_ms: u64,
+        /// The service echoes each message: count the echoes, time the round trips.
+        #[arg(long)]
+        expect_echo: bool,
+        /// Send through dcsim's guard instead of the bare send.
+        #[arg(long)]
+        guarded: bool,
+        /// A fault on the live path: VERB[=VALUE]@TIME[+DURATION], e.g. partition@2s+10s,
+        /// hold@3s+1s, loss=0.3@1s+5s (repeatable).
+        #[arg(long = "fault", value_name = "FAULT")]
+        faults: Vec<String>,
+        /// Deadline of the whole probe, in seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Local UDP address to bind (0.0.0.0:0: every interface).
+        #[arg(long, default_value = "0.0.0.0:0")]
+        bind: String,
+        /// Seed of the loss draws.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output: the check list (text), a JSON report, or the HTML timeline.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write the output to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Where two JSON-lines traces part: first divergence with context, and a summary.
     Diff {
         /// First trace (JSON lines).
@@ -152,6 +204,15 @@ enum Command {
         /// Second trace (JSON lines).
         b: PathBuf,
     },
+}
+
+/// `--signaling`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SignalingArg {
+    /// POST `{"sdp","type":"offer"}`, JSON answer.
+    Json,
+    /// WHIP: POST application/sdp, 201 + Location, DELETE at the end.
+    Whip,
 }
 
 /// `--profile`.
@@ -345,6 +406,67 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             threads,
             bounds,
         } => check([&profile, &depth, &app, &channels, &sends, &threads, &bounds]),
+        #[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
+        Command::Probe {
+            url,
+            signaling,
+            channel,
+            send,
+            size,
+            count,
+            interval_ms,
+            expect_echo,
+            guarded,
+            faults,
+            timeout,
+            bind,
+            seed,
+            format,
+            out,
+        } => {
+            use crate::probe::{self, ProbeFault, ProbeOptions, ProbePayload, Signaling};
+            let faults = faults
+                .iter()
+                .map(|f| ProbeFault::parse(f))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            if timeout == 0 {
+                return Err(usage("--timeout: must be at least 1 second"));
+            }
+            let options = ProbeOptions {
+                url: url.clone(),
+                signaling: match signaling {
+                    SignalingArg::Json => Signaling::Json,
+                    SignalingArg::Whip => Signaling::Whip,
+                },
+                channel,
+                payload: match (send, size) {
+                    (_, Some(n)) => ProbePayload::Size(n),
+                    (Some(t), None) => ProbePayload::Text(t),
+                    (None, None) => ProbePayload::Text("dcsim probe".into()),
+                },
+                count,
+                interval_ms,
+                expect_echo,
+                guarded,
+                faults,
+                timeout: std::time::Duration::from_secs(timeout),
+                bind,
+                seed,
+            };
+            let report = probe::probe(&options).map_err(|e| usage(e.0))?;
+            let text = match format {
+                Format::Json => report.to_json() + "\n",
+                Format::Html => report.trace.render_html(&format!("dcsim probe {url}")),
+                Format::Mermaid => report.trace.render_mermaid(),
+                Format::Text => report.render_text(&url),
+            };
+            emit(&out, &text)?;
+            if !matches!(format, Format::Text) && out.is_some() {
+                eprint!("{}", report.render_text(&url));
+            }
+            Ok(if report.passed() { 0 } else { 1 })
+        }
         Command::Diff { a, b } => {
             let read = |p: &PathBuf| -> Result<Trace, Exit> {
                 let text = std::fs::read(p)

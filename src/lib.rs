@@ -86,6 +86,8 @@ pub mod explore;
 pub mod fuzzing;
 pub mod guard;
 pub mod model;
+#[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
+pub mod probe;
 pub mod record;
 #[cfg(feature = "rtc-stack")]
 pub mod rtc_stack;

@@ -22,6 +22,7 @@
 
 pub mod executor;
 pub mod harness;
+pub mod live;
 pub mod net;
 pub mod record;
 #[cfg(test)]
