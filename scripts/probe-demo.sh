@@ -26,10 +26,9 @@ else
     dcsim=("$root/target/debug/dcsim")
 fi
 
-port=$(("${PROBE_PORT:-18000}" + RANDOM % 1000))
 fifo=$(mktemp -u)
 mkfifo "$fifo"
-"$venv/bin/python" conformance/probe/service.py "$port" <"$fifo" >"$fifo.out" 2>&1 &
+"$venv/bin/python" conformance/probe/service.py 0 <"$fifo" >"$fifo.out" 2>&1 &
 service=$!
 exec 3>"$fifo"
 trap 'exec 3>&-; wait "$service" 2>/dev/null || true; rm -f "$fifo" "$fifo.out"' EXIT
@@ -38,6 +37,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 grep -q "listening on" "$fifo.out" || { echo "probe-demo.sh: the service did not start:" >&2; cat "$fifo.out" >&2; exit 1; }
+port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$fifo.out" | head -n 1)
 base="http://127.0.0.1:$port"
 
 failures=0
@@ -68,7 +68,7 @@ expect http-500 1 "HTTP reachable" -- "$base/fail"
 expect refused 2 - -- "http://127.0.0.1:1/offer" --timeout 3
 expect malformed 2 - -- "not a url"
 expect partition 0 - -- "$base/echo" --guarded --expect-echo --count 8 --interval-ms 500 \
-    --fault partition@1s+7s --timeout 40
+    --fault partition@1s+7s --timeout 45
 
 if ((failures)); then
     echo "probe-demo.sh: $failures unexpected result(s)" >&2

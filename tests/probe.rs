@@ -323,7 +323,7 @@ fn a_partition_on_the_live_path_disconnects_and_the_guarded_sends_arrive_after_t
     o.count = 8;
     o.interval_ms = 500;
     o.faults = vec![ProbeFault::parse("partition@1s+7s").expect("fault")];
-    o.timeout = Duration::from_secs(30);
+    o.timeout = Duration::from_secs(45);
     let report = probe(&o).expect("probe runs");
     let text = report.render_text("partition");
     println!("{text}");
@@ -343,7 +343,7 @@ fn a_partition_on_the_live_path_disconnects_and_the_guarded_sends_arrive_after_t
     let at = |to: &str| ice.iter().find(|(_, s)| s == to).map(|(t, _)| *t);
     let disconnected = at("disconnected").expect("ICE went disconnected");
     // Silent from 1 s (the partition); the agent's last STUN arrived just before.
-    assert!((5_000..=8_000).contains(&disconnected), "{ice:?}");
+    assert!((5_000..=10_000).contains(&disconnected), "{ice:?}");
     let back = ice
         .iter()
         .any(|(t, s)| *t > disconnected && s == "connected");

@@ -1,8 +1,8 @@
 """Local WebRTC services for `dcsim probe`, on aiortc 1.16.
 
-    python service.py PORT
+    python service.py [PORT]
 
-One HTTP server on 127.0.0.1:PORT, one service per path; every POST takes an offer and
+One HTTP server on 127.0.0.1:PORT (0 or none: any free port), one service per path; every POST takes an offer and
 answers it (JSON: {"sdp","type"} in and out; WHIP: application/sdp in, 201 + Location
 and the answer out, DELETE ends it):
 
@@ -13,7 +13,7 @@ and the answer out, DELETE ends it):
     /garbage         JSON; answers {"sdp": "this is not an SDP", "type": "answer"}
     /fail            HTTP 500
 
-Prints "listening on PORT" once ready. Ends on SIGTERM or when stdin closes.
+Prints "listening on PORT" (the port it got) once ready. Ends on SIGTERM or when stdin closes.
 """
 
 import asyncio
@@ -119,6 +119,7 @@ async def handle(reader, writer):
 
 async def main(port):
     server = await asyncio.start_server(handle, "127.0.0.1", port)
+    port = server.sockets[0].getsockname()[1]
     print(f"listening on {port}", flush=True)
     loop = asyncio.get_running_loop()
     stdin_closed = loop.create_future()
@@ -135,4 +136,4 @@ async def main(port):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
