@@ -181,6 +181,10 @@ enum Command {
         /// hold@3s+1s, loss=0.3@1s+5s (repeatable).
         #[arg(long = "fault", value_name = "FAULT")]
         faults: Vec<String>,
+        /// A scenario file (or built-in name) whose network steps (partition, heal, hold,
+        /// release, loss) are played on the live path, at their times from the start.
+        #[arg(long)]
+        scenario: Option<String>,
         /// Deadline of the whole probe, in seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
@@ -418,6 +422,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             expect_echo,
             guarded,
             faults,
+            scenario,
             timeout,
             bind,
             seed,
@@ -425,11 +430,15 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             out,
         } => {
             use crate::probe::{self, ProbeFault, ProbeOptions, ProbePayload, Signaling};
-            let faults = faults
+            let mut faults = faults
                 .iter()
                 .map(|f| ProbeFault::parse(f))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(usage)?;
+            if let Some(name) = &scenario {
+                let scenario = load(name)?;
+                faults.extend(ProbeFault::from_scenario(&scenario).map_err(usage)?);
+            }
             if timeout == 0 {
                 return Err(usage("--timeout: must be at least 1 second"));
             }

@@ -421,3 +421,23 @@ fn the_exit_codes_are_0_1_and_2() {
     let bad_fault = run(&["probe", &format!("{base}/echo"), "--fault", "nap@1s"]);
     assert_eq!(bad_fault.status.code(), Some(2));
 }
+
+#[test]
+fn a_scenario_files_network_steps_become_live_faults() {
+    let race = dcsim::scenario::builtin::get("checking-disconnected-failed").expect("built-in");
+    let faults = ProbeFault::from_scenario(&race).expect("faults");
+    assert_eq!(
+        faults,
+        [ProbeFault::parse("partition@45ms").expect("fault")]
+    );
+    let transient = dcsim::scenario::builtin::get("transient-disconnect").expect("built-in");
+    let faults = ProbeFault::from_scenario(&transient).expect("faults");
+    assert_eq!(faults.len(), 2, "partition and heal: {faults:?}");
+    let slow = dcsim::scenario::Scenario::parse(
+        "slow.toml",
+        "version = 1\nname = \"slow\"\n\n[[channel]]\nlabel = \"chat\"\n\n[[step]]\nat_ms = 10\naction = \"latency\"\nms = 100\n",
+    )
+    .expect("scenario");
+    let err = ProbeFault::from_scenario(&slow).expect_err("latency is not live");
+    assert!(err.contains("line 7") && err.contains("`latency`"), "{err}");
+}

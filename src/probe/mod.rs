@@ -99,11 +99,45 @@ impl ProbeFault {
         })
     }
 
+    /// The network faults of a scenario file as live faults: `partition`/`heal`,
+    /// `hold`/`release`, `loss`, at their times (from the probe's start). Its other
+    /// steps are the probe's own to make and are ignored; `latency` and `crash` cannot
+    /// act on a live path and are an error that names the step.
+    pub fn from_scenario(scenario: &crate::scenario::Scenario) -> Result<Vec<ProbeFault>, String> {
+        use crate::scenario::Action;
+        let mut faults = Vec::new();
+        for s in scenario.timeline() {
+            let fault = match &s.step.action {
+                Action::Partition => LiveFault::Partition,
+                Action::Heal => LiveFault::Heal,
+                Action::Hold => LiveFault::Hold,
+                Action::Release => LiveFault::Release,
+                Action::Loss { value } => LiveFault::Loss(*value),
+                Action::Latency { .. } | Action::Crash { .. } => {
+                    return Err(format!(
+                        "{}: line {}: `{}` cannot act on a live path (live faults: partition, heal, hold, release, loss)",
+                        scenario.name,
+                        s.step.line,
+                        s.step.action.name()
+                    ))
+                }
+                _ => continue,
+            };
+            faults.push(ProbeFault {
+                fault,
+                at_ms: s.at_ms,
+                until_ms: None,
+            });
+        }
+        Ok(faults)
+    }
+
     fn undo(&self) -> LiveFault {
         match self.fault {
             LiveFault::Partition => LiveFault::Heal,
             LiveFault::Hold => LiveFault::Release,
-            _ => LiveFault::Loss(0.0),
+            LiveFault::Loss(_) => LiveFault::Loss(0.0),
+            other => other,
         }
     }
 }
