@@ -67,8 +67,8 @@ expect garbage 1 "answer well-formed" -- "$base/garbage"
 expect http-500 1 "HTTP reachable" -- "$base/fail"
 expect refused 2 - -- "http://127.0.0.1:1/offer" --timeout 3
 expect malformed 2 - -- "not a url"
-expect partition 0 - -- "$base/echo" --guarded --expect-echo --count 8 --interval-ms 500 \
-    --fault partition@1s+7s --timeout 45
+expect partition 0 - -- "$base/echo" --guarded --expect-echo --count 8 --interval-ms 700 \
+    --fault partition@3s+6s --timeout 45
 
 if ((failures)); then
     echo "probe-demo.sh: $failures unexpected result(s)" >&2

@@ -6,12 +6,11 @@
 #[path = "../examples/open_avatar_chat_async/app.rs"]
 mod app;
 
-use app::{Client, Sending, Server};
+use app::{close_peer_at, play, Sending};
 use dcsim::check::names;
-use dcsim::runtime::harness::{self, AsyncRun, Play};
+use dcsim::runtime::harness::{self, AsyncRun};
 use dcsim::scenario::Scenario;
 use dcsim::trace::{EventKind, PeerId, Trace};
-use webrtc::peer_connection::PeerConnection;
 
 fn race() -> Scenario {
     dcsim::scenario::builtin::get("checking-disconnected-failed").expect("built-in scenario")
@@ -23,43 +22,6 @@ fn race() -> Scenario {
 fn serve(sending: Sending, scenario: &Scenario, seed: u64) -> Trace {
     let run = AsyncRun::new(scenario, seed);
     run.run(play(sending, &run)).expect("the run ends")
-}
-
-/// The application's code for one run: what a user writes once.
-fn play(sending: Sending, run: &AsyncRun) -> Play<'_> {
-    Box::pin(async move {
-        let scenario = run.scenario();
-        let server = Server::new(sending);
-        let a = run
-            .builder(PeerId::A, server.clone())
-            .build()
-            .await
-            .expect("peer a");
-        let client = Client::new(run.channels(), run.runtime(PeerId::B));
-        let b = run
-            .builder(PeerId::B, client)
-            .build()
-            .await
-            .expect("peer b");
-        let dc = a.create_data_channel("chat", None).await.expect("chat");
-        server
-            .attach(run.channel(PeerId::A, dc).await, run.runtime(PeerId::A))
-            .await;
-        run.play_faults();
-        run.negotiate(&a, &b).await.expect("negotiation");
-        if let Some(close) = close_peer_at(scenario) {
-            run.until(close).await;
-            let _ = a.close().await;
-        }
-        run.until(scenario.duration_ms).await;
-    })
-}
-
-/// When the scenario has `a` close its peer connection.
-fn close_peer_at(scenario: &Scenario) -> Option<u64> {
-    scenario.timeline().into_iter().find_map(|s| {
-        matches!(s.step.action, dcsim::scenario::Action::ClosePeer { .. }).then_some(s.at_ms)
-    })
 }
 
 fn naive(seed: u64) -> Trace {

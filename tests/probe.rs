@@ -321,8 +321,9 @@ fn a_partition_on_the_live_path_disconnects_and_the_guarded_sends_arrive_after_t
     let mut o = options("/echo");
     o.guarded = true;
     o.count = 8;
-    o.interval_ms = 500;
-    o.faults = vec![ProbeFault::parse("partition@1s+7s").expect("fault")];
+    o.interval_ms = 700;
+    // From 3 s: the channel is open long before, even on a loaded machine.
+    o.faults = vec![ProbeFault::parse("partition@3s+6s").expect("fault")];
     o.timeout = Duration::from_secs(45);
     let report = probe(&o).expect("probe runs");
     let text = report.render_text("partition");
@@ -342,8 +343,8 @@ fn a_partition_on_the_live_path_disconnects_and_the_guarded_sends_arrive_after_t
         .collect();
     let at = |to: &str| ice.iter().find(|(_, s)| s == to).map(|(t, _)| *t);
     let disconnected = at("disconnected").expect("ICE went disconnected");
-    // Silent from 1 s (the partition); the agent's last STUN arrived just before.
-    assert!((5_000..=10_000).contains(&disconnected), "{ice:?}");
+    // Silent from 3 s (the partition); the agent's last STUN arrived just before.
+    assert!((7_000..=12_000).contains(&disconnected), "{ice:?}");
     let back = ice
         .iter()
         .any(|(t, s)| *t > disconnected && s == "connected");

@@ -2,46 +2,21 @@
 //! OpenAvatarChat server (examples/open_avatar_chat_async) on two real peer connections
 //! replaying the failure race, beside the model on the direct engine.
 
-use crate::avatar_async::{Client, Sending, Server};
+use crate::avatar_async::{play, Sending};
 use crate::harness::{dur, how, interleaved, si, Budget, Table};
 use dcsim::runtime::harness::AsyncRun;
 use dcsim::scenario::builtin;
 use dcsim::sim::{self, Engine, RunOptions};
-use dcsim::trace::{PeerId, Trace};
+use dcsim::trace::Trace;
 use std::hint::black_box;
-use webrtc::peer_connection::PeerConnection;
 
 const RACE: &str = "checking-disconnected-failed";
 
-/// One run of the server against the race: both peers built, faults played, offer and
-/// answer, `pc.close()` at 33 s, the end at 40 s.
+/// One run of the server against the race (the example's own test code).
 fn run_async(sending: Sending) -> Trace {
     let scenario = builtin::get(RACE).expect("built-in race");
     let run = AsyncRun::new(&scenario, 1);
-    run.run(async {
-        let server = Server::new(sending);
-        let a = run
-            .builder(PeerId::A, server.clone())
-            .build()
-            .await
-            .expect("peer a");
-        let client = Client::new(run.channels(), run.runtime(PeerId::B));
-        let b = run
-            .builder(PeerId::B, client)
-            .build()
-            .await
-            .expect("peer b");
-        let dc = a.create_data_channel("chat", None).await.expect("chat");
-        server
-            .attach(run.channel(PeerId::A, dc).await, run.runtime(PeerId::A))
-            .await;
-        run.play_faults();
-        run.negotiate(&a, &b).await.expect("negotiation");
-        run.until(33_000).await;
-        let _ = a.close().await;
-        run.until(scenario.duration_ms).await;
-    })
-    .expect("the run ends")
+    run.run(play(sending, &run)).expect("the run ends")
 }
 
 pub fn race(table: &mut Table, budget: Budget) {

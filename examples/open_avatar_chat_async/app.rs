@@ -10,11 +10,13 @@
 
 use dcsim::guard::webrtc_adapter::GuardedChannel;
 use dcsim::guard::GuardConfig;
-use dcsim::runtime::harness::{Channels, Done, RecordedChannel};
+use dcsim::runtime::harness::{AsyncRun, Channels, Done, Play, RecordedChannel};
+use dcsim::scenario::Scenario;
 use dcsim::trace::PeerId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use webrtc::data_channel::DataChannel;
+use webrtc::peer_connection::PeerConnection;
 use webrtc::peer_connection::{
     PeerConnectionEventHandler, RTCIceConnectionState, RTCPeerConnectionState,
 };
@@ -171,4 +173,44 @@ impl PeerConnectionEventHandler for Client {
                 .detach();
         })
     }
+}
+
+/// The test code for one run of the server, what a user writes once beside the app:
+/// both peers built from the run, the scenario's faults played, offer and answer, the
+/// server closes its peer connection when the scenario says, the run ends at the
+/// scenario's end.
+pub fn play(sending: Sending, run: &AsyncRun) -> Play<'_> {
+    Box::pin(async move {
+        let scenario = run.scenario();
+        let server = Server::new(sending);
+        let a = run
+            .builder(PeerId::A, server.clone())
+            .build()
+            .await
+            .expect("peer a");
+        let client = Client::new(run.channels(), run.runtime(PeerId::B));
+        let b = run
+            .builder(PeerId::B, client)
+            .build()
+            .await
+            .expect("peer b");
+        let dc = a.create_data_channel("chat", None).await.expect("chat");
+        server
+            .attach(run.channel(PeerId::A, dc).await, run.runtime(PeerId::A))
+            .await;
+        run.play_faults();
+        run.negotiate(&a, &b).await.expect("negotiation");
+        if let Some(close) = close_peer_at(scenario) {
+            run.until(close).await;
+            let _ = a.close().await;
+        }
+        run.until(scenario.duration_ms).await;
+    })
+}
+
+/// When the scenario has `a` close its peer connection.
+pub fn close_peer_at(scenario: &Scenario) -> Option<u64> {
+    scenario.timeline().into_iter().find_map(|s| {
+        matches!(s.step.action, dcsim::scenario::Action::ClosePeer { .. }).then_some(s.at_ms)
+    })
 }

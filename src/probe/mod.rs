@@ -752,6 +752,29 @@ async fn run(live: &Arc<LiveRuntime>, record: &Record, url: &Url, o: &ProbeOptio
             ),
         );
     }
+    // After faults that end, the path must come back: ICE reports it (consent checks
+    // resume after the heal, which can come after the data flows again).
+    if o.faults.iter().any(|f| f.until_ms.is_some()) {
+        let went_down = record.event_count(PeerId::A, Machine::IceConnection, "disconnected") > 0;
+        let back = wait_for(live, settle.max(live.elapsed_ms()), || {
+            state(Machine::IceConnection).as_deref() == Some("connected")
+        })
+        .await;
+        check(
+            "ICE recovered after the faults",
+            back,
+            Some(live.elapsed_ms()),
+            format!(
+                "{}{}",
+                state(Machine::IceConnection).unwrap_or("new".into()),
+                if went_down {
+                    " (went disconnected during the faults)"
+                } else {
+                    " (never left connected)"
+                }
+            ),
+        );
+    }
     // Closing.
     let closed = pc.close().await;
     check(

@@ -223,14 +223,7 @@ impl AsyncUdpSocket for GatedSocket {
             let mut st = self.gate.lock();
             if let Some(i) = st.released_in.iter().position(|d| d.0 == self.addr) {
                 if let Some((_, from, bytes)) = st.released_in.remove(i) {
-                    let len = bytes.len().min(bufs[0].len());
-                    bufs[0][..len].copy_from_slice(&bytes[..len]);
-                    let mut m = RecvMeta::default();
-                    m.addr = from;
-                    m.len = len;
-                    m.stride = len.max(1);
-                    m.dst_ip = Some(self.addr.ip());
-                    meta[0] = m;
+                    super::fill_recv(bufs, meta, 0, from, self.addr, &bytes);
                     return Poll::Ready(Ok(1));
                 }
             }

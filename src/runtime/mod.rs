@@ -315,6 +315,26 @@ impl Runtime for SimRuntime {
     }
 }
 
+/// Copies one received datagram into slot `i` of a `poll_recv` call (truncated to the
+/// buffer, as a UDP socket does).
+pub(crate) fn fill_recv(
+    bufs: &mut [std::io::IoSliceMut<'_>],
+    meta: &mut [webrtc::runtime::RecvMeta],
+    i: usize,
+    from: SocketAddr,
+    to: SocketAddr,
+    bytes: &[u8],
+) {
+    let len = bytes.len().min(bufs[i].len());
+    bufs[i][..len].copy_from_slice(&bytes[..len]);
+    let mut m = webrtc::runtime::RecvMeta::default();
+    m.addr = from;
+    m.len = len;
+    m.stride = len.max(1);
+    m.dst_ip = Some(to.ip());
+    meta[i] = m;
+}
+
 fn unsupported(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,

@@ -280,14 +280,7 @@ impl AsyncUdpSocket for SimSocket {
             let Some((from, payload)) = inbox.queue.pop_front() else {
                 break;
             };
-            let len = payload.len().min(bufs[n].len());
-            bufs[n][..len].copy_from_slice(&payload[..len]);
-            let mut m = RecvMeta::default();
-            m.addr = from;
-            m.len = len;
-            m.stride = len.max(1);
-            m.dst_ip = Some(self.addr.ip());
-            meta[n] = m;
+            super::fill_recv(bufs, meta, n, from, self.addr, &payload);
             n += 1;
         }
         Poll::Ready(Ok(n))

@@ -88,6 +88,20 @@ impl Record {
         self.log().last.get(&key).cloned()
     }
 
+    /// How many times `peer`'s `machine` entered state `to` so far.
+    pub fn event_count(&self, peer: PeerId, machine: Machine, to: &str) -> usize {
+        self.log()
+            .rec
+            .trace()
+            .events
+            .iter()
+            .filter(|e| {
+                e.peer == Some(peer)
+                    && matches!(&e.kind, EventKind::State { machine: m, to: t, .. } if m.as_str() == machine.as_str() && t == to)
+            })
+            .count()
+    }
+
     /// The handler to give `PeerConnectionBuilder::with_handler` for `peer`: it writes
     /// every state change and `ondatachannel`, then calls `user` unchanged.
     pub fn handler(

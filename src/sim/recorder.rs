@@ -49,6 +49,11 @@ impl Recorder {
         }
     }
 
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
     /// A fresh message id.
     pub fn next_msg_id(&mut self) -> MsgId {
         let id = self.next_msg;
