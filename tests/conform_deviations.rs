@@ -5,6 +5,7 @@
 //! model's profile switch if it is mirrored.
 
 use dcsim::conform::{deviations, Handling, DEVIATIONS};
+use dcsim::model::ProfileName;
 use dcsim::scenario::Scenario;
 use dcsim::sim::{self, RunOptions, StackKind};
 use dcsim::trace::{EventKind, Machine, Millis, PeerId, SendOutcome, Trace};
@@ -28,6 +29,17 @@ fn rtc(scenario: &Scenario) -> Trace {
 
 fn model(scenario: &Scenario) -> Trace {
     sim::run(scenario, &RunOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
+        .trace
+}
+
+/// The model under the `w3c` profile (what the spec says instead).
+fn model_w3c(scenario: &Scenario) -> Trace {
+    let options = RunOptions {
+        profile: Some(ProfileName::W3c),
+        ..RunOptions::default()
+    };
+    sim::run(scenario, &options)
         .unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
         .trace
 }
@@ -120,6 +132,15 @@ fn sctp_reads_closed_during_the_offerers_handshake() {
         [at(101, "closed"), at(121, "connected")]
     );
     assert_eq!(states(&t, B, Machine::Sctp, None), [at(131, "connected")]);
+    // Mirrored (`Profile::sctp_closed_during_handshake`): the model's webrtc-rs profile
+    // reads the same; w3c stays connecting until the association is up.
+    let m = model(&scenario("happy-path"));
+    assert_eq!(
+        states(&m, A, Machine::Sctp, None),
+        states(&t, A, Machine::Sctp, None)
+    );
+    let w = model_w3c(&scenario("happy-path"));
+    assert_eq!(states(&w, A, Machine::Sctp, None), [at(121, "connected")]);
 }
 
 /// `pc-close-leaves-channels-open`: rtc/src/peer_connection/handler/mod.rs:559-568.
@@ -158,11 +179,19 @@ fn pc_close_leaves_the_closing_peers_channels_reading_open() {
             Some("data channel closed".to_string())
         )
     );
-    // The model (the spec): closed at the pc.close() instant.
+    // Mirrored (`Profile::pc_close_leaves_channels`): the model's webrtc-rs profile
+    // leaves them open and refuses the send the same way; w3c closes them at once.
     let m = model(&scenario("pc-close-with-open-channels"));
+    for channel in ["chat", "control"] {
+        assert_eq!(
+            states(&m, A, Machine::DataChannel, Some(channel)),
+            [at(141, "open")]
+        );
+    }
+    let w = model_w3c(&scenario("pc-close-with-open-channels"));
     assert_eq!(
-        states(&m, A, Machine::DataChannel, Some("chat")),
-        [at(141, "open"), at(1000, "closed")]
+        states(&w, A, Machine::DataChannel, Some("chat")).last(),
+        Some(&at(1000, "closed"))
     );
 }
 
@@ -184,6 +213,16 @@ fn sctp_without_association_reads_connecting_after_pc_close() {
     assert_eq!(
         states(&t, A, Machine::PeerConnection, None).last(),
         Some(&at(33_000, "closed"))
+    );
+    // Mirrored (`Profile::sctp_connecting_without_association`); w3c closes it.
+    let m = model(&scenario("checking-disconnected-failed"));
+    assert_eq!(states(&m, A, Machine::Sctp, None), []);
+    let w = model_w3c(&scenario("checking-disconnected-failed"));
+    assert_eq!(
+        states(&w, A, Machine::Sctp, None)
+            .last()
+            .map(|s| s.1.as_str()),
+        Some("closed")
     );
 }
 
@@ -214,6 +253,17 @@ fn pc_close_reports_no_ice_or_signaling_change() {
     assert_eq!(
         states(&t, A, Machine::PeerConnection, None).last(),
         Some(&at(1000, "closed"))
+    );
+    // Mirrored (`Profile::pc_close_leaves_ice`): the model's webrtc-rs profile reports no
+    // ICE change either (nor signaling, which no getter shows).
+    let m = model(&scenario("pc-close-with-open-channels"));
+    assert_eq!(
+        states(&m, A, Machine::IceConnection, None),
+        states(&t, A, Machine::IceConnection, None)
+    );
+    assert_eq!(
+        states(&m, A, Machine::Signaling, None),
+        states(&t, A, Machine::Signaling, None)
     );
 }
 

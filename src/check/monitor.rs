@@ -51,6 +51,11 @@ pub struct MonitorConfig {
     pub guard_max_messages: Option<usize>,
     /// Check derived-peer-state (only for stacks that report ICE and DTLS states).
     pub check_derived_state: bool,
+    /// The stack's DTLS server reads SCTP `closed` between the INIT and the COOKIE ECHO
+    /// ([`crate::model::Profile::sctp_closed_during_handshake`], webrtc-rs): SCTP
+    /// `closed -> connected` is that handshake, a known stack behaviour the profile
+    /// mirrors, not a transport coming back from the dead.
+    pub sctp_closed_during_handshake: bool,
 }
 
 impl Default for MonitorConfig {
@@ -59,6 +64,7 @@ impl Default for MonitorConfig {
             observable_closing: false,
             guard_max_messages: None,
             check_derived_state: true,
+            sctp_closed_during_handshake: false,
         }
     }
 }
@@ -174,7 +180,13 @@ impl Monitor {
                         );
                     }
                 }
-                if from == "closed" {
+                let handshake = self.config.sctp_closed_during_handshake
+                    && *machine == Machine::Sctp
+                    && from == "closed"
+                    && to == "connected";
+                if handshake {
+                    // The DTLS server's association came up (see the config field).
+                } else if from == "closed" {
                     violation(
                         names::CLOSED_IS_TERMINAL,
                         format!("{peer}: {} left closed for {to}", label(*machine, channel)),
@@ -228,15 +240,20 @@ impl Monitor {
                     Via::Raw => true,
                     Via::Guarded => matches!(outcome, SendOutcome::Sent | SendOutcome::Error),
                 };
-                if reaches_transport && state != "open" {
+                // Judged on what the stack can carry: a channel that reads `open` on a
+                // closed peer connection carries nothing (webrtc-rs leaves it reading
+                // `open` after the local pc.close(), see docs/invariants.md).
+                let pc_closed = self.peers[peer.index()].closed;
+                if reaches_transport && (state != "open" || pc_closed) {
                     let what = match (via, flushed) {
                         (Via::Raw, _) => "send called",
                         (Via::Guarded, true) => "guard flushed",
                         (Via::Guarded, false) => "guard released",
                     };
+                    let why = if state == "open" { " (pc closed)" } else { "" };
                     violation(
                         names::NO_SEND_ON_NON_OPEN,
-                        format!("{peer}: {what} on {channel} #{msg} while {state}"),
+                        format!("{peer}: {what} on {channel} #{msg} while {state}{why}"),
                     );
                 }
                 if *outcome == SendOutcome::Sent && state != "unknown" {

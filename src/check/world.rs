@@ -592,6 +592,7 @@ impl<A: WorldApp> World<A> {
             observable_closing: self.config.profile.observable_closing,
             guard_max_messages: (self.make)(&self.config, PeerId::A).guard_max_messages(),
             check_derived_state: true,
+            sctp_closed_during_handshake: self.config.profile.sctp_closed_during_handshake,
         }
     }
 

@@ -301,6 +301,7 @@ impl World {
                 observable_closing: profile.observable_closing,
                 guard_max_messages: Some(guard_config.max_queue_messages),
                 check_derived_state: true,
+                sctp_closed_during_handshake: profile.sctp_closed_during_handshake,
             }),
             events: VecDeque::with_capacity(TRACE_TAIL),
             failures: Vec::new(),
@@ -620,7 +621,11 @@ impl World {
                 "new",
             ),
             (Machine::Dtls, p.dtls_state().as_str(), "new"),
-            (Machine::Sctp, p.sctp_state().as_str(), "connecting"),
+            (
+                Machine::Sctp,
+                p.sctp_transport_state().as_str(),
+                "connecting",
+            ),
         ];
         for (machine, actual, initial) in machines {
             let told = last(machine, initial);

@@ -102,6 +102,9 @@ struct Sctp {
     /// A SACK is owed and delayed (the crate's `AckState::Delay`): the next DATA packet,
     /// or [`Timer::SctpAck`], sends it.
     ack_delayed: bool,
+    /// With `sctp_closed_during_handshake`: the DTLS server got the INIT and waits for
+    /// the COOKIE ECHO, so its transport reads `closed` while `state` is `connecting`.
+    handshake_closed: bool,
 }
 
 /// ICE agent state beyond the reported connection state.
@@ -207,6 +210,7 @@ impl Peer {
                 cum_received: 0,
                 out_of_order: BTreeMap::new(),
                 ack_delayed: false,
+                handshake_closed: false,
             },
             channels: BTreeMap::new(),
             streams: BTreeMap::new(),
@@ -244,9 +248,23 @@ impl Peer {
         self.dtls.state
     }
 
-    /// SCTP transport state.
+    /// SCTP association state: `closed` only once the association was aborted or the
+    /// peer connection closed it, so an SCTP packet to a `closed` peer is ignored (the
+    /// checker prunes on this). What the application's getter reads is
+    /// [`Peer::sctp_transport_state`].
     pub fn sctp_state(&self) -> SctpTransportState {
         self.sctp.state
+    }
+
+    /// SCTP transport state as the application's getter reads it: the association's
+    /// state, except that with [`Profile::sctp_closed_during_handshake`] the DTLS server
+    /// reads `closed` between the INIT and the COOKIE ECHO.
+    pub fn sctp_transport_state(&self) -> SctpTransportState {
+        if self.sctp.handshake_closed {
+            SctpTransportState::Closed
+        } else {
+            self.sctp.state
+        }
     }
 
     /// Signaling state.
@@ -487,6 +505,11 @@ impl Peer {
         let Some(ch) = self.channels.get(label) else {
             return Err(CallError::new(errors.unknown_kind, errors.unknown));
         };
+        if self.closed && self.profile.pc_close_leaves_channels {
+            // The channel still reads `open` (or `connecting`), but the peer connection
+            // is closed: the async wrapper's `closing` flag refuses every send.
+            return Err(closed());
+        }
         if self.profile.send_checks_stream {
             // rtc `ensure_sendable`: the stream's existence, not readyState.
             let dropped = ch.closed_at.is_some_and(|t| t < self.now);
@@ -599,6 +622,10 @@ impl Peer {
         if self.dtls.state == DtlsTransportState::Connected {
             self.transmit(Packet::DtlsCloseNotify);
         }
+        if self.profile.pc_close_leaves_channels {
+            self.close_as_webrtc_rs();
+            return;
+        }
         self.closed = true;
         self.timers.clear();
         let labels: Vec<String> = self.channels.keys().cloned().collect();
@@ -630,6 +657,47 @@ impl Peer {
         self.ice.selected = false;
         self.set_ice(IceConnectionState::Closed);
         self.set_signaling(SignalingState::Closed);
+        self.update_pc_state();
+    }
+
+    /// `pc.close()` as webrtc-rs does it (`rtc/src/peer_connection/handler/mod.rs`
+    /// `close()`: every handler closes, the rest of the W3C steps are TODOs), in the
+    /// order its getters change: the DTLS transport reads `closed`, the SCTP transport
+    /// `closed` if it had an association (`connecting` otherwise, with
+    /// `sctp_connecting_without_association`), then the peer connection `closed`. The
+    /// channels keep their readyState with no event and lose their stream, so every send
+    /// fails ([`Profile::pc_close_leaves_channels`]); ICE keeps its state
+    /// ([`Profile::pc_close_leaves_ice`]); signaling goes `closed` without an event (no
+    /// getter shows it, so it is not reported).
+    fn close_as_webrtc_rs(&mut self) {
+        self.timers.clear();
+        for ch in self.channels.values_mut() {
+            ch.dialed = false;
+        }
+        // A server association waiting for the COOKIE ECHO exists (and reads `closed`).
+        let had_association = self.sctp.established || self.sctp.handshake_closed;
+        self.sctp.outstanding.clear();
+        self.sctp.established = false;
+        if self.dtls.state != DtlsTransportState::Failed {
+            let from = std::mem::replace(&mut self.dtls.state, DtlsTransportState::Closed);
+            if from != DtlsTransportState::Closed {
+                self.event(StackEvent::State(StateChange::Dtls(
+                    from,
+                    DtlsTransportState::Closed,
+                )));
+            }
+        }
+        if had_association || !self.profile.sctp_connecting_without_association {
+            self.set_sctp(SctpTransportState::Closed);
+        }
+        self.closed = true;
+        self.ice.selected = false;
+        if !self.profile.pc_close_leaves_ice {
+            self.set_ice(IceConnectionState::Closed);
+        }
+        // Set without an event, as the crate does (`rtc` and the async wrapper have no
+        // signaling getter, so no application sees it).
+        self.signaling = SignalingState::Closed;
         self.update_pc_state();
     }
 
@@ -1065,7 +1133,21 @@ impl Peer {
             return;
         }
         match (self.is_dtls_client(), step) {
-            (false, 1) => self.send_handshake(2),
+            (false, 1) => {
+                if self.profile.sctp_closed_during_handshake
+                    && !self.sctp.established
+                    && !self.sctp.handshake_closed
+                {
+                    // The crate's server association reads `Closed` until the COOKIE
+                    // ECHO, and its getter tests that first.
+                    self.sctp.handshake_closed = true;
+                    self.event(StackEvent::State(StateChange::Sctp(
+                        SctpTransportState::Connecting,
+                        SctpTransportState::Closed,
+                    )));
+                }
+                self.send_handshake(2)
+            }
             (true, 2) if self.sctp.last_handshake == 1 => self.send_handshake(3),
             (false, 3) => {
                 self.send_handshake(4);
@@ -1558,7 +1640,9 @@ impl Peer {
     }
 
     fn set_sctp(&mut self, to: SctpTransportState) {
-        let from = std::mem::replace(&mut self.sctp.state, to);
+        let from = self.sctp_transport_state();
+        self.sctp.state = to;
+        self.sctp.handshake_closed = false;
         if from != to {
             self.event(StackEvent::State(StateChange::Sctp(from, to)));
         }

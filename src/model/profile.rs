@@ -153,6 +153,30 @@ pub struct Profile {
     /// once (webrtc-rs resumes what waited for a path); with `false` only the T3 timer
     /// retransmits it (Chrome: dcSCTP does not watch ICE).
     pub sctp_retransmits_on_ice_reselect: bool,
+    /// `pc.close()` leaves every data channel reading what it read (`open`, or
+    /// `connecting`), with no event, while every send on it fails with the `closed` error
+    /// text (webrtc-rs: `close()` step 5, closing the channels, is a TODO in
+    /// `rtc/src/peer_connection/handler/mod.rs` 559-568, and the async wrapper refuses
+    /// sends through its `closing` flag, `webrtc/src/data_channel/mod.rs` 467-508). An
+    /// application that checks `readyState == "open"` before it sends still fails: the
+    /// trap `pc-close-check-then-send` shows. w3c and aiortc close the channels.
+    pub pc_close_leaves_channels: bool,
+    /// `pc.close()` leaves the ICE connection state as it was: the crate never stops its
+    /// ICE transport (a TODO in `rtc/src/peer_connection/handler/mod.rs` 580-583), so the
+    /// ICE transport's `state()` getter (`pc.sctp().transport().ice_transport()`) keeps
+    /// reading the agent's state and no change is reported. w3c sets it `closed`.
+    pub pc_close_leaves_ice: bool,
+    /// An SCTP transport whose association never came up reads `connecting` for ever,
+    /// also after `pc.close()` (webrtc-rs `RTCSctpTransport::state`,
+    /// `rtc/src/peer_connection/transport/sctp/mod.rs` 106-112: `None => Connecting`);
+    /// one that had an association reads `closed`. w3c closes it in any case.
+    pub sctp_connecting_without_association: bool,
+    /// The DTLS server's (offerer's) SCTP transport reads `closed` from the INIT until
+    /// the COOKIE ECHO: `connecting -> closed -> connected` (webrtc-rs: `state()` tests
+    /// `is_closed()` before `is_handshaking()`, and the server's association is `Closed`
+    /// until the COOKIE ECHO, `rtc/src/peer_connection/transport/sctp/mod.rs` 106-112).
+    /// w3c stays `connecting` until the association is up.
+    pub sctp_closed_during_handshake: bool,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -241,6 +265,10 @@ impl Profile {
         ice_restart_keeps_state: false,
         sctp_max_backoff_ms: None,
         sctp_retransmits_on_ice_reselect: true,
+        pc_close_leaves_channels: true,
+        pc_close_leaves_ice: true,
+        sctp_connecting_without_association: true,
+        sctp_closed_during_handshake: true,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -275,6 +303,10 @@ impl Profile {
         ice_restart_keeps_state: true,
         sctp_max_backoff_ms: Some(3_000),
         sctp_retransmits_on_ice_reselect: false,
+        pc_close_leaves_channels: false,
+        pc_close_leaves_ice: false,
+        sctp_connecting_without_association: false,
+        sctp_closed_during_handshake: false,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
@@ -321,6 +353,10 @@ impl Profile {
         ice_restart_keeps_state: false,
         sctp_max_backoff_ms: None,
         sctp_retransmits_on_ice_reselect: true,
+        pc_close_leaves_channels: false,
+        pc_close_leaves_ice: false,
+        sctp_connecting_without_association: false,
+        sctp_closed_during_handshake: false,
         errors: SendErrors {
             not_open: AIORTC_INVALID_STATE,
             closed: AIORTC_INVALID_STATE,

@@ -149,6 +149,7 @@ pub fn run_apps(
         guard_max_messages: Some(guarded::guard_config(&scenario.guard).max_queue_messages),
         // The real stack reports no DTLS states through events (see rtc_stack).
         check_derived_state: options.stack == StackKind::Model,
+        sctp_closed_during_handshake: profile.sctp_closed_during_handshake,
     };
     let trace = match options.engine {
         Engine::Turmoil => run_with(scenario, seed, factory, apps, monitor)?,
