@@ -108,6 +108,63 @@ fn every_builtin_scenario_agrees_up_to_known_deviations() {
     assert_eq!(table.lines().count(), 2 + reports.len());
 }
 
+/// The check-then-send trap after the local pc.close(), on both stacks alike: a's channel
+/// still reads `open`, the raw send fails "data channel closed" and is flagged
+/// no-send-on-non-open (judged on what the stack can carry), the guarded send is rejected
+/// `channel-closed` (the guard learned the peer connection closed).
+#[test]
+fn pc_close_check_then_send_fails_with_the_channel_reading_open_on_both_stacks() {
+    let (model, real) = builtin("pc-close-check-then-send");
+    for t in [model, real] {
+        let sends: Vec<(String, SendOutcome, Option<String>, Option<String>)> = t
+            .events
+            .iter()
+            .filter(|e| e.peer == Some(A) && e.t_ms == 1100)
+            .filter_map(|e| match &e.kind {
+                EventKind::Send {
+                    state,
+                    outcome,
+                    error,
+                    reason,
+                    ..
+                } => Some((state.clone(), *outcome, error.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            sends,
+            [
+                (
+                    "open".to_string(),
+                    SendOutcome::Error,
+                    Some("data channel closed".to_string()),
+                    None
+                ),
+                (
+                    "open".to_string(),
+                    SendOutcome::Rejected,
+                    None,
+                    Some("channel-closed".to_string())
+                ),
+            ]
+        );
+        let flagged: Vec<String> = t
+            .violations()
+            .filter_map(|v| match &v.kind {
+                EventKind::Violation { invariant, detail } => {
+                    Some(format!("{invariant}: {detail}"))
+                }
+                _ => None,
+            })
+            .filter(|v| v.starts_with("no-send-on-non-open"))
+            .collect();
+        assert_eq!(
+            flagged,
+            ["no-send-on-non-open: a: send called on chat #1 while open (pc closed)"]
+        );
+    }
+}
+
 /// The OpenAvatarChat path (the built-in): a sends while ICE is checking, the path dies
 /// at 45 ms, after both peers selected their pair (31 and 41 ms with 10 ms latency) and
 /// before DTLS completes (81 ms): both go checking -> connected -> disconnected -> failed,

@@ -695,7 +695,7 @@ fn every_builtin_parses_and_names_are_sorted_and_unique() {
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(names, sorted);
-    assert_eq!(names.len(), 11);
+    assert_eq!(names.len(), 12);
     for (name, description) in builtin::names() {
         let source = builtin::source(name).expect("source");
         let parsed = Scenario::parse(name, source).expect("parses");

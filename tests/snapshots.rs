@@ -132,6 +132,7 @@ snapshots! {
     late_channel => "late-channel",
     negotiated_channel => "negotiated-channel",
     oversize_message => "oversize-message",
+    pc_close_check_then_send => "pc-close-check-then-send",
     pc_close_with_open_channels => "pc-close-with-open-channels",
     remote_close => "remote-close",
     send_before_open => "send-before-open",

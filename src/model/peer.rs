@@ -667,8 +667,8 @@ impl Peer {
     /// `sctp_connecting_without_association`), then the peer connection `closed`. The
     /// channels keep their readyState with no event and lose their stream, so every send
     /// fails ([`Profile::pc_close_leaves_channels`]); ICE keeps its state
-    /// ([`Profile::pc_close_leaves_ice`]); signaling goes `closed` without an event (no
-    /// getter shows it, so it is not reported).
+    /// ([`Profile::pc_close_leaves_ice`]); signaling is left as it is (the crate sets it
+    /// `closed` without an event, and no getter shows it).
     fn close_as_webrtc_rs(&mut self) {
         self.timers.clear();
         for ch in self.channels.values_mut() {
@@ -695,9 +695,9 @@ impl Peer {
         if !self.profile.pc_close_leaves_ice {
             self.set_ice(IceConnectionState::Closed);
         }
-        // Set without an event, as the crate does (`rtc` and the async wrapper have no
-        // signaling getter, so no application sees it).
-        self.signaling = SignalingState::Closed;
+        // Signaling: the crate sets `closed` without an event, and neither `rtc` nor the
+        // async wrapper has a signaling getter, so no application sees it; the model
+        // leaves it as it was (later description calls fail on `closed` anyway).
         self.update_pc_state();
     }
 

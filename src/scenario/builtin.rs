@@ -39,6 +39,10 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("../../scenarios/oversize-message.toml"),
     ),
     (
+        "pc-close-check-then-send",
+        include_str!("../../scenarios/pc-close-check-then-send.toml"),
+    ),
+    (
         "pc-close-with-open-channels",
         include_str!("../../scenarios/pc-close-with-open-channels.toml"),
     ),
