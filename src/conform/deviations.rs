@@ -103,7 +103,7 @@ pub const DEVIATIONS: &[Deviation] = &[
         source: "rtc/src/peer_connection/mod.rs:1244 (set_local_description sets the \
                  state directly)",
         expected: "W3C: icegatheringstatechange fires for `gathering`",
-        handling: Handling::Unobservable,
+        handling: Handling::Mirrored("ice_gathering_reports_gathering"),
         test: "ice_gathering_reports_only_complete",
     },
     Deviation {

@@ -1587,6 +1587,11 @@ impl Peer {
     }
 
     fn set_gathering(&mut self, to: IceGatheringState) {
+        if to == IceGatheringState::Gathering && !self.profile.ice_gathering_reports_gathering {
+            // Set without an event; `complete` follows in the same step and is reported
+            // as `new -> complete` (`Profile::ice_gathering_reports_gathering`).
+            return;
+        }
         let from = std::mem::replace(&mut self.gathering, to);
         if from != to {
             self.event(StackEvent::State(StateChange::IceGathering(from, to)));

@@ -177,6 +177,13 @@ pub struct Profile {
     /// until the COOKIE ECHO, `rtc/src/peer_connection/transport/sctp/mod.rs` 106-112).
     /// w3c stays `connecting` until the association is up.
     pub sctp_closed_during_handshake: bool,
+    /// ICE gathering reports `gathering` (w3c: icegatheringstatechange fires for it).
+    /// webrtc-rs sets it without an event in `set_local_description`
+    /// (`rtc/src/peer_connection/mod.rs` 1244) and reports only `complete`, so an
+    /// application listening for the change sees `new -> complete`. (The ICE transport's
+    /// `gathering_state()` getter, reached through `pc.sctp()`, does read `gathering`
+    /// until then; the model reports the change the event stream shows.)
+    pub ice_gathering_reports_gathering: bool,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -269,6 +276,7 @@ impl Profile {
         pc_close_leaves_ice: true,
         sctp_connecting_without_association: true,
         sctp_closed_during_handshake: true,
+        ice_gathering_reports_gathering: false,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -307,6 +315,7 @@ impl Profile {
         pc_close_leaves_ice: false,
         sctp_connecting_without_association: false,
         sctp_closed_during_handshake: false,
+        ice_gathering_reports_gathering: true,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
@@ -357,6 +366,7 @@ impl Profile {
         pc_close_leaves_ice: false,
         sctp_connecting_without_association: false,
         sctp_closed_during_handshake: false,
+        ice_gathering_reports_gathering: true,
         errors: SendErrors {
             not_open: AIORTC_INVALID_STATE,
             closed: AIORTC_INVALID_STATE,

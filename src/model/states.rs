@@ -254,6 +254,9 @@ pub fn is_legal_transition(machine: &str, from: &str, to: &str, observable_closi
         "ice_gathering" => matches!(
             (from, to),
             ("new", "gathering") | ("gathering", "complete") | ("complete", "gathering")
+                // A stack that fires no event for `gathering` (webrtc-rs,
+                // `Profile::ice_gathering_reports_gathering`).
+                | ("new", "complete")
         ),
         "dtls" => matches!(
             (from, to),
