@@ -370,6 +370,13 @@ impl Peer {
             }
             (PeerId::B, SignalingState::HaveRemoteOffer) => {
                 self.set_signaling(SignalingState::Stable);
+                if self.profile.transports_start_on_remote_description
+                    && self.ice.started
+                    && self.dtls.state == DtlsTransportState::New
+                {
+                    // Both descriptions are set: the DTLS getter is reachable now.
+                    self.set_dtls(DtlsTransportState::Connecting);
+                }
                 "answer"
             }
             (_, s) => {
@@ -402,6 +409,12 @@ impl Peer {
         match (kind, self.signaling) {
             ("offer", SignalingState::Stable) => {
                 self.set_signaling(SignalingState::HaveRemoteOffer);
+                if self.profile.transports_start_on_remote_description && !self.ice.started {
+                    // The crate starts ICE here; DTLS is reported with the answer.
+                    self.ice.started = true;
+                    self.begin_checking();
+                    return Ok(());
+                }
                 if generation > self.ice.generation {
                     self.ice.generation = generation;
                     if self.ice.started {
@@ -724,11 +737,17 @@ impl Peer {
             return;
         }
         self.ice.started = true;
-        self.begin_checking();
         // The transports start together: the DTLS transport reads `connecting` from here,
         // before ICE has a pair (the crate's `RTCDtlsTransport::state` getter; W3C leaves
         // the moment open). The handshake itself starts when ICE selects a pair.
-        self.set_dtls(DtlsTransportState::Connecting);
+        if self.profile.transports_start_on_remote_description {
+            // Reported before the ICE change the same call causes, as the crate's getter.
+            self.set_dtls(DtlsTransportState::Connecting);
+            self.begin_checking();
+        } else {
+            self.begin_checking();
+            self.set_dtls(DtlsTransportState::Connecting);
+        }
     }
 
     fn begin_checking(&mut self) {

@@ -184,6 +184,17 @@ pub struct Profile {
     /// `gathering_state()` getter, reached through `pc.sctp()`, does read `gathering`
     /// until then; the model reports the change the event stream shows.)
     pub ice_gathering_reports_gathering: bool,
+    /// The transports start as the crate starts them, and are reported in its order:
+    /// ICE starts when the remote description is applied on either peer
+    /// (`set_remote_description` calls `start_transports`,
+    /// `rtc/src/peer_connection/mod.rs` 1587), so the answerer goes `checking` before its
+    /// answer exists; the DTLS transport's `connecting` is reported once its getter is
+    /// reachable, when both descriptions are set (`pc.sctp()` exists from the SCTP
+    /// transport's start): on the offerer before the ICE change the same call causes,
+    /// on the answerer when it sets its answer. Only the order of changes within one
+    /// instant differs: with `false` each peer starts ICE and DTLS together, the
+    /// answerer when it sets its answer.
+    pub transports_start_on_remote_description: bool,
     /// Error texts of `send()`.
     pub errors: SendErrors,
 }
@@ -277,6 +288,7 @@ impl Profile {
         sctp_connecting_without_association: true,
         sctp_closed_during_handshake: true,
         ice_gathering_reports_gathering: false,
+        transports_start_on_remote_description: true,
         errors: SendErrors {
             not_open: "data channel is not open yet",
             closed: "data channel closed",
@@ -316,6 +328,7 @@ impl Profile {
         sctp_connecting_without_association: false,
         sctp_closed_during_handshake: false,
         ice_gathering_reports_gathering: true,
+        transports_start_on_remote_description: false,
         errors: SendErrors {
             not_open: W3C_INVALID_STATE,
             closed: W3C_INVALID_STATE,
@@ -367,6 +380,7 @@ impl Profile {
         sctp_connecting_without_association: false,
         sctp_closed_during_handshake: false,
         ice_gathering_reports_gathering: true,
+        transports_start_on_remote_description: false,
         errors: SendErrors {
             not_open: AIORTC_INVALID_STATE,
             closed: AIORTC_INVALID_STATE,

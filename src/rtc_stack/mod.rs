@@ -152,13 +152,19 @@ pub struct RtcStack {
     now: Millis,
     closed: bool,
     problems: Vec<String>,
+    /// The ICE gathering events of the candidates added at construction, held until the
+    /// first local description is set (see [`RtcStack::new`]).
+    held_gathering: Vec<StackEvent>,
 }
 
 impl RtcStack {
     /// A peer connection for `peer` (A offers and is ICE controlling, B answers) whose host
     /// candidate is `local`, talking to the peer at `remote`. The candidate and the
-    /// end-of-candidates marker are added here, so the first events (ICE gathering
-    /// `complete`) are queued at time 0.
+    /// end-of-candidates marker are added here (gathering is the application's job in the
+    /// sans-IO crate); the ICE gathering `complete` this raises is held and reported
+    /// right after the first local description is set, where the async wrapper's driver
+    /// gathers (it starts gathering on `set_local_description`), so that it does not
+    /// precede the application's first step.
     pub fn new(
         peer: PeerId,
         local: SocketAddr,
@@ -183,8 +189,18 @@ impl RtcStack {
             now: 0,
             closed: false,
             problems: Vec::new(),
+            held_gathering: Vec::new(),
         };
         stack.pump(0);
+        let (gathering, rest): (Vec<StackEvent>, Vec<StackEvent>) =
+            stack.events.drain(..).partition(|e| {
+                matches!(
+                    e,
+                    StackEvent::State(crate::stack::StateChange::IceGathering(..))
+                )
+            });
+        stack.events = rest.into();
+        stack.held_gathering = gathering;
         Ok(stack)
     }
 
@@ -337,6 +353,9 @@ impl Stack for RtcStack {
         })
         .map_err(|e| e.to_string());
         self.pump(now);
+        if result.is_ok() {
+            self.events.extend(self.held_gathering.drain(..));
+        }
         result
     }
 
