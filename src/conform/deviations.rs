@@ -10,7 +10,10 @@
 //!
 //! - **tolerated**: the real trace shows it, the model follows the spec; `dcsim conform`
 //!   rewrites the real trace's normalized form into the spec's behaviour and reports the
-//!   scenario as `known deviation: <id>` instead of failing;
+//!   scenario as `known deviation: <id>` instead of failing. None of the `rtc` crate's
+//!   deviations is tolerated: every one an application can observe (a getter, an event,
+//!   a send result) is mirrored, so the `webrtc-rs` profile shows the application what
+//!   the crate shows it. (The real peers' lists, [`super::peers`], still use it.)
 //! - **mirrored**: the model's `webrtc-rs` profile reproduces it (a named [`Profile`]
 //!   switch; `w3c` does what the spec says), so the traces agree and nothing is rewritten;
 //! - **unobservable**: the real stack has no event and no getter for it, so
@@ -68,8 +71,9 @@ pub const DEVIATIONS: &[Deviation] = &[
         summary: "the offerer's (DTLS server's) SCTP transport reads `closed` from the INIT \
                   until the COOKIE ECHO: connecting -> closed -> connected",
         source: "rtc/src/peer_connection/transport/sctp/mod.rs:106-112 (`state()` tests \
-                 `is_closed()` before `is_handshaking()`; the server keeps no association \
-                 state until the COOKIE ECHO)",
+                 `is_closed()` before `is_handshaking()`); rtc-sctp/src/association/mod.rs:630 \
+                 (the server's association exists from the INIT, in state `Closed` until \
+                 the COOKIE ECHO)",
         expected: "W3C RTCSctpTransportState: `closed` is terminal; the transport stays \
                    `connecting` until the association is up",
         handling: Handling::Mirrored("sctp_closed_during_handshake"),

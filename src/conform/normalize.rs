@@ -19,15 +19,20 @@
 //! Only what one stack cannot report ([`DROPPED`]):
 //!
 //! 1. `ice_gathering` `gathering`. The crate sets it without an event
-//!    (`rtc/src/peer_connection/mod.rs:1244`, in `set_local_description`) and has no
-//!    getter, so the real stack reports `new -> complete`.
+//!    (`rtc/src/peer_connection/mod.rs:1244`, in `set_local_description`), so the real
+//!    stack reports `new -> complete`. (The ICE transport's `gathering_state()` getter
+//!    reads it, but only through `pc.sctp()`, which exists once both descriptions are
+//!    set; dcsim's rtc driver reports the crate's events for this machine.)
 //! 2. `ice_connection` and `signaling` `closed` after the peer's own `close_peer`. The
 //!    crate sets signaling `closed` without an event and never sets ICE `closed` (its
 //!    `close()` leaves the ICE transport stop as a TODO,
 //!    `rtc/src/peer_connection/handler/mod.rs:580-583`); neither has a getter. (W3C fires
 //!    no event for either on `close()` either.)
 //!
-//! Both are also listed, as unobservable, in [`super::deviations::DEVIATIONS`].
+//! The model's `webrtc-rs` profile reports neither either (`ice_gathering_reports_gathering`,
+//! `pc_close_leaves_ice`, and signaling left as it was), so against the `rtc` stack these
+//! drops change nothing; they stay for traces of other stacks compared on the same rules.
+//! Both crate behaviours are listed, as mirrored, in [`super::deviations::DEVIATIONS`].
 
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, SendOutcome, Trace};
 use std::collections::BTreeMap;
@@ -114,7 +119,8 @@ pub struct Dropped {
 pub const DROPPED: &[Dropped] = &[
     Dropped {
         what: "ice_gathering `gathering`",
-        why: "set without an event and no getter (rtc/src/peer_connection/mod.rs:1244)",
+        why: "set without an event (rtc/src/peer_connection/mod.rs:1244); its getter is \
+              reached only through pc.sctp()",
     },
     Dropped {
         what: "ice_connection and signaling `closed` after the peer's own close_peer",

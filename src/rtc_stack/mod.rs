@@ -89,13 +89,16 @@
 //! - ICE gathering: only `complete` is reported, when the end-of-candidates marker is
 //!   added; `gathering` is set without an event by `set_local_description`
 //!   (`rtc/src/peer_connection/mod.rs:1244`).
-//! - ICE `new` is never reported (first change: `checking`); ICE and signaling go `closed`
-//!   on `close()` without an event; DTLS `failed` is never entered.
+//! - ICE `new` is never reported (first change: `checking`); on `close()` signaling goes
+//!   `closed` without an event and ICE never goes `closed` (its transport is not
+//!   stopped: the ICE transport's getter keeps the agent's state); DTLS `failed` is never
+//!   entered.
 //! - The offerer's SCTP transport reads `closed` while its (server-side) association waits
 //!   for the COOKIE ECHO (`rtc/src/peer_connection/transport/sctp/mod.rs:106-112` tests
 //!   `is_closed` first; the association state is `Closed` until then): `connecting ->
 //!   closed -> connected`.
-//! - After `close()`, the closing peer's channels still read `open`.
+//! - After `close()`, the closing peer's channels still read `open` (or `connecting`),
+//!   and an SCTP transport that never had an association still reads `connecting`.
 //! - An in-band channel accepts sends between DATA_CHANNEL_OPEN and ACK while it reads
 //!   `connecting` (`ensure_sendable` checks the stream, `rtc/src/data_channel/mod.rs:302`).
 //! - `bufferedamountlow` fires when the DCEP OPEN/ACK is acknowledged, with no application

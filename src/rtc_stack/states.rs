@@ -1,7 +1,8 @@
 //! The peer's machine states as dcsim tracks them, and the [`StateChange`]s they emit.
 //!
-//! `rtc` 0.21.1 has no public getter for signaling, ICE gathering, ICE connection or peer
-//! connection state: those are tracked from the crate's events. DTLS and SCTP have getters
+//! `rtc` 0.21.1 has no public getter for signaling, ICE connection or peer connection
+//! state, and reaches its ICE transport's (`state()`, `gathering_state()`) only through
+//! `pc.sctp()`: those machines are tracked from the crate's events. DTLS and SCTP have getters
 //! (reached through `pc.sctp()`) but no events: those are tracked by reading the getters
 //! after every step (see [`super::RtcStack`]).
 
