@@ -409,6 +409,24 @@ fn peer_connection_closed_closes_the_guard() {
     assert_eq!(g.gate(), Gate::Closed);
 }
 
+/// webrtc-rs leaves the channel reading `open` after the local `pc.close()`: the guard
+/// takes the peer connection's word over the channel's and rejects with a reason, also
+/// when the channel reports `open` again afterwards.
+#[test]
+fn pc_closed_rejects_sends_although_the_channel_reads_open() {
+    use crate::model::PeerConnectionState as P;
+    let mut g = open_guard(GuardConfig::default());
+    assert_eq!(g.send(11, 0, msg(0, 1)), Outcome::Send(msg(0, 1)));
+    g.on_peer_connection_state(20, P::Closed);
+    g.on_channel_state(21, C::Open);
+    assert_eq!(g.gate(), Gate::Closed);
+    assert_eq!(
+        g.send(22, 1, msg(1, 1)),
+        Outcome::Rejected(DropReason::ChannelClosed)
+    );
+    assert!(g.conserved());
+}
+
 #[test]
 fn error_texts_of_both_profiles_classify() {
     use SendErrorKind as K;
