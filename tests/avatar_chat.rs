@@ -186,5 +186,6 @@ fn the_checker_passes_the_fixed_app_in_every_history_within_the_bounds() {
     );
     assert!(report.exhausted, "not explored to the end: {report:?}");
     // Pinned: a change in how the world or the application is stepped shows here.
-    assert_eq!(report.unique, 133_487, "unique states");
+    // 133,487 before the webrtc-rs profile mirrored pc.close() leaving the channels open.
+    assert_eq!(report.unique, 133_531, "unique states");
 }

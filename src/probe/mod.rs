@@ -13,6 +13,7 @@ pub mod http;
 use crate::check::MonitorConfig;
 use crate::guard::webrtc_adapter::IceFeed;
 use crate::guard::GuardConfig;
+use crate::model::Profile;
 use crate::runtime::live::{Gate, LiveFault, LiveRuntime};
 use crate::runtime::record::{Done, Record};
 use crate::trace::{EventKind, Machine, Millis, PeerId, Trace};
@@ -378,6 +379,8 @@ pub fn probe(options: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
             observable_closing: false,
             guard_max_messages: None,
             check_derived_state: false,
+            // The probe's own peer is the webrtc crate.
+            sctp_closed_during_handshake: Profile::WEBRTC_RS.sctp_closed_during_handshake,
         },
         Arc::new(move || clock_rt.elapsed_ms()),
     );

@@ -55,6 +55,7 @@ impl AsyncRun {
             guard_max_messages: None,
             // The async API reports no DTLS state to derive the peer's from.
             check_derived_state: false,
+            sctp_closed_during_handshake: Profile::WEBRTC_RS.sctp_closed_during_handshake,
         };
         let clock_sim = Arc::clone(&sim);
         AsyncRun {
