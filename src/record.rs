@@ -22,8 +22,13 @@ pub fn stack_event(t_ms: Millis, peer: PeerId, event: &StackEvent) -> TraceEvent
             channel: channel.clone(),
             name: callback.as_str().to_string(),
         },
-        StackEvent::Message { channel, msg } => EventKind::Deliver {
+        StackEvent::Message {
+            channel,
+            msg,
+            stream,
+        } => EventKind::Deliver {
             channel: channel.clone(),
+            stream: *stream,
             msg: *msg,
         },
     };
@@ -37,6 +42,7 @@ pub fn raw_send(
     channel: &str,
     msg: MsgId,
     state: Option<DataChannelState>,
+    stream: Option<u16>,
     result: &AppResult,
 ) -> TraceEvent {
     let (outcome, error) = match result {
@@ -48,6 +54,7 @@ pub fn raw_send(
         peer,
         EventKind::Send {
             channel: channel.to_string(),
+            stream,
             msg,
             via: Via::Raw,
             state: state_name(state).to_string(),

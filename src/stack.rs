@@ -207,6 +207,9 @@ pub enum StackEvent {
         channel: String,
         /// Message id (from the payload).
         msg: MsgId,
+        /// The SCTP stream it arrived on: the channel's identity on the wire (labels
+        /// need not be unique, and a stream id outlives a closed channel's label).
+        stream: Option<u16>,
     },
 }
 
@@ -230,6 +233,9 @@ pub trait Stack {
     fn poll_timeout(&self) -> Option<Millis>;
     /// The channel's readyState as the application would read it now.
     fn channel_state(&self, label: &str) -> Option<DataChannelState>;
+    /// The SCTP stream id of the channel labelled `label`, once it has one (W3C's
+    /// `RTCDataChannel.id`): what the monitor pairs a send with its delivery by.
+    fn channel_stream(&self, label: &str) -> Option<u16>;
 }
 
 /// One thing a stack puts out, in the order it put it out: a datagram for the other peer

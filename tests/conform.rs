@@ -403,6 +403,7 @@ fn send_outcomes_compare_with_their_error_text() {
             A,
             EventKind::Send {
                 channel: "chat".into(),
+                stream: None,
                 msg: 0,
                 via: Via::Raw,
                 state: "connecting".into(),

@@ -224,7 +224,7 @@ fn describe(event: &StackEvent) -> String {
         StackEvent::Callback { channel, callback } => {
             format!("callback {channel} {}", callback.as_str())
         }
-        StackEvent::Message { channel, msg } => format!("message {channel} #{msg}"),
+        StackEvent::Message { channel, msg, .. } => format!("message {channel} #{msg}"),
     }
 }
 
@@ -358,7 +358,7 @@ fn happy_path_opens_and_delivers_in_order() {
         .timeline
         .iter()
         .filter_map(|(t, peer, e)| match e {
-            StackEvent::Message { channel, msg } if *peer == PeerId::B && channel == CHAT => {
+            StackEvent::Message { channel, msg, .. } if *peer == PeerId::B && channel == CHAT => {
                 Some((*t, *msg))
             }
             _ => None,
@@ -791,4 +791,91 @@ fn lost_dcep_open_times_out() {
         pair.send(PeerId::A, 0),
         Err("data channel closed".to_owned())
     );
+}
+
+/// A finding about rtc 0.21.1: the DCEP deadline closes a channel whose OPEN was lost,
+/// and its SCTP stream id is free at once, before the reset is answered. A new in-band
+/// channel created then takes the same id; the remote, which gets the first channel's
+/// OPEN late, opens *that* channel on the id; the new one never opens (its OPEN finds the
+/// stream taken) and no deadline closes it; a send on it is accepted while `connecting`
+/// (see `send_between_dcep_open_and_ack_succeeds_while_connecting`) and never delivered
+/// nor reported: a silent loss. (`assign_stream_ids` in
+/// rtc-0.21.1/src/data_channel/registry.rs skips only the ids still in the registry, and
+/// the deadline's close removes the channel from it.) The model gives the new channel a fresh id instead (it keeps
+/// the id until the reset is answered, as RFC 8831 section 6.7 requires); this is the
+/// deviation `dcep-deadline-reuses-stream` (docs/conformance.md).
+#[test]
+fn a_channel_created_after_the_dcep_deadline_reuses_the_stream_and_never_opens() {
+    let config = RtcConfig {
+        dcep_handshake_timeout_ms: Some(2_000),
+        ..RtcConfig::new(Instant::now())
+    };
+    let mut pair = Pair::with_config(config);
+    let create = |label: &str| AppCall::CreateChannel {
+        label: label.into(),
+        negotiated: None,
+        ordered: true,
+    };
+    pair.app(PeerId::A, create(CHAT)).expect("create chat");
+    pair.connect();
+    pair.run_until(120);
+    pair.partition();
+    pair.run_until(2_121);
+    assert_eq!(
+        pair.stack(PeerId::A).channel_state(CHAT),
+        Some(DataChannelState::Closed)
+    );
+    let chat_stream = pair.stack(PeerId::A).channel_stream(CHAT);
+    pair.app(PeerId::A, create("late")).expect("create late");
+    pair.heal();
+    pair.run_until(3_700);
+    println!("{}", pair.render());
+    let late_stream = pair.stack(PeerId::A).channel_stream("late");
+    assert_eq!(chat_stream, Some(1));
+    assert_eq!(late_stream, chat_stream, "the stream id is reused at once");
+    // The remote opened the closed channel from its late OPEN; the new one stays
+    // connecting.
+    assert_eq!(
+        pair.stack(PeerId::B).channel_state(CHAT),
+        Some(DataChannelState::Open)
+    );
+    assert_eq!(pair.stack(PeerId::B).channel_state("late"), None);
+    assert_eq!(
+        pair.stack(PeerId::A).channel_state("late"),
+        Some(DataChannelState::Connecting)
+    );
+    pair.app(
+        PeerId::A,
+        AppCall::Send {
+            channel: "late".into(),
+            msg: 7,
+            size: 10,
+        },
+    )
+    .expect("a send while connecting is accepted");
+    pair.run_until(40_000);
+    println!("{}", pair.render());
+    assert_eq!(
+        pair.stack(PeerId::A).channel_state("late"),
+        Some(DataChannelState::Connecting)
+    );
+    assert_eq!(
+        pair.first(PeerId::B, machine_to("data_channel", "closed")),
+        Some(4_130),
+        "the reset of the old channel closes it at the remote"
+    );
+    let on_b: Vec<(String, u64, Option<u16>)> = pair
+        .timeline
+        .iter()
+        .filter(|(_, peer, _)| *peer == PeerId::B)
+        .filter_map(|(_, _, e)| match e {
+            StackEvent::Message {
+                channel,
+                msg,
+                stream,
+            } => Some((channel.clone(), *msg, *stream)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(on_b, [], "message 7 is accepted and lost");
 }

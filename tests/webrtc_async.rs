@@ -283,6 +283,7 @@ impl Run {
                 *peer,
                 EventKind::Send {
                     channel: "chat".into(),
+                    stream: None,
                     msg: i as u64,
                     via: Via::Raw,
                     state: String::new(),

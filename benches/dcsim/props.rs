@@ -166,7 +166,7 @@ impl History {
                             g.on_peer_connection_state(now, *to);
                         }
                     }
-                    (PeerId::B, StackEvent::Message { channel, msg }) => {
+                    (PeerId::B, StackEvent::Message { channel, msg, .. }) => {
                         if let Some(ch) = LABELS.iter().position(|l| l == channel) {
                             if self.last_delivered[ch].is_some_and(|last| *msg <= last) {
                                 return fail(format!("{channel}: #{msg} out of order"));

@@ -302,14 +302,22 @@ fn send(cx: &mut Local<'_, PeerApp>, channel: u8) {
     ch.sends += 1;
     let label = label(channel);
     let ready = cx.peer.channel_state(&label);
+    let stream = cx.peer.channel_stream(&label);
     let t = cx.t;
     let stack = &mut *cx.peer;
     let Some(guard) = cx.app.guard(channel) else {
         let result = transmit(stack, &label, msg);
-        cx.record(record::raw_send(t, peer, &label, msg, ready, &result));
+        cx.record(record::raw_send(
+            t, peer, &label, msg, ready, stream, &result,
+        ));
         return;
     };
-    let event = glue::send(guard, NOW, &label, msg, MSG_SIZE, ready, |m| {
+    let seen = glue::Seen {
+        label: &label,
+        ready,
+        stream,
+    };
+    let event = glue::send(guard, NOW, seen, msg, MSG_SIZE, |m| {
         transmit(stack, &label, m.id)
     });
     cx.record(TraceEvent::on(t, peer, event));
@@ -393,10 +401,9 @@ fn settle(cx: &mut Local<'_, PeerApp>) {
             let Some(output) = guard.poll_output() else {
                 break;
             };
-            let ready = stack.channel_state(&label);
-            let event = glue::carry_out(guard, NOW, &label, output, ready, |m| {
-                transmit(stack, &label, m.id)
-            });
+            let seen = glue::Seen::of(&*stack, &label);
+            let event =
+                glue::carry_out(guard, NOW, seen, output, |m| transmit(stack, &label, m.id));
             cx.record(TraceEvent::on(t, peer, event));
         }
     }

@@ -111,6 +111,35 @@ impl HandedOrder {
     }
 }
 
+/// What a send is paired with its delivery by: the channel's label and its SCTP stream
+/// id, the identity on the wire, when the stack reports it (the label alone only for
+/// traces that carry no stream ids: real peers' recordings, old traces). Labels need not
+/// be unique, and a stream id can be taken by a new channel after an old one closed, so
+/// neither alone tells which channel a message really arrived on. (Negotiated channels
+/// are paired when both sides give them the same label, as scenario files do.)
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct ChannelKey {
+    label: String,
+    stream: Option<u16>,
+}
+
+impl ChannelKey {
+    fn of(channel: &str, stream: Option<u16>) -> ChannelKey {
+        ChannelKey {
+            label: channel.to_string(),
+            stream,
+        }
+    }
+}
+
+/// Where a message was handed over, as a violation's detail says it.
+fn shown(channel: &str, stream: Option<u16>) -> String {
+    match stream {
+        Some(id) => format!("{channel} (stream {id})"),
+        None => channel.to_string(),
+    }
+}
+
 /// Watches events and reports invariant violations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Monitor {
@@ -118,9 +147,9 @@ pub struct Monitor {
     peers: [PeerView; 2],
     guarded: BTreeMap<MsgId, (Fate, u32)>,
     /// (sender, channel) -> message ids in the order they were handed to the transport.
-    handed: BTreeMap<(PeerId, String), HandedOrder>,
+    handed: BTreeMap<(PeerId, ChannelKey), HandedOrder>,
     /// (sender, channel) -> index in `handed` of the last delivered message.
-    last_delivered: BTreeMap<(PeerId, String), usize>,
+    last_delivered: BTreeMap<(PeerId, ChannelKey), usize>,
     delivered: BTreeSet<MsgId>,
 }
 
@@ -135,6 +164,14 @@ impl Monitor {
             last_delivered: BTreeMap::new(),
             delivered: BTreeSet::new(),
         }
+    }
+
+    /// The label and stream `sender` handed `msg` over on, if it did (a scan: only a
+    /// violation's detail needs it).
+    fn handed_on(&self, sender: PeerId, msg: MsgId) -> Option<(String, Option<u16>)> {
+        self.handed.iter().find_map(|((p, key), order)| {
+            (*p == sender && order.position(msg).is_some()).then(|| (key.label.clone(), key.stream))
+        })
     }
 
     /// Observes one event; returns the violations it causes (as trace events).
@@ -227,6 +264,7 @@ impl Monitor {
             }
             EventKind::Send {
                 channel,
+                stream,
                 msg,
                 via,
                 state,
@@ -258,7 +296,7 @@ impl Monitor {
                 }
                 if *outcome == SendOutcome::Sent && state != "unknown" {
                     self.handed
-                        .entry((peer, channel.clone()))
+                        .entry((peer, ChannelKey::of(channel, *stream)))
                         .or_default()
                         .push(*msg);
                 }
@@ -278,10 +316,23 @@ impl Monitor {
                     self.resolve(*msg, &mut violation);
                 }
             }
-            EventKind::Deliver { channel, msg } => {
+            EventKind::Deliver {
+                channel,
+                stream,
+                msg,
+            } => {
                 let sender = peer.other();
-                let key = (sender, channel.clone());
-                let position = self.handed.get(&key).and_then(|h| h.position(*msg));
+                let mut key = (sender, ChannelKey::of(channel, *stream));
+                let mut position = self.handed.get(&key).and_then(|h| h.position(*msg));
+                if position.is_none() && stream.is_some() {
+                    // Handed over before the sender's channel had a stream id: only the
+                    // label can pair it.
+                    let unnumbered = (sender, ChannelKey::of(channel, None));
+                    position = self.handed.get(&unnumbered).and_then(|h| h.position(*msg));
+                    if position.is_some() {
+                        key = unnumbered;
+                    }
+                }
                 match position {
                     Some(pos) => {
                         if let Some(&last) = self.last_delivered.get(&key) {
@@ -294,10 +345,20 @@ impl Monitor {
                         }
                         self.last_delivered.insert(key, pos);
                     }
-                    None => violation(
-                        names::NO_SILENT_LOSS,
-                        format!("{peer}: #{msg} delivered on {channel} but never handed to the transport"),
-                    ),
+                    None => match self.handed_on(sender, *msg) {
+                        Some((label, sent_stream)) => violation(
+                            names::NO_SILENT_LOSS,
+                            format!(
+                                "{peer}: #{msg} handed to the transport on {} but delivered on {}",
+                                shown(&label, sent_stream),
+                                shown(channel, *stream)
+                            ),
+                        ),
+                        None => violation(
+                            names::NO_SILENT_LOSS,
+                            format!("{peer}: #{msg} delivered on {channel} but never handed to the transport"),
+                        ),
+                    },
                 }
                 if !self.delivered.insert(*msg) {
                     violation(

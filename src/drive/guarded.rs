@@ -5,8 +5,29 @@
 use crate::guard::{Guard, GuardOutput, Outcome, SizedMsg};
 use crate::model::DataChannelState;
 use crate::record;
-use crate::stack::AppResult;
+use crate::stack::{AppResult, Stack};
 use crate::trace::{EventKind, Millis, MsgId, SendOutcome, Via};
+
+/// A channel as its stack shows it at the moment of a send: what the send event records.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seen<'a> {
+    pub(crate) label: &'a str,
+    /// readyState (`None`: the stack has no such channel).
+    pub(crate) ready: Option<DataChannelState>,
+    /// SCTP stream id, once assigned.
+    pub(crate) stream: Option<u16>,
+}
+
+impl<'a> Seen<'a> {
+    /// `label` as `stack` shows it now.
+    pub(crate) fn of(stack: &dyn Stack, label: &'a str) -> Seen<'a> {
+        Seen {
+            label,
+            ready: stack.channel_state(label),
+            stream: stack.channel_stream(label),
+        }
+    }
+}
 
 /// Brings the guard's view of readyState up to the stack's (a stack may change it
 /// without an event).
@@ -22,19 +43,18 @@ pub(crate) fn sync_state(
     }
 }
 
-/// A guarded send of `msg` (`size` bytes) on `label`, whose readyState is `ready`: the
+/// A guarded send of `msg` (`size` bytes) on the channel `seen`: the
 /// guard decides; a message it lets through goes to `transmit` at once and a refusal
 /// goes back to the guard. Returns the `send` event to record.
 pub(crate) fn send(
     guard: &mut Guard<SizedMsg>,
     now: Millis,
-    label: &str,
+    seen: Seen<'_>,
     msg: MsgId,
     size: usize,
-    ready: Option<DataChannelState>,
     transmit: impl FnOnce(&SizedMsg) -> AppResult,
 ) -> EventKind {
-    sync_state(guard, now, ready);
+    sync_state(guard, now, seen.ready);
     let (outcome, error, reason) = match guard.send(now, msg, SizedMsg { id: msg, size }) {
         Outcome::Send(payload) => match transmit(&payload) {
             Ok(()) => (SendOutcome::Sent, None, None),
@@ -47,10 +67,11 @@ pub(crate) fn send(
         Outcome::Rejected(reason) => (SendOutcome::Rejected, None, Some(reason.as_str().into())),
     };
     EventKind::Send {
-        channel: label.to_string(),
+        channel: seen.label.to_string(),
+        stream: seen.stream,
         msg,
         via: Via::Guarded,
-        state: record::state_name(ready).to_string(),
+        state: record::state_name(seen.ready).to_string(),
         outcome,
         error,
         reason,
@@ -58,15 +79,14 @@ pub(crate) fn send(
     }
 }
 
-/// Carries out one output of the guard of `label` (readyState `ready` before it): a
+/// Carries out one output of the guard of the channel `seen` (as it was before): a
 /// release goes to `transmit` and, if refused, back to the guard; a drop is reported.
 /// Returns the event to record.
 pub(crate) fn carry_out(
     guard: &mut Guard<SizedMsg>,
     now: Millis,
-    label: &str,
+    seen: Seen<'_>,
     output: GuardOutput<SizedMsg>,
-    ready: Option<DataChannelState>,
     transmit: impl FnOnce(&SizedMsg) -> AppResult,
 ) -> EventKind {
     match output {
@@ -79,10 +99,11 @@ pub(crate) fn carry_out(
                 }
             };
             EventKind::Send {
-                channel: label.to_string(),
+                channel: seen.label.to_string(),
+                stream: seen.stream,
                 msg: id,
                 via: Via::Guarded,
-                state: record::state_name(ready).to_string(),
+                state: record::state_name(seen.ready).to_string(),
                 outcome,
                 error,
                 reason: None,
@@ -90,7 +111,7 @@ pub(crate) fn carry_out(
             }
         }
         GuardOutput::Dropped { id, reason } => EventKind::Drop {
-            channel: label.to_string(),
+            channel: seen.label.to_string(),
             msg: id,
             reason: reason.as_str().to_string(),
         },

@@ -99,6 +99,7 @@ impl<'a> Calls<'a> {
     pub fn send(&mut self, channel: &str, size: usize) -> AppResult {
         let msg = self.rec.next_msg_id();
         let state = self.stack.channel_state(channel);
+        let stream = self.stack.channel_stream(channel);
         let result = self.stack.handle_app(
             self.now,
             AppCall::Send {
@@ -108,7 +109,7 @@ impl<'a> Calls<'a> {
             },
         );
         self.rec.record(record::raw_send(
-            self.now, self.peer, channel, msg, state, &result,
+            self.now, self.peer, channel, msg, state, stream, &result,
         ));
         result
     }

@@ -416,13 +416,14 @@ impl World {
     fn raw_send(&mut self, peer: PeerId, label: &str, msg: MsgId, size: usize) {
         let p = &mut self.peers[peer.index()];
         let state = p.channel_state(label);
+        let stream = p.channel_stream(label);
         let call = AppCall::Send {
             channel: label.to_string(),
             msg,
             size,
         };
         let result = p.handle_input(self.now, Input::App(call));
-        let event = record::raw_send(self.now, peer, label, msg, state, &result);
+        let event = record::raw_send(self.now, peer, label, msg, state, stream, &result);
         self.record(event);
         self.pump(peer);
     }

@@ -67,10 +67,13 @@ impl Pair {
         let state = send
             .as_ref()
             .and_then(|(c, _)| self.peers[peer.index()].channel_state(c));
+        let stream = send
+            .as_ref()
+            .and_then(|(c, _)| self.peers[peer.index()].channel_stream(c));
         let result = self.peers[peer.index()].handle_input(self.now, Input::App(call));
         if let Some((channel, msg)) = send {
             self.trace.push(record::raw_send(
-                self.now, peer, &channel, msg, state, &result,
+                self.now, peer, &channel, msg, state, stream, &result,
             ));
         }
         self.drain();

@@ -282,6 +282,11 @@ impl Peer {
         self.channels.get(label).map(|c| c.state)
     }
 
+    /// A channel's SCTP stream id, once assigned (W3C's `RTCDataChannel.id`).
+    pub fn channel_stream(&self, label: &str) -> Option<u16> {
+        self.channels.get(label).and_then(|c| c.stream)
+    }
+
     /// When the ICE agent last received a STUN packet (the only traffic that refreshes
     /// consent), the origin of the disconnected and failed timeouts.
     pub fn last_stun_received(&self) -> Millis {
@@ -1252,15 +1257,16 @@ impl Peer {
     fn open_channel(&mut self, label: &str) {
         self.set_channel_state(label, DataChannelState::Open);
         self.callback(label, Callback::Open);
-        let held = self
+        let (held, stream) = self
             .channels
             .get_mut(label)
-            .map(|c| std::mem::take(&mut c.held))
+            .map(|c| (std::mem::take(&mut c.held), c.stream))
             .unwrap_or_default();
         for msg in held {
             self.event(StackEvent::Message {
                 channel: label.to_string(),
                 msg,
+                stream,
             });
         }
     }
@@ -1346,6 +1352,7 @@ impl Peer {
                     Some(DataChannelState::Open) => self.event(StackEvent::Message {
                         channel: label,
                         msg,
+                        stream: Some(stream),
                     }),
                     Some(DataChannelState::Connecting) if self.profile.open_on_dcep_ack => {
                         if let Some(ch) = self.channels.get_mut(&label) {
@@ -1847,5 +1854,9 @@ impl Stack for Peer {
 
     fn channel_state(&self, label: &str) -> Option<DataChannelState> {
         Peer::channel_state(self, label)
+    }
+
+    fn channel_stream(&self, label: &str) -> Option<u16> {
+        Peer::channel_stream(self, label)
     }
 }

@@ -12,6 +12,9 @@ pub(super) struct Channel {
     /// The readyState last read from the crate (what [`super::RtcStack::channel_state`]
     /// returns).
     pub(super) state: DataChannelState,
+    /// The SCTP stream id, once the crate assigned one (kept after the crate drops the
+    /// channel).
+    pub(super) stream: Option<u16>,
 }
 
 /// The channels the application knows of: those it created, and remote in-band channels
@@ -29,8 +32,14 @@ impl Channels {
             return false;
         }
         let state = DataChannelState::Connecting;
-        self.by_label
-            .insert(label.to_owned(), Channel { id, state });
+        self.by_label.insert(
+            label.to_owned(),
+            Channel {
+                id,
+                state,
+                stream: None,
+            },
+        );
         self.labels.insert(id, label.to_owned());
         true
     }
@@ -51,6 +60,13 @@ impl Channels {
             .iter()
             .map(|(label, c)| (label.clone(), c.id))
             .collect()
+    }
+
+    /// Records the stream id the crate reports for `label` (it never changes once set).
+    pub(super) fn set_stream(&mut self, label: &str, stream: Option<u16>) {
+        if let (Some(channel), Some(stream)) = (self.by_label.get_mut(label), stream) {
+            channel.stream = Some(stream);
+        }
     }
 
     /// Records that `label` now reads `to`; the previous state if that is a change.

@@ -457,4 +457,8 @@ impl Stack for RtcStack {
     fn channel_state(&self, label: &str) -> Option<DataChannelState> {
         self.channels.get(label).map(|c| c.state)
     }
+
+    fn channel_stream(&self, label: &str) -> Option<u16> {
+        self.channels.get(label).and_then(|c| c.stream)
+    }
 }

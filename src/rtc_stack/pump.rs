@@ -112,6 +112,8 @@ impl RtcStack {
 
     fn sync_channels(&mut self) {
         for (label, id) in self.channels.handles() {
+            let stream = self.pc.data_channel(id).and_then(|c| c.stream_id());
+            self.channels.set_stream(&label, stream);
             let read = self.pc.data_channel(id).map(|c| c.ready_state());
             let to = match read.map(convert::<_, DataChannelState>) {
                 Some(Ok(state)) => state,
@@ -236,8 +238,15 @@ impl RtcStack {
             self.problem(format!("message for unknown channel handle {id}"));
             return;
         };
+        let stream = self.pc.data_channel(id).and_then(|c| c.stream_id());
+        self.channels.set_stream(&channel, stream);
+        let stream = self.channels.get(&channel).and_then(|c| c.stream);
         match payload::decode(&message.data) {
-            Some(msg) => self.events.push_back(StackEvent::Message { channel, msg }),
+            Some(msg) => self.events.push_back(StackEvent::Message {
+                channel,
+                msg,
+                stream,
+            }),
             None => self.problem(format!(
                 "message of {} bytes on {channel:?}: too short for a message id",
                 message.data.len()

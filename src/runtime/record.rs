@@ -2,6 +2,10 @@
 //! application's own, channels whose every send and event is written down, and the guard's
 //! decisions, all into one trace judged by the monitor. Used by the deterministic harness
 //! ([`super::harness`]) on the virtual clock and by the live probe on the wall clock.
+//!
+//! Sends and deliveries carry no stream id here: webrtc 0.21.1's async `DataChannel`
+//! exposes a connection-local handle (`id()`), not the SCTP stream id. A delivery is
+//! paired with the send on the same label whose bytes it carries.
 
 use crate::check::MonitorConfig;
 use crate::guard::webrtc_adapter::{ChannelObserver, DroppedMessage, GuardedChannel};
@@ -404,6 +408,7 @@ impl RecordedChannel {
             self.peer,
             EventKind::Send {
                 channel: self.label.clone(),
+                stream: None,
                 msg,
                 via,
                 state: state.to_string(),
@@ -486,6 +491,7 @@ impl RecordedChannel {
                             peer.other(),
                             EventKind::Deliver {
                                 channel: label.to_string(),
+                                stream: None,
                                 msg,
                             },
                         );
@@ -510,6 +516,7 @@ impl RecordedChannel {
                     peer,
                     EventKind::Deliver {
                         channel: label.to_string(),
+                        stream: None,
                         msg,
                     },
                 );
@@ -594,6 +601,7 @@ impl ChannelObserver for GuardObserver {
         }
         self.record(EventKind::Send {
             channel: self.channel.label.clone(),
+            stream: None,
             msg,
             via: Via::Guarded,
             state: self.state(),
@@ -616,6 +624,7 @@ impl ChannelObserver for GuardObserver {
         } else {
             EventKind::Send {
                 channel: self.channel.label.clone(),
+                stream: None,
                 msg,
                 via: Via::Guarded,
                 state: self.state(),

@@ -134,6 +134,7 @@ impl App for ScriptApp {
                     match via {
                         Via::Raw => {
                             let state = stack.channel_state(channel);
+                            let stream = stack.channel_stream(channel);
                             let result = stack.handle_app(
                                 now,
                                 AppCall::Send {
@@ -142,7 +143,9 @@ impl App for ScriptApp {
                                     size,
                                 },
                             );
-                            rec.record(record::raw_send(now, peer, channel, msg, state, &result));
+                            rec.record(record::raw_send(
+                                now, peer, channel, msg, state, stream, &result,
+                            ));
                         }
                         Via::Guarded => self.guards.send(now, channel, msg, size, stack, rec),
                     }

@@ -187,9 +187,9 @@ impl Guards {
         rec: &mut dyn Log,
     ) {
         self.now = now;
-        let ready = stack.channel_state(channel);
+        let seen = glue::Seen::of(stack, channel);
         let guard = self.guard(channel);
-        let event = glue::send(guard, now, channel, msg, size, ready, |m| {
+        let event = glue::send(guard, now, seen, msg, size, |m| {
             transmit(now, stack, channel, m)
         });
         rec.record(TraceEvent::on(now, self.peer, event));
@@ -244,8 +244,8 @@ impl Guards {
                 glue::sync_state(guard, now, stack.channel_state(&label));
             }
             while let Some(output) = guard.poll_output() {
-                let ready = stack.channel_state(&label);
-                let event = glue::carry_out(guard, now, &label, output, ready, |m| {
+                let seen = glue::Seen::of(stack, &label);
+                let event = glue::carry_out(guard, now, seen, output, |m| {
                     transmit(now, stack, &label, m)
                 });
                 rec.record(TraceEvent::on(now, peer, event));

@@ -179,6 +179,10 @@ pub enum EventKind {
     Send {
         /// Channel label.
         channel: String,
+        /// The channel's SCTP stream id, when it has one: the identity a delivery is
+        /// paired by (labels need not be unique). Not shown in the text rendering.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<u16>,
         /// Message id.
         msg: MsgId,
         /// Raw or guarded.
@@ -201,6 +205,9 @@ pub enum EventKind {
     Deliver {
         /// Channel label.
         channel: String,
+        /// The SCTP stream it arrived on, when the stack reports it (see `Send`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<u16>,
         /// Message id.
         msg: MsgId,
     },

@@ -59,6 +59,7 @@ impl Trace {
                     error,
                     reason,
                     flushed,
+                    ..
                 } => {
                     let how = if *flushed { "flushed" } else { via.as_str() };
                     let what = format!("{channel} #{msg} {how}");
@@ -91,7 +92,7 @@ impl Trace {
                         }
                     }
                 }
-                EventKind::Deliver { channel, msg } => {
+                EventKind::Deliver { channel, msg, .. } => {
                     let from = fates.sender(*msg, event.peer.map(PeerId::other));
                     let label = format!("{channel} #{msg} delivered{at}");
                     arrow_line(&mut out, from, "->>", &label);

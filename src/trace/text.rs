@@ -85,6 +85,7 @@ pub(crate) fn describe(event: &TraceEvent) -> String {
             error,
             reason,
             flushed,
+            ..
         } => {
             let mut s = if *flushed {
                 format!("flush[{channel}] #{msg} -> {}", outcome.as_str())
@@ -101,7 +102,7 @@ pub(crate) fn describe(event: &TraceEvent) -> String {
             }
             s
         }
-        EventKind::Deliver { channel, msg } => format!("deliver[{channel}] #{msg}"),
+        EventKind::Deliver { channel, msg, .. } => format!("deliver[{channel}] #{msg}"),
         EventKind::Drop {
             channel,
             msg,
@@ -327,6 +328,7 @@ pub(crate) mod fixtures {
             peer,
             EventKind::Send {
                 channel: "chat".into(),
+                stream: None,
                 msg,
                 via,
                 state: state.into(),
@@ -345,6 +347,7 @@ pub(crate) mod fixtures {
             peer,
             EventKind::Send {
                 channel: "chat".into(),
+                stream: None,
                 msg,
                 via: Via::Guarded,
                 state: "open".into(),
@@ -363,6 +366,7 @@ pub(crate) mod fixtures {
             peer,
             EventKind::Deliver {
                 channel: "chat".into(),
+                stream: None,
                 msg,
             },
         )

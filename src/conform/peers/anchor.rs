@@ -234,6 +234,7 @@ mod tests {
             PeerId::A,
             EventKind::Send {
                 channel: "chat".into(),
+                stream: None,
                 msg,
                 via: Via::Guarded,
                 state: "connecting".into(),
