@@ -43,8 +43,16 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// List the built-in scenarios.
+    /// List the built-in scenarios, then the bug library's.
     Scenarios,
+    /// The bug library: plays every publicly reported bug's scenario on the model in
+    /// each profile and on the real rtc stack; prints each verdict with its evidence
+    /// (exit 1 if a verdict differs from the one pinned in the library).
+    Bugs {
+        /// Print only the pinned table (markdown, as in the README), without playing.
+        #[arg(long)]
+        table: bool,
+    },
     /// Many runs around a scenario with seeded random latency, loss and fault timing;
     /// reports every invariant violated, with the seed and the shortest failing trace.
     Explore {
@@ -494,10 +502,60 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             for (name, description) in scenario::builtin::names() {
                 text.push_str(&format!("{name:<30} {description}\n"));
             }
+            text.push_str("\nbug library (`dcsim bugs` plays them all):\n");
+            for (name, description) in scenario::builtin::bug_names() {
+                text.push_str(&format!("{name:<32} {description}\n"));
+            }
             emit(&None, &text)?;
             Ok(0)
         }
+        Command::Bugs { table } => bugs(table),
     }
+}
+
+fn bugs(table: bool) -> Result<i32, Exit> {
+    use crate::bugs::{Target, BUGS};
+    if table {
+        emit(&None, &crate::bugs::table())?;
+        return Ok(0);
+    }
+    let mut out = String::new();
+    let mut differ = 0;
+    for bug in BUGS {
+        out.push_str(&format!("{} ({}): {}\n", bug.thread, bug.url(), bug.title));
+        match bug.scenario {
+            Some(name) => out.push_str(&format!("  scenario: {name}\n")),
+            None => out.push_str(&format!("  not expressible: {}\n", bug.why)),
+        }
+        if bug.scenario.is_none() {
+            continue;
+        }
+        for (target, pinned) in Target::ALL.into_iter().zip(bug.pinned) {
+            let (verdict, evidence) = bug.play(target).map_err(|e| Exit(2, e))?;
+            let mark = if verdict == pinned {
+                ""
+            } else {
+                differ += 1;
+                "  << differs from the pinned verdict"
+            };
+            let detail = if evidence.is_empty() {
+                String::new()
+            } else {
+                format!(": {evidence}")
+            };
+            out.push_str(&format!(
+                "  {:<16} {}{detail}{mark}\n",
+                target.as_str(),
+                verdict.as_str()
+            ));
+        }
+        out.push_str(&format!("  why: {}\n", bug.why));
+    }
+    if differ > 0 {
+        out.push_str(&format!("{differ} verdicts differ from the pinned ones\n"));
+    }
+    emit(&None, &out)?;
+    Ok(if differ == 0 { 0 } else { 1 })
 }
 
 fn explore(

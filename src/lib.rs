@@ -77,6 +77,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bugs;
 pub mod check;
 pub mod cli;
 pub mod conform;
