@@ -1,4 +1,4 @@
-//! The lifecycle rules of reference/lifecycle.md sections 2 to 6, one test each, on two
+//! The lifecycle rules (docs/scenarios.md, docs/conformance.md), one test each, on two
 //! model peers over the in-memory link. Each asserts the exact state sequence and, where
 //! timing matters, the time window.
 

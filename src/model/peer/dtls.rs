@@ -1,0 +1,84 @@
+//! The DTLS handshake: flights, their retransmission, and the transport's state.
+
+use super::Peer;
+use crate::model::states::*;
+use crate::model::timer::Timer;
+use crate::model::wire::Packet;
+use crate::stack::{StackEvent, StateChange};
+use crate::trace::{Millis, PeerId};
+
+/// DTLS handshake progress.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Dtls {
+    pub(super) state: DtlsTransportState,
+    /// The handshake has begun (ICE selected a pair); before that, flights are ignored.
+    pub(super) started: bool,
+    /// Last flight this side sent (0 = none).
+    pub(super) last_flight: u8,
+    pub(super) rto: Millis,
+}
+
+impl Peer {
+    // ----- DTLS and SCTP handshakes --------------------------------------------------
+
+    pub(super) fn is_dtls_client(&self) -> bool {
+        self.id == PeerId::B
+    }
+
+    pub(super) fn start_dtls(&mut self) {
+        self.dtls.started = true;
+        self.set_dtls(DtlsTransportState::Connecting);
+        if self.is_dtls_client() {
+            self.send_flight(1);
+        }
+    }
+
+    pub(super) fn send_flight(&mut self, flight: u8) {
+        self.dtls.last_flight = flight;
+        self.transmit(Packet::DtlsFlight(flight));
+        self.dtls.rto = self.config.dtls_retransmit_ms;
+        if self.dtls.state == DtlsTransportState::Connecting {
+            let at = self.now + self.dtls.rto;
+            self.timers.arm(Timer::DtlsRetransmit, at);
+        }
+    }
+
+    pub(super) fn handle_dtls_flight(&mut self, flight: u8) {
+        let client = self.is_dtls_client();
+        match (client, flight) {
+            (false, 1) | (false, 3) if self.dtls.state == DtlsTransportState::Connecting => {
+                self.send_flight(flight + 1)
+            }
+            (false, 5) => {
+                if self.dtls.state == DtlsTransportState::Connecting {
+                    self.timers.cancel(Timer::DtlsRetransmit);
+                    self.set_dtls(DtlsTransportState::Connected);
+                    self.send_flight(6);
+                    self.start_sctp();
+                } else if self.dtls.state == DtlsTransportState::Connected {
+                    self.transmit(Packet::DtlsFlight(6));
+                }
+            }
+            (true, 2) | (true, 4)
+                if self.dtls.state == DtlsTransportState::Connecting
+                    && self.dtls.last_flight == flight - 1 =>
+            {
+                self.send_flight(flight + 1)
+            }
+            (true, 6) if self.dtls.state == DtlsTransportState::Connecting => {
+                self.timers.cancel(Timer::DtlsRetransmit);
+                self.set_dtls(DtlsTransportState::Connected);
+                self.start_sctp();
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn set_dtls(&mut self, to: DtlsTransportState) {
+        let from = std::mem::replace(&mut self.dtls.state, to);
+        if from != to {
+            self.event(StackEvent::State(StateChange::Dtls(from, to)));
+            self.update_pc_state();
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The SCTP association: its handshake, reliable chunks with TSNs, retransmission,
+//! SACKs, bundling, and the abort.
+
+use super::channels::{dcep_open_size, DCEP_ACK_SIZE};
+use super::{Output, Peer};
+use crate::model::states::*;
+use crate::model::timer::Timer;
+use crate::model::wire::{Chunk, Packet};
+use crate::stack::{Callback, StackEvent, StateChange};
+use crate::trace::Millis;
+use std::collections::BTreeMap;
+
+/// Cap of the SCTP retransmission timeout (RFC 4960 RTO.Max).
+pub(super) const SCTP_RTO_MAX_MS: Millis = 60_000;
+
+/// SCTP packet size limit for bundling: `rtc-sctp` `config.rs` `INITIAL_MTU` (1191),
+/// with a 12-byte common header and 16 bytes of header per DATA chunk.
+pub(super) const SCTP_MTU: usize = 1191;
+
+/// Delay of a SACK for a lone DATA packet (RFC 4960 section 6.2; `rtc-sctp`
+/// `association/timer.rs` `ACK_INTERVAL`).
+pub(super) const SCTP_ACK_DELAY_MS: Millis = 200;
+
+/// SCTP association: handshake, reliable chunks with TSNs, SACKs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Sctp {
+    pub(super) state: SctpTransportState,
+    pub(super) established: bool,
+    /// Last handshake chunk this side sent (0 = none).
+    pub(super) last_handshake: u8,
+    pub(super) next_tsn: u32,
+    pub(super) outstanding: BTreeMap<u32, Chunk>,
+    pub(super) rto: Millis,
+    pub(super) cum_received: u32,
+    pub(super) out_of_order: BTreeMap<u32, Chunk>,
+    /// A SACK is owed and delayed (the crate's `AckState::Delay`): the next DATA packet,
+    /// or [`Timer::SctpAck`], sends it.
+    pub(super) ack_delayed: bool,
+    /// With `sctp_closed_during_handshake`: the DTLS server got the INIT and waits for
+    /// the COOKIE ECHO, so its transport reads `closed` while `state` is `connecting`.
+    pub(super) handshake_closed: bool,
+}
+
+impl Peer {
+    pub(super) fn retransmit_now(&mut self) {
+        let chunks: Vec<(u32, Chunk)> = self
+            .sctp
+            .outstanding
+            .iter()
+            .map(|(t, c)| (*t, c.clone()))
+            .collect();
+        for (tsn, chunk) in chunks {
+            self.transmit_chunk(tsn, chunk);
+        }
+    }
+
+    /// Sends a reliable chunk, in the same packet as the chunks sent before it in this
+    /// input if nothing else went out in between and it fits the MTU.
+    pub(super) fn transmit_chunk(&mut self, tsn: u32, chunk: Chunk) {
+        if !self.ice.selected {
+            return;
+        }
+        if let Some(i) = self.open_bundle {
+            let last = self
+                .outputs
+                .iter()
+                .skip(i + 1)
+                .all(|o| matches!(o, Output::Event(_)));
+            let fits = match self.outputs.get(i) {
+                Some(Output::Transmit(p)) => {
+                    last && chunk_bytes(p)
+                        .is_some_and(|size| 12 + size + chunk_wire_size(&chunk) <= SCTP_MTU)
+                }
+                _ => false,
+            };
+            if fits {
+                if let Some(Output::Transmit(p)) = self.outputs.get_mut(i) {
+                    let old = std::mem::replace(p, Packet::SctpBundle(Vec::new()));
+                    *p = bundled(old, tsn, chunk);
+                }
+                return;
+            }
+        }
+        self.outputs
+            .push_back(Output::Transmit(Packet::SctpData { tsn, chunk }));
+        self.open_bundle = Some(self.outputs.len() - 1);
+    }
+
+    pub(super) fn start_sctp(&mut self) {
+        if self.is_dtls_client() {
+            self.send_handshake(1);
+        }
+    }
+
+    pub(super) fn send_handshake(&mut self, step: u8) {
+        self.sctp.last_handshake = step;
+        self.transmit(Packet::SctpHandshake(step));
+        if step == 1 || step == 3 {
+            self.sctp.rto = self.config.sctp_rto_initial_ms;
+            let at = self.now + self.sctp.rto;
+            self.timers.arm(Timer::SctpT1, at);
+        }
+    }
+
+    pub(super) fn handle_sctp_handshake(&mut self, step: u8) {
+        // An aborted association stays closed: a late COOKIE ECHO must not bring it back
+        // (closed is terminal; found by `dcsim check`).
+        if self.dtls.state != DtlsTransportState::Connected
+            || self.sctp.state == SctpTransportState::Closed
+        {
+            return;
+        }
+        match (self.is_dtls_client(), step) {
+            (false, 1) => {
+                if self.profile.sctp_closed_during_handshake
+                    && !self.sctp.established
+                    && !self.sctp.handshake_closed
+                {
+                    // The crate's server association reads `Closed` until the COOKIE
+                    // ECHO, and its getter tests that first.
+                    self.sctp.handshake_closed = true;
+                    self.event(StackEvent::State(StateChange::Sctp(
+                        SctpTransportState::Connecting,
+                        SctpTransportState::Closed,
+                    )));
+                }
+                self.send_handshake(2)
+            }
+            (true, 2) if self.sctp.last_handshake == 1 => self.send_handshake(3),
+            (false, 3) => {
+                self.send_handshake(4);
+                self.association_up();
+            }
+            (true, 4) if !self.sctp.established => {
+                self.timers.cancel(Timer::SctpT1);
+                self.association_up();
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn association_up(&mut self) {
+        if self.sctp.established {
+            return;
+        }
+        self.sctp.established = true;
+        self.sctp.rto = self.config.sctp_rto_initial_ms;
+        self.set_sctp(SctpTransportState::Connected);
+        let undialed: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| !c.dialed && c.state == DataChannelState::Connecting)
+            .map(|(l, _)| l.clone())
+            .collect();
+        // One stream-id search for the whole batch (see `StreamIds`).
+        let mut ids = None;
+        for label in undialed {
+            self.dial(&label, true, &mut ids, false);
+        }
+    }
+
+    pub(super) fn handle_abort(&mut self) {
+        if !self.sctp.established {
+            return;
+        }
+        self.sctp.established = false;
+        self.sctp.outstanding.clear();
+        self.timers.cancel(Timer::SctpT3);
+        self.set_sctp(SctpTransportState::Closed);
+        let open: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.state != DataChannelState::Closed)
+            .map(|(l, _)| l.clone())
+            .collect();
+        self.streams.clear();
+        for label in open {
+            if let Some(ch) = self.channels.get_mut(&label) {
+                ch.dialed = false;
+                if let Some(s) = ch.stream {
+                    self.timers.cancel(Timer::DcepHandshake(s));
+                }
+            }
+            if self.profile.abort_fires_error {
+                self.callback(&label, Callback::Error);
+            }
+            self.set_channel_state(&label, DataChannelState::Closed);
+            self.callback(&label, Callback::Close);
+        }
+    }
+
+    // ----- SCTP reliability ----------------------------------------------------------
+
+    pub(super) fn send_chunk(&mut self, chunk: Chunk) {
+        let tsn = self.sctp.next_tsn;
+        self.sctp.next_tsn += 1;
+        self.sctp.outstanding.insert(tsn, chunk.clone());
+        self.transmit_chunk(tsn, chunk);
+        if self.timers.deadline(Timer::SctpT3).is_none() {
+            let at = self.now + self.sctp.rto;
+            self.timers.arm(Timer::SctpT3, at);
+        }
+    }
+
+    /// One SCTP packet of reliable chunks: each is taken in, then one ack decision.
+    pub(super) fn handle_sctp_data(&mut self, chunks: Vec<(u32, Chunk)>) {
+        if !self.sctp.established {
+            return; // not yet (or no longer) associated: the sender retransmits
+        }
+        let mut duplicate = false;
+        for (tsn, chunk) in chunks {
+            if tsn <= self.sctp.cum_received {
+                duplicate = true;
+                continue;
+            }
+            self.sctp.out_of_order.insert(tsn, chunk);
+            while let Some(next) = self.sctp.out_of_order.remove(&(self.sctp.cum_received + 1)) {
+                self.sctp.cum_received += 1;
+                self.handle_chunk(next);
+            }
+        }
+        // Delayed ack, as the crate does it (`handle_peer_last_tsn_and_acknowledgement`):
+        // a lone packet is acknowledged 200 ms later, the second one at once; a gap (or a
+        // duplicate) at once.
+        let gap = !self.sctp.out_of_order.is_empty();
+        if duplicate || gap || self.sctp.ack_delayed {
+            self.send_sack();
+        } else if self.sctp.established {
+            self.sctp.ack_delayed = true;
+            let at = self.now + SCTP_ACK_DELAY_MS;
+            self.timers.arm(Timer::SctpAck, at);
+        }
+    }
+
+    pub(super) fn send_sack(&mut self) {
+        self.sctp.ack_delayed = false;
+        self.timers.cancel(Timer::SctpAck);
+        self.transmit(Packet::SctpSack {
+            cum_tsn: self.sctp.cum_received,
+        });
+    }
+
+    pub(super) fn handle_sack(&mut self, cum_tsn: u32) {
+        let acked: Vec<u32> = self
+            .sctp
+            .outstanding
+            .range(..=cum_tsn)
+            .map(|(t, _)| *t)
+            .collect();
+        if acked.is_empty() {
+            return;
+        }
+        for tsn in acked {
+            match self.sctp.outstanding.remove(&tsn) {
+                Some(Chunk::Data { stream, size, .. })
+                    if !self.profile.buffered_amount_on_transmit =>
+                {
+                    self.release_buffered(stream, size as usize)
+                }
+                Some(Chunk::DcepOpen { stream, label, .. })
+                    if self.profile.dcep_in_buffered_amount =>
+                {
+                    self.release_buffered(stream, dcep_open_size(&label))
+                }
+                Some(Chunk::DcepAck { stream }) if self.profile.dcep_in_buffered_amount => {
+                    self.release_buffered(stream, DCEP_ACK_SIZE)
+                }
+                _ => {}
+            }
+        }
+        self.sctp.rto = self.config.sctp_rto_initial_ms;
+        if self.sctp.outstanding.is_empty() {
+            self.timers.cancel(Timer::SctpT3);
+        } else {
+            let at = self.now + self.sctp.rto;
+            self.timers.arm(Timer::SctpT3, at);
+        }
+    }
+
+    pub(super) fn set_sctp(&mut self, to: SctpTransportState) {
+        let from = self.sctp_transport_state();
+        self.sctp.state = to;
+        self.sctp.handshake_closed = false;
+        if from != to {
+            self.event(StackEvent::State(StateChange::Sctp(from, to)));
+        }
+    }
+}
+
+/// The reliable chunks' bytes in an SCTP data packet (`None` for other packets).
+pub(super) fn chunk_bytes(packet: &Packet) -> Option<usize> {
+    match packet {
+        Packet::SctpData { chunk, .. } => Some(chunk_wire_size(chunk)),
+        Packet::SctpBundle(chunks) => Some(chunks.iter().map(|(_, c)| chunk_wire_size(c)).sum()),
+        _ => None,
+    }
+}
+
+/// `packet` (a data packet) with one more chunk.
+pub(super) fn bundled(packet: Packet, tsn: u32, chunk: Chunk) -> Packet {
+    let mut chunks = match packet {
+        Packet::SctpData { tsn, chunk } => vec![(tsn, chunk)],
+        Packet::SctpBundle(chunks) => chunks,
+        other => return other,
+    };
+    chunks.push((tsn, chunk));
+    Packet::SctpBundle(chunks)
+}
+
+/// Bytes a chunk takes in an SCTP packet: 16 bytes of DATA chunk header and the
+/// payload, padded to 4 bytes.
+pub(super) fn chunk_wire_size(chunk: &Chunk) -> usize {
+    let payload = match chunk {
+        Chunk::DcepOpen { label, .. } => dcep_open_size(label),
+        Chunk::DcepAck { .. } => DCEP_ACK_SIZE,
+        Chunk::Data { size, .. } => *size as usize,
+        Chunk::StreamReset { .. } => 4, // a RE-CONFIG parameter, roughly
+    };
+    16 + payload.div_ceil(4) * 4
+}
