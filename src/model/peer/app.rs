@@ -238,7 +238,7 @@ impl Peer {
             // A failed transport stays failed (failed is final for DTLS).
             self.set_dtls(DtlsTransportState::Closed);
         }
-        self.ice.selected = false;
+        self.ice.lose_pair();
         self.set_ice(IceConnectionState::Closed);
         self.set_signaling(SignalingState::Closed);
         self.update_pc_state();
@@ -275,7 +275,7 @@ impl Peer {
             self.set_sctp(SctpTransportState::Closed);
         }
         self.closed = true;
-        self.ice.selected = false;
+        self.ice.lose_pair();
         if !self.profile.pc_close_leaves_ice {
             self.set_ice(IceConnectionState::Closed);
         }

@@ -8,27 +8,48 @@ use crate::model::wire::Packet;
 use crate::stack::{StackEvent, StateChange};
 use crate::trace::{Millis, PeerId};
 
+/// How far the agent has got with its one candidate pair. The reported connection state
+/// ([`Ice::state`]) is what the application sees; this is what the agent does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Progress {
+    /// Not started: no description has started the agent yet.
+    Idle,
+    /// Checking connectivity (also when the checking period ended in `failed` without a
+    /// pair: the agent stays here until a restart).
+    Checking(Checks),
+    /// A pair is selected: the state reads connected (or disconnected while consent is
+    /// missing).
+    Selected,
+    /// The selected pair is gone: ICE failed or the peer connection closed after it had
+    /// one.
+    Lost,
+}
+
+/// A checking period's progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(super) struct Checks {
+    /// Restarted on the offerer, but the remote's new credentials (the answer) have not
+    /// arrived: no check can be sent yet. The checks, their tick grid and the
+    /// failed-in-checking deadline start when the answer is applied.
+    pub(super) awaiting_answer: bool,
+    /// A connectivity check of ours got a success response (the crate's pair state
+    /// `Succeeded`): the controlled agent accepts a nomination only then, and the
+    /// controlling agent nominates only then.
+    pub(super) succeeded: bool,
+    /// Controlling agent: nomination (USE-CANDIDATE) under way; every check is nominating.
+    pub(super) nominating: bool,
+}
+
 /// ICE agent state beyond the reported connection state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Ice {
     pub(super) state: IceConnectionState,
     pub(super) generation: u32,
-    pub(super) started: bool,
-    pub(super) selected: bool,
-    /// A connectivity check of ours got a success response in this checking period (the
-    /// crate's pair state `Succeeded`): the controlled agent accepts a nomination only
-    /// then, and the controlling agent nominates only then.
-    pub(super) succeeded: bool,
-    /// Controlling agent: nomination (USE-CANDIDATE) under way; every check is nominating.
-    pub(super) nominating: bool,
+    pub(super) progress: Progress,
     /// `restartIce()` was called on the offerer: the next offer carries new credentials and
     /// restarts ICE when it is set as the local description (the crate's `restart_ice`
     /// only flags it, `set_local_description` applies it).
     pub(super) restart_pending: bool,
-    /// Restarted, checking, but the remote's new credentials (the answer) have not
-    /// arrived: no check can be sent yet. The checks, their tick grid and the
-    /// failed-in-checking deadline start when the answer is applied.
-    pub(super) awaiting_answer: bool,
     /// Start of the current checking period (tick alignment origin).
     pub(super) origin: Millis,
     pub(super) last_received: Millis,
@@ -43,6 +64,40 @@ pub(super) struct Ice {
     /// With `ice_restart_keeps_state`: a restart happened; the next local description
     /// gathers again.
     pub(super) regather: bool,
+}
+
+impl Ice {
+    /// The agent has been started (by the first description that starts it).
+    pub(super) fn started(&self) -> bool {
+        self.progress != Progress::Idle
+    }
+
+    /// A pair is selected.
+    pub(super) fn selected(&self) -> bool {
+        self.progress == Progress::Selected
+    }
+
+    /// The selected pair, if any, is gone (ICE failed, or the connection closed).
+    pub(super) fn lose_pair(&mut self) {
+        if self.progress == Progress::Selected {
+            self.progress = Progress::Lost;
+        }
+    }
+
+    /// The current checking period, if checking.
+    fn checks(&self) -> Checks {
+        match self.progress {
+            Progress::Checking(checks) => checks,
+            _ => Checks::default(),
+        }
+    }
+
+    fn checks_mut(&mut self) -> Option<&mut Checks> {
+        match &mut self.progress {
+            Progress::Checking(checks) => Some(checks),
+            _ => None,
+        }
+    }
 }
 
 impl Peer {
@@ -65,10 +120,9 @@ impl Peer {
     }
 
     pub(super) fn start_ice(&mut self) {
-        if self.ice.started || self.closed {
+        if self.ice.started() || self.closed {
             return;
         }
-        self.ice.started = true;
         // The transports start together: the DTLS transport reads `connecting` from here,
         // before ICE has a pair (the crate's `RTCDtlsTransport::state` getter; W3C leaves
         // the moment open). The handshake itself starts when ICE selects a pair.
@@ -89,9 +143,7 @@ impl Peer {
 
     /// ICE goes (back) to checking: the pair is forgotten and every ICE timer stops.
     pub(super) fn enter_checking(&mut self) {
-        self.ice.selected = false;
-        self.ice.succeeded = false;
-        self.ice.nominating = false;
+        self.ice.progress = Progress::Checking(Checks::default());
         self.set_ice(IceConnectionState::Checking);
         for t in [
             Timer::IceDisconnected,
@@ -123,7 +175,7 @@ impl Peer {
             self.ice.restart_pending = true;
             return;
         }
-        if self.ice.started {
+        if self.ice.started() {
             self.begin_checking();
         }
     }
@@ -132,19 +184,22 @@ impl Peer {
     /// controlling agent nominates once a check of its own has succeeded (and keeps
     /// re-sending the nomination every tick), otherwise both agents ping.
     pub(super) fn send_check(&mut self) {
-        if self.id == PeerId::A && self.ice.succeeded {
-            self.ice.nominating = true;
+        let controlling = self.id == PeerId::A;
+        if let Some(checks) = self.ice.checks_mut() {
+            if controlling && checks.succeeded {
+                checks.nominating = true;
+            }
         }
         self.transmit_stun(Packet::StunRequest {
             generation: self.ice.generation,
-            nominate: self.ice.nominating,
+            nominate: self.ice.checks().nominating,
         });
         let at = self.now + self.tick();
         self.timers.arm(Timer::IceCheck, at);
     }
 
     pub(super) fn ice_usable(&self) -> bool {
-        self.ice.started
+        self.ice.started()
             && !self.closed
             && matches!(
                 self.ice.state,
@@ -170,6 +225,7 @@ impl Peer {
         self.ice.last_received = self.now;
         let checking = self.ice.state == IceConnectionState::Checking;
         let controlling = self.id == PeerId::A;
+        let checks = self.ice.checks();
         // The crate's selectors (`rtc-ice/src/agent/agent_selector.rs`), with one pair: the
         // controlling agent pings; the controlled one answers and sends a triggered check
         // back; once the controlling agent's check succeeded, the next request it receives
@@ -182,7 +238,7 @@ impl Peer {
                     generation,
                     nominate: false,
                 };
-                if !controlling && nominate && checking && !self.ice.succeeded {
+                if !controlling && nominate && checking && !checks.succeeded {
                     // Not acceptable yet: a triggered check, no answer (the controlling
                     // agent re-sends the nomination at its next tick).
                     self.transmit_stun(ping);
@@ -197,9 +253,10 @@ impl Peer {
                         } else {
                             self.transmit_stun(ping);
                         }
-                    } else if controlling && checking && self.ice.succeeded && !self.ice.nominating
-                    {
-                        self.ice.nominating = true;
+                    } else if controlling && checking && checks.succeeded && !checks.nominating {
+                        if let Some(checks) = self.ice.checks_mut() {
+                            checks.nominating = true;
+                        }
                         self.transmit_stun(Packet::StunRequest {
                             generation,
                             nominate: true,
@@ -208,14 +265,16 @@ impl Peer {
                 }
             }
             Packet::StunResponse { nominate, .. } if checking => {
-                self.ice.succeeded = true;
+                if let Some(checks) = self.ice.checks_mut() {
+                    checks.succeeded = true;
+                }
                 if controlling && nominate {
                     self.select_pair();
                 }
             }
             _ => {}
         }
-        if self.ice.selected {
+        if self.ice.selected() {
             self.arm_liveness();
             if self.ice.state == IceConnectionState::Disconnected {
                 let at = self.tick_after(self.now);
@@ -225,7 +284,7 @@ impl Peer {
     }
 
     pub(super) fn select_pair(&mut self) {
-        self.ice.selected = true;
+        self.ice.progress = Progress::Selected;
         self.timers.cancel(Timer::IceCheck);
         self.set_ice(IceConnectionState::Connected);
         self.arm_liveness();
@@ -260,7 +319,7 @@ impl Peer {
     }
 
     pub(super) fn ice_failed(&mut self) {
-        self.ice.selected = false;
+        self.ice.lose_pair();
         for t in [
             Timer::IceCheck,
             Timer::IceKeepalive,

@@ -29,7 +29,7 @@ use crate::stack::{AppCall, AppResult, Callback, Stack, StackEvent, StateChange}
 use crate::trace::{Millis, PeerId};
 use channels::Channel;
 use dtls::Dtls;
-use ice::Ice;
+use ice::{Ice, Progress};
 use sctp::{Sctp, SCTP_RTO_MAX_MS};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -93,12 +93,8 @@ impl Peer {
             ice: Ice {
                 state: IceConnectionState::New,
                 generation: 0,
-                started: false,
-                selected: false,
-                succeeded: false,
-                nominating: false,
+                progress: Progress::Idle,
                 restart_pending: false,
-                awaiting_answer: false,
                 origin: 0,
                 last_received: 0,
                 last_consent_sent: 0,
@@ -286,7 +282,7 @@ impl Peer {
                 }
             }
             Timer::IceKeepalive => {
-                if self.ice.selected {
+                if self.ice.selected() {
                     self.ice.last_consent_sent = self.now;
                     self.transmit_stun(Packet::StunRequest {
                         generation: self.ice.generation,
@@ -379,7 +375,7 @@ impl Peer {
 
     /// Non-STUN traffic leaves only on a selected pair; after ICE failure it goes nowhere.
     fn transmit(&mut self, packet: Packet) {
-        if self.ice.selected {
+        if self.ice.selected() {
             self.outputs.push_back(Output::Transmit(packet));
         }
     }

@@ -57,7 +57,7 @@ impl Peer {
     /// Sends a reliable chunk, in the same packet as the chunks sent before it in this
     /// input if nothing else went out in between and it fits the MTU.
     pub(super) fn transmit_chunk(&mut self, tsn: u32, chunk: Chunk) {
-        if !self.ice.selected {
+        if !self.ice.selected() {
             return;
         }
         if let Some(i) = self.open_bundle {

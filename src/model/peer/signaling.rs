@@ -1,6 +1,7 @@
 //! Signaling: the local and remote descriptions (offer and answer), and the ICE
 //! generation they carry.
 
+use super::ice::{Checks, Progress};
 use super::Peer;
 use crate::model::states::*;
 use crate::trace::{Millis, PeerId};
@@ -19,9 +20,12 @@ impl Peer {
                 self.set_signaling(SignalingState::HaveLocalOffer);
                 if std::mem::take(&mut self.ice.restart_pending) {
                     self.ice.generation += 1;
-                    if self.ice.started {
+                    if self.ice.started() {
                         self.enter_checking();
-                        self.ice.awaiting_answer = true;
+                        self.ice.progress = Progress::Checking(Checks {
+                            awaiting_answer: true,
+                            ..Checks::default()
+                        });
                     }
                 }
                 "offer"
@@ -29,7 +33,7 @@ impl Peer {
             (PeerId::B, SignalingState::HaveRemoteOffer) => {
                 self.set_signaling(SignalingState::Stable);
                 if self.profile.transports_start_on_remote_description
-                    && self.ice.started
+                    && self.ice.started()
                     && self.dtls.state == DtlsTransportState::New
                 {
                     // Both descriptions are set: the DTLS getter is reachable now.
@@ -67,15 +71,14 @@ impl Peer {
         match (kind, self.signaling) {
             ("offer", SignalingState::Stable) => {
                 self.set_signaling(SignalingState::HaveRemoteOffer);
-                if self.profile.transports_start_on_remote_description && !self.ice.started {
+                if self.profile.transports_start_on_remote_description && !self.ice.started() {
                     // The crate starts ICE here; DTLS is reported with the answer.
-                    self.ice.started = true;
                     self.begin_checking();
                     return Ok(());
                 }
                 if generation > self.ice.generation {
                     self.ice.generation = generation;
-                    if self.ice.started {
+                    if self.ice.started() {
                         self.restart_ice();
                     }
                 }
@@ -83,7 +86,11 @@ impl Peer {
             }
             ("answer", SignalingState::HaveLocalOffer) => {
                 self.set_signaling(SignalingState::Stable);
-                if std::mem::take(&mut self.ice.awaiting_answer) {
+                let awaiting = match &mut self.ice.progress {
+                    Progress::Checking(checks) => std::mem::take(&mut checks.awaiting_answer),
+                    _ => false,
+                };
+                if awaiting {
                     self.start_checks();
                 } else {
                     self.start_ice();
