@@ -6,7 +6,7 @@ use crate::model::states::*;
 use crate::model::timer::Timer;
 use crate::model::wire::{Chunk, Packet};
 use crate::stack::{AppCall, AppResult, CallError, Callback, ErrorKind, StackEvent, StateChange};
-use crate::trace::MsgId;
+use crate::trace::{MsgId, PeerId};
 
 impl Peer {
     // ----- application calls ---------------------------------------------------------
@@ -238,7 +238,7 @@ impl Peer {
             // A failed transport stays failed (failed is final for DTLS).
             self.set_dtls(DtlsTransportState::Closed);
         }
-        self.ice.lose_pair();
+        self.ice.lose_pair(self.id == PeerId::A);
         self.set_ice(IceConnectionState::Closed);
         self.set_signaling(SignalingState::Closed);
         self.update_pc_state();
@@ -275,7 +275,7 @@ impl Peer {
             self.set_sctp(SctpTransportState::Closed);
         }
         self.closed = true;
-        self.ice.lose_pair();
+        self.ice.lose_pair(self.id == PeerId::A);
         if !self.profile.pc_close_leaves_ice {
             self.set_ice(IceConnectionState::Closed);
         }

@@ -14,15 +14,13 @@ use crate::trace::{Millis, PeerId};
 pub(super) enum Progress {
     /// Not started: no description has started the agent yet.
     Idle,
-    /// Checking connectivity (also when the checking period ended in `failed` without a
-    /// pair: the agent stays here until a restart).
-    Checking(Checks),
+    /// No pair selected: checking connectivity, or stopped without a pair (ICE failed
+    /// or the connection closed, during checks or after the pair was lost). The checks'
+    /// progress stays until the next restart starts a new checking period.
+    Unselected(Checks),
     /// A pair is selected: the state reads connected (or disconnected while consent is
     /// missing).
     Selected,
-    /// The selected pair is gone: ICE failed or the peer connection closed after it had
-    /// one.
-    Lost,
 }
 
 /// A checking period's progress.
@@ -77,24 +75,30 @@ impl Ice {
         self.progress == Progress::Selected
     }
 
-    /// The selected pair, if any, is gone (ICE failed, or the connection closed).
-    pub(super) fn lose_pair(&mut self) {
+    /// The selected pair, if any, is gone (ICE failed, or the connection closed). What
+    /// the checks had reached stays: a check of ours succeeded, and the controlling agent
+    /// was nominating (it selects only on its nomination's response).
+    pub(super) fn lose_pair(&mut self, controlling: bool) {
         if self.progress == Progress::Selected {
-            self.progress = Progress::Lost;
+            self.progress = Progress::Unselected(Checks {
+                awaiting_answer: false,
+                succeeded: true,
+                nominating: controlling,
+            });
         }
     }
 
     /// The current checking period, if checking.
     fn checks(&self) -> Checks {
         match self.progress {
-            Progress::Checking(checks) => checks,
+            Progress::Unselected(checks) => checks,
             _ => Checks::default(),
         }
     }
 
     fn checks_mut(&mut self) -> Option<&mut Checks> {
         match &mut self.progress {
-            Progress::Checking(checks) => Some(checks),
+            Progress::Unselected(checks) => Some(checks),
             _ => None,
         }
     }
@@ -143,7 +147,7 @@ impl Peer {
 
     /// ICE goes (back) to checking: the pair is forgotten and every ICE timer stops.
     pub(super) fn enter_checking(&mut self) {
-        self.ice.progress = Progress::Checking(Checks::default());
+        self.ice.progress = Progress::Unselected(Checks::default());
         self.set_ice(IceConnectionState::Checking);
         for t in [
             Timer::IceDisconnected,
@@ -319,7 +323,7 @@ impl Peer {
     }
 
     pub(super) fn ice_failed(&mut self) {
-        self.ice.lose_pair();
+        self.ice.lose_pair(self.id == PeerId::A);
         for t in [
             Timer::IceCheck,
             Timer::IceKeepalive,

@@ -22,7 +22,7 @@ impl Peer {
                     self.ice.generation += 1;
                     if self.ice.started() {
                         self.enter_checking();
-                        self.ice.progress = Progress::Checking(Checks {
+                        self.ice.progress = Progress::Unselected(Checks {
                             awaiting_answer: true,
                             ..Checks::default()
                         });
@@ -87,7 +87,7 @@ impl Peer {
             ("answer", SignalingState::HaveLocalOffer) => {
                 self.set_signaling(SignalingState::Stable);
                 let awaiting = match &mut self.ice.progress {
-                    Progress::Checking(checks) => std::mem::take(&mut checks.awaiting_answer),
+                    Progress::Unselected(checks) => std::mem::take(&mut checks.awaiting_answer),
                     _ => false,
                 };
                 if awaiting {
