@@ -4,9 +4,10 @@
 //! causes, so the simulator, the checker and the fuzzer all judge runs the same way.
 //! Names are DESIGN.md's.
 
+use crate::model::legal::Legality;
 use crate::model::{
-    derive_peer_connection_state, is_legal_transition, DtlsTransportState, IceConnectionState,
-    PeerConnectionState,
+    derive_peer_connection_state, DtlsTransportState, IceConnectionState, PeerConnectionState,
+    Profile,
 };
 use crate::trace::{EventKind, Machine, MsgId, PeerId, SendOutcome, TraceEvent, Via};
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,26 +46,23 @@ pub mod names {
 /// What the monitor needs to know about the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MonitorConfig {
-    /// `closing` is observable (w3c).
-    pub observable_closing: bool,
+    /// The profile the stack behaves by: which state changes are legal
+    /// ([`crate::model::legal`]; `closing` only where it is observable, aiortc's
+    /// `completed`, webrtc-rs's SCTP handshake through `closed`, ...).
+    pub profile: Profile,
     /// The guard's message bound, if a guard is in use.
     pub guard_max_messages: Option<usize>,
     /// Check derived-peer-state (only for stacks that report ICE and DTLS states).
     pub check_derived_state: bool,
-    /// The stack's DTLS server reads SCTP `closed` between the INIT and the COOKIE ECHO
-    /// ([`crate::model::Profile::sctp_closed_during_handshake`], webrtc-rs): SCTP
-    /// `closed -> connected` is that handshake, a known stack behaviour the profile
-    /// mirrors, not a transport coming back from the dead.
-    pub sctp_closed_during_handshake: bool,
 }
 
 impl Default for MonitorConfig {
+    /// The webrtc-rs profile, no guard, derived state checked.
     fn default() -> Self {
         MonitorConfig {
-            observable_closing: false,
+            profile: Profile::WEBRTC_RS,
             guard_max_messages: None,
             check_derived_state: true,
-            sctp_closed_during_handshake: false,
         }
     }
 }
@@ -143,7 +141,11 @@ fn shown(channel: &str, stream: Option<u16>) -> String {
 /// Watches events and reports invariant violations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Monitor {
-    config: MonitorConfig,
+    /// The profile's legal edges (what the monitor reads of [`MonitorConfig::profile`]:
+    /// small to copy and hash, as the checker does with every state).
+    legal: Legality,
+    guard_max_messages: Option<usize>,
+    check_derived_state: bool,
     peers: [PeerView; 2],
     guarded: BTreeMap<MsgId, (Fate, u32)>,
     /// (sender, channel) -> message ids in the order they were handed to the transport.
@@ -157,7 +159,9 @@ impl Monitor {
     /// A monitor for one run.
     pub fn new(config: MonitorConfig) -> Self {
         Monitor {
-            config,
+            legal: Legality::of(&config.profile),
+            guard_max_messages: config.guard_max_messages,
+            check_derived_state: config.check_derived_state,
             peers: Default::default(),
             guarded: BTreeMap::new(),
             handed: BTreeMap::new(),
@@ -217,23 +221,13 @@ impl Monitor {
                         );
                     }
                 }
-                let handshake = self.config.sctp_closed_during_handshake
-                    && *machine == Machine::Sctp
-                    && from == "closed"
-                    && to == "connected";
-                if handshake {
-                    // The DTLS server's association came up (see the config field).
-                } else if from == "closed" {
+                let legal = self.legal.allows_in(*machine, from, to);
+                if !legal && from == "closed" {
                     violation(
                         names::CLOSED_IS_TERMINAL,
                         format!("{peer}: {} left closed for {to}", label(*machine, channel)),
                     );
-                } else if !is_legal_transition(
-                    machine.as_str(),
-                    from,
-                    to,
-                    self.config.observable_closing,
-                ) {
+                } else if !legal {
                     violation(
                         names::LEGAL_TRANSITION,
                         format!(
@@ -399,7 +393,7 @@ impl Monitor {
             }
             (false, _) => self.resolve(msg, violation),
         }
-        if let Some(max) = self.config.guard_max_messages {
+        if let Some(max) = self.guard_max_messages {
             let len = self.peers[peer.index()]
                 .queue_len
                 .get(channel)
@@ -428,7 +422,7 @@ impl Monitor {
 
     /// The mismatch of a change made before `now` (`None`: at the end of the run).
     fn take_derived_mismatch(&mut self, peer: PeerId, now: Option<u64>) -> Option<String> {
-        if !self.config.check_derived_state {
+        if !self.check_derived_state {
             return None;
         }
         let view = &mut self.peers[peer.index()];

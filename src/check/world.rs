@@ -589,10 +589,9 @@ impl<A: WorldApp> World<A> {
     /// What the monitor is told about this world.
     pub fn monitor_config(&self) -> MonitorConfig {
         MonitorConfig {
-            observable_closing: self.config.profile.observable_closing,
+            profile: self.config.profile,
             guard_max_messages: (self.make)(&self.config, PeerId::A).guard_max_messages(),
             check_derived_state: true,
-            sctp_closed_during_handshake: self.config.profile.sctp_closed_during_handshake,
         }
     }
 

@@ -298,10 +298,9 @@ impl World {
             now: 0,
             next_msg: 0,
             monitor: Monitor::new(MonitorConfig {
-                observable_closing: profile.observable_closing,
+                profile,
                 guard_max_messages: Some(guard_config.max_queue_messages),
                 check_derived_state: true,
-                sctp_closed_during_handshake: profile.sctp_closed_during_handshake,
             }),
             events: VecDeque::with_capacity(TRACE_TAIL),
             failures: Vec::new(),

@@ -5,6 +5,7 @@
 pub mod config;
 #[cfg(feature = "rtc-stack")]
 pub mod convert;
+pub mod legal;
 pub mod pair;
 pub mod peer;
 pub mod profile;

@@ -376,11 +376,10 @@ pub fn probe(options: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
     let clock_rt = Arc::clone(&live);
     let record = Record::one_sided(
         MonitorConfig {
-            observable_closing: false,
+            // The probe's own peer is the webrtc crate.
+            profile: Profile::WEBRTC_RS,
             guard_max_messages: None,
             check_derived_state: false,
-            // The probe's own peer is the webrtc crate.
-            sctp_closed_during_handshake: Profile::WEBRTC_RS.sctp_closed_during_handshake,
         },
         Arc::new(move || clock_rt.elapsed_ms()),
     );

@@ -51,11 +51,10 @@ impl AsyncRun {
             sim.fault(Fault::Loss(scenario.network.loss));
         }
         let config = MonitorConfig {
-            observable_closing: Profile::WEBRTC_RS.observable_closing,
+            profile: Profile::WEBRTC_RS,
             guard_max_messages: None,
             // The async API reports no DTLS state to derive the peer's from.
             check_derived_state: false,
-            sctp_closed_during_handshake: Profile::WEBRTC_RS.sctp_closed_during_handshake,
         };
         let clock_sim = Arc::clone(&sim);
         AsyncRun {

@@ -145,11 +145,10 @@ pub fn run_apps(
     let profile = Profile::of(profile_name);
     let factory = stack_factory(options.stack, profile, peer_config(scenario, profile));
     let monitor = MonitorConfig {
-        observable_closing: profile.observable_closing,
+        profile,
         guard_max_messages: Some(guarded::guard_config(&scenario.guard).max_queue_messages),
         // The real stack reports no DTLS states through events (see rtc_stack).
         check_derived_state: options.stack == StackKind::Model,
-        sctp_closed_during_handshake: profile.sctp_closed_during_handshake,
     };
     let trace = match options.engine {
         Engine::Turmoil => run_with(scenario, seed, factory, apps, monitor)?,
