@@ -1062,3 +1062,18 @@ action = "partition"
         trace.render_text()
     );
 }
+
+/// The action table is the one place that says which actions are application calls:
+/// the trace writes exactly those as `app` events.
+#[test]
+fn the_action_table_and_the_traces_app_actions_agree() {
+    use dcsim::scenario::{ActionKind, ACTIONS};
+    let app: Vec<&str> = ACTIONS
+        .iter()
+        .filter(|a| a.kind == ActionKind::App)
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(app, dcsim::trace::APP_ACTIONS);
+    let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+    assert_eq!(names, Action::NAMES);
+}

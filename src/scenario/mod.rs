@@ -253,23 +253,81 @@ pub enum Action {
     },
 }
 
-impl Action {
-    /// Every action name, in the order the format documents them.
-    pub const NAMES: [&'static str; 13] = [
-        "connect",
+/// How an action shows in a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionKind {
+    /// An application call, written as an `app` event (`connect` included).
+    App,
+    /// The application's send, written as `send` events.
+    Send,
+    /// A network fault, written as a `fault` event.
+    Fault,
+}
+
+/// One action of the scenario format: its name, the keys a step with it takes besides
+/// `at_ms` and `action`, and its kind. [`ACTIONS`] is the one table the parser checks
+/// steps against and [`Action::NAMES`] lists.
+#[derive(Clone, Copy, Debug)]
+pub struct ActionSpec {
+    /// The name in files.
+    pub name: &'static str,
+    /// Its keys, beyond `at_ms` and `action`.
+    pub keys: &'static [&'static str],
+    /// How it shows in a trace.
+    pub kind: ActionKind,
+}
+
+const fn action(name: &'static str, keys: &'static [&'static str], kind: ActionKind) -> ActionSpec {
+    ActionSpec { name, keys, kind }
+}
+
+/// Every action, in the order the format documents them.
+pub const ACTIONS: [ActionSpec; 13] = [
+    action("connect", &[], ActionKind::App),
+    action(
         "send",
-        "create_channel",
-        "close_channel",
-        "close_peer",
-        "ice_restart",
-        "partition",
-        "heal",
-        "hold",
-        "release",
-        "loss",
-        "latency",
-        "crash",
-    ];
+        &[
+            "peer",
+            "channel",
+            "via",
+            "data",
+            "size",
+            "count",
+            "interval_ms",
+        ],
+        ActionKind::Send,
+    ),
+    action("create_channel", &["peer", "channel"], ActionKind::App),
+    action("close_channel", &["peer", "channel"], ActionKind::App),
+    action("close_peer", &["peer"], ActionKind::App),
+    action("ice_restart", &["peer"], ActionKind::App),
+    action("partition", &[], ActionKind::Fault),
+    action("heal", &[], ActionKind::Fault),
+    action("hold", &[], ActionKind::Fault),
+    action("release", &[], ActionKind::Fault),
+    action("loss", &["value"], ActionKind::Fault),
+    action("latency", &["ms"], ActionKind::Fault),
+    action("crash", &["peer"], ActionKind::Fault),
+];
+
+impl ActionSpec {
+    /// The spec of the action named `name`.
+    pub fn named(name: &str) -> Option<&'static ActionSpec> {
+        ACTIONS.iter().find(|a| a.name == name)
+    }
+}
+
+impl Action {
+    /// Every action name, in the order the format documents them (from [`ACTIONS`]).
+    pub const NAMES: [&'static str; 13] = {
+        let mut names = [""; 13];
+        let mut i = 0;
+        while i < ACTIONS.len() {
+            names[i] = ACTIONS[i].name;
+            i += 1;
+        }
+        names
+    };
 
     /// The name used in files and in trace `fault` events.
     pub fn name(&self) -> &'static str {
@@ -317,16 +375,7 @@ impl Action {
     /// `latency`, `crash`): what the simulator does to the world, recorded as trace
     /// `fault` events, as opposed to application calls and `connect`.
     pub fn is_fault(&self) -> bool {
-        matches!(
-            self,
-            Action::Partition
-                | Action::Heal
-                | Action::Hold
-                | Action::Release
-                | Action::Loss { .. }
-                | Action::Latency { .. }
-                | Action::Crash { .. }
-        )
+        ActionSpec::named(self.name()).is_some_and(|a| a.kind == ActionKind::Fault)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The scenario parser.
 //!
-//! Two stages. First the `toml` crate reads the text into a small tree ([`Node`]) in
-//! which every key and value keeps its byte span; that stage reports syntax errors.
+//! Two stages. First `toml_edit` (its public span API) reads the text into a small tree
+//! ([`Node`]) in which every key and value keeps its byte span; that stage reports
+//! syntax errors.
 //! Then [`Reader`] walks the tree against the format: every table has a fixed list of
 //! known keys (unknown keys are errors, as serde's `deny_unknown_fields` would make
 //! them, but here the error can name the field path and the line), every value is
@@ -13,14 +14,12 @@
 //! Nothing here indexes, unwraps or does unchecked arithmetic on user data.
 
 use super::{
-    Action, ChannelSpec, GuardSpec, IceSpec, NetworkSpec, Payload, Scenario, ScenarioError, Step,
-    FORMAT_VERSION, MAX_MS, MAX_PAYLOAD_SIZE, MAX_SEND_COUNT,
+    Action, ActionSpec, ChannelSpec, GuardSpec, IceSpec, NetworkSpec, Payload, Scenario,
+    ScenarioError, Step, ACTIONS, FORMAT_VERSION, MAX_MS, MAX_PAYLOAD_SIZE, MAX_SEND_COUNT,
 };
 use crate::model::ProfileName;
 use crate::trace::{Millis, PeerId, Via};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::ops::Range;
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -67,137 +66,72 @@ impl Node {
     }
 }
 
-// The serde protocol `toml` uses to hand out spans (`serde_spanned` 0.6, used by
-// `toml` 0.8). `toml::Spanned` itself cannot be used because it fails on the
-// span-less strings `toml` produces for date-times; this visitor accepts both.
-const SPANNED_NAME: &str = "$__serde_spanned_private_Spanned";
-const SPANNED_START: &str = "$__serde_spanned_private_start";
-const SPANNED_END: &str = "$__serde_spanned_private_end";
-const SPANNED_VALUE: &str = "$__serde_spanned_private_value";
-static SPANNED_FIELDS: [&str; 3] = [SPANNED_START, SPANNED_END, SPANNED_VALUE];
-/// The key under which `toml` hands out a date-time as a string.
-const DATETIME_FIELD: &str = "$__toml_private_datetime";
+/// The tree of a document `toml_edit` parsed (its public, span-keeping API:
+/// `ImDocument` keeps the byte span of every key and value).
+fn document_node(doc: &toml_edit::ImDocument<&str>) -> Node {
+    table_node(doc.as_table()).value
+}
 
-impl<'de> Deserialize<'de> for Sp<Node> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_struct(SPANNED_NAME, &SPANNED_FIELDS, NodeVisitor)
+fn item_node(item: &toml_edit::Item) -> Sp<Node> {
+    match item {
+        toml_edit::Item::Value(value) => value_node(value),
+        toml_edit::Item::Table(table) => table_node(table),
+        toml_edit::Item::ArrayOfTables(tables) => Sp {
+            span: tables.span(),
+            value: Node::Array(tables.iter().map(table_node).collect()),
+        },
+        toml_edit::Item::None => Sp {
+            span: None,
+            value: Node::Table(Vec::new()),
+        },
     }
 }
 
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(NodeVisitor)
-            .map(|node| node.value)
-    }
-}
-
-fn unspanned(value: Node) -> Sp<Node> {
-    Sp { span: None, value }
-}
-
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Sp<Node>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a TOML value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Sp<Node>, E> {
-        Ok(unspanned(Node::Bool(v)))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Sp<Node>, E> {
-        Ok(unspanned(Node::Int(v)))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Sp<Node>, E> {
-        i64::try_from(v)
-            .map(|v| unspanned(Node::Int(v)))
-            .map_err(|_| E::custom(format!("integer {v} is out of range")))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Sp<Node>, E> {
-        Ok(unspanned(Node::Float(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Sp<Node>, E> {
-        Ok(unspanned(Node::Str(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Sp<Node>, E> {
-        Ok(unspanned(Node::Str(v)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Sp<Node>, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Sp<Node>>()? {
-            items.push(item);
-        }
-        Ok(unspanned(Node::Array(items)))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Sp<Node>, A::Error> {
-        let Some(first) = map.next_key::<Sp<Node>>()? else {
-            return Ok(unspanned(Node::Table(Vec::new())));
-        };
-        // Protocol keys come without a span; keys from the document always have one.
-        if first.span.is_none() {
-            if let Node::Str(key) = &first.value {
-                if key == SPANNED_START {
-                    return visit_spanned(map);
-                }
-                if key == DATETIME_FIELD {
-                    let text: String = map.next_value()?;
-                    return Ok(unspanned(Node::Datetime(text)));
-                }
-            }
-        }
-        let mut entries = Vec::new();
-        let mut next = Some(first);
-        while let Some(key) = next {
-            let key = match key.value {
-                Node::Str(text) => Sp {
-                    span: key.span,
-                    value: text,
-                },
-                other => {
-                    return Err(de::Error::custom(format!(
-                        "expected a string key, found {}",
-                        other.kind()
-                    )))
-                }
+fn table_node(table: &toml_edit::Table) -> Sp<Node> {
+    let entries = table
+        .iter()
+        .map(|(key, item)| {
+            let span = table.key(key).and_then(toml_edit::Key::span);
+            let key = Sp {
+                span,
+                value: key.to_owned(),
             };
-            let value: Sp<Node> = map.next_value()?;
-            entries.push((key, value));
-            next = map.next_key()?;
-        }
-        Ok(unspanned(Node::Table(entries)))
+            (key, item_node(item))
+        })
+        .collect();
+    Sp {
+        span: table.span(),
+        value: Node::Table(entries),
     }
 }
 
-/// Reads the rest of a spanned value after its start key.
-fn visit_spanned<'de, A: MapAccess<'de>>(mut map: A) -> std::result::Result<Sp<Node>, A::Error> {
-    let start: usize = map.next_value()?;
-    let mut end: Option<usize> = None;
-    let mut value: Option<Node> = None;
-    while let Some(key) = map.next_key::<String>()? {
-        if key == SPANNED_END {
-            end = Some(map.next_value()?);
-        } else if key == SPANNED_VALUE {
-            value = Some(map.next_value()?);
-        } else {
-            return Err(de::Error::unknown_field(&key, &SPANNED_FIELDS));
-        }
+fn value_node(value: &toml_edit::Value) -> Sp<Node> {
+    use toml_edit::Value as V;
+    let node = match value {
+        V::String(s) => Node::Str(s.value().clone()),
+        V::Integer(i) => Node::Int(*i.value()),
+        V::Float(f) => Node::Float(*f.value()),
+        V::Boolean(b) => Node::Bool(*b.value()),
+        V::Datetime(d) => Node::Datetime(d.value().to_string()),
+        V::Array(items) => Node::Array(items.iter().map(value_node).collect()),
+        V::InlineTable(table) => Node::Table(
+            table
+                .iter()
+                .map(|(key, v)| {
+                    let span = table.key(key).and_then(toml_edit::Key::span);
+                    let key = Sp {
+                        span,
+                        value: key.to_owned(),
+                    };
+                    (key, value_node(v))
+                })
+                .collect(),
+        ),
+    };
+    Sp {
+        span: value.span(),
+        value: node,
     }
-    let value = value.ok_or_else(|| de::Error::missing_field(SPANNED_VALUE))?;
-    let end = end.unwrap_or(start);
-    Ok(Sp {
-        span: Some(start..end),
-        value,
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,8 +185,8 @@ pub(crate) fn parse_str(source: &str, text: &str) -> Result<Scenario> {
             format!("not a text file: NUL byte at byte offset {at}; a scenario is a TOML file"),
         ));
     }
-    let root: Node = match toml::from_str(text) {
-        Ok(root) => root,
+    let root: Node = match toml_edit::ImDocument::parse(text) {
+        Ok(doc) => document_node(&doc),
         Err(err) => {
             let line = err.span().map(|span| line_at(text.as_bytes(), span.start));
             let message = err
@@ -305,41 +239,25 @@ const GUARD_KEYS: &[&str] = &[
     "queue_while_connecting",
 ];
 const CHANNEL_KEYS: &[&str] = &["label", "negotiated", "id", "ordered", "create_at_start"];
-/// Every key any step may have; which ones an action takes is [`action_keys`].
-const STEP_KEYS: &[&str] = &[
-    "at_ms",
-    "action",
-    "peer",
-    "channel",
-    "via",
-    "data",
-    "size",
-    "count",
-    "interval_ms",
-    "value",
-    "ms",
-];
+/// Every key any step may have, in [`ACTIONS`] order; which ones an action takes is
+/// [`action_keys`].
+fn step_keys() -> Vec<&'static str> {
+    let mut keys = vec!["at_ms", "action"];
+    for key in ACTIONS.iter().flat_map(|a| a.keys.iter()) {
+        if !keys.contains(key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
 
 /// The keys a step with this action may have.
-fn action_keys(action: &str) -> &'static [&'static str] {
-    match action {
-        "send" => &[
-            "at_ms",
-            "action",
-            "peer",
-            "channel",
-            "via",
-            "data",
-            "size",
-            "count",
-            "interval_ms",
-        ],
-        "create_channel" | "close_channel" => &["at_ms", "action", "peer", "channel"],
-        "close_peer" | "ice_restart" | "crash" => &["at_ms", "action", "peer"],
-        "loss" => &["at_ms", "action", "value"],
-        "latency" => &["at_ms", "action", "ms"],
-        _ => &["at_ms", "action"],
-    }
+fn action_keys(action: &str) -> Vec<&'static str> {
+    let own = ActionSpec::named(action).map_or(&[][..], |a| a.keys);
+    ["at_ms", "action"]
+        .into_iter()
+        .chain(own.iter().copied())
+        .collect()
 }
 
 /// Levenshtein distance, for "did you mean" hints (inputs are short: keys and names).
@@ -1030,7 +948,7 @@ impl<'s> Reader<'s> {
                 ),
             ));
         }
-        self.known_keys(t, STEP_KEYS, "a [[step]]")?;
+        self.known_keys(t, &step_keys(), "a [[step]]")?;
         let allowed = action_keys(action_name);
         for (key, _) in t.entries {
             if !allowed.contains(&key.value.as_str()) {
@@ -1264,7 +1182,8 @@ mod tests {
     #[test]
     fn spans_reach_keys_values_and_step_headers() {
         let text = "version = 1\nname = \"x\"\n\n[[step]]\nat_ms = 0\naction = \"connect\"\n";
-        let root: Node = toml::from_str(text).expect("valid");
+        let doc = toml_edit::ImDocument::parse(text).expect("valid");
+        let root = document_node(&doc);
         let Node::Table(entries) = root else {
             panic!("root is a table")
         };
@@ -1296,7 +1215,8 @@ mod tests {
 
     #[test]
     fn datetimes_are_values_not_errors() {
-        let root: Node = toml::from_str("when = 1979-05-27T07:32:00Z").expect("valid");
+        let doc = toml_edit::ImDocument::parse("when = 1979-05-27T07:32:00Z").expect("valid");
+        let root = document_node(&doc);
         let Node::Table(entries) = root else {
             panic!("root is a table")
         };
