@@ -170,9 +170,11 @@ fn total_loss_gives_disconnected_then_failed_measured_from_the_last_stun_receive
 #[test]
 fn shortened_timeouts_move_the_windows() {
     let config = PeerConfig {
-        disconnected_timeout_ms: 1000,
-        failed_timeout_ms: 2000,
-        keepalive_interval_ms: 500,
+        ice: dcsim::model::IceTiming {
+            disconnected_timeout_ms: 1000,
+            failed_timeout_ms: 2000,
+            keepalive_interval_ms: 500,
+        },
         ..PeerConfig::default()
     };
     let mut p = pair_with(RS, config);

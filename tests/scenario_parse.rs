@@ -999,17 +999,20 @@ fn a_partial_ice_table_keeps_the_profiles_other_timeouts() {
     for profile in [Profile::WEBRTC_RS, Profile::W3C, Profile::AIORTC] {
         let base = profile.peer_config();
         let config = peer_config(&partial, profile);
-        assert_eq!(config.disconnected_timeout_ms, 3000);
-        assert_eq!(config.failed_timeout_ms, base.failed_timeout_ms);
-        assert_eq!(config.keepalive_interval_ms, base.keepalive_interval_ms);
+        assert_eq!(config.ice.disconnected_timeout_ms, 3000);
+        assert_eq!(config.ice.failed_timeout_ms, base.ice.failed_timeout_ms);
+        assert_eq!(
+            config.ice.keepalive_interval_ms,
+            base.ice.keepalive_interval_ms
+        );
         assert_eq!(peer_config(&ok(HEAD), profile), base, "no [ice] table");
     }
     let webrtc_defaults = ok(&format!(
         "{HEAD}\n[ice]\ndisconnected_timeout_ms = 5000\nfailed_timeout_ms = 25000\nkeepalive_interval_ms = 2000\n"
     ));
     let w3c = peer_config(&webrtc_defaults, Profile::W3C);
-    assert_eq!(w3c.failed_timeout_ms, 25000);
-    assert_ne!(Profile::W3C.peer_config().failed_timeout_ms, 25000);
+    assert_eq!(w3c.ice.failed_timeout_ms, 25000);
+    assert_ne!(Profile::W3C.peer_config().ice.failed_timeout_ms, 25000);
 }
 
 /// End to end: a w3c run with only `disconnected_timeout_ms = 3000` that partitions at
@@ -1054,10 +1057,10 @@ action = "partition"
             .unwrap_or_else(|| panic!("no ice {to}:\n{}", trace.render_text()))
     };
     let failed_after = at("failed") - at("disconnected");
-    let w3c = Profile::W3C.peer_config().failed_timeout_ms;
+    let w3c = Profile::W3C.peer_config().ice.failed_timeout_ms;
     // Within one consent tick of the w3c failed timeout.
     assert!(
-        failed_after.abs_diff(w3c) <= Profile::W3C.peer_config().keepalive_interval_ms,
+        failed_after.abs_diff(w3c) <= Profile::W3C.peer_config().ice.keepalive_interval_ms,
         "failed {failed_after} ms after disconnected, w3c's timeout is {w3c} ms:\n{}",
         trace.render_text()
     );

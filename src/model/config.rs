@@ -1,5 +1,6 @@
 //! Timeouts and limits of the model, with `webrtc` 0.21.1's defaults.
 
+use super::profile::IceTiming;
 use crate::trace::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -9,12 +10,10 @@ use serde::{Deserialize, Serialize};
 pub struct PeerConfig {
     /// ICE connectivity-check interval while checking (200 ms).
     pub check_interval_ms: Millis,
-    /// Consent (keepalive) interval while connected (2 s).
-    pub keepalive_interval_ms: Millis,
-    /// Idle time after which ICE goes disconnected (5 s; 0 disables).
-    pub disconnected_timeout_ms: Millis,
-    /// Further idle time after which ICE goes failed (25 s; 0 disables).
-    pub failed_timeout_ms: Millis,
+    /// ICE liveness: disconnected after `disconnected_timeout_ms` idle (5 s; 0 disables),
+    /// failed `failed_timeout_ms` later (25 s; 0 disables), consent checks every
+    /// `keepalive_interval_ms` while connected (2 s): [`IceTiming::WEBRTC_RS`].
+    pub ice: IceTiming,
     /// DCEP handshake deadline for in-band channels (30 s; 0 disables).
     pub dcep_handshake_timeout_ms: Millis,
     /// Initial DTLS flight retransmission timeout (1 s, doubling).
@@ -34,9 +33,7 @@ impl Default for PeerConfig {
     fn default() -> Self {
         PeerConfig {
             check_interval_ms: 200,
-            keepalive_interval_ms: 2000,
-            disconnected_timeout_ms: 5000,
-            failed_timeout_ms: 25000,
+            ice: IceTiming::WEBRTC_RS,
             dcep_handshake_timeout_ms: 30000,
             dtls_retransmit_ms: 1000,
             sctp_rto_initial_ms: 1000,
@@ -64,10 +61,10 @@ impl PeerConfig {
         if checking {
             lower(self.check_interval_ms);
         } else {
-            lower(self.keepalive_interval_ms);
+            lower(self.ice.keepalive_interval_ms);
         }
-        lower(self.disconnected_timeout_ms);
-        lower(self.failed_timeout_ms);
+        lower(self.ice.disconnected_timeout_ms);
+        lower(self.ice.failed_timeout_ms);
         tick
     }
 }

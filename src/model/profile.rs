@@ -203,7 +203,7 @@ pub struct Profile {
 /// [`crate::model::PeerConfig`] for the rule they feed:
 /// disconnected when nothing was received for `disconnected_timeout_ms`, failed after
 /// `failed_timeout_ms` more, consent checks every `keepalive_interval_ms`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct IceTiming {
     /// Idle time to `disconnected`.
     pub disconnected_timeout_ms: u64,
@@ -211,6 +211,24 @@ pub struct IceTiming {
     pub failed_timeout_ms: u64,
     /// Consent-check interval.
     pub keepalive_interval_ms: u64,
+}
+
+impl IceTiming {
+    /// webrtc 0.21.1's defaults (the `rtc-ice` agent config): disconnected after 5 s,
+    /// failed 25 s later, a consent check every 2 s.
+    pub const WEBRTC_RS: IceTiming = IceTiming {
+        disconnected_timeout_ms: 5_000,
+        failed_timeout_ms: 25_000,
+        keepalive_interval_ms: 2_000,
+    };
+
+    /// aiortc's consent freshness as the model approximates it (no disconnected
+    /// timeout; see [`Profile::peer_config`]).
+    pub const AIORTC: IceTiming = IceTiming {
+        disconnected_timeout_ms: 0,
+        failed_timeout_ms: AIORTC_CONSENT_FAILED_MS,
+        keepalive_interval_ms: AIORTC_CONSENT_INTERVAL_MS,
+    };
 }
 
 /// Chrome's ICE timing, measured in headless Chromium 148 (`conformance/browser/README.md`):
@@ -425,16 +443,12 @@ impl Profile {
             // Chrome's ICE timing ([`CHROME_ICE_TIMING`]) and its advertised
             // `a=max-message-size:262144`.
             ProfileName::W3c => PeerConfig {
-                disconnected_timeout_ms: CHROME_ICE_TIMING.disconnected_timeout_ms,
-                failed_timeout_ms: CHROME_ICE_TIMING.failed_timeout_ms,
-                keepalive_interval_ms: CHROME_ICE_TIMING.keepalive_interval_ms,
+                ice: CHROME_ICE_TIMING,
                 max_message_size: 262_144,
                 ..PeerConfig::default()
             },
             ProfileName::Aiortc => PeerConfig {
-                keepalive_interval_ms: AIORTC_CONSENT_INTERVAL_MS,
-                disconnected_timeout_ms: 0,
-                failed_timeout_ms: AIORTC_CONSENT_FAILED_MS,
+                ice: IceTiming::AIORTC,
                 // No DCEP handshake deadline: an un-ACKed channel waits for ever.
                 dcep_handshake_timeout_ms: 0,
                 max_message_size: 262_144,

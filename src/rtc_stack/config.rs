@@ -1,5 +1,6 @@
 //! [`RtcConfig`]: the knobs of one real `rtc` peer, and the virtual-time origin.
 
+use crate::model::IceTiming;
 use crate::trace::Millis;
 use std::time::Instant;
 
@@ -9,13 +10,10 @@ use std::time::Instant;
 /// reads no clock). [`RtcConfig::new`] fills every other field with `rtc` 0.21.1's defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtcConfig {
-    /// ICE `disconnected` after this long without a STUN packet received (0 disables).
-    /// Default 5000.
-    pub ice_disconnected_timeout_ms: Millis,
-    /// ICE `failed` this long after the disconnected timeout (0 disables). Default 25000.
-    pub ice_failed_timeout_ms: Millis,
-    /// Interval of the consent-freshness STUN binding requests (0 disables). Default 2000.
-    pub ice_keepalive_interval_ms: Millis,
+    /// ICE `disconnected` after `disconnected_timeout_ms` without a STUN packet received,
+    /// `failed` `failed_timeout_ms` later (0 disables either), consent-freshness binding
+    /// requests every `keepalive_interval_ms`. Default [`IceTiming::WEBRTC_RS`].
+    pub ice: IceTiming,
     /// An in-band channel not ACKed by then is closed; `None` waits for ever. Default 30000.
     pub dcep_handshake_timeout_ms: Option<Millis>,
     /// Call the crate's `handle_timeout(now)` again, at the same instant, after every round
@@ -36,9 +34,7 @@ impl RtcConfig {
     /// `rtc` 0.21.1's defaults, with virtual time 0 at `base`.
     pub fn new(base: Instant) -> Self {
         RtcConfig {
-            ice_disconnected_timeout_ms: 5000,
-            ice_failed_timeout_ms: 25000,
-            ice_keepalive_interval_ms: 2000,
+            ice: IceTiming::WEBRTC_RS,
             dcep_handshake_timeout_ms: Some(30000),
             wake_after_events: true,
             base,

@@ -27,9 +27,9 @@ pub(super) fn build_peer_connection(
 ) -> Result<RTCPeerConnection, String> {
     let settings = SettingEngineBuilder::new()
         .with_ice_timeouts(
-            Some(duration(config.ice_disconnected_timeout_ms)),
-            Some(duration(config.ice_failed_timeout_ms)),
-            Some(duration(config.ice_keepalive_interval_ms)),
+            Some(duration(config.ice.disconnected_timeout_ms)),
+            Some(duration(config.ice.failed_timeout_ms)),
+            Some(duration(config.ice.keepalive_interval_ms)),
         )
         .with_dcep_handshake_timeout(config.dcep_handshake_timeout_ms.map(duration))
         .build();

@@ -100,8 +100,9 @@ impl Default for NetworkSpec {
 }
 
 /// ICE agent timeouts (`[ice]`). Each key the file leaves out is `None`: the run's profile
-/// supplies it (webrtc-rs: 5000 / 25000 / 2000; w3c: 5000 / 10000 / 2000; see
-/// docs/scenarios.md), so a partial table changes only what it names.
+/// supplies it ([`crate::model::IceTiming::WEBRTC_RS`],
+/// [`crate::model::CHROME_ICE_TIMING`] for w3c, [`crate::model::IceTiming::AIORTC`]; see
+/// docs/scenarios.md), so a partial table changes only what it names ([`IceSpec::over`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IceSpec {
     /// Idle time after which a connected pair is `disconnected` (0 disables).
@@ -110,6 +111,21 @@ pub struct IceSpec {
     pub failed_timeout_ms: Option<Millis>,
     /// Interval of consent checks on the selected pair.
     pub keepalive_interval_ms: Option<Millis>,
+}
+
+impl IceSpec {
+    /// `base` (the run's profile timing) with the keys this table sets in place of its.
+    pub fn over(&self, base: crate::model::IceTiming) -> crate::model::IceTiming {
+        crate::model::IceTiming {
+            disconnected_timeout_ms: self
+                .disconnected_timeout_ms
+                .unwrap_or(base.disconnected_timeout_ms),
+            failed_timeout_ms: self.failed_timeout_ms.unwrap_or(base.failed_timeout_ms),
+            keepalive_interval_ms: self
+                .keepalive_interval_ms
+                .unwrap_or(base.keepalive_interval_ms),
+        }
+    }
 }
 
 /// Settings for the send guard (`[guard]`, optional). `None` keeps the guard's default,

@@ -80,15 +80,8 @@ pub struct RunReport {
 /// place of the profile's (a key it leaves out keeps the profile's value).
 pub fn peer_config(scenario: &Scenario, profile: Profile) -> PeerConfig {
     let base = profile.peer_config();
-    let ice = &scenario.ice;
     PeerConfig {
-        disconnected_timeout_ms: ice
-            .disconnected_timeout_ms
-            .unwrap_or(base.disconnected_timeout_ms),
-        failed_timeout_ms: ice.failed_timeout_ms.unwrap_or(base.failed_timeout_ms),
-        keepalive_interval_ms: ice
-            .keepalive_interval_ms
-            .unwrap_or(base.keepalive_interval_ms),
+        ice: scenario.ice.over(base.ice),
         ..base
     }
 }
@@ -110,9 +103,7 @@ pub fn stack_factory(kind: StackKind, profile: Profile, config: PeerConfig) -> S
             let base = std::time::Instant::now();
             Rc::new(move |peer, local, remote| {
                 let mut rtc = RtcConfig::new(base);
-                rtc.ice_disconnected_timeout_ms = config.disconnected_timeout_ms;
-                rtc.ice_failed_timeout_ms = config.failed_timeout_ms;
-                rtc.ice_keepalive_interval_ms = config.keepalive_interval_ms;
+                rtc.ice = config.ice;
                 rtc.dcep_handshake_timeout_ms = Some(config.dcep_handshake_timeout_ms);
                 Ok(Box::new(RtcStack::new(peer, local, remote, rtc)?) as Box<dyn Stack>)
             })

@@ -164,8 +164,8 @@ impl Peer {
     /// deadline.
     pub(super) fn start_checks(&mut self) {
         self.ice.origin = self.now;
-        let total = self.config.disconnected_timeout_ms + self.config.failed_timeout_ms;
-        if self.config.failed_timeout_ms != 0 {
+        let total = self.config.ice.disconnected_timeout_ms + self.config.ice.failed_timeout_ms;
+        if self.config.ice.failed_timeout_ms != 0 {
             let at = self.tick_after(self.now + total);
             self.timers.arm(Timer::IceFailed, at);
         }
@@ -302,7 +302,7 @@ impl Peer {
     }
 
     pub(super) fn arm_liveness(&mut self) {
-        let c = self.config;
+        let c = self.config.ice;
         if c.disconnected_timeout_ms != 0 {
             let at = self.tick_after(self.ice.last_received + c.disconnected_timeout_ms);
             self.timers.arm(Timer::IceDisconnected, at);
@@ -315,8 +315,8 @@ impl Peer {
     }
 
     pub(super) fn arm_keepalive(&mut self) {
-        if self.config.keepalive_interval_ms != 0 {
-            let due = self.ice.last_consent_sent + self.config.keepalive_interval_ms;
+        if self.config.ice.keepalive_interval_ms != 0 {
+            let due = self.ice.last_consent_sent + self.config.ice.keepalive_interval_ms;
             let at = self.tick_after(due.saturating_sub(1));
             self.timers.arm(Timer::IceKeepalive, at);
         }
