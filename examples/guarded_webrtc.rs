@@ -1,11 +1,11 @@
 //! The send guard in front of a real `webrtc` 0.21.1 data channel.
 //!
 //! Two peers in this process, on loopback. Peer A sends five chat messages the moment
-//! it has created its channel, long before the channel is open (the race of GitHub
-//! issue 4, where the bare `send_text` fails with "data channel is not open yet"). The
+//! it has created its channel, long before the channel is open (the send-before-open
+//! race, where the bare `send_text` fails with "data channel is not open yet"). The
 //! guard queues them and flushes them in order when the channel opens. Then A closes the
 //! channel and sends once more: the bare channel would accept that message and lose it
-//! (lifecycle.md section 9); the guard rejects it and reports it.
+//! (docs/guard.md); the guard rejects it and reports it.
 //!
 //! ```text
 //! cargo run --example guarded_webrtc

@@ -1,4 +1,4 @@
-//! The `dcsim` command line: DESIGN.md's contract. Exit 0 when every invariant held,
+//! The `dcsim` command line, as docs/cli.md describes it. Exit 0 when every invariant held,
 //! 1 on a violation or divergence, 2 on bad input or usage (one line on stderr).
 
 use crate::model::ProfileName;

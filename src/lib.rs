@@ -87,6 +87,7 @@ pub mod explore;
 pub mod fuzzing;
 pub mod guard;
 pub mod model;
+pub mod monitor;
 #[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
 pub mod probe;
 pub mod record;
@@ -98,3 +99,4 @@ pub mod scenario;
 pub mod sim;
 pub mod stack;
 pub mod trace;
+pub mod vocab;

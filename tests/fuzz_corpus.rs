@@ -75,7 +75,7 @@ fn every_crash_reproduction_stays_fixed() {
     replay("regressions");
 }
 
-/// The planted-bug inputs: a guarded send on a channel that is not open yet (the issue-4
+/// The planted-bug inputs: a guarded send on a channel that is not open yet (the send-before-open
 /// race). The real guard queues it; the planted guard (it skips its state check)
 /// releases it, and both harnesses must say so.
 fn planted_inputs() -> [(&'static str, Vec<u8>); 2] {

@@ -157,7 +157,7 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
         };
         let stale = guarded("stale", short_ttl).await;
 
-        // The issue-4 race: the app sends before anything is connected.
+        // The send-before-open race: the app sends before anything is connected.
         for i in 0..QUEUED_BEFORE_OPEN {
             let report = chat.send_text(format!("m{i}")).await;
             assert_eq!(report.status, SendStatus::Queued, "message {i}");
@@ -289,7 +289,7 @@ fn guarded_channel_queues_before_open_and_reports_drops_on_close() {
         assert_eq!(remote.stats().await.transport_send_errors, 0);
 
         // Close the open channel: a send right after is rejected and reported, where the
-        // bare channel would have returned Ok and lost it (lifecycle.md section 9).
+        // bare channel would have returned Ok and lost it (docs/guard.md).
         chat.close().await.expect("close chat");
         let after = chat.send_text("after close").await;
         assert_eq!(

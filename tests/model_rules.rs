@@ -291,7 +291,7 @@ fn raw_send_errors_are_the_profiles_exact_texts() {
         )
         .unwrap();
         let expected_at_once = if profile.send_checks_stream {
-            Ok(()) // webrtc-rs: the stream still exists; accepted and lost (lifecycle.md §9)
+            Ok(()) // webrtc-rs: the stream still exists; accepted and lost (docs/guard.md)
         } else {
             Err(profile.errors.closed.to_string()) // w3c: closing
         };

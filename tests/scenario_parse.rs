@@ -1,5 +1,5 @@
 //! The scenario file format: what parses to what, and the one-line error every kind of
-//! bad input gets (DESIGN.md, "Scenario file (TOML, version 1)").
+//! bad input gets (docs/scenarios.md).
 
 use dcsim::model::ProfileName;
 use dcsim::scenario::{builtin, Action, Payload, Scenario, ScenarioError};

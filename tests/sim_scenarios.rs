@@ -1,4 +1,4 @@
-//! What the simulator must show for the race scenarios (issue 3), on the turmoil engine.
+//! What the simulator must show for the race scenarios, on the turmoil engine.
 
 use dcsim::model::Profile;
 use dcsim::scenario::builtin;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Plays one dcsim scenario with two real aiortc peers in one asyncio process and writes
-the trace in dcsim's JSON-lines format (DESIGN.md "Trace").
+the trace in dcsim's JSON-lines format (docs/invariants.md, "The trace").
 
     player.py SCENARIO.toml OUT.jsonl [--played OUT.toml] [--skip-reason-file F]
 

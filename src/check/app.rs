@@ -1,7 +1,7 @@
 //! The applications the checker runs on each peer.
 //!
 //! - [`AppKind::Raw`] calls the bare `send` whenever it likes on any channel it holds:
-//!   the OpenAvatarChat pattern of lifecycle.md section 7. It must be caught.
+//!   the OpenAvatarChat pattern (the checking-disconnected-failed built-in). It must be caught.
 //! - [`AppKind::Guarded`] sends through one [`Guard`] per channel, driven exactly as the
 //!   simulator drives it (`src/sim/guarded.rs`): the guard is fed every data-channel,
 //!   ICE and peer-connection state change, its view of readyState is brought up to date

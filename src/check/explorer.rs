@@ -98,7 +98,7 @@
 //! states, exhausted at depth 49, all invariants hold, 144 s wall, 136 s of CPU,
 //! 1.93 GB.
 //! About 108 k unique (580 k generated) states per second of CPU, a tenth of the 1 M
-//! unique states per second per core that issue 5 aims at. Two threads did not
+//! unique states per second per core that docs/performance.md aims at. Two threads did not
 //! shorten the wall time on that loaded machine (67 s wall, 71 s CPU, one build
 //! earlier, with a smaller network cache). Where the time
 //! goes (`perf`): hash-table probes that miss the CPU caches (the visited set, the

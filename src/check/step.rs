@@ -20,12 +20,12 @@
 //! allocation.
 
 use super::app::{PeerApp, WorldApp};
-use super::monitor::Monitor;
 use super::part::{fingerprint, FpBuild, Interner, Part};
 use super::world::{
     describe_packet, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
 };
 use crate::model::{IceConnectionState, Input, Packet, Peer, SctpTransportState, Timer};
+use crate::monitor::Monitor;
 use crate::record;
 use crate::stack::{self, AppCall, StackOutput};
 use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};

@@ -56,10 +56,10 @@
 //! which this world has by construction (a test replays counterexamples and compares).
 
 use super::app::{AppKind, PeerApp, WorldApp};
-use super::monitor::{Monitor, MonitorConfig};
 use super::part::Part;
 use super::step::{self, StepCache};
 use crate::model::{Input, Packet, Peer, PeerConfig, Profile, Timer};
+use crate::monitor::{Monitor, MonitorConfig};
 use crate::stack::AppCall;
 use crate::trace::{Millis, MsgId, PeerId, Trace};
 use std::collections::BTreeMap;

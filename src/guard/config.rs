@@ -2,13 +2,12 @@
 //!
 //! Every bound is a number the caller can read in one place, because an unbounded queue
 //! in front of a channel that may never open is a memory leak waiting for a bad network
-//! (lifecycle.md section 7).
+//! (docs/guard.md).
 
-use crate::trace::Millis;
+use crate::vocab::Millis;
 
 /// The default `max_message_size`: what webrtc 0.21.1 advertises
-/// (`a=max-message-size:65536`) and enforces (65537 bytes are refused, lifecycle.md
-/// section 9).
+/// (`a=max-message-size:65536`) and enforces (65537 bytes are refused; docs/guard.md).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 65_536;
 
 /// Policies and bounds of a [`Guard`](super::Guard).
@@ -18,8 +17,8 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 65_536;
 ///
 /// | field | default | why |
 /// |---|---|---|
-/// | `queue_while_connecting` | `true` | sends made before the channel opens (the race of issue 4) are kept and flushed on open |
-/// | `hold_while_disconnected` | `true` | an open channel on a disconnected ICE path accepts data and loses it (lifecycle.md 3, 9); hold instead |
+/// | `queue_while_connecting` | `true` | sends made before the channel opens are kept and flushed on open |
+/// | `hold_while_disconnected` | `true` | an open channel on a disconnected ICE path accepts data and loses it (docs/guard.md); hold instead |
 /// | `max_queue_messages` | 1024 | bounded by count ... |
 /// | `max_queue_bytes` | 1 MiB | ... and by bytes, whichever is hit first |
 /// | `ttl_ms` | `Some(30_000)` | ICE needs about 30 s to declare a dead path failed; a message older than that is stale |

@@ -3,7 +3,7 @@
 //! place that decides, so the simulator, the checker and the tests all agree on it.
 
 use super::GuardConfig;
-use crate::model::{DataChannelState, IceConnectionState};
+use crate::vocab::{DataChannelState, IceConnectionState};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

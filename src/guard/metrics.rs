@@ -2,7 +2,7 @@
 //! (time from first send to open, how much was held) and a test can check conservation.
 
 use super::DropReason;
-use crate::trace::Millis;
+use crate::vocab::Millis;
 use serde::{Deserialize, Serialize};
 
 /// Drops by reason (rejections at `send` included).
@@ -92,7 +92,7 @@ impl Metrics {
     }
 
     /// How long the first message waited for the channel to open: the window of the
-    /// issue-4 race. `Some(0)` when the first send came after open; `None` until both
+    /// send-before-open race. `Some(0)` when the first send came after open; `None` until both
     /// happened.
     pub fn first_send_to_open_ms(&self) -> Option<Millis> {
         Some(self.opened_at?.saturating_sub(self.first_send_at?))

@@ -1,7 +1,7 @@
 //! The send guard: the gate an application puts in front of a data channel's `send`
-//! instead of "check readyState, then send, else log and drop" (GitHub issue 4).
+//! instead of "check readyState, then send, else log and drop".
 //!
-//! That usual fix gets three things wrong (lifecycle.md section 7): the check races with
+//! That usual fix gets three things wrong (docs/guard.md): the check races with
 //! the state change (the transport may still refuse), dropping is silent, and the obvious
 //! repair, an unbounded queue, leaks. The guard gets all three right:
 //!
@@ -71,7 +71,7 @@
 //! use dcsim::model::DataChannelState;
 //!
 //! let mut guard = Guard::new(GuardConfig::default());
-//! // The issue-4 race: the app sends before the channel is open.
+//! // The race: the app sends before the channel is open.
 //! let out = guard.send(5, 0, SizedMsg { id: 0, size: 5 });
 //! assert_eq!(out, Outcome::Queued);
 //! guard.on_channel_state(610, DataChannelState::Open);
@@ -99,8 +99,8 @@ pub use metrics::{DropCounts, Metrics};
 pub use outcome::{DropReason, GuardOutput, Outcome, SendErrorKind};
 pub use payload::{Payload, SizedMsg};
 
-use crate::model::{DataChannelState, IceConnectionState, PeerConnectionState};
-use crate::trace::{Millis, MsgId};
+use crate::vocab::{DataChannelState, IceConnectionState, PeerConnectionState};
+use crate::vocab::{Millis, MsgId};
 use queue::{Entry, Queue};
 use std::collections::VecDeque;
 
@@ -310,8 +310,8 @@ impl<P: Payload> Guard<P> {
     }
 
     /// The peer connection's state changed. `closed`: `pc.close()` closes every channel,
-    /// and in webrtc-rs the local channels' close events are discarded (lifecycle.md
-    /// section 4), so this may be the only sign; the guard closes. `failed`: the path is
+    /// and in webrtc-rs the local channels' close events are discarded (docs/guard.md),
+    /// so this may be the only sign; the guard closes. `failed`: the path is
     /// dead, as on ICE `failed` (the queue is dropped as `path-failed`): Chrome reports
     /// it only here, never through ICE. `new`, `connecting`, `connected` (an ICE
     /// restart's new attempt) lift `failed` again.

@@ -2,7 +2,7 @@
 //! [`DropReason`] for every message that will never be sent, and [`SendErrorKind`] for
 //! what the transport said when it refused a message the guard released.
 
-use crate::trace::MsgId;
+use crate::vocab::MsgId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -25,7 +25,7 @@ pub enum Outcome<P> {
 }
 
 impl<P> Outcome<P> {
-    /// The trace word (`sent`, `queued`, `rejected`) of DESIGN.md's `send` event.
+    /// The trace word (`sent`, `queued`, `rejected`) of the trace's `send` event (docs/invariants.md).
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Send(_) => "sent",
@@ -36,7 +36,7 @@ impl<P> Outcome<P> {
 }
 
 /// Why a message will never be sent. The Display strings are the `reason` field of the
-/// trace's `drop` and `send` events (DESIGN.md) and never change.
+/// trace's `drop` and `send` events (docs/invariants.md) and never change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -91,62 +91,7 @@ impl fmt::Display for DropReason {
     }
 }
 
-/// What the transport said when it refused a message the guard had released: the
-/// check-then-send race, seen from the other side. Maps the `webrtc` 0.21.1 errors of
-/// lifecycle.md section 6.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum SendErrorKind {
-    /// `ErrDataChannelNotOpen` ("data channel is not open yet"): the channel may still
-    /// open. The message goes back to the front of the queue and the guard treats the
-    /// channel as connecting until it is reported open again.
-    NotOpen,
-    /// `ErrDataChannelClosed` ("data channel closed"): closed is terminal. The message
-    /// and everything queued are dropped as `channel-closed`.
-    Closed,
-    /// `ErrOutboundPacketTooLarge`: the transport's limit is below the guard's. This
-    /// message is dropped as `too-large`; the rest carry on.
-    TooLarge,
-    /// `ErrSendBufferFull`: back-pressure. The message goes back to the front and the
-    /// guard holds until [`Guard::on_writable`](super::Guard::on_writable).
-    BufferFull,
-    /// Any other error. Treated like `BufferFull`: kept (never silently lost), held until
-    /// `on_writable`, and subject to the TTL and close like any queued message.
-    Other,
-}
-
-impl SendErrorKind {
-    /// Classifies the error text of a send, as the simulator's `Stack` returns it, for
-    /// both profiles:
-    ///
-    /// | text | kind |
-    /// |---|---|
-    /// | `data channel is not open yet` (webrtc-rs) | `NotOpen` |
-    /// | anything with `closed` (`data channel closed`, `InvalidStateError: peer connection is closed`) | `Closed` |
-    /// | `outbound packet larger than maximum message size`, `TypeError: ...` | `TooLarge` |
-    /// | `data channel send buffer full`, `OperationError: ...` | `BufferFull` |
-    /// | other `InvalidStateError` (W3C: readyState is not 'open', connecting or closed alike), `DataChannel is not opened` (0.17) | `NotOpen` |
-    /// | anything else | `Other` |
-    ///
-    /// The ambiguous "not open" texts map to `NotOpen` (hold), which is safe: if the
-    /// channel is in fact closed, its close report drops the message as channel-closed.
-    pub fn from_error_text(text: &str) -> SendErrorKind {
-        if text == "data channel is not open yet" {
-            SendErrorKind::NotOpen
-        } else if text.contains("closed") {
-            SendErrorKind::Closed
-        } else if text.contains("larger than maximum message size") || text.starts_with("TypeError")
-        {
-            SendErrorKind::TooLarge
-        } else if text.contains("send buffer full") || text.starts_with("OperationError") {
-            SendErrorKind::BufferFull
-        } else if text.starts_with("InvalidStateError") || text == "DataChannel is not opened" {
-            SendErrorKind::NotOpen
-        } else {
-            SendErrorKind::Other
-        }
-    }
-}
+pub use crate::vocab::calls::SendErrorKind;
 
 /// What [`Guard::poll_output`](super::Guard::poll_output) hands out.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

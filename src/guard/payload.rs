@@ -1,7 +1,7 @@
 //! [`Payload`]: what the guard needs to know about a message (its size), so that one
 //! guard serves the simulator ([`SizedMsg`]) and real applications (bytes and text).
 
-use crate::trace::MsgId;
+use crate::vocab::MsgId;
 use serde::{Deserialize, Serialize};
 
 /// A message the guard can hold. Only its byte length matters to the guard: it is

@@ -5,7 +5,7 @@
 //! the transport gave back go in at the front, after any given back before them, so that
 //! a refused batch keeps its order.
 
-use crate::trace::{Millis, MsgId};
+use crate::vocab::{Millis, MsgId};
 use std::collections::VecDeque;
 
 /// One held message.

@@ -399,7 +399,7 @@ fn reporting_open_again_does_not_clear_back_pressure() {
 
 #[test]
 fn peer_connection_closed_closes_the_guard() {
-    use crate::model::PeerConnectionState as P;
+    use crate::vocab::PeerConnectionState as P;
     let mut g = Guard::new(GuardConfig::default());
     let _ = g.send(0, 0, msg(0, 1));
     g.on_peer_connection_state(1, P::Connecting);
@@ -414,7 +414,7 @@ fn peer_connection_closed_closes_the_guard() {
 /// when the channel reports `open` again afterwards.
 #[test]
 fn pc_closed_rejects_sends_although_the_channel_reads_open() {
-    use crate::model::PeerConnectionState as P;
+    use crate::vocab::PeerConnectionState as P;
     let mut g = open_guard(GuardConfig::default());
     assert_eq!(g.send(11, 0, msg(0, 1)), Outcome::Send(msg(0, 1)));
     g.on_peer_connection_state(20, P::Closed);

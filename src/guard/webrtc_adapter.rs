@@ -383,7 +383,7 @@ impl GuardedChannel {
 
     /// Closes the channel. The guard is closed first, so that a send racing with the
     /// close is rejected as channel-closed instead of being accepted by the channel and
-    /// silently lost (lifecycle.md section 9: a `send_text` right after `close()` returns
+    /// silently lost (docs/guard.md: a `send_text` right after `close()` returns
     /// `Ok` and never arrives); the queue is reported dropped as channel-closed.
     pub async fn close(&self) -> webrtc::error::Result<()> {
         let mut inner = self.inner.lock().await;
@@ -579,7 +579,7 @@ fn to_model(state: RTCDataChannelState) -> DataChannelState {
 }
 
 /// Maps a `webrtc` 0.21.1 send error to what the guard must do with the message
-/// (lifecycle.md section 6).
+/// (docs/guard.md).
 pub fn classify(err: &RtcError) -> SendErrorKind {
     match err {
         RtcError::ErrDataChannelNotOpen => SendErrorKind::NotOpen,

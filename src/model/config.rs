@@ -1,7 +1,7 @@
 //! Timeouts and limits of the model, with `webrtc` 0.21.1's defaults.
 
 use super::profile::IceTiming;
-use crate::trace::Millis;
+use crate::vocab::Millis;
 use serde::{Deserialize, Serialize};
 
 /// Knobs of one model peer. Defaults are the crate's (`rtc-ice` agent config,

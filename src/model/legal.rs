@@ -4,7 +4,7 @@
 //! turns it on, so a new profile or a new switch changes legality in one place.
 
 use super::profile::Profile;
-use crate::trace::Machine;
+use crate::vocab::Machine;
 use std::sync::OnceLock;
 
 /// Which profiles take an edge.

@@ -2,8 +2,8 @@
 //! named switch here, and the model reads the switch, never the profile name.
 
 use super::config::PeerConfig;
-use crate::guard::SendErrorKind;
-use crate::trace::Millis;
+use crate::vocab::Millis;
+use crate::vocab::SendErrorKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -1,7 +1,7 @@
 //! The model's timers: a named, ordered set, so that the simulator fires the earliest and
 //! the exhaustive checker may fire any armed one.
 
-use crate::trace::Millis;
+use crate::vocab::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

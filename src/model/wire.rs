@@ -2,7 +2,7 @@
 //! the same conversation: STUN checks and consent, DTLS flights, the SCTP association,
 //! DCEP, user data, stream resets, ABORT and close_notify.
 
-use crate::trace::MsgId;
+use crate::vocab::MsgId;
 use serde::{Deserialize, Serialize};
 
 /// One datagram between the peers.

@@ -28,7 +28,7 @@
 //! With [`RtcConfig::wake_after_events`] (the default) the crate's `handle_timeout(now)` is
 //! called again, at the same instant, after every drain round in which `poll_event` produced
 //! something, then the crate is drained again (the "DTLS stall" of
-//! `reference/rtc-driving.md`: the ClientHello queued while ICE selects its pair otherwise
+//! docs/conformance.md: the ClientHello queued while ICE selects its pair otherwise
 //! waits for the next timer wake-up). **This is the timing mirrored: the protocol's own,
 //! prompt timing**, every packet sent as soon as the crate has it. With 10 ms one-way
 //! latency (`tests/rtc_stack.rs`):

@@ -3,7 +3,7 @@
 //! A scenario is the script of one run: the network and ICE settings, the channels peer
 //! `a` creates, and the timed steps (application calls and network faults) the simulator
 //! plays. Together with a seed it fixes the run, so a scenario file is also the way a
-//! counterexample is shared. The format is a contract (DESIGN.md, "Scenario file (TOML,
+//! counterexample is shared. The format is a contract (docs/scenarios.md, "Scenario file (TOML,
 //! version 1)"); this module adds two keys to it, both optional:
 //!
 //! - `[[channel]] create_at_start = false`: the channel is declared (so steps may name

@@ -2,11 +2,11 @@
 
 use super::channels::Channel;
 use super::{Peer, ERR_PEER_CLOSED};
-use crate::model::states::*;
 use crate::model::timer::Timer;
 use crate::model::wire::{Chunk, Packet};
-use crate::stack::{AppCall, AppResult, CallError, Callback, ErrorKind, StackEvent, StateChange};
-use crate::trace::{MsgId, PeerId};
+use crate::vocab::states::*;
+use crate::vocab::{AppCall, AppResult, CallError, Callback, ErrorKind, StackEvent, StateChange};
+use crate::vocab::{MsgId, PeerId};
 
 impl Peer {
     // ----- application calls ---------------------------------------------------------

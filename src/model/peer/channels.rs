@@ -2,11 +2,11 @@
 //! the application, stream resets and bufferedAmount.
 
 use super::Peer;
-use crate::model::states::*;
 use crate::model::timer::Timer;
 use crate::model::wire::Chunk;
-use crate::stack::{Callback, StackEvent, StateChange};
-use crate::trace::{Millis, MsgId};
+use crate::vocab::states::*;
+use crate::vocab::{Callback, StackEvent, StateChange};
+use crate::vocab::{Millis, MsgId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One data channel as the model tracks it.

@@ -1,11 +1,11 @@
 //! The DTLS handshake: flights, their retransmission, and the transport's state.
 
 use super::Peer;
-use crate::model::states::*;
 use crate::model::timer::Timer;
 use crate::model::wire::Packet;
-use crate::stack::{StackEvent, StateChange};
-use crate::trace::{Millis, PeerId};
+use crate::vocab::states::*;
+use crate::vocab::{Millis, PeerId};
+use crate::vocab::{StackEvent, StateChange};
 
 /// DTLS handshake progress.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

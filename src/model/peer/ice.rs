@@ -2,11 +2,11 @@
 //! (keepalives), the disconnected and failed timeouts, and restarts.
 
 use super::{Output, Peer};
-use crate::model::states::*;
 use crate::model::timer::Timer;
 use crate::model::wire::Packet;
-use crate::stack::{StackEvent, StateChange};
-use crate::trace::{Millis, PeerId};
+use crate::vocab::states::*;
+use crate::vocab::{Millis, PeerId};
+use crate::vocab::{StackEvent, StateChange};
 
 /// How far the agent has got with its one candidate pair. The reported connection state
 /// ([`Ice::state`]) is what the application sees; this is what the agent does next.

@@ -25,8 +25,9 @@ use super::profile::Profile;
 use super::states::*;
 use super::timer::{Timer, Timers};
 use super::wire::Packet;
-use crate::stack::{AppCall, AppResult, Callback, Stack, StackEvent, StateChange};
-use crate::trace::{Millis, PeerId};
+use crate::stack::{Stack, StackOutput};
+use crate::vocab::{AppCall, AppResult, Callback, StackEvent, StateChange};
+use crate::vocab::{Millis, PeerId};
 use channels::Channel;
 use dtls::Dtls;
 use ice::{Ice, Progress};
@@ -417,6 +418,15 @@ impl Peer {
         if from != to && from != PeerConnectionState::Closed {
             self.pc_state = to;
             self.event(StackEvent::State(StateChange::PeerConnection(from, to)));
+        }
+    }
+}
+
+impl From<Output> for StackOutput<Packet> {
+    fn from(output: Output) -> Self {
+        match output {
+            Output::Transmit(packet) => StackOutput::Transmit(packet),
+            Output::Event(event) => StackOutput::Event(event),
         }
     }
 }

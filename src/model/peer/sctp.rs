@@ -3,11 +3,11 @@
 
 use super::channels::{dcep_open_size, DCEP_ACK_SIZE};
 use super::{Output, Peer};
-use crate::model::states::*;
 use crate::model::timer::Timer;
 use crate::model::wire::{Chunk, Packet};
-use crate::stack::{Callback, StackEvent, StateChange};
-use crate::trace::Millis;
+use crate::vocab::states::*;
+use crate::vocab::Millis;
+use crate::vocab::{Callback, StackEvent, StateChange};
 use std::collections::BTreeMap;
 
 /// Cap of the SCTP retransmission timeout (RFC 4960 RTO.Max).

@@ -3,8 +3,8 @@
 
 use super::ice::{Checks, Progress};
 use super::Peer;
-use crate::model::states::*;
-use crate::trace::{Millis, PeerId};
+use crate::vocab::states::*;
+use crate::vocab::{Millis, PeerId};
 
 impl Peer {
     // ----- signaling -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 //!
 //! A [`Monitor`] watches a trace as it is written and returns the violations each event
 //! causes, so the simulator, the checker and the fuzzer all judge runs the same way.
-//! Names are DESIGN.md's.
+//! Names and meanings: docs/invariants.md.
 
 use crate::model::legal::Legality;
 use crate::model::{
