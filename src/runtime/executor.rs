@@ -1,6 +1,6 @@
 //! The single-threaded executor of the dcsim runtime: tasks are polled one at a time on
 //! the calling thread, woken tasks in the order they were woken; when none is ready the
-//! virtual clock moves to the next deadline ([`Sim::advance`]).
+//! virtual clock moves to the next deadline (`Sim::advance`).
 
 use super::Sim;
 use std::collections::VecDeque;
