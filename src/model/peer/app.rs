@@ -69,7 +69,7 @@ impl Peer {
                 held: Vec::new(),
             },
         );
-        if self.sctp.established {
+        if self.sctp.established() {
             // Dialed at once; a negotiated channel is then open, with an open event or not.
             self.dial(
                 &label,
@@ -200,7 +200,7 @@ impl Peer {
         if self.closed {
             return;
         }
-        if self.sctp.established {
+        if self.sctp.established() {
             self.transmit(Packet::SctpAbort);
         }
         if self.dtls.state == DtlsTransportState::Connected {
@@ -232,7 +232,7 @@ impl Peer {
             }
         }
         self.sctp.outstanding.clear();
-        self.sctp.established = false;
+        self.sctp.go_down();
         self.set_sctp(SctpTransportState::Closed);
         if self.dtls.state != DtlsTransportState::Failed {
             // A failed transport stays failed (failed is final for DTLS).
@@ -259,9 +259,9 @@ impl Peer {
             ch.dialed = false;
         }
         // A server association waiting for the COOKIE ECHO exists (and reads `closed`).
-        let had_association = self.sctp.established || self.sctp.handshake_closed;
+        let had_association = self.sctp.established() || self.sctp.reads_closed();
         self.sctp.outstanding.clear();
-        self.sctp.established = false;
+        self.sctp.go_down();
         if self.dtls.state != DtlsTransportState::Failed {
             let from = std::mem::replace(&mut self.dtls.state, DtlsTransportState::Closed);
             if from != DtlsTransportState::Closed {

@@ -7,15 +7,41 @@ use crate::vocab::states::*;
 use crate::vocab::{Millis, PeerId};
 use crate::vocab::{StackEvent, StateChange};
 
-/// DTLS handshake progress.
+/// How far this side's handshake has got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Handshake {
+    /// ICE has not selected a pair yet: flights from the remote are ignored.
+    NotStarted,
+    /// Under way (and after): the last flight this side sent, 0 before its first (the
+    /// server waits for the client's flight 1).
+    Flights {
+        /// The flight to retransmit while `connecting`.
+        last_sent: u8,
+    },
+}
+
+/// The DTLS transport: its reported state, the handshake's progress, and the flight
+/// retransmission timeout.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Dtls {
     pub(super) state: DtlsTransportState,
-    /// The handshake has begun (ICE selected a pair); before that, flights are ignored.
-    pub(super) started: bool,
-    /// Last flight this side sent (0 = none).
-    pub(super) last_flight: u8,
+    pub(super) handshake: Handshake,
     pub(super) rto: Millis,
+}
+
+impl Dtls {
+    /// The handshake has begun (ICE selected a pair).
+    pub(super) fn started(&self) -> bool {
+        self.handshake != Handshake::NotStarted
+    }
+
+    /// The last flight this side sent (0 = none).
+    pub(super) fn last_flight(&self) -> u8 {
+        match self.handshake {
+            Handshake::NotStarted => 0,
+            Handshake::Flights { last_sent } => last_sent,
+        }
+    }
 }
 
 impl Peer {
@@ -26,7 +52,7 @@ impl Peer {
     }
 
     pub(super) fn start_dtls(&mut self) {
-        self.dtls.started = true;
+        self.dtls.handshake = Handshake::Flights { last_sent: 0 };
         self.set_dtls(DtlsTransportState::Connecting);
         if self.is_dtls_client() {
             self.send_flight(1);
@@ -34,7 +60,7 @@ impl Peer {
     }
 
     pub(super) fn send_flight(&mut self, flight: u8) {
-        self.dtls.last_flight = flight;
+        self.dtls.handshake = Handshake::Flights { last_sent: flight };
         self.transmit(Packet::DtlsFlight(flight));
         self.dtls.rto = self.config.dtls_retransmit_ms;
         if self.dtls.state == DtlsTransportState::Connecting {
@@ -61,7 +87,7 @@ impl Peer {
             }
             (true, 2) | (true, 4)
                 if self.dtls.state == DtlsTransportState::Connecting
-                    && self.dtls.last_flight == flight - 1 =>
+                    && self.dtls.last_flight() == flight - 1 =>
             {
                 self.send_flight(flight + 1)
             }

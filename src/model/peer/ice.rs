@@ -293,7 +293,7 @@ impl Peer {
         self.set_ice(IceConnectionState::Connected);
         self.arm_liveness();
         self.arm_keepalive();
-        if !self.dtls.started {
+        if !self.dtls.started() {
             self.start_dtls();
         } else if self.profile.sctp_retransmits_on_ice_reselect {
             // Back from an ICE restart: resume whatever was waiting for a path.
@@ -340,7 +340,7 @@ impl Peer {
                 self.close();
                 return;
             }
-            if self.dtls.started && self.dtls.state == DtlsTransportState::Connecting {
+            if self.dtls.started() && self.dtls.state == DtlsTransportState::Connecting {
                 self.timers.cancel(Timer::DtlsRetransmit);
                 self.set_dtls(DtlsTransportState::Failed);
             }

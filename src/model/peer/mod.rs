@@ -29,9 +29,9 @@ use crate::stack::{Stack, StackOutput};
 use crate::vocab::{AppCall, AppResult, Callback, StackEvent, StateChange};
 use crate::vocab::{Millis, PeerId};
 use channels::Channel;
-use dtls::Dtls;
+use dtls::{Dtls, Handshake};
 use ice::{Ice, Progress};
-use sctp::{Sctp, SCTP_RTO_MAX_MS};
+use sctp::{Association, Sctp, SCTP_RTO_MAX_MS};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Error of `createDataChannel` / `restartIce` on a closed peer connection.
@@ -104,21 +104,21 @@ impl Peer {
             },
             dtls: Dtls {
                 state: DtlsTransportState::New,
-                started: false,
-                last_flight: 0,
+                handshake: Handshake::NotStarted,
                 rto: config.dtls_retransmit_ms,
             },
             sctp: Sctp {
                 state: SctpTransportState::Connecting,
-                established: false,
-                last_handshake: 0,
+                association: Association::Handshake {
+                    last_sent: 0,
+                    reads_closed: false,
+                },
                 next_tsn: 1,
                 outstanding: BTreeMap::new(),
                 rto: config.sctp_rto_initial_ms,
                 cum_received: 0,
                 out_of_order: BTreeMap::new(),
                 ack_delayed: false,
-                handshake_closed: false,
             },
             channels: BTreeMap::new(),
             streams: BTreeMap::new(),
@@ -168,7 +168,7 @@ impl Peer {
     /// state, except that with [`Profile::sctp_closed_during_handshake`] the DTLS server
     /// reads `closed` between the INIT and the COOKIE ECHO.
     pub fn sctp_transport_state(&self) -> SctpTransportState {
-        if self.sctp.handshake_closed {
+        if self.sctp.reads_closed() {
             SctpTransportState::Closed
         } else {
             self.sctp.state
@@ -293,16 +293,17 @@ impl Peer {
                 }
             }
             Timer::DtlsRetransmit => {
-                if self.dtls.state == DtlsTransportState::Connecting && self.dtls.last_flight > 0 {
-                    self.transmit(Packet::DtlsFlight(self.dtls.last_flight));
+                if self.dtls.state == DtlsTransportState::Connecting && self.dtls.last_flight() > 0
+                {
+                    self.transmit(Packet::DtlsFlight(self.dtls.last_flight()));
                     self.dtls.rto = (self.dtls.rto * 2).min(SCTP_RTO_MAX_MS);
                     let at = self.now + self.dtls.rto;
                     self.timers.arm(Timer::DtlsRetransmit, at);
                 }
             }
             Timer::SctpT1 => {
-                if !self.sctp.established && self.sctp.last_handshake > 0 {
-                    self.transmit(Packet::SctpHandshake(self.sctp.last_handshake));
+                if !self.sctp.established() && self.sctp.last_handshake() > 0 {
+                    self.transmit(Packet::SctpHandshake(self.sctp.last_handshake()));
                     self.sctp.rto = (self.sctp.rto * 2).min(SCTP_RTO_MAX_MS);
                     let at = self.now + self.sctp.rto;
                     self.timers.arm(Timer::SctpT1, at);
@@ -320,7 +321,7 @@ impl Peer {
                 }
             }
             Timer::SctpAck => {
-                if self.sctp.ack_delayed && self.sctp.established {
+                if self.sctp.ack_delayed && self.sctp.established() {
                     self.send_sack();
                 }
             }
@@ -352,7 +353,7 @@ impl Peer {
         }
         match packet {
             Packet::DtlsFlight(n) => {
-                if !self.dtls.started {
+                if !self.dtls.started() {
                     return;
                 }
                 self.handle_dtls_flight(n)

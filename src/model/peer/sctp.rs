@@ -21,13 +21,27 @@ pub(super) const SCTP_MTU: usize = 1191;
 /// `association/timer.rs` `ACK_INTERVAL`).
 pub(super) const SCTP_ACK_DELAY_MS: Millis = 200;
 
+/// Where the association stands. Both variants keep the last handshake chunk this side
+/// sent (INIT 1, INIT ACK 2, COOKIE ECHO 3, COOKIE ACK 4; 0 before the first): the one to
+/// retransmit, and the one a duplicate handshake chunk answers again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Association {
+    /// Not established: the handshake, or an association that went down (abort, close).
+    Handshake {
+        last_sent: u8,
+        /// With `sctp_closed_during_handshake`: the DTLS server got the INIT and waits for
+        /// the COOKIE ECHO, so its transport reads `closed` while `state` is `connecting`.
+        reads_closed: bool,
+    },
+    /// Established: data flows.
+    Established { last_sent: u8 },
+}
+
 /// SCTP association: handshake, reliable chunks with TSNs, SACKs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Sctp {
     pub(super) state: SctpTransportState,
-    pub(super) established: bool,
-    /// Last handshake chunk this side sent (0 = none).
-    pub(super) last_handshake: u8,
+    pub(super) association: Association,
     pub(super) next_tsn: u32,
     pub(super) outstanding: BTreeMap<u32, Chunk>,
     pub(super) rto: Millis,
@@ -36,9 +50,63 @@ pub(super) struct Sctp {
     /// A SACK is owed and delayed (the crate's `AckState::Delay`): the next DATA packet,
     /// or [`Timer::SctpAck`], sends it.
     pub(super) ack_delayed: bool,
-    /// With `sctp_closed_during_handshake`: the DTLS server got the INIT and waits for
-    /// the COOKIE ECHO, so its transport reads `closed` while `state` is `connecting`.
-    pub(super) handshake_closed: bool,
+}
+
+impl Sctp {
+    /// The association is established.
+    pub(super) fn established(&self) -> bool {
+        matches!(self.association, Association::Established { .. })
+    }
+
+    /// The last handshake chunk this side sent (0 = none).
+    pub(super) fn last_handshake(&self) -> u8 {
+        match self.association {
+            Association::Handshake { last_sent, .. } | Association::Established { last_sent } => {
+                last_sent
+            }
+        }
+    }
+
+    fn set_last_handshake(&mut self, step: u8) {
+        match &mut self.association {
+            Association::Handshake { last_sent, .. } | Association::Established { last_sent } => {
+                *last_sent = step
+            }
+        }
+    }
+
+    /// The DTLS server's transport reads `closed` during the handshake.
+    pub(super) fn reads_closed(&self) -> bool {
+        matches!(
+            self.association,
+            Association::Handshake {
+                reads_closed: true,
+                ..
+            }
+        )
+    }
+
+    fn set_reads_closed(&mut self, on: bool) {
+        if let Association::Handshake { reads_closed, .. } = &mut self.association {
+            *reads_closed = on;
+        }
+    }
+
+    fn establish(&mut self) {
+        self.association = Association::Established {
+            last_sent: self.last_handshake(),
+        };
+    }
+
+    /// The association went down (abort, close): what was last sent stays.
+    pub(super) fn go_down(&mut self) {
+        if let Association::Established { last_sent } = self.association {
+            self.association = Association::Handshake {
+                last_sent,
+                reads_closed: false,
+            };
+        }
+    }
 }
 
 impl Peer {
@@ -93,7 +161,7 @@ impl Peer {
     }
 
     pub(super) fn send_handshake(&mut self, step: u8) {
-        self.sctp.last_handshake = step;
+        self.sctp.set_last_handshake(step);
         self.transmit(Packet::SctpHandshake(step));
         if step == 1 || step == 3 {
             self.sctp.rto = self.config.sctp_rto_initial_ms;
@@ -113,12 +181,12 @@ impl Peer {
         match (self.is_dtls_client(), step) {
             (false, 1) => {
                 if self.profile.sctp_closed_during_handshake
-                    && !self.sctp.established
-                    && !self.sctp.handshake_closed
+                    && !self.sctp.established()
+                    && !self.sctp.reads_closed()
                 {
                     // The crate's server association reads `Closed` until the COOKIE
                     // ECHO, and its getter tests that first.
-                    self.sctp.handshake_closed = true;
+                    self.sctp.set_reads_closed(true);
                     self.event(StackEvent::State(StateChange::Sctp(
                         SctpTransportState::Connecting,
                         SctpTransportState::Closed,
@@ -126,12 +194,12 @@ impl Peer {
                 }
                 self.send_handshake(2)
             }
-            (true, 2) if self.sctp.last_handshake == 1 => self.send_handshake(3),
+            (true, 2) if self.sctp.last_handshake() == 1 => self.send_handshake(3),
             (false, 3) => {
                 self.send_handshake(4);
                 self.association_up();
             }
-            (true, 4) if !self.sctp.established => {
+            (true, 4) if !self.sctp.established() => {
                 self.timers.cancel(Timer::SctpT1);
                 self.association_up();
             }
@@ -140,12 +208,13 @@ impl Peer {
     }
 
     pub(super) fn association_up(&mut self) {
-        if self.sctp.established {
+        if self.sctp.established() {
             return;
         }
-        self.sctp.established = true;
         self.sctp.rto = self.config.sctp_rto_initial_ms;
+        // Reported first: the DTLS server's transport may read `closed` until now.
         self.set_sctp(SctpTransportState::Connected);
+        self.sctp.establish();
         let undialed: Vec<String> = self
             .channels
             .iter()
@@ -160,10 +229,10 @@ impl Peer {
     }
 
     pub(super) fn handle_abort(&mut self) {
-        if !self.sctp.established {
+        if !self.sctp.established() {
             return;
         }
-        self.sctp.established = false;
+        self.sctp.go_down();
         self.sctp.outstanding.clear();
         self.timers.cancel(Timer::SctpT3);
         self.set_sctp(SctpTransportState::Closed);
@@ -204,7 +273,7 @@ impl Peer {
 
     /// One SCTP packet of reliable chunks: each is taken in, then one ack decision.
     pub(super) fn handle_sctp_data(&mut self, chunks: Vec<(u32, Chunk)>) {
-        if !self.sctp.established {
+        if !self.sctp.established() {
             return; // not yet (or no longer) associated: the sender retransmits
         }
         let mut duplicate = false;
@@ -225,7 +294,7 @@ impl Peer {
         let gap = !self.sctp.out_of_order.is_empty();
         if duplicate || gap || self.sctp.ack_delayed {
             self.send_sack();
-        } else if self.sctp.established {
+        } else if self.sctp.established() {
             self.sctp.ack_delayed = true;
             let at = self.now + SCTP_ACK_DELAY_MS;
             self.timers.arm(Timer::SctpAck, at);
@@ -280,7 +349,7 @@ impl Peer {
     pub(super) fn set_sctp(&mut self, to: SctpTransportState) {
         let from = self.sctp_transport_state();
         self.sctp.state = to;
-        self.sctp.handshake_closed = false;
+        self.sctp.set_reads_closed(false);
         if from != to {
             self.event(StackEvent::State(StateChange::Sctp(from, to)));
         }
