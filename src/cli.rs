@@ -77,6 +77,13 @@ enum Command {
         /// across machines; the shards' reports together are the unsharded report.
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
+        /// How each run varies the scenario: swarm draws which fault kinds are on and
+        /// aims them at the lifecycle's edges; perturb moves the scenario's own faults.
+        #[arg(long, value_enum, default_value_t = ModeArg::Swarm)]
+        mode: ModeArg,
+        /// Print one line per run: its seed, what it drew, what it violated.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Model vs the real rtc 0.21.1 stack, same seed and faults: a table of agree /
     /// known deviation / diverge (exit 1 on any divergence).
@@ -267,6 +274,24 @@ impl From<StackArg> for StackKind {
     }
 }
 
+/// `--mode` of `explore`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Draw which fault kinds are on and their parameters, aimed at the lifecycle's edges.
+    Swarm,
+    /// Keep the scenario's faults; move them and vary latency and loss.
+    Perturb,
+}
+
+impl From<ModeArg> for crate::explore::Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Swarm => crate::explore::Mode::Swarm,
+            ModeArg::Perturb => crate::explore::Mode::Perturb,
+        }
+    }
+}
+
 /// `--engine`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum EngineArg {
@@ -381,6 +406,8 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             stack,
             engine,
             shard,
+            mode,
+            verbose,
         } => explore(
             &scenario,
             runs,
@@ -389,6 +416,8 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             stack,
             engine,
             shard.as_deref(),
+            mode,
+            verbose,
         ),
         Command::Conform {
             tolerance_ms,
@@ -558,6 +587,7 @@ fn bugs(table: bool) -> Result<i32, Exit> {
     Ok(if differ == 0 { 0 } else { 1 })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn explore(
     scenario: &str,
     runs: u64,
@@ -566,6 +596,8 @@ fn explore(
     stack: StackArg,
     engine: EngineArg,
     shard: Option<&str>,
+    mode: ModeArg,
+    verbose: bool,
 ) -> Result<i32, Exit> {
     use crate::explore::Shard;
     use std::io::IsTerminal;
@@ -596,11 +628,33 @@ fn explore(
     };
     let started = std::time::Instant::now();
     let apps = crate::sim::script_apps();
-    let report = crate::explore::explore_shard(&base, runs, seed, shard, &options, &apps, |done| {
-        if let Some(bar) = &bar {
-            bar.set_position(done);
-        }
-    })
+    let mut lines = String::new();
+    let report = crate::explore::explore_with(
+        &base,
+        runs,
+        seed,
+        shard,
+        mode.into(),
+        &options,
+        &apps,
+        |info| {
+            if let Some(bar) = &bar {
+                bar.set_position(info.done);
+            }
+            if verbose {
+                let drew = info.draw.map(|d| format!(": {d}")).unwrap_or_default();
+                let verdict = if info.violated.is_empty() {
+                    String::new()
+                } else {
+                    format!(" -> violates {}", info.violated.join(", "))
+                };
+                lines.push_str(&format!(
+                    "run {} seed {}{drew}{verdict}\n",
+                    info.run, info.seed
+                ));
+            }
+        },
+    )
     .map_err(|e| Exit(2, e))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -617,25 +671,42 @@ fn explore(
             shard.index
         )
     };
-    let mut out = format!(
-        "explored {} runs of {} (seeds {}..={}{part}) in {:.2} s ({:.0} runs/s)\n",
+    let how = match mode {
+        ModeArg::Swarm => "swarm",
+        ModeArg::Perturb => "perturb",
+    };
+    let mut out = lines;
+    out.push_str(&format!(
+        "explored {} runs of {} ({how}, seeds {}..={}{part}) in {:.2} s ({:.0} runs/s)\n",
         report.runs,
         base.name,
         seed,
         seed.wrapping_add(runs - 1),
         secs,
         report.runs as f64 / secs.max(1e-9)
-    );
+    ));
     if report.is_clean() {
         out.push_str("all invariants hold\n");
     }
     for (invariant, (count, failure)) in &report.violated {
         out.push_str(&format!(
-            "violated {invariant} in {count} of {} runs; shortest: seed {} ({} events)\n  reproduce: dcsim explore {scenario} --runs 1 --seed {}\n",
+            "violated {invariant} in {count} of {} runs; shortest: seed {} ({} events)\n  reproduce: dcsim explore {scenario} --runs 1 --seed {}{}\n",
             report.runs,
             failure.seed,
             failure.trace.events.len(),
-            failure.seed
+            failure.seed,
+            if mode == ModeArg::Perturb { " --mode perturb" } else { "" }
+        ));
+        if let Some(draw) = &failure.draw {
+            out.push_str(&format!("  drew: {draw}\n"));
+        }
+    }
+    out.push_str(&format!("reached (runs of {}):\n", report.runs));
+    for point in crate::explore::coverage::POINTS {
+        let n = report.coverage.get(*point).copied().unwrap_or(0);
+        out.push_str(&format!(
+            "  {point:<32} {n:>6}  {:>5.1} %\n",
+            100.0 * n as f64 / report.runs.max(1) as f64
         ));
     }
     if let Some((invariant, (_, failure))) = report.violated.iter().next() {

@@ -157,6 +157,40 @@ fn explore_reports_seeds_and_varies_timings() {
 }
 
 #[test]
+fn explore_swarm_prints_each_runs_draw_and_the_coverage() {
+    let out = dcsim(&[
+        "explore",
+        "checking-disconnected-failed",
+        "--runs",
+        "5",
+        "--verbose",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let runs: Vec<&str> = text.lines().filter(|l| l.starts_with("run ")).collect();
+    assert_eq!(runs.len(), 5, "{text}");
+    assert!(runs.iter().all(|l| l.contains("latency")), "{text}");
+    assert!(text.contains("(swarm, seeds 0..=4)"), "{text}");
+    assert!(text.contains("reached (runs of 5):"), "{text}");
+    assert!(text.contains("  drew: "), "{text}");
+    let again = dcsim(&[
+        "explore",
+        "checking-disconnected-failed",
+        "--runs",
+        "5",
+        "--verbose",
+    ]);
+    let strip = |t: &str| -> String {
+        t.lines()
+            .filter(|l| !l.starts_with("explored"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&text), strip(&String::from_utf8_lossy(&again.stdout)));
+    let bad = dcsim(&["explore", "happy-path", "--mode", "sideways"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
 fn diff_finds_where_two_runs_part() {
     let a = dcsim(&[
         "run",

@@ -1,7 +1,7 @@
 //! `dcsim explore --shard K/N`: the shards of an exploration, merged, report exactly what
 //! one unsharded exploration reports.
 
-use dcsim::explore::{explore_shard, ExploreReport, Shard};
+use dcsim::explore::{explore_shard, explore_with, ExploreReport, Mode, Shard};
 use dcsim::scenario::builtin;
 use dcsim::sim::{script_apps, RunOptions};
 
@@ -35,8 +35,39 @@ fn the_union_of_the_shards_is_the_unsharded_report() {
             }
             assert_eq!(merged.runs, whole.runs, "{name} in {n} shards");
             assert_eq!(summary(&merged), summary(&whole), "{name} in {n} shards");
+            assert_eq!(merged.coverage, whole.coverage, "{name} in {n} shards");
         }
     }
+}
+
+/// The same for swarm runs, whose coverage differs from run to run.
+#[test]
+fn the_union_of_swarm_shards_is_the_unsharded_report() {
+    let apps = script_apps();
+    let options = RunOptions::default();
+    let scenario = builtin::get("checking-disconnected-failed").expect("built-in");
+    let sweep = |shard| {
+        explore_with(
+            &scenario,
+            30,
+            11,
+            shard,
+            Mode::Swarm,
+            &options,
+            &apps,
+            |_| {},
+        )
+        .expect("explore")
+    };
+    let whole = sweep(Shard::ALL);
+    let mut merged = ExploreReport::default();
+    for k in 0..3 {
+        merged.merge(sweep(Shard { index: k, count: 3 }));
+    }
+    assert_eq!(merged.runs, 30);
+    assert_eq!(summary(&merged), summary(&whole));
+    assert_eq!(merged.coverage, whole.coverage);
+    assert!(!whole.coverage.is_empty());
 }
 
 #[test]

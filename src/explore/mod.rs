@@ -1,16 +1,49 @@
 //! `dcsim explore`: many runs around one scenario, each with seeded random latency, loss
-//! and fault timing, to find the orderings a hand-written scenario misses.
+//! and faults, to find the orderings a hand-written scenario misses.
 //!
-//! Run `i` uses seed `seed + i`, both for the perturbation and for turmoil, so any run
-//! is reproduced alone with `--seed <that seed> --runs 1`.
+//! Two ways to vary a run ([`Mode`]): [`swarm`] draws which fault kinds are on and aims
+//! their times at the lifecycle's edges; [`perturb`] keeps the scenario's own faults and
+//! moves them. Each run's trace also says what it reached ([`coverage`]), summed over the
+//! sweep. Run `i` uses seed `seed + i`, for the drawing and for the engine, so any run is
+//! reproduced alone with `--seed <that seed> --runs 1`.
+
+pub mod coverage;
+pub mod swarm;
 
 use crate::check::names;
+use crate::model::Profile;
 use crate::scenario::{Action, Scenario};
 use crate::sim::{self, RunOptions};
 use crate::trace::{EventKind, Trace};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
+pub use swarm::Draw;
+
+/// How each run varies the base scenario.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Draw the fault kinds and their parameters ([`swarm::swarm`]).
+    #[default]
+    Swarm,
+    /// Keep the scenario's faults and move them ([`perturb`]).
+    Perturb,
+}
+
+/// One run of a sweep, as the caller sees it after the run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunInfo<'a> {
+    /// Its index (run `i` uses seed `seed + i`).
+    pub run: u64,
+    /// Runs made so far in this shard, this one included.
+    pub done: u64,
+    /// Its seed.
+    pub seed: u64,
+    /// What a swarm run drew (`None` in perturb mode).
+    pub draw: Option<&'a Draw>,
+    /// The invariants it violated.
+    pub violated: &'a [String],
+}
 
 /// One failing run, kept for the report.
 #[derive(Clone, Debug)]
@@ -21,6 +54,8 @@ pub struct Failure {
     pub seed: u64,
     /// Its trace.
     pub trace: Trace,
+    /// What the run drew (swarm mode).
+    pub draw: Option<Draw>,
 }
 
 /// What an exploration found.
@@ -31,6 +66,8 @@ pub struct ExploreReport {
     /// Per invariant: how many runs violated it, and the failing run with the shortest
     /// trace.
     pub violated: BTreeMap<String, (u64, Failure)>,
+    /// Per point of [`coverage::POINTS`]: how many runs reached it.
+    pub coverage: BTreeMap<String, u64>,
 }
 
 impl ExploreReport {
@@ -44,6 +81,9 @@ impl ExploreReport {
     /// the union of all shards is exactly the report of one unsharded run.
     pub fn merge(&mut self, other: ExploreReport) {
         self.runs += other.runs;
+        for (point, runs) in other.coverage {
+            *self.coverage.entry(point).or_default() += runs;
+        }
         for (invariant, (count, failure)) in other.violated {
             match self.violated.get_mut(&invariant) {
                 None => {
@@ -157,7 +197,8 @@ pub fn explore_apps(
 
 /// The runs of `shard` among the `runs` runs from `seed` (see [`Shard`]): merging the
 /// reports of shards `0..N` of `N` ([`ExploreReport::merge`]) gives the report of one
-/// unsharded exploration. `progress` counts this shard's runs.
+/// unsharded exploration. `progress` counts this shard's runs. (Perturb mode; see
+/// [`explore_with`] for the others.)
 pub fn explore_shard(
     base: &Scenario,
     runs: u64,
@@ -167,11 +208,45 @@ pub fn explore_shard(
     apps: &sim::AppFactory,
     mut progress: impl FnMut(u64),
 ) -> Result<ExploreReport, String> {
+    explore_with(
+        base,
+        runs,
+        seed,
+        shard,
+        Mode::Perturb,
+        options,
+        apps,
+        |info| progress(info.done),
+    )
+}
+
+/// The general sweep: the runs of `shard` among `runs` from `seed`, each varied by
+/// `mode`; `on_run` hears about each run as it ends (for progress, or to print what a
+/// swarm run drew).
+#[allow(clippy::too_many_arguments)]
+pub fn explore_with(
+    base: &Scenario,
+    runs: u64,
+    seed: u64,
+    shard: Shard,
+    mode: Mode,
+    options: &RunOptions,
+    apps: &sim::AppFactory,
+    mut on_run: impl FnMut(RunInfo<'_>),
+) -> Result<ExploreReport, String> {
+    let profile = Profile::of(options.profile.or(base.profile).unwrap_or_default());
+    let ice = sim::peer_config(base, profile).ice;
     let mut report = ExploreReport::default();
     for i in (0..runs).filter(|i| shard.has(*i)) {
         report.runs += 1;
         let run_seed = seed.wrapping_add(i);
-        let scenario = perturb(base, run_seed);
+        let (scenario, draw) = match mode {
+            Mode::Swarm => {
+                let (s, d) = swarm::swarm(base, run_seed, ice);
+                (s, Some(d))
+            }
+            Mode::Perturb => (perturb(base, run_seed), None),
+        };
         let opts = RunOptions {
             seed: Some(run_seed),
             ..options.clone()
@@ -190,22 +265,33 @@ pub fn explore_shard(
                 ));
             }
         }
-        for invariant in trace.violated() {
+        for point in coverage::reached(&trace) {
+            *report.coverage.entry(point.to_string()).or_default() += 1;
+        }
+        let violated = trace.violated();
+        for invariant in &violated {
             let failure = Failure {
                 run: i,
                 seed: run_seed,
                 trace: trace.clone(),
+                draw: draw.clone(),
             };
             let entry = report
                 .violated
-                .entry(invariant)
+                .entry(invariant.clone())
                 .or_insert_with(|| (0, failure.clone()));
             entry.0 += 1;
             if better(&failure, &entry.1) {
                 entry.1 = failure;
             }
         }
-        progress(report.runs);
+        on_run(RunInfo {
+            run: i,
+            done: report.runs,
+            seed: run_seed,
+            draw: draw.as_ref(),
+            violated: &violated,
+        });
     }
     Ok(report)
 }
