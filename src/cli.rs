@@ -84,6 +84,36 @@ enum Command {
         /// Print one line per run: its seed, what it drew, what it violated.
         #[arg(long)]
         verbose: bool,
+        /// Shrink the shortest failing run of each violated invariant and write it to
+        /// this directory (`<invariant>.toml` and its trace, `<invariant>.trace.txt`).
+        #[arg(long, value_name = "DIR")]
+        shrink: Option<PathBuf>,
+    },
+    /// Shrink a failing scenario to a minimal one that still violates the same
+    /// invariant (fewest steps, smallest counts, earliest times), ready to commit as a
+    /// regression test.
+    Shrink {
+        /// Scenario: a built-in name or a .toml path.
+        scenario: String,
+        /// Seed of the failing run (default: the scenario's, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The invariant to keep violating (default: the first the run violates).
+        #[arg(long)]
+        invariant: Option<String>,
+        /// Profile (default: the scenario's, else webrtc-rs).
+        #[arg(long, value_enum)]
+        profile: Option<ProfileArg>,
+        /// Protocol stack.
+        #[arg(long, value_enum, default_value_t = StackArg::Model)]
+        stack: StackArg,
+        /// Most simulator runs to spend.
+        #[arg(long, default_value_t = crate::shrink::DEFAULT_BUDGET)]
+        budget: u64,
+        /// Write the shrunk scenario here (and its trace beside it, `.trace.txt`);
+        /// default: print it.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Model vs the real rtc 0.21.1 stack, same seed and faults: a table of agree /
     /// known deviation / diverge (exit 1 on any divergence).
@@ -408,6 +438,7 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             shard,
             mode,
             verbose,
+            shrink,
         } => explore(
             &scenario,
             runs,
@@ -418,6 +449,24 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             shard.as_deref(),
             mode,
             verbose,
+            shrink.as_deref(),
+        ),
+        Command::Shrink {
+            scenario,
+            seed,
+            invariant,
+            profile,
+            stack,
+            budget,
+            out,
+        } => shrink(
+            &scenario,
+            seed,
+            invariant.as_deref(),
+            profile,
+            stack,
+            budget,
+            out.as_deref(),
         ),
         Command::Conform {
             tolerance_ms,
@@ -542,6 +591,94 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
     }
 }
 
+/// Writes a shrunk scenario to `file` and its trace beside it; the summary line.
+fn write_shrunk(
+    file: &std::path::Path,
+    invariant: &str,
+    shrunk: &crate::shrink::Shrunk,
+) -> Result<String, Exit> {
+    let trace_file = file.with_extension("trace.txt");
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text)
+            .map_err(|e| Exit(2, format!("cannot write {}: {e}", path.display())))
+    };
+    write(file, &shrunk.scenario.to_toml())?;
+    write(&trace_file, &shrunk.trace.render_text())?;
+    Ok(format!(
+        "shrunk {invariant}: {} -> {} steps in {} runs{}: {} (trace: {})\n",
+        shrunk.steps.0,
+        shrunk.steps.1,
+        shrunk.runs,
+        if shrunk.budget_hit {
+            " (budget spent)"
+        } else {
+            ""
+        },
+        file.display(),
+        trace_file.display()
+    ))
+}
+
+fn shrink(
+    scenario: &str,
+    seed: Option<u64>,
+    invariant: Option<&str>,
+    profile: Option<ProfileArg>,
+    stack: StackArg,
+    budget: u64,
+    out: Option<&std::path::Path>,
+) -> Result<i32, Exit> {
+    let base = load(scenario)?;
+    let options = RunOptions {
+        seed,
+        profile: profile.map(Into::into),
+        stack: stack.into(),
+        engine: Engine::Direct,
+    };
+    let apps = crate::sim::script_apps();
+    let invariant = match invariant {
+        Some(name) => {
+            if !crate::check::names::ALL.contains(&name) {
+                return Err(usage(format!(
+                    "--invariant: unknown invariant {name:?} (one of {})",
+                    crate::check::names::ALL.join(", ")
+                )));
+            }
+            name.to_string()
+        }
+        None => {
+            let trace = crate::sim::run_apps(&base, &options, &apps)
+                .map_err(|e| Exit(2, e))?
+                .trace;
+            match trace.violated().into_iter().next() {
+                Some(first) => first,
+                None => {
+                    return Err(Exit(
+                        1,
+                        format!("{} violates no invariant: nothing to shrink", base.name),
+                    ))
+                }
+            }
+        }
+    };
+    let shrunk = crate::shrink::shrink(&base, &invariant, &options, &apps, budget)
+        .map_err(|e| Exit(1, e))?;
+    match out {
+        Some(file) => {
+            let line = write_shrunk(file, &invariant, &shrunk)?;
+            emit(&None, &line)?;
+        }
+        None => {
+            eprintln!(
+                "shrunk {invariant}: {} -> {} steps in {} runs",
+                shrunk.steps.0, shrunk.steps.1, shrunk.runs
+            );
+            emit(&None, &shrunk.scenario.to_toml())?;
+        }
+    }
+    Ok(0)
+}
+
 fn bugs(table: bool) -> Result<i32, Exit> {
     use crate::bugs::{Target, BUGS};
     if table {
@@ -598,6 +735,7 @@ fn explore(
     shard: Option<&str>,
     mode: ModeArg,
     verbose: bool,
+    shrink_dir: Option<&std::path::Path>,
 ) -> Result<i32, Exit> {
     use crate::explore::Shard;
     use std::io::IsTerminal;
@@ -708,6 +846,26 @@ fn explore(
             "  {point:<32} {n:>6}  {:>5.1} %\n",
             100.0 * n as f64 / report.runs.max(1) as f64
         ));
+    }
+    if let Some(dir) = shrink_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Exit(2, format!("--shrink: cannot create {}: {e}", dir.display())))?;
+        for (invariant, (_, failure)) in &report.violated {
+            let run = RunOptions {
+                seed: Some(failure.seed),
+                ..options.clone()
+            };
+            let shrunk = crate::shrink::shrink(
+                &failure.scenario,
+                invariant,
+                &run,
+                &apps,
+                crate::shrink::DEFAULT_BUDGET,
+            )
+            .map_err(|e| Exit(2, e))?;
+            let file = dir.join(format!("{invariant}.toml"));
+            out.push_str(&write_shrunk(&file, invariant, &shrunk)?);
+        }
     }
     if let Some((invariant, (_, failure))) = report.violated.iter().next() {
         out.push_str(&format!(

@@ -96,6 +96,7 @@ pub mod rtc_stack;
 #[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
 pub mod runtime;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod stack;
 pub mod trace;

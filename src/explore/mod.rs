@@ -56,6 +56,8 @@ pub struct Failure {
     pub trace: Trace,
     /// What the run drew (swarm mode).
     pub draw: Option<Draw>,
+    /// The scenario the run played (the base, varied): what `dcsim shrink` starts from.
+    pub scenario: Scenario,
 }
 
 /// What an exploration found.
@@ -275,6 +277,7 @@ pub fn explore_with(
                 seed: run_seed,
                 trace: trace.clone(),
                 draw: draw.clone(),
+                scenario: scenario.clone(),
             };
             let entry = report
                 .violated
