@@ -9,9 +9,11 @@
 //! pinned verdicts are tested (`tests/bugs.rs`), and the README's bug table is rendered
 //! from this same data ([`table`]).
 
+use crate::drive::{self, App, Calls};
 use crate::model::ProfileName;
 use crate::scenario::{builtin, Scenario};
 use crate::sim::{self, RunOptions, StackKind};
+use crate::stack::{Callback, StackEvent};
 use crate::trace::{EventKind, Machine, MsgId, PeerId, SendOutcome, Trace, Via};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -98,6 +100,9 @@ pub struct Bug {
     pub scenario: Option<&'static str>,
     /// How a trace shows the bug (with a scenario).
     pub symptom: Option<Symptom>,
+    /// The application that plays it, when the bug needs one that reacts (the
+    /// scenario's own `send` steps are then left out); `None`: the scenario's script.
+    pub app: Option<fn() -> sim::AppFactory>,
     /// The verdicts measured and pinned, in [`Target::ALL`] order.
     pub pinned: [Verdict; 4],
     /// Why: the reason for each verdict that is not obvious (a fix, what is missing).
@@ -119,7 +124,8 @@ impl Bug {
         };
         let scenario: Scenario =
             builtin::get(name).ok_or_else(|| format!("no bug scenario named {name:?}"))?;
-        let trace = sim::run(&scenario, &target.options())?.trace;
+        let apps = self.app.map_or_else(sim::script_apps, |make| make());
+        let trace = sim::run_apps(&scenario, &target.options(), &apps)?.trace;
         Ok(match symptom(&trace) {
             Some(evidence) => (Verdict::Exposed, evidence),
             None => (Verdict::NotExposed, String::new()),
@@ -134,6 +140,7 @@ pub const BUGS: &[Bug] = &[
         title: "send before open returned Ok and the data vanished",
         scenario: Some("bug-send-before-open-vanishes"),
         symptom: Some(accepted_before_open_and_lost),
+        app: None,
         pinned: [Verdict::NotExposed; 4],
         why: "0.21.1 refuses a send before the DCEP OPEN (\"data channel is not open yet\", \
               `ensure_sendable` checks the stream); a send between the OPEN and its ACK is \
@@ -144,6 +151,7 @@ pub const BUGS: &[Bug] = &[
         title: "first message after DCEP open lost when the path is a relay",
         scenario: None,
         symptom: None,
+        app: None,
         pinned: [Verdict::NotExpressible; 4],
         why: "needs a relayed path (a TURN hop with its own allocation and permission \
               timing); dcsim's network is one direct path with latency and loss.",
@@ -153,6 +161,7 @@ pub const BUGS: &[Bug] = &[
         title: "a slow consumer loses inbound messages on a reliable channel (also #860)",
         scenario: None,
         symptom: None,
+        app: None,
         pinned: [Verdict::NotExpressible; 4],
         why: "needs a receiver that consumes slowly (a bounded inbound queue and a read \
               rate); dcsim's applications take every message at once.",
@@ -162,6 +171,7 @@ pub const BUGS: &[Bug] = &[
         title: "an unordered channel with max_retransmits 0 closes after one lost packet",
         scenario: None,
         symptom: None,
+        app: None,
         pinned: [Verdict::NotExpressible; 4],
         why: "needs partial reliability (`max_retransmits`, `max_packet_life_time` as \
               `[[channel]]` keys) in the model; channels are reliable today (`ordered` \
@@ -172,6 +182,7 @@ pub const BUGS: &[Bug] = &[
         title: "close does not wait for the reset: messages lost on pc.close",
         scenario: Some("bug-pc-close-loses-messages"),
         symptom: Some(accepted_and_lost),
+        app: None,
         pinned: [Verdict::NotExposed; 4],
         why: "messages accepted before pc.close() in the same millisecond are already on \
               the wire and arrive; what pc.close() loses on webrtc-rs is every later send \
@@ -182,6 +193,7 @@ pub const BUGS: &[Bug] = &[
         title: "a browser's close leaves the channel in closing",
         scenario: Some("bug-remote-close-stuck-closing"),
         symptom: Some(left_closing),
+        app: None,
         pinned: [Verdict::NotExposed; 4],
         why: "the stream reset is answered and both sides reach `closed` (0.21.1 and the \
               profiles alike).",
@@ -191,6 +203,7 @@ pub const BUGS: &[Bug] = &[
         title: "open reported before SCTP is established",
         scenario: Some("bug-open-before-sctp"),
         symptom: Some(open_before_sctp),
+        app: None,
         pinned: [Verdict::NotExposed; 4],
         why: "0.21.1 opens a channel only after its association is up.",
     },
@@ -199,6 +212,7 @@ pub const BUGS: &[Bug] = &[
         title: "both peers pick odd stream ids",
         scenario: Some("bug-both-peers-odd-stream-ids"),
         symptom: Some(same_stream_parity),
+        app: None,
         pinned: [Verdict::NotExposed; 4],
         why: "fixed in 0.21.1: `assign_stream_ids` (rtc/src/data_channel/registry.rs) \
               assigns ids by DTLS role at the SCTP connected procedure, even for the \
@@ -209,6 +223,7 @@ pub const BUGS: &[Bug] = &[
         title: "open fires before the ACK; writes right after open are lost",
         scenario: Some("bug-write-right-after-open-lost"),
         symptom: Some(sent_open_and_lost),
+        app: Some(send_on_open),
         pinned: [Verdict::NotExposed; 4],
         why: "a message written right after open goes behind the DCEP OPEN on the same \
               ordered stream and is delivered after the remote opens.",
@@ -218,6 +233,7 @@ pub const BUGS: &[Bug] = &[
         title: "a silent stall under 2.5% loss while ICE reads connected",
         scenario: Some("bug-stall-under-loss"),
         symptom: Some(stalled),
+        app: None,
         pinned: [Verdict::NotExposed; 4],
         why: "SCTP retransmits the lost chunks within a round trip or two; no delivery \
               waits 5 s.",
@@ -227,6 +243,7 @@ pub const BUGS: &[Bug] = &[
         title: "InvalidStateError storm after ICE failed",
         scenario: Some("bug-invalid-state-storm"),
         symptom: Some(storm_after_failed),
+        app: None,
         pinned: [Verdict::Exposed; 4],
         why: "after ICE gives up, webrtc-rs and w3c keep the channel `open` and accept \
               every send into a dead association (lost); aiortc closes everything on \
@@ -234,6 +251,29 @@ pub const BUGS: &[Bug] = &[
               reason instead.",
     },
 ];
+
+/// The application of pion/webrtc#1063: on each peer, the moment a channel reports
+/// `open`, it writes three messages with the bare send (from inside the open handler).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SendOnOpen;
+
+impl App for SendOnOpen {
+    fn on_event(&mut self, event: &StackEvent, calls: &mut Calls<'_>) {
+        if let StackEvent::Callback {
+            channel,
+            callback: Callback::Open,
+        } = event
+        {
+            for _ in 0..3 {
+                let _ = calls.send(channel, 16);
+            }
+        }
+    }
+}
+
+fn send_on_open() -> sim::AppFactory {
+    drive::apps(|_| SendOnOpen)
+}
 
 /// The table of the README: one row per bug, the pinned verdicts.
 pub fn table() -> String {

@@ -210,3 +210,38 @@ fn every_symptom_fires_on_a_trace_that_has_it() {
     let with_scenario = BUGS.iter().filter(|b| b.symptom.is_some()).count();
     assert_eq!(cases.len(), with_scenario, "a case for every symptom");
 }
+
+/// pion/webrtc#1063 is played by an application that writes from inside its open
+/// handler: every peer's three writes go out while the channel reads `open`, and (on
+/// every target) all arrive.
+#[test]
+fn the_open_handler_app_writes_at_open_and_every_write_arrives() {
+    use dcsim::sim::{self, RunOptions};
+    let scenario = builtin::get("bug-write-right-after-open-lost").expect("bug scenario");
+    let apps = dcsim::drive::apps(|_| dcsim::bugs::SendOnOpen);
+    let trace = sim::run_apps(&scenario, &RunOptions::default(), &apps)
+        .expect("runs")
+        .trace;
+    let sends: Vec<(Option<PeerId>, String)> = trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Send {
+                via: Via::Raw,
+                state,
+                ..
+            } => Some((e.peer, state.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 6, "{}", trace.render_text());
+    assert!(sends.iter().all(|(_, s)| s == "open"));
+    assert!(sends.iter().any(|(p, _)| *p == Some(PeerId::A)));
+    assert!(sends.iter().any(|(p, _)| *p == Some(PeerId::B)));
+    let delivered = trace
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Deliver { .. }))
+        .count();
+    assert_eq!(delivered, 6);
+}
