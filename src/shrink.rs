@@ -8,7 +8,8 @@
 //! violation of the same invariant whose detail reads the same but for its numbers
 //! (`a: send called on chat #12 while closed` and `#0 while closed` are the same
 //! failure; `while connecting` is another). Passes repeat until none changes anything
-//! or the run budget is spent.
+//! or the run budget is spent. Every candidate is written as a scenario file and read
+//! back before it runs, so whatever is kept is a file `dcsim run` replays as it ran.
 
 use crate::scenario::{Action, NetworkSpec, Scenario};
 use crate::sim::{self, AppFactory, RunOptions};
@@ -77,13 +78,17 @@ struct Shrinker<'a> {
 }
 
 impl Shrinker<'_> {
-    /// The candidate still violates the invariant (and the budget allows a run).
+    /// The candidate, as its file reads back, still fails the same way (and the budget
+    /// allows a run).
     fn fails(&mut self, s: &Scenario) -> bool {
         if self.runs >= self.budget {
             return false;
         }
+        let Ok(s) = round_trip(s) else {
+            return false;
+        };
         self.runs += 1;
-        sim::run_apps(s, &self.options, self.apps)
+        sim::run_apps(&s, &self.options, self.apps)
             .map(|r| failures(&r.trace, self.invariant).contains(&self.failure))
             .unwrap_or(false)
     }
@@ -230,6 +235,11 @@ impl Shrinker<'_> {
     }
 }
 
+/// `s` written as a file and read back: what `dcsim run <file>` will play.
+fn round_trip(s: &Scenario) -> Result<Scenario, String> {
+    Scenario::parse(&s.name, &s.to_toml()).map_err(|e| e.to_string())
+}
+
 fn set_count(s: &mut Scenario, i: usize, n: u32) {
     if let Some(Action::Send { count, .. }) = s.steps.get_mut(i).map(|st| &mut st.action) {
         *count = n;
@@ -299,6 +309,7 @@ pub fn shrink(
             break;
         }
     }
+    let s = round_trip(&s)?;
     let trace = sim::run_apps(&s, &options, apps)?.trace;
     Ok(Shrunk {
         steps: (scenario.steps.len(), s.steps.len()),

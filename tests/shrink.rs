@@ -94,6 +94,8 @@ fn a_planted_bug_found_by_swarm_shrinks_to_a_file_that_fails_under_dcsim_run() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("violation {invariant}: ")), "{text}");
     assert!(text.contains(&got[0]), "{text}");
+    // Byte for byte the run the shrink ended on.
+    assert_eq!(text, shrunk.trace.render_text());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
