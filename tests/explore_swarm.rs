@@ -4,7 +4,7 @@
 use dcsim::explore::coverage::POINTS;
 use dcsim::explore::swarm::swarm;
 use dcsim::explore::{explore_with, Mode, Shard};
-use dcsim::model::IceTiming;
+use dcsim::model::PeerConfig;
 use dcsim::scenario::builtin;
 use dcsim::sim::{script_apps, RunOptions};
 
@@ -13,8 +13,8 @@ fn a_draw_is_a_valid_scenario_and_the_same_for_the_same_seed() {
     let base = builtin::get("checking-disconnected-failed").expect("built-in");
     let mut kinds = std::collections::BTreeSet::new();
     for seed in 0..200 {
-        let (s, draw) = swarm(&base, seed, IceTiming::WEBRTC_RS);
-        let (again, draw_again) = swarm(&base, seed, IceTiming::WEBRTC_RS);
+        let (s, draw) = swarm(&base, seed, &PeerConfig::default());
+        let (again, draw_again) = swarm(&base, seed, &PeerConfig::default());
         assert_eq!(draw, draw_again);
         assert_eq!(s.to_toml(), again.to_toml());
         assert!(
@@ -58,8 +58,8 @@ fn a_draw_is_a_valid_scenario_and_the_same_for_the_same_seed() {
     ] {
         assert!(kinds.contains(kind), "{kind} never drawn");
     }
-    let (_, a) = swarm(&base, 1, IceTiming::WEBRTC_RS);
-    let (_, b) = swarm(&base, 2, IceTiming::WEBRTC_RS);
+    let (_, a) = swarm(&base, 1, &PeerConfig::default());
+    let (_, b) = swarm(&base, 2, &PeerConfig::default());
     assert_ne!(a, b);
 }
 

@@ -237,14 +237,14 @@ pub fn explore_with(
     mut on_run: impl FnMut(RunInfo<'_>),
 ) -> Result<ExploreReport, String> {
     let profile = Profile::of(options.profile.or(base.profile).unwrap_or_default());
-    let ice = sim::peer_config(base, profile).ice;
+    let config = sim::peer_config(base, profile);
     let mut report = ExploreReport::default();
     for i in (0..runs).filter(|i| shard.has(*i)) {
         report.runs += 1;
         let run_seed = seed.wrapping_add(i);
         let (scenario, draw) = match mode {
             Mode::Swarm => {
-                let (s, d) = swarm::swarm(base, run_seed, ice);
+                let (s, d) = swarm::swarm(base, run_seed, &config);
                 (s, Some(d))
             }
             Mode::Perturb => (perturb(base, run_seed), None),

@@ -3,7 +3,7 @@
 //! scenario's own steps. Swarm testing (a random subset of features per run) reaches
 //! combinations a fixed mix of faults keeps diluting.
 
-use crate::model::IceTiming;
+use crate::model::{IceTiming, PeerConfig};
 use crate::scenario::{Action, Scenario, Step};
 use crate::vocab::{Millis, PeerId};
 use rand::rngs::SmallRng;
@@ -72,6 +72,8 @@ struct Edges {
     connect: Millis,
     latency: Millis,
     ice: IceTiming,
+    /// The DCEP handshake deadline (0: none).
+    dcep_deadline: Millis,
     end: Millis,
 }
 
@@ -90,15 +92,16 @@ impl Edges {
         self.connect + 20 * self.latency.max(1) + rng.gen_range(0..=2_000)
     }
 
-    /// A time around an ICE timeout after a path loss at `lost`: just before or after
-    /// `disconnected` or `failed` (the agent ticks every 200 ms).
+    /// A time around a timeout after a path loss at `lost`: just before or after ICE's
+    /// `disconnected` or `failed` (the agent ticks every 200 ms), or the DCEP handshake
+    /// deadline of a channel whose OPEN the loss kept back.
     fn around_timeout(&self, rng: &mut SmallRng, lost: Millis) -> Millis {
         let disconnected = self.ice.disconnected_timeout_ms;
         let failed = disconnected + self.ice.failed_timeout_ms;
-        let target = if rng.gen_bool(0.5) || self.ice.failed_timeout_ms == 0 {
-            disconnected
-        } else {
-            failed
+        let target = match rng.gen_range(0..3) {
+            0 if self.dcep_deadline != 0 => self.dcep_deadline,
+            1 if self.ice.failed_timeout_ms != 0 => failed,
+            _ => disconnected,
         };
         let offset = rng.gen_range(0..=800);
         (lost + target + offset).saturating_sub(400)
@@ -116,8 +119,9 @@ impl Edges {
 }
 
 /// The scenario of run `seed`: the base's steps, with the drawn network and faults.
-/// `ice` is the run's ICE timing (the profile's, with the scenario's `[ice]` keys).
-pub fn swarm(base: &Scenario, seed: u64, ice: IceTiming) -> (Scenario, Draw) {
+/// `config` is the run's peer config (the profile's, with the scenario's `[ice]` keys):
+/// its ICE timing and DCEP deadline are the edges fault times aim at.
+pub fn swarm(base: &Scenario, seed: u64, config: &PeerConfig) -> (Scenario, Draw) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut s = base.clone();
     let mut draw = Draw {
@@ -137,7 +141,8 @@ pub fn swarm(base: &Scenario, seed: u64, ice: IceTiming) -> (Scenario, Draw) {
     let edges = Edges {
         connect,
         latency: draw.latency_ms,
-        ice,
+        ice: config.ice,
+        dcep_deadline: config.dcep_handshake_timeout_ms,
         end: base.duration_ms,
     };
     let mut extra: Vec<Step> = Vec::new();
