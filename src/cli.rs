@@ -636,36 +636,20 @@ fn shrink(
         engine: Engine::Direct,
     };
     let apps = crate::sim::script_apps();
-    let invariant = match invariant {
-        Some(name) => {
-            if !crate::check::names::ALL.contains(&name) {
-                return Err(usage(format!(
-                    "--invariant: unknown invariant {name:?} (one of {})",
-                    crate::check::names::ALL.join(", ")
-                )));
-            }
-            name.to_string()
+    if let Some(name) = invariant {
+        if !crate::check::names::ALL.contains(&name) {
+            return Err(usage(format!(
+                "--invariant: unknown invariant {name:?} (one of {})",
+                crate::check::names::ALL.join(", ")
+            )));
         }
-        None => {
-            let trace = crate::sim::run_apps(&base, &options, &apps)
-                .map_err(|e| Exit(2, e))?
-                .trace;
-            match trace.violated().into_iter().next() {
-                Some(first) => first,
-                None => {
-                    return Err(Exit(
-                        1,
-                        format!("{} violates no invariant: nothing to shrink", base.name),
-                    ))
-                }
-            }
-        }
-    };
-    let shrunk = crate::shrink::shrink(&base, &invariant, &options, &apps, budget)
-        .map_err(|e| Exit(1, e))?;
+    }
+    let shrunk =
+        crate::shrink::shrink(&base, invariant, &options, &apps, budget).map_err(|e| Exit(1, e))?;
+    let invariant = shrunk.invariant.as_str();
     match out {
         Some(file) => {
-            let line = write_shrunk(file, &invariant, &shrunk)?;
+            let line = write_shrunk(file, invariant, &shrunk)?;
             emit(&None, &line)?;
         }
         None => {
@@ -857,7 +841,7 @@ fn explore(
             };
             let shrunk = crate::shrink::shrink(
                 &failure.scenario,
-                invariant,
+                Some(invariant),
                 &run,
                 &apps,
                 crate::shrink::DEFAULT_BUDGET,

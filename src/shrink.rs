@@ -25,6 +25,8 @@ pub struct Shrunk {
     pub trace: Trace,
     /// Steps before and after.
     pub steps: (usize, usize),
+    /// The invariant it still violates.
+    pub invariant: String,
     /// Simulator runs made.
     pub runs: u64,
     /// The budget ran out before a pass changed nothing.
@@ -93,6 +95,31 @@ impl Shrinker<'_> {
             .unwrap_or(false)
     }
 
+    /// The smallest value in `lo..=hi` for which `set` (applied to a copy of `s`) still
+    /// fails, by binary search (`hi` itself is known to fail); `s` gets it. True if it
+    /// moved below `hi`.
+    fn smallest(
+        &mut self,
+        s: &mut Scenario,
+        lo: u64,
+        hi: u64,
+        set: impl Fn(&mut Scenario, u64),
+    ) -> bool {
+        let (mut lo, mut fail) = (lo, hi);
+        while lo < fail {
+            let mid = lo + (fail - lo) / 2;
+            let mut candidate = s.clone();
+            set(&mut candidate, mid);
+            if self.fails(&candidate) {
+                fail = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        set(s, fail);
+        fail < hi
+    }
+
     /// Removes chunks of steps, halving the chunk down to single steps.
     fn drop_steps(&mut self, s: &mut Scenario) -> bool {
         let mut changed = false;
@@ -146,21 +173,13 @@ impl Shrinker<'_> {
             let Action::Send { count, .. } = s.steps[i].action else {
                 continue;
             };
-            let (mut lo, mut hi) = (1, count);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                let mut candidate = s.clone();
-                set_count(&mut candidate, i, mid);
-                if self.fails(&candidate) {
-                    hi = mid;
-                } else {
-                    lo = mid + 1;
+            changed |= self.smallest(s, 1, u64::from(count), |c, n| {
+                if let Some(Action::Send { count, .. }) =
+                    c.steps.get_mut(i).map(|st| &mut st.action)
+                {
+                    *count = u32::try_from(n).unwrap_or(u32::MAX);
                 }
-            }
-            if hi < count {
-                set_count(s, i, hi);
-                changed = true;
-            }
+            });
             if let Action::Send { interval_ms, .. } = s.steps[i].action {
                 if interval_ms != 0 {
                     let mut candidate = s.clone();
@@ -184,21 +203,7 @@ impl Shrinker<'_> {
         for i in 0..s.steps.len() {
             let floor = if i == 0 { 0 } else { s.steps[i - 1].at_ms };
             let at = s.steps[i].at_ms;
-            let (mut lo, mut hi) = (floor, at);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                let mut candidate = s.clone();
-                candidate.steps[i].at_ms = mid;
-                if self.fails(&candidate) {
-                    hi = mid;
-                } else {
-                    lo = mid + 1;
-                }
-            }
-            if hi < at {
-                s.steps[i].at_ms = hi;
-                changed = true;
-            }
+            changed |= self.smallest(s, floor, at, |c, t| c.steps[i].at_ms = t);
         }
         changed
     }
@@ -216,21 +221,8 @@ impl Shrinker<'_> {
             }
         }
         let floor = s.steps.last().map_or(0, |st| st.at_ms);
-        let (mut lo, mut hi) = (floor, s.duration_ms);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let mut candidate = s.clone();
-            candidate.duration_ms = mid;
-            if self.fails(&candidate) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        if hi < s.duration_ms {
-            s.duration_ms = hi;
-            changed = true;
-        }
+        let duration = s.duration_ms;
+        changed |= self.smallest(s, floor, duration, |c, t| c.duration_ms = t);
         changed
     }
 }
@@ -240,18 +232,13 @@ fn round_trip(s: &Scenario) -> Result<Scenario, String> {
     Scenario::parse(&s.name, &s.to_toml()).map_err(|e| e.to_string())
 }
 
-fn set_count(s: &mut Scenario, i: usize, n: u32) {
-    if let Some(Action::Send { count, .. }) = s.steps.get_mut(i).map(|st| &mut st.action) {
-        *count = n;
-    }
-}
-
-/// Shrinks `scenario`, which violates `invariant` when run with `options` (its seed
-/// included) and the applications `apps` builds, within `budget` simulator runs. Errors
-/// when the scenario does not violate `invariant` to begin with.
+/// Shrinks `scenario`, which violates `invariant` (`None`: the first invariant the run
+/// violates) when run with `options` (its seed included) and the applications `apps`
+/// builds, within `budget` simulator runs. Errors when the scenario does not violate it
+/// to begin with.
 pub fn shrink(
     scenario: &Scenario,
-    invariant: &str,
+    invariant: Option<&str>,
     options: &RunOptions,
     apps: &AppFactory,
     budget: u64,
@@ -262,8 +249,13 @@ pub fn shrink(
         ..options.clone()
     };
     let first = sim::run_apps(scenario, &options, apps)?;
-    if !first.trace.violated().iter().any(|v| v == invariant) {
-        let violated = first.trace.violated();
+    let violated = first.trace.violated();
+    let chosen = match invariant {
+        Some(name) => violated.iter().find(|v| *v == name),
+        None => violated.first(),
+    };
+    let Some(invariant) = chosen.map(String::as_str) else {
+        let wanted = invariant.unwrap_or("any invariant");
         return Err(if violated.is_empty() {
             format!(
                 "{} (seed {seed}) violates no invariant: nothing to shrink",
@@ -271,12 +263,12 @@ pub fn shrink(
             )
         } else {
             format!(
-                "{} (seed {seed}) does not violate {invariant} (it violates {})",
+                "{} (seed {seed}) does not violate {wanted} (it violates {})",
                 scenario.name,
                 violated.join(", ")
             )
         });
-    }
+    };
     let failure = failures(&first.trace, invariant)
         .into_iter()
         .next()
@@ -312,6 +304,7 @@ pub fn shrink(
     let s = round_trip(&s)?;
     let trace = sim::run_apps(&s, &options, apps)?.trace;
     Ok(Shrunk {
+        invariant: invariant.to_string(),
         steps: (scenario.steps.len(), s.steps.len()),
         scenario: s,
         trace,

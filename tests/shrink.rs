@@ -64,8 +64,14 @@ fn a_planted_bug_found_by_swarm_shrinks_to_a_file_that_fails_under_dcsim_run() {
         seed: Some(failure.seed),
         ..options.clone()
     };
-    let shrunk =
-        shrink(&failure.scenario, invariant, &run, &apps, DEFAULT_BUDGET).expect("shrinks");
+    let shrunk = shrink(
+        &failure.scenario,
+        Some(invariant),
+        &run,
+        &apps,
+        DEFAULT_BUDGET,
+    )
+    .expect("shrinks");
     assert!(shrunk.steps.1 <= 5, "{} steps left", shrunk.steps.1);
     assert!(shrunk.steps.1 <= shrunk.steps.0);
     assert!(!shrunk.budget_hit);
@@ -153,16 +159,28 @@ fn the_naive_avatar_app_shrinks_with_the_library() {
         seed: Some(failure.seed),
         ..options.clone()
     };
-    let shrunk =
-        shrink(&failure.scenario, invariant, &run, &naive, DEFAULT_BUDGET).expect("shrinks");
+    let shrunk = shrink(
+        &failure.scenario,
+        Some(invariant),
+        &run,
+        &naive,
+        DEFAULT_BUDGET,
+    )
+    .expect("shrinks");
     assert!(shrunk.steps.1 <= shrunk.steps.0);
     let again = sim::run_apps(&shrunk.scenario, &run, &naive)
         .expect("runs")
         .trace;
     assert!(again.violated().contains(invariant));
     // Deterministic: the same shrink gives the same file.
-    let twice =
-        shrink(&failure.scenario, invariant, &run, &naive, DEFAULT_BUDGET).expect("shrinks");
+    let twice = shrink(
+        &failure.scenario,
+        Some(invariant),
+        &run,
+        &naive,
+        DEFAULT_BUDGET,
+    )
+    .expect("shrinks");
     assert_eq!(twice.scenario.to_toml(), shrunk.scenario.to_toml());
     let fixed = dcsim::drive::apps(make(Sending::Fixed));
     let passed = sim::run_apps(&shrunk.scenario, &run, &fixed)
@@ -179,7 +197,7 @@ fn the_naive_avatar_app_shrinks_with_the_library() {
 fn a_scenario_that_does_not_fail_is_not_shrunk() {
     let err = shrink(
         &planted(),
-        "no-send-on-non-open",
+        Some("no-send-on-non-open"),
         &RunOptions::default(),
         &sim::script_apps(),
         100,
