@@ -7,15 +7,19 @@ use super::profile::Profile;
 use crate::vocab::Machine;
 use std::sync::OnceLock;
 
+/// A [`Profile`] switch: its name, and how to read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Switch(pub &'static str, pub fn(&Profile) -> bool);
+
 /// Which profiles take an edge.
 #[derive(Clone, Copy, Debug)]
 pub enum Taken {
     /// Every profile.
     Always,
-    /// Profiles with this switch on (its name, and how to read it).
-    When(&'static str, fn(&Profile) -> bool),
+    /// Profiles with this switch on.
+    When(Switch),
     /// Profiles with this switch off.
-    Unless(&'static str, fn(&Profile) -> bool),
+    Unless(Switch),
 }
 
 impl Taken {
@@ -23,8 +27,8 @@ impl Taken {
     pub fn by(&self, profile: &Profile) -> bool {
         match self {
             Taken::Always => true,
-            Taken::When(_, on) => on(profile),
-            Taken::Unless(_, on) => !on(profile),
+            Taken::When(Switch(_, on)) => on(profile),
+            Taken::Unless(Switch(_, on)) => !on(profile),
         }
     }
 
@@ -32,8 +36,8 @@ impl Taken {
     pub fn describe(&self) -> String {
         match self {
             Taken::Always => "every profile".into(),
-            Taken::When(name, _) => format!("with `{name}`"),
-            Taken::Unless(name, _) => format!("without `{name}`"),
+            Taken::When(Switch(name, _)) => format!("with `{name}`"),
+            Taken::Unless(Switch(name, _)) => format!("without `{name}`"),
         }
     }
 }
@@ -41,8 +45,8 @@ impl Taken {
 /// One legal state change of a machine.
 #[derive(Clone, Copy, Debug)]
 pub struct Edge {
-    /// The machine, as traces name it (`ice_connection`, `data_channel`, ...).
-    pub machine: &'static str,
+    /// The machine.
+    pub machine: Machine,
     /// The state it leaves; `None`: any state but the target.
     pub from: Option<&'static str>,
     /// The state it enters.
@@ -51,7 +55,7 @@ pub struct Edge {
     pub taken: Taken,
 }
 
-const fn edge(machine: &'static str, from: &'static str, to: &'static str) -> Edge {
+const fn edge(machine: Machine, from: &'static str, to: &'static str) -> Edge {
     Edge {
         machine,
         from: Some(from),
@@ -60,23 +64,17 @@ const fn edge(machine: &'static str, from: &'static str, to: &'static str) -> Ed
     }
 }
 
-const fn when(
-    machine: &'static str,
-    from: &'static str,
-    to: &'static str,
-    name: &'static str,
-    on: fn(&Profile) -> bool,
-) -> Edge {
+const fn when(machine: Machine, from: &'static str, to: &'static str, switch: Switch) -> Edge {
     Edge {
         machine,
         from: Some(from),
         to,
-        taken: Taken::When(name, on),
+        taken: Taken::When(switch),
     }
 }
 
 /// Every state may go to `closed` (the peer connection closes under it).
-const fn to_closed(machine: &'static str) -> Edge {
+const fn to_closed(machine: Machine) -> Edge {
     Edge {
         machine,
         from: None,
@@ -85,156 +83,140 @@ const fn to_closed(machine: &'static str) -> Edge {
     }
 }
 
-fn observable_closing(p: &Profile) -> bool {
-    p.observable_closing
-}
-
-fn ice_reports_completed(p: &Profile) -> bool {
-    p.ice_reports_completed
-}
-
-fn sctp_closed_during_handshake(p: &Profile) -> bool {
+const OBSERVABLE_CLOSING: Switch = Switch("observable_closing", |p| p.observable_closing);
+const ICE_REPORTS_COMPLETED: Switch = Switch("ice_reports_completed", |p| p.ice_reports_completed);
+const SCTP_CLOSED_DURING_HANDSHAKE: Switch = Switch("sctp_closed_during_handshake", |p| {
     p.sctp_closed_during_handshake
-}
-
-fn ice_gathering_reports_gathering(p: &Profile) -> bool {
+});
+const ICE_GATHERING_REPORTS_GATHERING: Switch = Switch("ice_gathering_reports_gathering", |p| {
     p.ice_gathering_reports_gathering
-}
+});
 
 /// The table: the W3C paths of each machine, and the edges only some profiles take.
 pub const EDGES: &[Edge] = &[
     // data channel
-    edge("data_channel", "connecting", "open"),
-    edge("data_channel", "connecting", "closed"),
-    edge("data_channel", "open", "closed"),
+    edge(Machine::DataChannel, "connecting", "open"),
+    edge(Machine::DataChannel, "connecting", "closed"),
+    edge(Machine::DataChannel, "open", "closed"),
     when(
-        "data_channel",
+        Machine::DataChannel,
         "connecting",
         "closing",
-        "observable_closing",
-        observable_closing,
+        OBSERVABLE_CLOSING,
     ),
+    when(Machine::DataChannel, "open", "closing", OBSERVABLE_CLOSING),
     when(
-        "data_channel",
-        "open",
-        "closing",
-        "observable_closing",
-        observable_closing,
-    ),
-    when(
-        "data_channel",
+        Machine::DataChannel,
         "closing",
         "closed",
-        "observable_closing",
-        observable_closing,
+        OBSERVABLE_CLOSING,
     ),
     // ICE connection
-    to_closed("ice_connection"),
-    edge("ice_connection", "new", "checking"),
-    edge("ice_connection", "checking", "connected"),
-    edge("ice_connection", "checking", "failed"),
-    edge("ice_connection", "connected", "disconnected"),
-    edge("ice_connection", "connected", "failed"),
-    edge("ice_connection", "disconnected", "connected"),
-    edge("ice_connection", "disconnected", "failed"),
-    edge("ice_connection", "connected", "checking"), // ICE restart
-    edge("ice_connection", "disconnected", "checking"),
-    edge("ice_connection", "failed", "checking"),
+    to_closed(Machine::IceConnection),
+    edge(Machine::IceConnection, "new", "checking"),
+    edge(Machine::IceConnection, "checking", "connected"),
+    edge(Machine::IceConnection, "checking", "failed"),
+    edge(Machine::IceConnection, "connected", "disconnected"),
+    edge(Machine::IceConnection, "connected", "failed"),
+    edge(Machine::IceConnection, "disconnected", "connected"),
+    edge(Machine::IceConnection, "disconnected", "failed"),
+    edge(Machine::IceConnection, "connected", "checking"), // ICE restart
+    edge(Machine::IceConnection, "disconnected", "checking"),
+    edge(Machine::IceConnection, "failed", "checking"),
     // `completed` where the stack reports it (aiortc, which never reports `connected`:
     // consent then fails from `completed`).
     when(
-        "ice_connection",
+        Machine::IceConnection,
         "checking",
         "completed",
-        "ice_reports_completed",
-        ice_reports_completed,
+        ICE_REPORTS_COMPLETED,
     ),
     when(
-        "ice_connection",
+        Machine::IceConnection,
         "connected",
         "completed",
-        "ice_reports_completed",
-        ice_reports_completed,
+        ICE_REPORTS_COMPLETED,
     ),
     when(
-        "ice_connection",
+        Machine::IceConnection,
         "completed",
         "disconnected",
-        "ice_reports_completed",
-        ice_reports_completed,
+        ICE_REPORTS_COMPLETED,
     ),
     when(
-        "ice_connection",
+        Machine::IceConnection,
         "completed",
         "failed",
-        "ice_reports_completed",
-        ice_reports_completed,
+        ICE_REPORTS_COMPLETED,
     ),
     when(
-        "ice_connection",
+        Machine::IceConnection,
         "completed",
         "checking",
-        "ice_reports_completed",
-        ice_reports_completed,
+        ICE_REPORTS_COMPLETED,
     ),
     // peer connection
-    to_closed("peer_connection"),
-    edge("peer_connection", "new", "connecting"),
-    edge("peer_connection", "connecting", "connected"),
-    edge("peer_connection", "connecting", "disconnected"),
-    edge("peer_connection", "connecting", "failed"),
-    edge("peer_connection", "connected", "disconnected"),
-    edge("peer_connection", "connected", "failed"),
-    edge("peer_connection", "disconnected", "connected"),
-    edge("peer_connection", "disconnected", "failed"),
-    edge("peer_connection", "connected", "connecting"), // ICE restart
-    edge("peer_connection", "disconnected", "connecting"),
-    edge("peer_connection", "failed", "connecting"),
+    to_closed(Machine::PeerConnection),
+    edge(Machine::PeerConnection, "new", "connecting"),
+    edge(Machine::PeerConnection, "connecting", "connected"),
+    edge(Machine::PeerConnection, "connecting", "disconnected"),
+    edge(Machine::PeerConnection, "connecting", "failed"),
+    edge(Machine::PeerConnection, "connected", "disconnected"),
+    edge(Machine::PeerConnection, "connected", "failed"),
+    edge(Machine::PeerConnection, "disconnected", "connected"),
+    edge(Machine::PeerConnection, "disconnected", "failed"),
+    edge(Machine::PeerConnection, "connected", "connecting"), // ICE restart
+    edge(Machine::PeerConnection, "disconnected", "connecting"),
+    edge(Machine::PeerConnection, "failed", "connecting"),
     // signaling
-    to_closed("signaling"),
-    edge("signaling", "stable", "have-local-offer"),
-    edge("signaling", "stable", "have-remote-offer"),
-    edge("signaling", "have-local-offer", "stable"),
-    edge("signaling", "have-remote-offer", "stable"),
-    edge("signaling", "have-local-offer", "have-remote-pranswer"),
-    edge("signaling", "have-remote-offer", "have-local-pranswer"),
-    edge("signaling", "have-remote-pranswer", "stable"),
-    edge("signaling", "have-local-pranswer", "stable"),
+    to_closed(Machine::Signaling),
+    edge(Machine::Signaling, "stable", "have-local-offer"),
+    edge(Machine::Signaling, "stable", "have-remote-offer"),
+    edge(Machine::Signaling, "have-local-offer", "stable"),
+    edge(Machine::Signaling, "have-remote-offer", "stable"),
+    edge(
+        Machine::Signaling,
+        "have-local-offer",
+        "have-remote-pranswer",
+    ),
+    edge(
+        Machine::Signaling,
+        "have-remote-offer",
+        "have-local-pranswer",
+    ),
+    edge(Machine::Signaling, "have-remote-pranswer", "stable"),
+    edge(Machine::Signaling, "have-local-pranswer", "stable"),
     // ICE gathering
-    edge("ice_gathering", "new", "gathering"),
-    edge("ice_gathering", "gathering", "complete"),
-    edge("ice_gathering", "complete", "gathering"),
+    edge(Machine::IceGathering, "new", "gathering"),
+    edge(Machine::IceGathering, "gathering", "complete"),
+    edge(Machine::IceGathering, "complete", "gathering"),
     Edge {
-        machine: "ice_gathering",
+        machine: Machine::IceGathering,
         from: Some("new"),
         to: "complete",
         // A stack that fires no event for `gathering` (webrtc-rs).
-        taken: Taken::Unless(
-            "ice_gathering_reports_gathering",
-            ice_gathering_reports_gathering,
-        ),
+        taken: Taken::Unless(ICE_GATHERING_REPORTS_GATHERING),
     },
     // DTLS transport
-    edge("dtls", "new", "connecting"),
-    edge("dtls", "connecting", "connected"),
-    edge("dtls", "connecting", "failed"),
-    edge("dtls", "connected", "failed"),
-    edge("dtls", "new", "closed"),
-    edge("dtls", "connecting", "closed"),
-    edge("dtls", "connected", "closed"),
+    edge(Machine::Dtls, "new", "connecting"),
+    edge(Machine::Dtls, "connecting", "connected"),
+    edge(Machine::Dtls, "connecting", "failed"),
+    edge(Machine::Dtls, "connected", "failed"),
+    edge(Machine::Dtls, "new", "closed"),
+    edge(Machine::Dtls, "connecting", "closed"),
+    edge(Machine::Dtls, "connected", "closed"),
     // SCTP transport
-    edge("sctp", "connecting", "connected"),
-    edge("sctp", "connecting", "closed"),
-    edge("sctp", "connected", "closed"),
+    edge(Machine::Sctp, "connecting", "connected"),
+    edge(Machine::Sctp, "connecting", "closed"),
+    edge(Machine::Sctp, "connected", "closed"),
     // The DTLS server's association reads `closed` between the INIT and the COOKIE ECHO
     // (webrtc-rs): this `closed -> connected` is that handshake, not a transport coming
     // back from the dead.
     when(
-        "sctp",
+        Machine::Sctp,
         "closed",
         "connected",
-        "sctp_closed_during_handshake",
-        sctp_closed_during_handshake,
+        SCTP_CLOSED_DURING_HANDSHAKE,
     ),
 ];
 
@@ -263,7 +245,7 @@ impl Legality {
 
     /// `machine` (as traces name it) may go from `from` to `to`.
     pub fn allows(&self, machine: &str, from: &str, to: &str) -> bool {
-        MACHINES
+        Machine::ALL
             .iter()
             .find(|m| m.as_str() == machine)
             .is_some_and(|m| self.allows_in(*m, from, to))
@@ -276,32 +258,18 @@ impl Legality {
         from != to
             && (start..end).any(|i| {
                 let e = &EDGES[i];
-                self.0 & (1 << i) != 0
-                    && e.machine == machine.as_str()
-                    && e.to == to
-                    && e.from.is_none_or(|f| f == from)
+                self.0 & (1 << i) != 0 && e.to == to && e.from.is_none_or(|f| f == from)
             })
     }
 }
 
-/// Every machine, in [`Machine`]'s order.
-const MACHINES: [Machine; 7] = [
-    Machine::Signaling,
-    Machine::IceGathering,
-    Machine::IceConnection,
-    Machine::PeerConnection,
-    Machine::Dtls,
-    Machine::Sctp,
-    Machine::DataChannel,
-];
-
-/// Per machine (by its index in [`MACHINES`]): the first and one past the last index of
+/// Per machine (by its index in [`Machine::ALL`]): the first and one past the last index of
 /// its edges in [`EDGES`], which lists each machine's edges together (a test checks).
 fn spans() -> &'static [(usize, usize); 7] {
     static SPANS: OnceLock<[(usize, usize); 7]> = OnceLock::new();
     SPANS.get_or_init(|| {
-        MACHINES.map(|m| {
-            let of = |e: &&Edge| e.machine == m.as_str();
+        Machine::ALL.map(|m| {
+            let of = |e: &&Edge| e.machine == m;
             let start = EDGES.iter().position(|e| of(&e)).unwrap_or(0);
             let end = EDGES.iter().rposition(|e| of(&e)).map_or(start, |i| i + 1);
             (start, end)
@@ -315,7 +283,7 @@ pub fn table() -> String {
     for e in EDGES {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
-            e.machine,
+            e.machine.as_str(),
             e.from.map_or("any".to_string(), |f| format!("`{f}`")),
             format_args!("`{}`", e.to),
             e.taken.describe()
@@ -330,11 +298,11 @@ mod tests {
 
     #[test]
     fn each_machines_edges_are_listed_together_and_every_machine_has_some() {
-        for (i, m) in MACHINES.iter().enumerate() {
+        for (i, m) in Machine::ALL.iter().enumerate() {
             assert_eq!(*m as usize, i);
             let (start, end) = spans()[i];
-            let inside = EDGES[start..end].iter().all(|e| e.machine == m.as_str());
-            let count = EDGES.iter().filter(|e| e.machine == m.as_str()).count();
+            let inside = EDGES[start..end].iter().all(|e| e.machine == *m);
+            let count = EDGES.iter().filter(|e| e.machine == *m).count();
             assert!(
                 inside && count == end - start && count > 0,
                 "{}",
@@ -366,14 +334,10 @@ mod tests {
     fn closed_is_left_only_by_the_handshake_edge_and_no_state_goes_to_itself() {
         for p in [Profile::WEBRTC_RS, Profile::W3C, Profile::AIORTC] {
             for e in EDGES {
-                assert!(
-                    !is_legal(&p, e.machine, e.to, e.to),
-                    "{} {}",
-                    e.machine,
-                    e.to
-                );
+                let machine = e.machine.as_str();
+                assert!(!is_legal(&p, machine, e.to, e.to), "{machine} {}", e.to);
                 if e.from == Some("closed") {
-                    assert_eq!((e.machine, e.to), ("sctp", "connected"));
+                    assert_eq!((machine, e.to), ("sctp", "connected"));
                 }
             }
             assert!(is_legal(&p, "peer_connection", "connected", "closed"));

@@ -76,6 +76,17 @@ pub enum Machine {
 }
 
 impl Machine {
+    /// Every machine, in declaration order (`Machine::ALL[m as usize] == m`).
+    pub const ALL: [Machine; 7] = [
+        Machine::Signaling,
+        Machine::IceGathering,
+        Machine::IceConnection,
+        Machine::PeerConnection,
+        Machine::Dtls,
+        Machine::Sctp,
+        Machine::DataChannel,
+    ];
+
     /// The JSON name.
     pub fn as_str(self) -> &'static str {
         match self {
