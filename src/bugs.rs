@@ -474,14 +474,7 @@ fn storm_after_failed(trace: &Trace) -> Option<String> {
         } if to == "failed" || to == "closed" => Some((e.t_ms, to.clone())),
         _ => None,
     })?;
-    let delivered: BTreeSet<MsgId> = trace
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Deliver { msg, .. } => Some(*msg),
-            _ => None,
-        })
-        .collect();
+    let delivered = Messages::of(trace).delivered;
     let (mut errors, mut lost) = (0usize, 0usize);
     for e in trace.events.iter().filter(|e| e.t_ms >= failed_at) {
         if let EventKind::Send {
@@ -493,7 +486,7 @@ fn storm_after_failed(trace: &Trace) -> Option<String> {
         {
             match outcome {
                 SendOutcome::Error => errors += 1,
-                SendOutcome::Sent if !delivered.contains(msg) => lost += 1,
+                SendOutcome::Sent if !delivered.contains_key(msg) => lost += 1,
                 _ => {}
             }
         }
