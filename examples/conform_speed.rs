@@ -20,7 +20,7 @@ use dcsim::model::{Peer, PeerConfig, Profile};
 use dcsim::rtc_stack::{RtcConfig, RtcStack};
 use dcsim::scenario::Scenario;
 use dcsim::sim::{self, RunOptions, StackKind};
-use dcsim::stack::{AppCall, Stack};
+use dcsim::stack::{AppCall, Reliability, Stack};
 use dcsim::trace::{Millis, PeerId};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -48,6 +48,7 @@ fn direct(stack: StackKind, end: Millis) -> Result<u64, String> {
         label: "chat".into(),
         negotiated: None,
         ordered: true,
+        reliability: Reliability::Reliable,
     };
     peers[0].handle_app(0, chat)?;
     let offer = peers[0].create_description(0)?;

@@ -169,13 +169,14 @@ pub const BUGS: &[Bug] = &[
     Bug {
         thread: "webrtc-rs/webrtc#776",
         title: "an unordered channel with max_retransmits 0 closes after one lost packet",
-        scenario: None,
-        symptom: None,
+        scenario: Some("bug-unordered-closes-after-loss"),
+        symptom: Some(closed_by_itself),
         app: None,
-        pinned: [Verdict::NotExpressible; 4],
-        why: "needs partial reliability (`max_retransmits`, `max_packet_life_time` as \
-              `[[channel]]` keys) in the model; channels are reliable today (`ordered` \
-              only).",
+        pinned: [Verdict::NotExposed; 4],
+        why: "still open upstream, reported against an earlier release; on rtc 0.21.1 \
+              (and in the model) the lost message is abandoned at its retransmission \
+              timeout, a FORWARD-TSN skips it (rtc-sctp `abandon_retransmit_candidate`), \
+              it is reported undelivered, and the channel stays open.",
     },
     Bug {
         thread: "webrtc-rs/webrtc#517",
@@ -385,6 +386,37 @@ fn left_closing(trace: &Trace) -> Option<String> {
         .map(|((peer, label), (t, _))| {
             format!("{peer}: {label} went to closing at {t} ms and stayed there")
         })
+}
+
+/// A channel left `open` (for closing or closed) with no close called before it on
+/// either peer.
+fn closed_by_itself(trace: &Trace) -> Option<String> {
+    let mut closed_by_app = false;
+    for e in &trace.events {
+        match (&e.kind, e.peer) {
+            (EventKind::App { action, .. }, _)
+                if action == "close_channel" || action == "close_peer" =>
+            {
+                closed_by_app = true;
+            }
+            (
+                EventKind::State {
+                    machine: Machine::DataChannel,
+                    channel: Some(label),
+                    from,
+                    to,
+                },
+                Some(peer),
+            ) if from == "open" && (to == "closing" || to == "closed") && !closed_by_app => {
+                return Some(format!(
+                    "{peer}: {label} went from open to {to} at {} ms, and nobody closed it",
+                    e.t_ms
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A channel reported open on a peer before that peer's SCTP transport read connected.

@@ -314,6 +314,7 @@ impl Monitor {
                 channel,
                 stream,
                 msg,
+                unordered,
             } => {
                 let sender = peer.other();
                 let mut key = (sender, ChannelKey::of(channel, *stream));
@@ -330,7 +331,7 @@ impl Monitor {
                 match position {
                     Some(pos) => {
                         if let Some(&last) = self.last_delivered.get(&key) {
-                            if pos < last {
+                            if pos < last && !unordered {
                                 violation(
                                     names::FIFO_DELIVERY,
                                     format!("{peer}: #{msg} on {channel} delivered after a message sent later"),

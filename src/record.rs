@@ -26,10 +26,12 @@ pub fn stack_event(t_ms: Millis, peer: PeerId, event: &StackEvent) -> TraceEvent
             channel,
             msg,
             stream,
+            unordered,
         } => EventKind::Deliver {
             channel: channel.clone(),
             stream: *stream,
             msg: *msg,
+            unordered: *unordered,
         },
     };
     TraceEvent::on(t_ms, peer, kind)

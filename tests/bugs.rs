@@ -170,6 +170,23 @@ fn every_symptom_fires_on_a_trace_that_has_it() {
                         channel: "chat".into(),
                         stream: Some(0),
                         msg: 0,
+                        unordered: false,
+                    },
+                ),
+            ]),
+        ),
+        (
+            "webrtc-rs/webrtc#776",
+            trace(vec![
+                state(1, A, Machine::DataChannel, "open"),
+                on(
+                    5,
+                    B,
+                    EventKind::State {
+                        machine: Machine::DataChannel,
+                        channel: Some("chat".into()),
+                        from: "open".into(),
+                        to: "closed".into(),
                     },
                 ),
             ]),
@@ -198,6 +215,7 @@ fn every_symptom_fires_on_a_trace_that_has_it() {
                 channel: "chat".into(),
                 stream: Some(0),
                 msg: 0,
+                unordered: false,
             },
         ),
     ]);

@@ -3,7 +3,7 @@
 //! timing matters, the time window.
 
 use dcsim::model::*;
-use dcsim::stack::{AppCall, AppResult, ErrorKind};
+use dcsim::stack::{AppCall, AppResult, ErrorKind, Reliability};
 use dcsim::trace::{EventKind, Millis, PeerId};
 
 const A: PeerId = PeerId::A;
@@ -16,6 +16,7 @@ fn create(label: &str, negotiated: Option<u16>) -> AppCall {
         label: label.into(),
         negotiated,
         ordered: true,
+        reliability: Reliability::Reliable,
     }
 }
 

@@ -31,6 +31,7 @@ fn deliver(t: u64, channel: &str, stream: Option<u16>, msg: MsgId) -> TraceEvent
             channel: channel.into(),
             stream,
             msg,
+            unordered: false,
         },
     )
 }

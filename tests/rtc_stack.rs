@@ -5,7 +5,7 @@
 
 use dcsim::model::{DataChannelState, IceConnectionState, PeerConnectionState};
 use dcsim::rtc_stack::{RtcConfig, RtcStack};
-use dcsim::stack::{AppCall, Callback, Stack, StackEvent, StateChange};
+use dcsim::stack::{AppCall, Callback, Reliability, Stack, StackEvent, StateChange};
 use dcsim::trace::{Millis, PeerId};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -274,6 +274,7 @@ fn open_pair(config: RtcConfig) -> Pair {
             label: CHAT.into(),
             negotiated: None,
             ordered: true,
+            reliability: Reliability::Reliable,
         },
     )
     .expect("create channel");
@@ -395,6 +396,7 @@ fn raw_send_before_open_is_refused() {
             label: CHAT.into(),
             negotiated: None,
             ordered: true,
+            reliability: Reliability::Reliable,
         },
     )
     .expect("create channel");
@@ -659,6 +661,7 @@ fn send_between_dcep_open_and_ack_succeeds_while_connecting() {
             label: CHAT.into(),
             negotiated: None,
             ordered: true,
+            reliability: Reliability::Reliable,
         },
     )
     .expect("create channel");
@@ -691,6 +694,7 @@ fn negotiated_channel_opens_with_sctp() {
                 label: CHAT.into(),
                 negotiated: Some(3),
                 ordered: true,
+                reliability: Reliability::Reliable,
             },
         )
         .expect("create channel");
@@ -729,6 +733,7 @@ fn negotiated_channel_opens_with_sctp() {
                 label: "late".into(),
                 negotiated: Some(5),
                 ordered: true,
+                reliability: Reliability::Reliable,
             },
         )
         .expect("create late channel");
@@ -768,6 +773,7 @@ fn lost_dcep_open_times_out() {
             label: CHAT.into(),
             negotiated: None,
             ordered: true,
+            reliability: Reliability::Reliable,
         },
     )
     .expect("create channel");
@@ -815,6 +821,7 @@ fn a_channel_created_after_the_dcep_deadline_reuses_the_stream_and_never_opens()
         label: label.into(),
         negotiated: None,
         ordered: true,
+        reliability: Reliability::Reliable,
     };
     pair.app(PeerId::A, create(CHAT)).expect("create chat");
     pair.connect();
@@ -873,6 +880,7 @@ fn a_channel_created_after_the_dcep_deadline_reuses_the_stream_and_never_opens()
                 channel,
                 msg,
                 stream,
+                ..
             } => Some((channel.clone(), *msg, *stream)),
             _ => None,
         })

@@ -1080,3 +1080,57 @@ fn the_action_table_and_the_traces_app_actions_agree() {
     let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
     assert_eq!(names, Action::NAMES);
 }
+
+// ----- Partial reliability -----------------------------------------------------------
+
+#[test]
+fn partial_reliability_keys_parse_and_round_trip() {
+    use dcsim::scenario::Reliability;
+    let s = ok("version = 1\nname = \"t\"\n\n[[channel]]\nlabel = \"a\"\nordered = false\n\
+                max_retransmits = 0\n\n[[channel]]\nlabel = \"b\"\nmax_packet_life_time_ms = 500\n\n\
+                [[channel]]\nlabel = \"c\"\n");
+    let got: Vec<(bool, Reliability)> = s
+        .channels
+        .iter()
+        .map(|c| (c.ordered, c.reliability))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (false, Reliability::MaxRetransmits(0)),
+            (true, Reliability::MaxPacketLifeTime(500)),
+            (true, Reliability::Reliable),
+        ]
+    );
+    let back = Scenario::parse("written.toml", &s.to_toml()).expect("parses");
+    assert_eq!(back.channels, s.channels);
+}
+
+#[test]
+fn bad_partial_reliability_is_one_line_naming_the_key() {
+    let both = err(&format!(
+        "{HEAD}max_retransmits = 1\nmax_packet_life_time_ms = 100\n"
+    ));
+    check(
+        &both,
+        Some(7),
+        "channel[0].max_packet_life_time_ms",
+        "cannot both be set",
+    );
+    let negative = err(&format!("{HEAD}max_retransmits = -1\n"));
+    check(
+        &negative,
+        Some(6),
+        "channel[0].max_retransmits",
+        "must not be negative",
+    );
+    let large = err(&format!("{HEAD}max_packet_life_time_ms = 70000\n"));
+    check(
+        &large,
+        Some(6),
+        "channel[0].max_packet_life_time_ms",
+        "too large",
+    );
+    let text = err(&format!("{HEAD}max_retransmits = \"none\"\n"));
+    assert_eq!(text.field, "channel[0].max_retransmits");
+}

@@ -3,7 +3,7 @@
 //! what it measures is the model itself (no trace, no monitor, no engine).
 
 use dcsim::model::{Input, Output, Packet, Peer, PeerConfig, Profile, ProfileName};
-use dcsim::stack::{AppCall, AppResult, StackEvent};
+use dcsim::stack::{AppCall, AppResult, Reliability, StackEvent};
 use dcsim::trace::{Millis, PeerId};
 use std::collections::VecDeque;
 
@@ -50,6 +50,7 @@ impl Link {
                     label: (*label).to_string(),
                     negotiated: None,
                     ordered: true,
+                    reliability: Reliability::Reliable,
                 }),
             );
         }

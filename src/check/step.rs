@@ -398,7 +398,8 @@ impl Delta<'_> {
             Packet::SctpData { .. }
             | Packet::SctpBundle(_)
             | Packet::SctpHandshake(_)
-            | Packet::SctpAbort => peer.sctp_state() == SctpTransportState::Closed,
+            | Packet::SctpAbort
+            | Packet::SctpForwardTsn { .. } => peer.sctp_state() == SctpTransportState::Closed,
             Packet::DtlsFlight(_) | Packet::DtlsCloseNotify => false,
         }
     }

@@ -60,7 +60,7 @@ use super::part::Part;
 use super::step::{self, StepCache};
 use crate::model::{Input, Packet, Peer, PeerConfig, Profile, Timer};
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::stack::AppCall;
+use crate::stack::{AppCall, Reliability};
 use crate::trace::{Millis, MsgId, PeerId, Trace};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -417,6 +417,7 @@ pub fn describe_packet(packet: &Packet) -> String {
         }
         Packet::SctpSack { cum_tsn } => format!("SCTP SACK {cum_tsn}"),
         Packet::SctpAbort => "SCTP ABORT".into(),
+        Packet::SctpForwardTsn { new_cum_tsn } => format!("SCTP FORWARD-TSN {new_cum_tsn}"),
     }
 }
 
@@ -611,6 +612,7 @@ impl<A: WorldApp> World<A> {
                 label: app_a.channel_label(ch),
                 negotiated: None,
                 ordered: true,
+                reliability: Reliability::Reliable,
             };
             // Cannot fail on a fresh peer with distinct labels, and emits nothing.
             let _ = a.handle_input(NOW, Input::App(call));

@@ -35,7 +35,7 @@ use crate::model::Peer;
 use crate::model::{DataChannelState, Input, Packet, PeerConfig, Profile, ProfileName};
 use crate::record;
 use crate::sim::{Guards, Log};
-use crate::stack::{self, AppCall, StackOutput};
+use crate::stack::{self, AppCall, Reliability, StackOutput};
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, TraceEvent, Via};
 use arbitrary::Arbitrary;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -330,6 +330,7 @@ impl World {
                     label: label.as_str().to_string(),
                     negotiated: negotiated.then(|| label.negotiated_id()),
                     ordered,
+                    reliability: Reliability::Reliable,
                 };
                 self.app(peer.id(), call);
             }

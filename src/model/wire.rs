@@ -2,7 +2,7 @@
 //! the same conversation: STUN checks and consent, DTLS flights, the SCTP association,
 //! DCEP, user data, stream resets, ABORT and close_notify.
 
-use crate::vocab::MsgId;
+use crate::vocab::{MsgId, Reliability};
 use serde::{Deserialize, Serialize};
 
 /// One datagram between the peers.
@@ -48,6 +48,13 @@ pub enum Packet {
     },
     /// SCTP ABORT (peer connection closed).
     SctpAbort,
+    /// FORWARD-TSN (RFC 3758): the sender abandoned every chunk up to `new_cum_tsn` (a
+    /// partially reliable channel's message ran out of tries); the receiver moves its
+    /// cumulative TSN there and stops waiting for them.
+    SctpForwardTsn {
+        /// The new cumulative TSN.
+        new_cum_tsn: u32,
+    },
 }
 
 /// The payload of a reliable SCTP chunk.
@@ -61,6 +68,8 @@ pub enum Chunk {
         label: String,
         /// Ordered delivery.
         ordered: bool,
+        /// The channel type's reliability (both directions use it).
+        reliability: Reliability,
     },
     /// DATA_CHANNEL_ACK.
     DcepAck {

@@ -119,7 +119,7 @@ mod states;
 pub use config::RtcConfig;
 
 use crate::model::{DataChannelState, SignalingState};
-use crate::stack::{AppCall, AppResult, CallError, ErrorKind, Stack, StackEvent};
+use crate::stack::{AppCall, AppResult, CallError, ErrorKind, Reliability, Stack, StackEvent};
 use crate::trace::{Millis, MsgId, PeerId};
 use channels::Channels;
 use clock::Clock;
@@ -246,16 +246,29 @@ impl RtcStack {
         call_error(RtcError::ErrDataChannelClosed)
     }
 
-    fn create_channel(&mut self, label: &str, negotiated: Option<u16>, ordered: bool) -> AppResult {
+    fn create_channel(
+        &mut self,
+        label: &str,
+        negotiated: Option<u16>,
+        ordered: bool,
+        reliability: Reliability,
+    ) -> AppResult {
         if self.channels.get(label).is_some() {
             return Err(CallError::other(format!(
                 "peer {}: a data channel labelled {label:?} already exists",
                 self.peer
             )));
         }
+        let (max_retransmits, max_packet_life_time) = match reliability {
+            Reliability::Reliable => (None, None),
+            Reliability::MaxRetransmits(n) => (Some(n), None),
+            Reliability::MaxPacketLifeTime(ms) => (None, Some(ms)),
+        };
         let init = RTCDataChannelInit {
             ordered,
             negotiated,
+            max_retransmits,
+            max_packet_life_time,
             ..Default::default()
         };
         let id = self
@@ -391,7 +404,8 @@ impl Stack for RtcStack {
                 label,
                 negotiated,
                 ordered,
-            } => self.create_channel(&label, negotiated, ordered),
+                reliability,
+            } => self.create_channel(&label, negotiated, ordered, reliability),
             AppCall::Send { channel, msg, size } => self.send(now, &channel, msg, size),
             AppCall::CloseChannel { channel } => self.close_channel(&channel),
             AppCall::ClosePeer => return self.close_peer(now),

@@ -238,7 +238,10 @@ impl RtcStack {
             self.problem(format!("message for unknown channel handle {id}"));
             return;
         };
-        let stream = self.pc.data_channel(id).and_then(|c| c.stream_id());
+        let (stream, unordered) = self
+            .pc
+            .data_channel(id)
+            .map_or((None, false), |c| (c.stream_id(), !c.ordered()));
         self.channels.set_stream(&channel, stream);
         let stream = self.channels.get(&channel).and_then(|c| c.stream);
         match payload::decode(&message.data) {
@@ -246,6 +249,7 @@ impl RtcStack {
                 channel,
                 msg,
                 stream,
+                unordered,
             }),
             None => self.problem(format!(
                 "message of {} bytes on {channel:?}: too short for a message id",

@@ -493,6 +493,7 @@ impl RecordedChannel {
                                 channel: label.to_string(),
                                 stream: None,
                                 msg,
+                                unordered: false,
                             },
                         );
                     }
@@ -518,6 +519,7 @@ impl RecordedChannel {
                         channel: label.to_string(),
                         stream: None,
                         msg,
+                        unordered: false,
                     },
                 );
             }

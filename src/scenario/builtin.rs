@@ -94,6 +94,10 @@ const BUG_SOURCES: &[(&str, &str)] = &[
         include_str!("../../scenarios/bugs/bug-stall-under-loss.toml"),
     ),
     (
+        "bug-unordered-closes-after-loss",
+        include_str!("../../scenarios/bugs/bug-unordered-closes-after-loss.toml"),
+    ),
+    (
         "bug-write-right-after-open-lost",
         include_str!("../../scenarios/bugs/bug-write-right-after-open-lost.toml"),
     ),

@@ -33,6 +33,8 @@ mod write;
 
 use crate::model::ProfileName;
 use crate::trace::{Millis, PeerId, Via};
+/// A channel's reliability, as `[[channel]]` states it.
+pub use crate::vocab::Reliability;
 use std::fmt;
 use std::path::Path;
 
@@ -156,6 +158,9 @@ pub struct ChannelSpec {
     pub id: Option<u16>,
     /// Ordered delivery (default true).
     pub ordered: bool,
+    /// Reliable (the default), or partially reliable: `max_retransmits = n` or
+    /// `max_packet_life_time_ms = ms` (at most one of them).
+    pub reliability: Reliability,
     /// Created before the run starts (default true). With `false` the channel exists only
     /// once a `create_channel` step creates it.
     pub create_at_start: bool,

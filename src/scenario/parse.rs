@@ -14,8 +14,9 @@
 //! Nothing here indexes, unwraps or does unchecked arithmetic on user data.
 
 use super::{
-    Action, ActionSpec, ChannelSpec, GuardSpec, IceSpec, NetworkSpec, Payload, Scenario,
-    ScenarioError, Step, ACTIONS, FORMAT_VERSION, MAX_MS, MAX_PAYLOAD_SIZE, MAX_SEND_COUNT,
+    Action, ActionSpec, ChannelSpec, GuardSpec, IceSpec, NetworkSpec, Payload, Reliability,
+    Scenario, ScenarioError, Step, ACTIONS, FORMAT_VERSION, MAX_MS, MAX_PAYLOAD_SIZE,
+    MAX_SEND_COUNT,
 };
 use crate::model::ProfileName;
 use crate::trace::{Millis, PeerId, Via};
@@ -238,7 +239,15 @@ const GUARD_KEYS: &[&str] = &[
     "hold_while_disconnected",
     "queue_while_connecting",
 ];
-const CHANNEL_KEYS: &[&str] = &["label", "negotiated", "id", "ordered", "create_at_start"];
+const CHANNEL_KEYS: &[&str] = &[
+    "label",
+    "negotiated",
+    "id",
+    "ordered",
+    "max_retransmits",
+    "max_packet_life_time_ms",
+    "create_at_start",
+];
 /// Every key any step may have, in [`ACTIONS`] order; which ones an action takes is
 /// [`action_keys`].
 fn step_keys() -> Vec<&'static str> {
@@ -832,6 +841,32 @@ impl<'s> Reader<'s> {
             let ordered = self
                 .opt(&t, "ordered", |f| self.boolean(f))?
                 .unwrap_or(true);
+            let tries = |f: &Field<'_>, unit: &str| -> Result<u16> {
+                let n = self.integer(f, u64::from(u16::MAX), unit)?;
+                Ok(u16::try_from(n).unwrap_or(u16::MAX))
+            };
+            let retransmits = self.opt(&t, "max_retransmits", |f| {
+                tries(f, "a number of retransmissions, 0 to 65535")
+            })?;
+            let life_time = self.opt(&t, "max_packet_life_time_ms", |f| {
+                tries(f, "a time in ms, 0 to 65535")
+            })?;
+            let reliability = match (retransmits, life_time) {
+                (None, None) => Reliability::Reliable,
+                (Some(n), None) => Reliability::MaxRetransmits(n),
+                (None, Some(ms)) => Reliability::MaxPacketLifeTime(ms),
+                (Some(_), Some(_)) => {
+                    let f = t.get("max_packet_life_time_ms");
+                    let (span, path) = f
+                        .map(|f| (f.span.clone(), f.path.clone()))
+                        .unwrap_or_else(|| (label_field.span.clone(), label_field.path.clone()));
+                    return Err(self.err(
+                        &span,
+                        path,
+                        "max_retransmits and max_packet_life_time_ms cannot both be set                          (a channel is abandoned by count or by age, not both)",
+                    ));
+                }
+            };
             let create_at_start = self
                 .opt(&t, "create_at_start", |f| self.boolean(f))?
                 .unwrap_or(true);
@@ -844,6 +879,7 @@ impl<'s> Reader<'s> {
                 negotiated,
                 id,
                 ordered,
+                reliability,
                 create_at_start,
             });
         }

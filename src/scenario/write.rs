@@ -2,7 +2,7 @@
 //! code (a counterexample found by `dcsim explore`, say) can be saved, read by people,
 //! and replayed with `dcsim run`.
 
-use super::{Action, Payload, Scenario, Step, FORMAT_VERSION};
+use super::{Action, Payload, Reliability, Scenario, Step, FORMAT_VERSION};
 use crate::trace::Via;
 use std::fmt::Write as _;
 
@@ -81,6 +81,15 @@ pub(crate) fn to_toml(s: &Scenario) -> String {
         }
         if !c.ordered {
             let _ = writeln!(out, "ordered = false");
+        }
+        match c.reliability {
+            Reliability::Reliable => {}
+            Reliability::MaxRetransmits(n) => {
+                let _ = writeln!(out, "max_retransmits = {n}");
+            }
+            Reliability::MaxPacketLifeTime(ms) => {
+                let _ = writeln!(out, "max_packet_life_time_ms = {ms}");
+            }
         }
         if !c.create_at_start {
             let _ = writeln!(out, "create_at_start = false");

@@ -151,13 +151,14 @@ impl App for ScriptApp {
                     }
                 }
                 Action::CreateChannel { channel, .. } => {
-                    let (negotiated, ordered) = self.guards.channel_spec(channel);
+                    let spec = self.guards.channel_spec(channel);
                     let result = stack.handle_app(
                         now,
                         AppCall::CreateChannel {
                             label: channel.clone(),
-                            negotiated,
-                            ordered,
+                            negotiated: spec.negotiated,
+                            ordered: spec.ordered,
+                            reliability: spec.reliability,
                         },
                     );
                     if due.at_ms > 0 || result.is_err() {

@@ -7,10 +7,31 @@ use crate::drive::guarded as glue;
 use crate::guard::{Guard, GuardConfig, SizedMsg};
 use crate::model::{IceConnectionState, PeerConnectionState};
 use crate::scenario::{GuardSpec, Scenario};
-use crate::stack::{AppCall, AppResult, Stack, StackEvent, StateChange};
+use crate::stack::{AppCall, AppResult, Reliability, Stack, StackEvent, StateChange};
 use crate::trace::{EventKind, Millis, MsgId, PeerId, TraceEvent};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How the application creates a channel: the scenario's `[[channel]]` options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Creation {
+    /// `Some(id)`: negotiated out of band with this stream id.
+    pub negotiated: Option<u16>,
+    /// Ordered delivery.
+    pub ordered: bool,
+    /// Reliable or partially reliable.
+    pub reliability: Reliability,
+}
+
+impl Default for Creation {
+    /// In-band, ordered, reliable: `createDataChannel(label)`.
+    fn default() -> Self {
+        Creation {
+            negotiated: None,
+            ordered: true,
+            reliability: Reliability::Reliable,
+        }
+    }
+}
 /// The guard configuration a scenario asks for (its `[guard]` table over the defaults).
 pub fn guard_config(spec: &GuardSpec) -> GuardConfig {
     let mut config = GuardConfig::default();
@@ -39,7 +60,7 @@ pub struct Guards {
     peer: PeerId,
     config: GuardConfig,
     /// label -> (negotiated id, ordered)
-    specs: BTreeMap<String, (Option<u16>, bool)>,
+    specs: BTreeMap<String, Creation>,
     guards: BTreeMap<String, Guard<SizedMsg>>,
     /// Labels of the guards that may have something to hand out or a timer armed: those
     /// that held messages after the last settle and those given an input of their own
@@ -66,7 +87,12 @@ impl Guards {
     pub fn with_config(peer: PeerId, scenario: &Scenario, config: GuardConfig) -> Self {
         let specs = scenario.channels.iter().map(|c| {
             let id = if c.negotiated { c.id } else { None };
-            (c.label.clone(), (id, c.ordered))
+            let creation = Creation {
+                negotiated: id,
+                ordered: c.ordered,
+                reliability: c.reliability,
+            };
+            (c.label.clone(), creation)
         });
         Self::with_specs(peer, config, specs.collect())
     }
@@ -83,7 +109,9 @@ impl Guards {
         config: GuardConfig,
         labels: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        let specs = labels.into_iter().map(|l| (l.to_string(), (None, true)));
+        let specs = labels
+            .into_iter()
+            .map(|l| (l.to_string(), Creation::default()));
         Self::with_specs(peer, config, specs.collect())
     }
 
@@ -92,11 +120,7 @@ impl Guards {
         self.guards.iter().map(|(l, g)| (l.as_str(), g))
     }
 
-    fn with_specs(
-        peer: PeerId,
-        config: GuardConfig,
-        specs: BTreeMap<String, (Option<u16>, bool)>,
-    ) -> Self {
+    fn with_specs(peer: PeerId, config: GuardConfig, specs: BTreeMap<String, Creation>) -> Self {
         Guards {
             peer,
             config,
@@ -136,8 +160,8 @@ impl Guards {
     }
 
     /// (negotiated id, ordered) of a channel.
-    pub fn channel_spec(&self, label: &str) -> (Option<u16>, bool) {
-        self.specs.get(label).copied().unwrap_or((None, true))
+    pub fn channel_spec(&self, label: &str) -> Creation {
+        self.specs.get(label).copied().unwrap_or_default()
     }
 
     fn guard(&mut self, label: &str) -> &mut Guard<SizedMsg> {

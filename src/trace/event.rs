@@ -118,6 +118,10 @@ pub enum EventKind {
         stream: Option<u16>,
         /// Message id.
         msg: MsgId,
+        /// It came on an unordered channel, so it may overtake an earlier message
+        /// (`fifo-delivery` does not apply).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unordered: bool,
     },
     /// A message will never be delivered, with the reason (guard drops, or a loss the
     /// stack reports or the driver detects).

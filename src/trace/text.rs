@@ -368,6 +368,7 @@ pub(crate) mod fixtures {
                 channel: "chat".into(),
                 stream: None,
                 msg,
+                unordered: false,
             },
         )
     }

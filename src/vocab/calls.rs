@@ -6,6 +6,7 @@ use super::states::{
     DataChannelState, DtlsTransportState, IceConnectionState, IceGatheringState,
     PeerConnectionState, SctpTransportState, SignalingState,
 };
+use serde::{Deserialize, Serialize};
 
 /// An application call on a peer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -18,6 +19,8 @@ pub enum AppCall {
         negotiated: Option<u16>,
         /// Ordered delivery.
         ordered: bool,
+        /// Reliable, or partially reliable (`maxRetransmits` / `maxPacketLifeTime`).
+        reliability: Reliability,
     },
     /// The bare `send` on a channel (text or binary of `size` bytes).
     Send {
@@ -37,6 +40,30 @@ pub enum AppCall {
     ClosePeer,
     /// `pc.restartIce()` followed by a new offer/answer.
     IceRestart,
+}
+
+/// How hard a channel's messages are tried (RFC 8831 section 6.1, partial reliability of
+/// RFC 3758): a message that runs out of tries is abandoned by the sender, and the
+/// receiver is told to skip it (FORWARD-TSN). Unreliable channels lose messages by
+/// contract; a reliable one must not.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum Reliability {
+    /// Retransmitted until acknowledged (the default).
+    #[default]
+    Reliable,
+    /// `maxRetransmits`: sent at most 1 + n times (0: once, a UDP-like channel).
+    MaxRetransmits(u16),
+    /// `maxPacketLifeTime`, in ms: not retransmitted once this old.
+    MaxPacketLifeTime(u16),
+}
+
+impl Reliability {
+    /// Partially reliable: a message may be abandoned.
+    pub fn is_partial(self) -> bool {
+        self != Reliability::Reliable
+    }
 }
 
 /// What an application call returned: `Ok`, or the error with its kind and text.
@@ -195,6 +222,9 @@ pub enum StackEvent {
         /// The SCTP stream it arrived on: the channel's identity on the wire (labels
         /// need not be unique, and a stream id outlives a closed channel's label).
         stream: Option<u16>,
+        /// It came on an unordered channel (handed over as it arrived, so it may overtake
+        /// a message sent before it).
+        unordered: bool,
     },
 }
 

@@ -6,7 +6,7 @@ use crate::model::timer::Timer;
 use crate::model::wire::{Chunk, Packet};
 use crate::vocab::states::*;
 use crate::vocab::{AppCall, AppResult, CallError, Callback, ErrorKind, StackEvent, StateChange};
-use crate::vocab::{MsgId, PeerId};
+use crate::vocab::{MsgId, PeerId, Reliability};
 
 impl Peer {
     // ----- application calls ---------------------------------------------------------
@@ -17,7 +17,8 @@ impl Peer {
                 label,
                 negotiated,
                 ordered,
-            } => self.create_channel(label, negotiated, ordered),
+                reliability,
+            } => self.create_channel(label, negotiated, ordered, reliability),
             AppCall::Send { channel, msg, size } => self.send(&channel, msg, size),
             AppCall::CloseChannel { channel } => {
                 self.close_channel(&channel);
@@ -45,6 +46,7 @@ impl Peer {
         label: String,
         negotiated: Option<u16>,
         ordered: bool,
+        reliability: Reliability,
     ) -> AppResult {
         if self.closed {
             return Err(CallError::new(ErrorKind::Closed, ERR_PEER_CLOSED));
@@ -59,6 +61,7 @@ impl Peer {
             Channel {
                 negotiated,
                 ordered,
+                reliability,
                 stream: None,
                 state: DataChannelState::Connecting,
                 dialed: false,
@@ -231,7 +234,7 @@ impl Peer {
                 ch.dialed = false;
             }
         }
-        self.sctp.outstanding.clear();
+        self.sctp.drop_outstanding();
         self.sctp.go_down();
         self.set_sctp(SctpTransportState::Closed);
         if self.dtls.state != DtlsTransportState::Failed {
@@ -260,7 +263,7 @@ impl Peer {
         }
         // A server association waiting for the COOKIE ECHO exists (and reads `closed`).
         let had_association = self.sctp.established() || self.sctp.reads_closed();
-        self.sctp.outstanding.clear();
+        self.sctp.drop_outstanding();
         self.sctp.go_down();
         if self.dtls.state != DtlsTransportState::Failed {
             let from = std::mem::replace(&mut self.dtls.state, DtlsTransportState::Closed);

@@ -6,7 +6,7 @@ use crate::model::timer::Timer;
 use crate::model::wire::Chunk;
 use crate::vocab::states::*;
 use crate::vocab::{Callback, StackEvent, StateChange};
-use crate::vocab::{Millis, MsgId};
+use crate::vocab::{Millis, MsgId, Reliability};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One data channel as the model tracks it.
@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(super) struct Channel {
     pub(super) negotiated: Option<u16>,
     pub(super) ordered: bool,
+    /// Reliable, or how a message is abandoned.
+    pub(super) reliability: Reliability,
     /// SCTP stream id, once assigned.
     pub(super) stream: Option<u16>,
     pub(super) state: DataChannelState,
@@ -52,7 +54,7 @@ impl Peer {
         let Some(ch) = self.channels.get(label) else {
             return;
         };
-        let (negotiated, ordered) = (ch.negotiated, ch.ordered);
+        let (negotiated, ordered, reliability) = (ch.negotiated, ch.ordered, ch.reliability);
         let stream = match negotiated {
             Some(id) => id,
             None => ids
@@ -77,6 +79,7 @@ impl Peer {
             stream,
             label: label.to_string(),
             ordered,
+            reliability,
         });
         if self.profile.open_on_dcep_ack {
             if self.config.dcep_handshake_timeout_ms != 0 {
@@ -93,16 +96,17 @@ impl Peer {
     pub(super) fn open_channel(&mut self, label: &str) {
         self.set_channel_state(label, DataChannelState::Open);
         self.callback(label, Callback::Open);
-        let (held, stream) = self
+        let (held, stream, ordered) = self
             .channels
             .get_mut(label)
-            .map(|c| (std::mem::take(&mut c.held), c.stream))
-            .unwrap_or_default();
+            .map(|c| (std::mem::take(&mut c.held), c.stream, c.ordered))
+            .unwrap_or((Vec::new(), None, true));
         for msg in held {
             self.event(StackEvent::Message {
                 channel: label.to_string(),
                 msg,
                 stream,
+                unordered: !ordered,
             });
         }
     }
@@ -142,6 +146,7 @@ impl Peer {
                 stream,
                 label,
                 ordered,
+                reliability,
             } => {
                 if self.streams.contains_key(&stream) || self.channels.contains_key(&label) {
                     return;
@@ -151,6 +156,7 @@ impl Peer {
                     Channel {
                         negotiated: None,
                         ordered,
+                        reliability,
                         stream: Some(stream),
                         state: DataChannelState::Connecting,
                         dialed: true,
@@ -184,11 +190,13 @@ impl Peer {
                 let Some(label) = self.streams.get(&stream).cloned() else {
                     return;
                 };
+                let unordered = self.channels.get(&label).is_some_and(|c| !c.ordered);
                 match self.channel_state(&label) {
                     Some(DataChannelState::Open) => self.event(StackEvent::Message {
                         channel: label,
                         msg,
                         stream: Some(stream),
+                        unordered,
                     }),
                     Some(DataChannelState::Connecting) if self.profile.open_on_dcep_ack => {
                         if let Some(ch) = self.channels.get_mut(&label) {

@@ -32,7 +32,7 @@ use channels::Channel;
 use dtls::{Dtls, Handshake};
 use ice::{Ice, Progress};
 use sctp::{Association, Sctp, SCTP_RTO_MAX_MS};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Error of `createDataChannel` / `restartIce` on a closed peer connection.
 pub const ERR_PEER_CLOSED: &str = "connection closed";
@@ -118,6 +118,9 @@ impl Peer {
                 rto: config.sctp_rto_initial_ms,
                 cum_received: 0,
                 out_of_order: BTreeMap::new(),
+                tries: BTreeMap::new(),
+                forward_to: None,
+                delivered_early: BTreeSet::new(),
                 ack_delayed: false,
             },
             channels: BTreeMap::new(),
@@ -310,7 +313,7 @@ impl Peer {
                 }
             }
             Timer::SctpT3 => {
-                if !self.sctp.outstanding.is_empty() {
+                if !self.sctp.outstanding.is_empty() || self.sctp.forward_to.is_some() {
                     self.retransmit_now();
                     if self.profile.sctp_t3_backoff {
                         let cap = self.profile.sctp_max_backoff_ms.unwrap_or(SCTP_RTO_MAX_MS);
@@ -371,6 +374,7 @@ impl Peer {
             Packet::SctpBundle(chunks) => self.handle_sctp_data(chunks),
             Packet::SctpSack { cum_tsn } => self.handle_sack(cum_tsn),
             Packet::SctpAbort => self.handle_abort(),
+            Packet::SctpForwardTsn { new_cum_tsn } => self.handle_forward_tsn(new_cum_tsn),
             Packet::StunRequest { .. } | Packet::StunResponse { .. } => {}
         }
     }

@@ -6,9 +6,9 @@ use super::{Output, Peer};
 use crate::model::timer::Timer;
 use crate::model::wire::{Chunk, Packet};
 use crate::vocab::states::*;
-use crate::vocab::Millis;
 use crate::vocab::{Callback, StackEvent, StateChange};
-use std::collections::BTreeMap;
+use crate::vocab::{Millis, Reliability};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Cap of the SCTP retransmission timeout (RFC 4960 RTO.Max).
 pub(super) const SCTP_RTO_MAX_MS: Millis = 60_000;
@@ -50,6 +50,41 @@ pub(super) struct Sctp {
     /// A SACK is owed and delayed (the crate's `AckState::Delay`): the next DATA packet,
     /// or [`Timer::SctpAck`], sends it.
     pub(super) ack_delayed: bool,
+    /// Partial reliability, sender side: the outstanding chunks of partially reliable
+    /// channels and how they were tried (empty while every channel is reliable).
+    pub(super) tries: BTreeMap<u32, Tries>,
+    /// Partial reliability, sender side: abandoned chunks moved the cumulative TSN the
+    /// receiver must skip to this one, and no SACK has reached it yet (FORWARD-TSN is
+    /// sent, and re-sent on T3, until one does).
+    pub(super) forward_to: Option<u32>,
+    /// Unordered delivery, receiver side: chunks above the cumulative TSN already handed
+    /// to the application when they arrived (not handed again when the gap closes).
+    pub(super) delivered_early: BTreeSet<u32>,
+}
+
+/// How a partially reliable chunk was tried so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Tries {
+    /// Transmissions so far (1 after the first).
+    pub(super) sent: u16,
+    /// When it was first sent.
+    pub(super) first_at: Millis,
+    /// Its channel's rule.
+    pub(super) rule: Reliability,
+}
+
+impl Tries {
+    /// Out of tries at `now`, before another transmission (RFC 3758 and the crate's
+    /// `MessageReliability`: `maxRetransmits` n allows 1 + n transmissions).
+    fn exhausted(&self, now: Millis) -> bool {
+        match self.rule {
+            Reliability::Reliable => false,
+            Reliability::MaxRetransmits(n) => self.sent > n,
+            Reliability::MaxPacketLifeTime(ms) => {
+                now.saturating_sub(self.first_at) >= Millis::from(ms)
+            }
+        }
+    }
 }
 
 impl Sctp {
@@ -98,6 +133,13 @@ impl Sctp {
         };
     }
 
+    /// Forgets every chunk in flight (the association is gone).
+    pub(super) fn drop_outstanding(&mut self) {
+        self.outstanding.clear();
+        self.tries.clear();
+        self.forward_to = None;
+    }
+
     /// The association went down (abort, close): what was last sent stays.
     pub(super) fn go_down(&mut self) {
         if let Association::Established { last_sent } = self.association {
@@ -111,6 +153,7 @@ impl Sctp {
 
 impl Peer {
     pub(super) fn retransmit_now(&mut self) {
+        self.abandon_exhausted();
         let chunks: Vec<(u32, Chunk)> = self
             .sctp
             .outstanding
@@ -118,8 +161,88 @@ impl Peer {
             .map(|(t, c)| (*t, c.clone()))
             .collect();
         for (tsn, chunk) in chunks {
+            if let Some(tries) = self.sctp.tries.get_mut(&tsn) {
+                tries.sent = tries.sent.saturating_add(1);
+            }
             self.transmit_chunk(tsn, chunk);
         }
+        if let Some(to) = self.sctp.forward_to {
+            self.transmit(Packet::SctpForwardTsn { new_cum_tsn: to });
+        }
+    }
+
+    /// Abandons the partially reliable chunks that are out of tries (RFC 3758 section
+    /// 3.5 A1-A3): they leave the retransmission queue (their bytes leave the buffered
+    /// amount), and the receiver is to skip every TSN below the first chunk still
+    /// outstanding.
+    fn abandon_exhausted(&mut self) {
+        let now = self.now;
+        let out: Vec<u32> = self
+            .sctp
+            .tries
+            .iter()
+            .filter(|(_, t)| t.exhausted(now))
+            .map(|(tsn, _)| *tsn)
+            .collect();
+        if out.is_empty() {
+            return;
+        }
+        for tsn in out {
+            self.sctp.tries.remove(&tsn);
+            if let Some(Chunk::Data { stream, size, .. }) = self.sctp.outstanding.remove(&tsn) {
+                if !self.profile.buffered_amount_on_transmit {
+                    self.release_buffered(stream, size as usize);
+                }
+            }
+        }
+        let to = match self.sctp.outstanding.keys().next() {
+            Some(first) => first - 1,
+            None => self.sctp.next_tsn - 1,
+        };
+        if self.sctp.forward_to.is_none_or(|f| f < to) {
+            self.sctp.forward_to = Some(to);
+        }
+    }
+
+    /// FORWARD-TSN in: every chunk up to `to` is taken as received (those that did
+    /// arrive are handed over in TSN order, the abandoned ones are skipped), then a SACK
+    /// at once (the crate sets `AckState::Immediate`).
+    pub(super) fn handle_forward_tsn(&mut self, to: u32) {
+        if !self.sctp.established() {
+            return;
+        }
+        while self.sctp.cum_received < to {
+            self.sctp.cum_received += 1;
+            let tsn = self.sctp.cum_received;
+            if let Some(chunk) = self.sctp.out_of_order.remove(&tsn) {
+                if !self.sctp.delivered_early.remove(&tsn) {
+                    self.handle_chunk(chunk);
+                }
+            }
+        }
+        self.take_in_order();
+        self.send_sack();
+    }
+
+    /// Hands over the chunks that now follow the cumulative TSN without a gap.
+    fn take_in_order(&mut self) {
+        while let Some(next) = self.sctp.out_of_order.remove(&(self.sctp.cum_received + 1)) {
+            self.sctp.cum_received += 1;
+            if !self.sctp.delivered_early.remove(&self.sctp.cum_received) {
+                self.handle_chunk(next);
+            }
+        }
+    }
+
+    /// An unordered channel's message is handed over as it arrives, gap or not.
+    fn unordered(&self, chunk: &Chunk) -> bool {
+        let Chunk::Data { stream, .. } = chunk else {
+            return false;
+        };
+        self.streams
+            .get(stream)
+            .and_then(|label| self.channels.get(label))
+            .is_some_and(|c| !c.ordered)
     }
 
     /// Sends a reliable chunk, in the same packet as the chunks sent before it in this
@@ -233,7 +356,7 @@ impl Peer {
             return;
         }
         self.sctp.go_down();
-        self.sctp.outstanding.clear();
+        self.sctp.drop_outstanding();
         self.timers.cancel(Timer::SctpT3);
         self.set_sctp(SctpTransportState::Closed);
         let open: Vec<String> = self
@@ -263,6 +386,22 @@ impl Peer {
     pub(super) fn send_chunk(&mut self, chunk: Chunk) {
         let tsn = self.sctp.next_tsn;
         self.sctp.next_tsn += 1;
+        if let Chunk::Data { stream, .. } = &chunk {
+            let rule = self
+                .streams
+                .get(stream)
+                .and_then(|label| self.channels.get(label))
+                .map_or(Reliability::Reliable, |c| c.reliability);
+            if rule.is_partial() {
+                let first_at = self.now;
+                let tries = Tries {
+                    sent: 1,
+                    first_at,
+                    rule,
+                };
+                self.sctp.tries.insert(tsn, tries);
+            }
+        }
         self.sctp.outstanding.insert(tsn, chunk.clone());
         self.transmit_chunk(tsn, chunk);
         if self.timers.deadline(Timer::SctpT3).is_none() {
@@ -282,11 +421,16 @@ impl Peer {
                 duplicate = true;
                 continue;
             }
-            self.sctp.out_of_order.insert(tsn, chunk);
-            while let Some(next) = self.sctp.out_of_order.remove(&(self.sctp.cum_received + 1)) {
-                self.sctp.cum_received += 1;
-                self.handle_chunk(next);
+            if self.sctp.out_of_order.contains_key(&tsn) {
+                duplicate = true;
+                continue;
             }
+            if tsn > self.sctp.cum_received + 1 && self.unordered(&chunk) {
+                self.sctp.delivered_early.insert(tsn);
+                self.handle_chunk(chunk.clone());
+            }
+            self.sctp.out_of_order.insert(tsn, chunk);
+            self.take_in_order();
         }
         // Delayed ack, as the crate does it (`handle_peer_last_tsn_and_acknowledgement`):
         // a lone packet is acknowledged 200 ms later, the second one at once; a gap (or a
@@ -310,6 +454,12 @@ impl Peer {
     }
 
     pub(super) fn handle_sack(&mut self, cum_tsn: u32) {
+        if self.sctp.forward_to.is_some_and(|f| cum_tsn >= f) {
+            self.sctp.forward_to = None;
+            if self.sctp.outstanding.is_empty() {
+                self.timers.cancel(Timer::SctpT3);
+            }
+        }
         let acked: Vec<u32> = self
             .sctp
             .outstanding
@@ -320,6 +470,7 @@ impl Peer {
             return;
         }
         for tsn in acked {
+            self.sctp.tries.remove(&tsn);
             match self.sctp.outstanding.remove(&tsn) {
                 Some(Chunk::Data { stream, size, .. })
                     if !self.profile.buffered_amount_on_transmit =>
@@ -338,7 +489,7 @@ impl Peer {
             }
         }
         self.sctp.rto = self.config.sctp_rto_initial_ms;
-        if self.sctp.outstanding.is_empty() {
+        if self.sctp.outstanding.is_empty() && self.sctp.forward_to.is_none() {
             self.timers.cancel(Timer::SctpT3);
         } else {
             let at = self.now + self.sctp.rto;
