@@ -9,6 +9,8 @@
 //! pinned verdicts are tested (`tests/bugs.rs`), and the README's bug table is rendered
 //! from this same data ([`table`]).
 
+pub mod slow_consumer;
+
 use crate::drive::{self, App, Calls};
 use crate::model::ProfileName;
 use crate::scenario::{builtin, Scenario};
@@ -28,15 +30,19 @@ pub enum Target {
     W3c,
     /// The model, `aiortc` profile.
     Aiortc,
+    /// The async `webrtc` 0.21.1 crate (over rtc 0.21.1) on the dcsim runtime, for the
+    /// bugs that have an async player.
+    AsyncWebrtc,
 }
 
 impl Target {
     /// Every target, in the table's column order.
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::ModelWebrtcRs,
         Target::Rtc,
         Target::W3c,
         Target::Aiortc,
+        Target::AsyncWebrtc,
     ];
 
     /// The column heading.
@@ -46,6 +52,7 @@ impl Target {
             Target::Rtc => "rtc 0.21.1",
             Target::W3c => "w3c",
             Target::Aiortc => "aiortc",
+            Target::AsyncWebrtc => "webrtc 0.21.1 async",
         }
     }
 
@@ -54,7 +61,7 @@ impl Target {
             Target::ModelWebrtcRs => (ProfileName::WebrtcRs, StackKind::Model),
             Target::Rtc => (ProfileName::WebrtcRs, StackKind::Rtc),
             Target::W3c => (ProfileName::W3c, StackKind::Model),
-            Target::Aiortc => (ProfileName::Aiortc, StackKind::Model),
+            Target::Aiortc | Target::AsyncWebrtc => (ProfileName::Aiortc, StackKind::Model),
         };
         RunOptions {
             profile: Some(profile),
@@ -73,6 +80,8 @@ pub enum Verdict {
     NotExposed,
     /// dcsim cannot play the sequence yet.
     NotExpressible,
+    /// Not played on this target (the async crate plays only the bugs of its own layer).
+    NotPlayed,
 }
 
 impl Verdict {
@@ -82,8 +91,23 @@ impl Verdict {
             Verdict::Exposed => "exposed",
             Verdict::NotExposed => "not exposed",
             Verdict::NotExpressible => "not expressible",
+            Verdict::NotPlayed => "-",
         }
     }
+}
+
+/// Who plays a bug's scenario.
+#[derive(Clone, Copy, Debug)]
+pub enum Player {
+    /// The scenario's script, on every sans-IO target.
+    Script,
+    /// An application that reacts (through the seam; the scenario's own `send` steps are
+    /// left out), on every sans-IO target.
+    App(fn() -> sim::AppFactory),
+    /// Code written against the async `webrtc` 0.21.1 crate, on the dcsim runtime: for a
+    /// bug that lives in the async crate's own layer, which the sans-IO targets do not
+    /// have.
+    Async(fn(&Scenario) -> Result<Trace, String>),
 }
 
 /// Reads a bug's symptom off a trace: `Some(evidence)` when the trace shows it.
@@ -100,11 +124,10 @@ pub struct Bug {
     pub scenario: Option<&'static str>,
     /// How a trace shows the bug (with a scenario).
     pub symptom: Option<Symptom>,
-    /// The application that plays it, when the bug needs one that reacts (the
-    /// scenario's own `send` steps are then left out); `None`: the scenario's script.
-    pub app: Option<fn() -> sim::AppFactory>,
+    /// Who plays the scenario.
+    pub player: Player,
     /// The verdicts measured and pinned, in [`Target::ALL`] order.
-    pub pinned: [Verdict; 4],
+    pub pinned: [Verdict; 5],
     /// Why: the reason for each verdict that is not obvious (a fix, what is missing).
     pub why: &'static str,
 }
@@ -120,18 +143,37 @@ impl Bug {
     /// or why it is not expressible).
     pub fn play(&self, target: Target) -> Result<(Verdict, String), String> {
         let (Some(name), Some(symptom)) = (self.scenario, self.symptom) else {
-            return Ok((Verdict::NotExpressible, self.why.to_string()));
+            let verdict = match target {
+                Target::AsyncWebrtc => Verdict::NotPlayed,
+                _ => Verdict::NotExpressible,
+            };
+            return Ok((verdict, self.why.to_string()));
         };
         let scenario: Scenario =
             builtin::get(name).ok_or_else(|| format!("no bug scenario named {name:?}"))?;
-        let apps = self.app.map_or_else(sim::script_apps, |make| make());
-        let trace = sim::run_apps(&scenario, &target.options(), &apps)?.trace;
+        let trace = match (self.player, target) {
+            (Player::Async(play), Target::AsyncWebrtc) => play(&scenario)?,
+            (Player::Async(_), _) => {
+                let why = "a bug of the async crate's own layer, which a sans-IO target has not";
+                return Ok((Verdict::NotExpressible, why.to_string()));
+            }
+            (_, Target::AsyncWebrtc) => return Ok((Verdict::NotPlayed, String::new())),
+            (Player::Script, _) => {
+                sim::run_apps(&scenario, &target.options(), &sim::script_apps())?.trace
+            }
+            (Player::App(make), _) => sim::run_apps(&scenario, &target.options(), &make())?.trace,
+        };
         Ok(match symptom(&trace) {
             Some(evidence) => (Verdict::Exposed, evidence),
             None => (Verdict::NotExposed, String::new()),
         })
     }
 }
+
+const EX: Verdict = Verdict::Exposed;
+const NE: Verdict = Verdict::NotExposed;
+const NX: Verdict = Verdict::NotExpressible;
+const NP: Verdict = Verdict::NotPlayed;
 
 /// The library, in table order.
 pub const BUGS: &[Bug] = &[
@@ -140,8 +182,8 @@ pub const BUGS: &[Bug] = &[
         title: "send before open returned Ok and the data vanished",
         scenario: Some("bug-send-before-open-vanishes"),
         symptom: Some(accepted_before_open_and_lost),
-        app: None,
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::Script,
+        pinned: [NE, NE, NE, NE, NP],
         why: "0.21.1 refuses a send before the DCEP OPEN (\"data channel is not open yet\", \
               `ensure_sendable` checks the stream); a send between the OPEN and its ACK is \
               accepted while `connecting` and delivered (reported as no-send-on-non-open).",
@@ -149,30 +191,37 @@ pub const BUGS: &[Bug] = &[
     Bug {
         thread: "webrtc-rs/webrtc#901",
         title: "first message after DCEP open lost when the path is a relay",
-        scenario: None,
-        symptom: None,
-        app: None,
-        pinned: [Verdict::NotExpressible; 4],
-        why: "needs a relayed path (a TURN hop with its own allocation and permission \
-              timing); dcsim's network is one direct path with latency and loss.",
+        scenario: Some("bug-first-message-over-relay-lost"),
+        symptom: Some(sent_open_and_lost),
+        player: Player::App(send_on_open),
+        pinned: [NE, NE, NE, NE, NP],
+        why: "a sans-IO stack takes the OPEN before the DATA behind it in the same packet \
+              and opens the channel first, relay or not. The bug was the async driver's \
+              TURN ingest path, fixed in webrtc 0.21.1 (PR #902: events for a channel \
+              not yet registered are retained, `stage_data_channel_event`); not played \
+              on the async crate, whose simulated network has no TURN server.",
     },
     Bug {
         thread: "webrtc-rs/webrtc#858",
         title: "a slow consumer loses inbound messages on a reliable channel (also #860)",
-        scenario: None,
-        symptom: None,
-        app: None,
-        pinned: [Verdict::NotExpressible; 4],
-        why: "needs a receiver that consumes slowly (a bounded inbound queue and a read \
-              rate); dcsim's applications take every message at once.",
+        scenario: Some("bug-slow-consumer-loses-messages"),
+        symptom: Some(accepted_and_lost),
+        player: Player::Async(slow_consumer::play),
+        pinned: [NX, NX, NX, NX, NE],
+        why: "a bug of the async crate's driver queue between its sans-IO core and the \
+              application; a sans-IO stack hands each message over as an event (rtc \
+              queues them unbounded), so the sans-IO targets have no such queue. On the \
+              async crate a reader taking 10 ms a message gets all 1000 of a burst, in \
+              order: a full queue now retains the event (webrtc 0.21.1 \
+              `peer_connection/driver.rs`, `stage_data_channel_event`).",
     },
     Bug {
         thread: "webrtc-rs/webrtc#776",
         title: "an unordered channel with max_retransmits 0 closes after one lost packet",
         scenario: Some("bug-unordered-closes-after-loss"),
         symptom: Some(closed_by_itself),
-        app: None,
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::Script,
+        pinned: [NE, NE, NE, NE, NP],
         why: "still open upstream, reported against an earlier release; on rtc 0.21.1 \
               (and in the model) the lost message is abandoned at its retransmission \
               timeout, a FORWARD-TSN skips it (rtc-sctp `abandon_retransmit_candidate`), \
@@ -183,8 +232,8 @@ pub const BUGS: &[Bug] = &[
         title: "close does not wait for the reset: messages lost on pc.close",
         scenario: Some("bug-pc-close-loses-messages"),
         symptom: Some(accepted_and_lost),
-        app: None,
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::Script,
+        pinned: [NE, NE, NE, NE, NP],
         why: "messages accepted before pc.close() in the same millisecond are already on \
               the wire and arrive; what pc.close() loses on webrtc-rs is every later send \
               (see the pc-close-check-then-send built-in).",
@@ -194,8 +243,8 @@ pub const BUGS: &[Bug] = &[
         title: "a browser's close leaves the channel in closing",
         scenario: Some("bug-remote-close-stuck-closing"),
         symptom: Some(left_closing),
-        app: None,
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::Script,
+        pinned: [NE, NE, NE, NE, NP],
         why: "the stream reset is answered and both sides reach `closed` (0.21.1 and the \
               profiles alike).",
     },
@@ -204,8 +253,8 @@ pub const BUGS: &[Bug] = &[
         title: "open reported before SCTP is established",
         scenario: Some("bug-open-before-sctp"),
         symptom: Some(open_before_sctp),
-        app: None,
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::Script,
+        pinned: [NE, NE, NE, NE, NP],
         why: "0.21.1 opens a channel only after its association is up.",
     },
     Bug {
@@ -213,8 +262,8 @@ pub const BUGS: &[Bug] = &[
         title: "both peers pick odd stream ids",
         scenario: Some("bug-both-peers-odd-stream-ids"),
         symptom: Some(same_stream_parity),
-        app: None,
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::Script,
+        pinned: [NE, NE, NE, NE, NP],
         why: "fixed in 0.21.1: `assign_stream_ids` (rtc/src/data_channel/registry.rs) \
               assigns ids by DTLS role at the SCTP connected procedure, even for the \
               client and odd for the server.",
@@ -224,8 +273,8 @@ pub const BUGS: &[Bug] = &[
         title: "open fires before the ACK; writes right after open are lost",
         scenario: Some("bug-write-right-after-open-lost"),
         symptom: Some(sent_open_and_lost),
-        app: Some(send_on_open),
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::App(send_on_open),
+        pinned: [NE, NE, NE, NE, NP],
         why: "a message written right after open goes behind the DCEP OPEN on the same \
               ordered stream and is delivered after the remote opens.",
     },
@@ -234,8 +283,8 @@ pub const BUGS: &[Bug] = &[
         title: "a silent stall under 2.5% loss while ICE reads connected",
         scenario: Some("bug-stall-under-loss"),
         symptom: Some(stalled),
-        app: None,
-        pinned: [Verdict::NotExposed; 4],
+        player: Player::Script,
+        pinned: [NE, NE, NE, NE, NP],
         why: "SCTP retransmits the lost chunks within a round trip or two; no delivery \
               waits 5 s.",
     },
@@ -244,8 +293,8 @@ pub const BUGS: &[Bug] = &[
         title: "InvalidStateError storm after ICE failed",
         scenario: Some("bug-invalid-state-storm"),
         symptom: Some(storm_after_failed),
-        app: None,
-        pinned: [Verdict::Exposed; 4],
+        player: Player::Script,
+        pinned: [EX, EX, EX, EX, NP],
         why: "after ICE gives up, webrtc-rs and w3c keep the channel `open` and accept \
               every send into a dead association (lost); aiortc closes everything on \
               consent expiry and every send then fails. The guard rejects them with a \

@@ -319,6 +319,50 @@ fn partial_reliability_and_unordered_delivery_agree_with_the_crate() {
     }
 }
 
+/// A relayed path (`[network] relay_ms`) agrees with the crate, and the relay's hop is
+/// really on the path: the channel opens later than over the direct leg alone, and a
+/// message takes the whole relayed path.
+#[test]
+fn a_relayed_path_agrees_with_the_crate() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/network/relayed-path.toml"
+    );
+    let relayed = Scenario::load(path).expect("scenario");
+    let report = conform::conform(&relayed, &ConformOptions::default()).expect("run");
+    assert!(report.agrees(), "{}", report.render_details());
+    let mut direct = relayed.clone();
+    direct.network.relay_ms = 0;
+    let opened = |t: &Trace| {
+        t.events
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::State { machine: Machine::DataChannel, to, .. } if to == "open"))
+            .map(|e| e.t_ms)
+    };
+    let delay = |t: &Trace| {
+        let sent = t
+            .events
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::Send { .. }));
+        let got = t
+            .events
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::Deliver { .. }));
+        got.zip(sent).map(|(d, s)| d.t_ms - s.t_ms)
+    };
+    for stack in [StackKind::Model, StackKind::Rtc] {
+        let (r, d) = (run(&relayed, stack), run(&direct, stack));
+        assert!(
+            opened(&r) > opened(&d),
+            "{stack:?}: {:?} vs {:?}",
+            opened(&r),
+            opened(&d)
+        );
+        assert_eq!(delay(&r), Some(60), "{stack:?}");
+        assert_eq!(delay(&d), Some(20), "{stack:?}");
+    }
+}
+
 /// A session with no data channel at all: the crate's offer has no m=application section
 /// and its answerer refuses it ("no ice-ufrag"), while the model connects. A divergence
 /// the model does not cover yet; it shows how conform reports one.

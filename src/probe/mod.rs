@@ -106,6 +106,12 @@ impl ProbeFault {
     /// act on a live path and are an error that names the step.
     pub fn from_scenario(scenario: &crate::scenario::Scenario) -> Result<Vec<ProbeFault>, String> {
         use crate::scenario::Action;
+        if scenario.network.relay_ms > 0 {
+            return Err(format!(
+                "{}: [network] relay_ms cannot act on a live path (the service's path is what it is)",
+                scenario.name
+            ));
+        }
         let mut faults = Vec::new();
         for s in scenario.timeline() {
             let fault = match &s.step.action {

@@ -46,7 +46,7 @@ pub struct AsyncRun {
 impl AsyncRun {
     /// A run of `scenario`'s world (its latency, loss and network faults) with `seed`.
     pub fn new(scenario: &Scenario, seed: u64) -> Self {
-        let sim = Sim::new(seed, scenario.network.latency_ms);
+        let sim = Sim::new(seed, scenario.network.path_ms(scenario.network.latency_ms));
         if scenario.network.loss > 0.0 {
             sim.fault(Fault::Loss(scenario.network.loss));
         }
@@ -188,7 +188,10 @@ impl AsyncRun {
                 Action::Hold => Fault::Hold,
                 Action::Release => Fault::Release,
                 Action::Loss { value } => Fault::Loss(*value),
-                Action::Latency { ms } => Fault::Latency(Duration::from_millis(*ms)),
+                Action::Latency { ms } => {
+                    let path = self.scenario.network.path_ms(*ms);
+                    Fault::Latency(Duration::from_millis(path))
+                }
                 Action::Crash { peer } => Fault::Crash(*peer),
                 _ => continue,
             };

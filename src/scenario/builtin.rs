@@ -70,6 +70,10 @@ const BUG_SOURCES: &[(&str, &str)] = &[
         include_str!("../../scenarios/bugs/bug-both-peers-odd-stream-ids.toml"),
     ),
     (
+        "bug-first-message-over-relay-lost",
+        include_str!("../../scenarios/bugs/bug-first-message-over-relay-lost.toml"),
+    ),
+    (
         "bug-invalid-state-storm",
         include_str!("../../scenarios/bugs/bug-invalid-state-storm.toml"),
     ),
@@ -88,6 +92,10 @@ const BUG_SOURCES: &[(&str, &str)] = &[
     (
         "bug-send-before-open-vanishes",
         include_str!("../../scenarios/bugs/bug-send-before-open-vanishes.toml"),
+    ),
+    (
+        "bug-slow-consumer-loses-messages",
+        include_str!("../../scenarios/bugs/bug-slow-consumer-loses-messages.toml"),
     ),
     (
         "bug-stall-under-loss",

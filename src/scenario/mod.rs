@@ -90,6 +90,17 @@ pub struct NetworkSpec {
     pub latency_ms: Millis,
     /// Probability that a datagram is lost, in `0..=1` (default 0).
     pub loss: f64,
+    /// A TURN relay on the path: one more hop that every datagram takes, this many ms
+    /// one way on top of `latency_ms` (default 0: a direct path). A `latency` fault
+    /// changes the direct leg; the relay's hop stays.
+    pub relay_ms: Millis,
+}
+
+impl NetworkSpec {
+    /// The one-way delay of the whole path when the direct leg takes `direct_ms`.
+    pub fn path_ms(&self, direct_ms: Millis) -> Millis {
+        direct_ms.saturating_add(self.relay_ms)
+    }
 }
 
 impl Default for NetworkSpec {
@@ -97,6 +108,7 @@ impl Default for NetworkSpec {
         Self {
             latency_ms: 10,
             loss: 0.0,
+            relay_ms: 0,
         }
     }
 }

@@ -226,7 +226,7 @@ const TOP_KEYS: &[&str] = &[
     "channel",
     "step",
 ];
-const NETWORK_KEYS: &[&str] = &["latency_ms", "loss"];
+const NETWORK_KEYS: &[&str] = &["latency_ms", "loss", "relay_ms"];
 const ICE_KEYS: &[&str] = &[
     "disconnected_timeout_ms",
     "failed_timeout_ms",
@@ -704,6 +704,9 @@ impl<'s> Reader<'s> {
             }
             if let Some(v) = self.opt(&t, "loss", |f| self.probability(f))? {
                 spec.loss = v;
+            }
+            if let Some(v) = self.opt(&t, "relay_ms", |f| self.millis(f))? {
+                spec.relay_ms = v;
             }
         }
         Ok(spec)

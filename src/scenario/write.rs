@@ -34,6 +34,9 @@ pub(crate) fn to_toml(s: &Scenario) -> String {
 
     let _ = writeln!(out, "\n[network]");
     let _ = writeln!(out, "latency_ms = {}", s.network.latency_ms);
+    if s.network.relay_ms > 0 {
+        let _ = writeln!(out, "relay_ms = {}", s.network.relay_ms);
+    }
     let _ = writeln!(out, "loss = {}", float(s.network.loss));
 
     if s.ice != Default::default() {

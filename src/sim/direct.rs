@@ -22,6 +22,8 @@ use std::rc::Rc;
 /// The network between the two peers: plain data.
 struct Network {
     latency: Millis,
+    /// The relay's hop, added to every datagram's delay.
+    relay: Millis,
     loss: f64,
     partitioned: bool,
     holding: bool,
@@ -50,8 +52,10 @@ impl Network {
                 continue;
             }
             self.seq += 1;
-            self.in_flight
-                .insert((now + self.latency.max(1), self.seq), (to, datagram));
+            self.in_flight.insert(
+                (now + (self.latency + self.relay).max(1), self.seq),
+                (to, datagram),
+            );
         }
         for sdp in fx.signals {
             self.seq += 1;
@@ -89,6 +93,7 @@ pub fn run_direct(
     let mut rec = Recorder::new(monitor);
     let mut net = Network {
         latency: scenario.network.latency_ms,
+        relay: scenario.network.relay_ms,
         loss: scenario.network.loss,
         partitioned: false,
         holding: false,

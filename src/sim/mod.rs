@@ -161,7 +161,8 @@ pub fn run_with(
     monitor: MonitorConfig,
 ) -> Result<Trace, String> {
     let duration = scenario.duration_ms;
-    let latency = Duration::from_millis(scenario.network.latency_ms);
+    let relay = scenario.network.relay_ms;
+    let latency = Duration::from_millis(scenario.network.path_ms(scenario.network.latency_ms));
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_millis(duration + 1000))
         .tick_duration(Duration::from_millis(1))
@@ -201,7 +202,7 @@ pub fn run_with(
                 break;
             }
             next_fault += 1;
-            apply_fault(&mut sim, action);
+            apply_fault(&mut sim, action, relay);
             rec.borrow_mut().record(fault_event(now, action));
         }
         if now >= duration {
@@ -219,14 +220,15 @@ pub fn run_with(
     Ok(rec.finish(duration))
 }
 
-fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action) {
+/// `relay`: the relay's hop, which a `latency` fault leaves as it is.
+fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action, relay: Millis) {
     match action {
         Action::Partition => sim.partition("a", "b"),
         Action::Heal => sim.repair("a", "b"),
         Action::Hold => sim.hold("a", "b"),
         Action::Release => sim.release("a", "b"),
         Action::Loss { value } => sim.set_link_fail_rate("a", "b", *value),
-        Action::Latency { ms } => sim.set_link_latency("a", "b", Duration::from_millis(*ms)),
+        Action::Latency { ms } => sim.set_link_latency("a", "b", Duration::from_millis(ms + relay)),
         Action::Crash { peer } => sim.crash(peer.as_str()),
         _ => {}
     }
