@@ -433,3 +433,24 @@ fn a_closed_association_and_a_failed_agent_ignore_packets() {
     }
     assert!(closed > 100 && failed > 100, "{closed} {failed}");
 }
+
+/// The report's fingerprint collision bound is the birthday bound n²/2⁶⁵: about one in a
+/// million for the full default world, and it grows with the square of the states.
+#[test]
+fn the_collision_bound_is_the_birthday_bound() {
+    use dcsim::check::explorer::ExploreReport;
+    let report = |unique| ExploreReport {
+        visited: unique,
+        unique,
+        depth: 0,
+        exhausted: true,
+        state_limit_hit: false,
+        elapsed: std::time::Duration::ZERO,
+        counterexample: None,
+    };
+    let full = report(6_208_345).collision_probability();
+    assert!((1.0e-6..1.1e-6).contains(&full), "{full}");
+    let ten_times = report(62_083_450).collision_probability();
+    assert!((ten_times / full - 100.0).abs() < 1e-6);
+    assert_eq!(report(u64::MAX).collision_probability(), 1.0);
+}

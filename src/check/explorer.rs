@@ -206,6 +206,15 @@ impl ExploreReport {
         self.unique as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// An upper bound on the chance that two distinct states of this run had the same
+    /// 64-bit fingerprint, so that the later one was taken for visited and not explored:
+    /// `n² / 2⁶⁵` for `n` unique states (the birthday bound; TLC prints the same
+    /// estimate).
+    pub fn collision_probability(&self) -> f64 {
+        let n = self.unique as f64;
+        (n * n / 2f64.powi(65)).min(1.0)
+    }
+
     /// Generated states per second of wall time.
     pub fn visited_per_second(&self) -> f64 {
         self.visited as f64 / self.elapsed.as_secs_f64().max(1e-9)

@@ -150,6 +150,12 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
     let _ = writeln!(out, "unique states:  {}", report.unique);
     let _ = writeln!(
         out,
+        "fingerprints:   64-bit; chance that two distinct states shared one (one of them \
+         unexplored): at most {:.1e}",
+        report.collision_probability()
+    );
+    let _ = writeln!(
+        out,
         "depth reached:  {}{}",
         report.depth,
         if report.exhausted {
