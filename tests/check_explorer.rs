@@ -391,7 +391,10 @@ fn a_closed_association_and_a_failed_agent_ignore_packets() {
     }
     all.extend((1..=6).map(Packet::DtlsFlight));
     all.push(Packet::DtlsCloseNotify);
-    all.extend((0..6).map(|cum_tsn| Packet::SctpSack { cum_tsn }));
+    all.extend((0..6).map(|cum_tsn| Packet::SctpSack {
+        cum_tsn,
+        highest_tsn: cum_tsn,
+    }));
     let ignores = |peer: &dcsim::model::Peer, packets: &[Packet]| {
         for p in packets {
             let mut copy = peer.clone();

@@ -112,6 +112,7 @@ impl OpenModel {
             self.link.now,
             Input::Datagram(Packet::SctpSack {
                 cum_tsn: self.last_tsn,
+                highest_tsn: self.last_tsn,
             }),
         );
         while peer.poll_output().is_some() {}

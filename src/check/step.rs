@@ -257,7 +257,7 @@ impl SackProbes {
     /// generation and nomination with the top bit set.
     fn ignored(&mut self, peer: &Part<Peer>, packet: &Packet) -> bool {
         let code = match packet {
-            Packet::SctpSack { cum_tsn } => *cum_tsn & !(1 << 31),
+            Packet::SctpSack { cum_tsn, .. } => *cum_tsn & !(1 << 31),
             Packet::StunResponse {
                 generation,
                 nominate,

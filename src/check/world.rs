@@ -415,7 +415,7 @@ pub fn describe_packet(packet: &Packet) -> String {
             };
             format!("SCTP tsn {tsn} {what}")
         }
-        Packet::SctpSack { cum_tsn } => format!("SCTP SACK {cum_tsn}"),
+        Packet::SctpSack { cum_tsn, .. } => format!("SCTP SACK {cum_tsn}"),
         Packet::SctpAbort => "SCTP ABORT".into(),
         Packet::SctpForwardTsn { new_cum_tsn } => format!("SCTP FORWARD-TSN {new_cum_tsn}"),
     }
@@ -606,7 +606,13 @@ impl<A: WorldApp> World<A> {
         let profile = self.config.profile;
         let app = |id| (self.make)(&self.config, id);
         let (app_a, app_b) = (app(PeerId::A), app(PeerId::B));
-        let mut a = Peer::new(PeerId::A, profile, self.config.peer);
+        // Untimed: no round trip to measure, and a retransmission may come at any moment
+        // anyway (the T3 timer may fire as the next action).
+        let peer = PeerConfig {
+            sctp_timing: false,
+            ..self.config.peer
+        };
+        let mut a = Peer::new(PeerId::A, profile, peer);
         for ch in 0..self.config.bounds.channels {
             let call = AppCall::CreateChannel {
                 label: app_a.channel_label(ch),
@@ -619,10 +625,7 @@ impl<A: WorldApp> World<A> {
         }
         let start = app_a.wants_start() || app_b.wants_start();
         let s = State {
-            peers: [
-                Part::new(a),
-                Part::new(Peer::new(PeerId::B, profile, self.config.peer)),
-            ],
+            peers: [Part::new(a), Part::new(Peer::new(PeerId::B, profile, peer))],
             net: Part::new(BTreeMap::new()),
             apps: [Part::new(app_a), Part::new(app_b)],
             connected: false,

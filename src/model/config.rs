@@ -18,8 +18,17 @@ pub struct PeerConfig {
     pub dcep_handshake_timeout_ms: Millis,
     /// Initial DTLS flight retransmission timeout (1 s, doubling).
     pub dtls_retransmit_ms: Millis,
-    /// Initial SCTP retransmission timeout (1 s, doubling, capped at 60 s).
+    /// Initial SCTP retransmission timeout (1 s, doubling, capped at 60 s), and the
+    /// least the estimate from measured round trips can be (RTO.Min, 1 s in the crate).
     pub sctp_rto_initial_ms: Millis,
+    /// SCTP's timing refinements, as `rtc-sctp` has them: the retransmission timeout
+    /// estimated from measured round trips (RFC 9260 6.3.1, `RtoManager`: on a long
+    /// path it grows above 1 s), and fast retransmit once three SACKs report the same
+    /// missing chunk (7.2.4). Off only in the exhaustive checker's untimed world, where
+    /// no time passes and any armed timer may fire at any moment (which covers every
+    /// moment a fast retransmit could pick).
+    #[serde(default = "yes")]
+    pub sctp_timing: bool,
     /// Max message size advertised and enforced (`a=max-message-size:65536`).
     pub max_message_size: usize,
     /// bufferedAmountLow threshold (0).
@@ -27,6 +36,10 @@ pub struct PeerConfig {
     /// bufferedAmountHigh threshold (`u32::MAX` on a new channel: off,
     /// `rtc/src/data_channel/mod.rs` `buffered_amount_high_threshold`).
     pub buffered_amount_high_threshold: usize,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for PeerConfig {
@@ -37,6 +50,7 @@ impl Default for PeerConfig {
             dcep_handshake_timeout_ms: 30000,
             dtls_retransmit_ms: 1000,
             sctp_rto_initial_ms: 1000,
+            sctp_timing: true,
             max_message_size: 65536,
             buffered_amount_low_threshold: 0,
             buffered_amount_high_threshold: u32::MAX as usize,

@@ -45,6 +45,12 @@ pub enum Packet {
     SctpSack {
         /// Cumulative TSN ack.
         cum_tsn: u32,
+        /// The highest TSN that arrived: above `cum_tsn` when a gap is open (the end of
+        /// the SACK's last gap block; the sender counts it as a miss indication of the
+        /// chunk after `cum_tsn`). Equal to `cum_tsn` without SCTP timing
+        /// ([`crate::model::PeerConfig::sctp_timing`]).
+        #[serde(default)]
+        highest_tsn: u32,
     },
     /// SCTP ABORT (peer connection closed).
     SctpAbort,

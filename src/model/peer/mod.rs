@@ -121,6 +121,10 @@ impl Peer {
                 tries: BTreeMap::new(),
                 forward_to: None,
                 delivered_early: BTreeSet::new(),
+                rtt: None,
+                rtt_probe: None,
+                misses: None,
+                retransmitted: BTreeSet::new(),
                 ack_delayed: false,
             },
             channels: BTreeMap::new(),
@@ -372,7 +376,10 @@ impl Peer {
             Packet::SctpHandshake(step) => self.handle_sctp_handshake(step),
             Packet::SctpData { tsn, chunk } => self.handle_sctp_data(vec![(tsn, chunk)]),
             Packet::SctpBundle(chunks) => self.handle_sctp_data(chunks),
-            Packet::SctpSack { cum_tsn } => self.handle_sack(cum_tsn),
+            Packet::SctpSack {
+                cum_tsn,
+                highest_tsn,
+            } => self.handle_sack(cum_tsn, highest_tsn),
             Packet::SctpAbort => self.handle_abort(),
             Packet::SctpForwardTsn { new_cum_tsn } => self.handle_forward_tsn(new_cum_tsn),
             Packet::StunRequest { .. } | Packet::StunResponse { .. } => {}

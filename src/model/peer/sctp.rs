@@ -60,6 +60,59 @@ pub(super) struct Sctp {
     /// Unordered delivery, receiver side: chunks above the cumulative TSN already handed
     /// to the application when they arrived (not handed again when the gap closes).
     pub(super) delivered_early: BTreeSet<u32>,
+    /// The round-trip estimate, once a round trip was measured.
+    pub(super) rtt: Option<RttEstimate>,
+    /// The chunk whose acknowledgement measures the next round trip, and when it was
+    /// sent (Karn's rule: dropped if it is retransmitted).
+    pub(super) rtt_probe: Option<(u32, Millis)>,
+    /// The first missing chunk, how many SACKs reported it missing, and the highest
+    /// TSN the last of them acknowledged (a report counts only when it acknowledges a
+    /// chunk above that one: the crate's HTNA rule); the third report retransmits it.
+    pub(super) misses: Option<Misses>,
+    /// With SCTP timing: chunks retransmitted at least once, which a fast retransmit
+    /// leaves to the T3 timer (the crate's `is_fast_retransmit_candidate`: sent once).
+    pub(super) retransmitted: BTreeSet<u32>,
+}
+
+/// Miss indications of the first missing chunk (RFC 9260 7.2.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Misses {
+    tsn: u32,
+    count: u8,
+    highest: u32,
+}
+
+/// Smoothed round trip and its variation (RFC 9260 6.3.1), as `rtc-sctp`'s
+/// `RtoManager` keeps them: `srtt` in ms, `rttvar` in 1/1024 ms (the crate's is a float).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct RttEstimate {
+    srtt: Millis,
+    rttvar: u64,
+}
+
+impl RttEstimate {
+    const SCALE: u64 = 1024;
+
+    fn first(rtt: Millis) -> Self {
+        RttEstimate {
+            srtt: rtt,
+            rttvar: rtt * Self::SCALE / 2,
+        }
+    }
+
+    /// RTO.Alpha 1/8, RTO.Beta 1/4.
+    fn update(self, rtt: Millis) -> Self {
+        let delta = self.srtt.abs_diff(rtt) * Self::SCALE;
+        RttEstimate {
+            rttvar: (6 * self.rttvar + 2 * delta) / 8,
+            srtt: (7 * self.srtt + rtt) / 8,
+        }
+    }
+
+    /// `srtt + 4 rttvar`, at least `min` and at most RTO.Max.
+    fn rto(self, min: Millis) -> Millis {
+        (self.srtt + 4 * self.rttvar / Self::SCALE).clamp(min, SCTP_RTO_MAX_MS)
+    }
 }
 
 /// How a partially reliable chunk was tried so far.
@@ -138,6 +191,9 @@ impl Sctp {
         self.outstanding.clear();
         self.tries.clear();
         self.forward_to = None;
+        self.rtt_probe = None;
+        self.misses = None;
+        self.retransmitted.clear();
     }
 
     /// The association went down (abort, close): what was last sent stays.
@@ -153,6 +209,15 @@ impl Sctp {
 
 impl Peer {
     pub(super) fn retransmit_now(&mut self) {
+        // Karn's rule: the probe is retransmitted (or abandoned) now, and measures
+        // nothing.
+        if self
+            .sctp
+            .rtt_probe
+            .is_some_and(|(probe, _)| self.sctp.outstanding.contains_key(&probe))
+        {
+            self.sctp.rtt_probe = None;
+        }
         self.abandon_exhausted();
         let chunks: Vec<(u32, Chunk)> = self
             .sctp
@@ -164,11 +229,83 @@ impl Peer {
             if let Some(tries) = self.sctp.tries.get_mut(&tsn) {
                 tries.sent = tries.sent.saturating_add(1);
             }
+            if self.config.sctp_timing {
+                self.sctp.retransmitted.insert(tsn);
+            }
             self.transmit_chunk(tsn, chunk);
         }
         if let Some(to) = self.sctp.forward_to {
             self.transmit(Packet::SctpForwardTsn { new_cum_tsn: to });
         }
+    }
+
+    /// A SACK acknowledged up to `cum` and reported `highest` arrived: the chunks in
+    /// between are missing (the model's SACK carries no gap blocks, so every chunk
+    /// still outstanding there counts as missing; they gain their indications
+    /// together, as they do in the crate when one packet was lost). A report counts
+    /// only when it acknowledges a chunk above the last one's (the crate's HTNA rule);
+    /// the third retransmits at once (RFC 9260 7.2.4, fast retransmit) every missing
+    /// chunk sent only once, or abandons it if it is out of tries (the crate's
+    /// `abandon_retransmit_candidate` on the same path). A chunk already retransmitted
+    /// is left to the T3 timer (`is_fast_retransmit_candidate`: sent once).
+    fn miss_indication(&mut self, cum: u32, highest: u32) {
+        let count = match self.sctp.misses {
+            Some(m) if m.tsn == cum && highest <= m.highest => return,
+            Some(m) if m.tsn == cum => m.count.saturating_add(1),
+            _ => 1,
+        };
+        self.sctp.misses = Some(Misses {
+            tsn: cum,
+            count,
+            highest,
+        });
+        if count != 3 {
+            return;
+        }
+        let missing: Vec<u32> = self
+            .sctp
+            .outstanding
+            .range(cum + 1..highest)
+            .map(|(t, _)| *t)
+            .filter(|t| !self.sctp.retransmitted.contains(t))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        if self
+            .sctp
+            .rtt_probe
+            .is_some_and(|(probe, _)| missing.contains(&probe))
+        {
+            self.sctp.rtt_probe = None; // Karn
+        }
+        let now = self.now;
+        if missing
+            .iter()
+            .any(|t| self.sctp.tries.get(t).is_some_and(|tr| tr.exhausted(now)))
+        {
+            self.abandon_exhausted();
+            if let Some(to) = self.sctp.forward_to {
+                self.transmit(Packet::SctpForwardTsn { new_cum_tsn: to });
+            }
+        }
+        for tsn in missing {
+            let Some(chunk) = self.sctp.outstanding.get(&tsn).cloned() else {
+                continue; // abandoned just now
+            };
+            self.sctp.retransmitted.insert(tsn);
+            if let Some(tries) = self.sctp.tries.get_mut(&tsn) {
+                tries.sent = tries.sent.saturating_add(1);
+            }
+            self.transmit_chunk(tsn, chunk);
+        }
+    }
+
+    /// The retransmission timeout now: the estimate from measured round trips, or the
+    /// initial one before the first.
+    fn sctp_rto(&self) -> Millis {
+        let min = self.config.sctp_rto_initial_ms;
+        self.sctp.rtt.map_or(min, |e| e.rto(min))
     }
 
     /// Abandons the partially reliable chunks that are out of tries (RFC 3758 section
@@ -189,6 +326,7 @@ impl Peer {
         }
         for tsn in out {
             self.sctp.tries.remove(&tsn);
+            self.sctp.retransmitted.remove(&tsn);
             if let Some(Chunk::Data { stream, size, .. }) = self.sctp.outstanding.remove(&tsn) {
                 if !self.profile.buffered_amount_on_transmit {
                     self.release_buffered(stream, size as usize);
@@ -402,6 +540,9 @@ impl Peer {
                 self.sctp.tries.insert(tsn, tries);
             }
         }
+        if self.config.sctp_timing && self.sctp.rtt_probe.is_none() {
+            self.sctp.rtt_probe = Some((tsn, self.now));
+        }
         self.sctp.outstanding.insert(tsn, chunk.clone());
         self.transmit_chunk(tsn, chunk);
         if self.timers.deadline(Timer::SctpT3).is_none() {
@@ -448,17 +589,33 @@ impl Peer {
     pub(super) fn send_sack(&mut self) {
         self.sctp.ack_delayed = false;
         self.timers.cancel(Timer::SctpAck);
+        let cum_tsn = self.sctp.cum_received;
+        let highest_tsn = match self.sctp.out_of_order.keys().next_back() {
+            Some(&top) if self.config.sctp_timing => top,
+            _ => cum_tsn,
+        };
         self.transmit(Packet::SctpSack {
-            cum_tsn: self.sctp.cum_received,
+            cum_tsn,
+            highest_tsn,
         });
     }
 
-    pub(super) fn handle_sack(&mut self, cum_tsn: u32) {
-        if self.sctp.forward_to.is_some_and(|f| cum_tsn >= f) {
-            self.sctp.forward_to = None;
-            if self.sctp.outstanding.is_empty() {
-                self.timers.cancel(Timer::SctpT3);
+    pub(super) fn handle_sack(&mut self, cum_tsn: u32, highest_tsn: u32) {
+        if highest_tsn > cum_tsn {
+            self.miss_indication(cum_tsn, highest_tsn);
+        }
+        match self.sctp.forward_to {
+            Some(f) if cum_tsn >= f => {
+                self.sctp.forward_to = None;
+                if self.sctp.outstanding.is_empty() {
+                    self.timers.cancel(Timer::SctpT3);
+                }
             }
+            // RFC 3758 3.5 C3, as the crate does it (`advance_peer_ack_point` on every
+            // SACK): the receiver still waits below the abandoned chunks, so the
+            // FORWARD-TSN goes out again at once rather than at the next T3.
+            Some(f) => self.transmit(Packet::SctpForwardTsn { new_cum_tsn: f }),
+            None => {}
         }
         let acked: Vec<u32> = self
             .sctp
@@ -471,6 +628,7 @@ impl Peer {
         }
         for tsn in acked {
             self.sctp.tries.remove(&tsn);
+            self.sctp.retransmitted.remove(&tsn);
             match self.sctp.outstanding.remove(&tsn) {
                 Some(Chunk::Data { stream, size, .. })
                     if !self.profile.buffered_amount_on_transmit =>
@@ -488,7 +646,17 @@ impl Peer {
                 _ => {}
             }
         }
-        self.sctp.rto = self.config.sctp_rto_initial_ms;
+        if let Some((probe, sent_at)) = self.sctp.rtt_probe {
+            if probe <= cum_tsn {
+                let rtt = self.now.saturating_sub(sent_at);
+                self.sctp.rtt = Some(match self.sctp.rtt {
+                    None => RttEstimate::first(rtt),
+                    Some(e) => e.update(rtt),
+                });
+                self.sctp.rtt_probe = None;
+            }
+        }
+        self.sctp.rto = self.sctp_rto();
         if self.sctp.outstanding.is_empty() && self.sctp.forward_to.is_none() {
             self.timers.cancel(Timer::SctpT3);
         } else {
