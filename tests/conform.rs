@@ -280,9 +280,10 @@ fn scenarios_of_the_mirrored_deviations_agree() {
 #[test]
 fn partial_reliability_and_unordered_delivery_agree_with_the_crate() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reliability");
-    let cases: [(&str, &[u64], &[u64]); 4] = [
+    let cases: [(&str, &[u64], &[u64]); 5] = [
         // (file, delivered in this order, reported undelivered)
         ("unordered-no-retransmit", &[0, 2, 3, 4], &[1]),
+        ("mixed-channels", &[0, 2], &[1]),
         ("ordered-one-retransmit", &[0, 2], &[1]),
         ("packet-life-time", &[0, 2], &[1]),
         ("unordered-reliable", &[0, 2, 1], &[]),

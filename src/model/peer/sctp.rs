@@ -124,6 +124,11 @@ pub(super) struct Tries {
     pub(super) first_at: Millis,
     /// Its channel's rule.
     pub(super) rule: Reliability,
+    /// Out of tries and given up: never sent again, skipped by FORWARD-TSN, its bytes
+    /// out of the buffered amount, and kept outstanding until the receiver's
+    /// cumulative ack passes it (so that the point to skip to stops at a chunk still
+    /// being tried), as the crate keeps it in its in-flight queue.
+    pub(super) abandoned: bool,
 }
 
 impl Tries {
@@ -137,6 +142,11 @@ impl Tries {
                 now.saturating_sub(self.first_at) >= Millis::from(ms)
             }
         }
+    }
+
+    /// To be abandoned now.
+    fn to_abandon(&self, now: Millis) -> bool {
+        !self.abandoned && self.exhausted(now)
     }
 }
 
@@ -186,6 +196,11 @@ impl Sctp {
         };
     }
 
+    /// A chunk given up on (see [`Tries::abandoned`]).
+    fn is_abandoned(&self, tsn: u32) -> bool {
+        self.tries.get(&tsn).is_some_and(|t| t.abandoned)
+    }
+
     /// Forgets every chunk in flight (the association is gone).
     pub(super) fn drop_outstanding(&mut self) {
         self.outstanding.clear();
@@ -223,6 +238,7 @@ impl Peer {
             .sctp
             .outstanding
             .iter()
+            .filter(|(t, _)| !self.sctp.is_abandoned(**t))
             .map(|(t, c)| (*t, c.clone()))
             .collect();
         for (tsn, chunk) in chunks {
@@ -267,7 +283,7 @@ impl Peer {
             .outstanding
             .range(cum + 1..highest)
             .map(|(t, _)| *t)
-            .filter(|t| !self.sctp.retransmitted.contains(t))
+            .filter(|t| !self.sctp.retransmitted.contains(t) && !self.sctp.is_abandoned(*t))
             .collect();
         if missing.is_empty() {
             return;
@@ -282,7 +298,7 @@ impl Peer {
         let now = self.now;
         if missing
             .iter()
-            .any(|t| self.sctp.tries.get(t).is_some_and(|tr| tr.exhausted(now)))
+            .any(|t| self.sctp.tries.get(t).is_some_and(|tr| tr.to_abandon(now)))
         {
             self.abandon_exhausted();
             if let Some(to) = self.sctp.forward_to {
@@ -290,8 +306,11 @@ impl Peer {
             }
         }
         for tsn in missing {
-            let Some(chunk) = self.sctp.outstanding.get(&tsn).cloned() else {
+            if self.sctp.is_abandoned(tsn) {
                 continue; // abandoned just now
+            }
+            let Some(chunk) = self.sctp.outstanding.get(&tsn).cloned() else {
+                continue;
             };
             self.sctp.retransmitted.insert(tsn);
             if let Some(tries) = self.sctp.tries.get_mut(&tsn) {
@@ -309,36 +328,46 @@ impl Peer {
     }
 
     /// Abandons the partially reliable chunks that are out of tries (RFC 3758 section
-    /// 3.5 A1-A3): they leave the retransmission queue (their bytes leave the buffered
-    /// amount), and the receiver is to skip every TSN below the first chunk still
-    /// outstanding.
+    /// 3.5 A1-A3): they are never sent again, and the point the receiver is told to skip
+    /// to advances over them.
     fn abandon_exhausted(&mut self) {
         let now = self.now;
-        let out: Vec<u32> = self
-            .sctp
-            .tries
-            .iter()
-            .filter(|(_, t)| t.exhausted(now))
-            .map(|(tsn, _)| *tsn)
-            .collect();
-        if out.is_empty() {
+        let mut released = Vec::new();
+        for (tsn, tries) in self.sctp.tries.iter_mut() {
+            if tries.to_abandon(now) {
+                tries.abandoned = true;
+                released.push(*tsn);
+            }
+        }
+        if released.is_empty() {
             return;
         }
-        for tsn in out {
-            self.sctp.tries.remove(&tsn);
-            self.sctp.retransmitted.remove(&tsn);
-            if let Some(Chunk::Data { stream, size, .. }) = self.sctp.outstanding.remove(&tsn) {
+        for tsn in released {
+            if let Some(Chunk::Data { stream, size, .. }) = self.sctp.outstanding.get(&tsn) {
+                let (stream, size) = (*stream, *size as usize);
                 if !self.profile.buffered_amount_on_transmit {
-                    self.release_buffered(stream, size as usize);
+                    self.release_buffered(stream, size);
                 }
             }
         }
-        let to = match self.sctp.outstanding.keys().next() {
-            Some(first) => first - 1,
-            None => self.sctp.next_tsn - 1,
-        };
-        if self.sctp.forward_to.is_none_or(|f| f < to) {
-            self.sctp.forward_to = Some(to);
+        self.advance_forward_point();
+    }
+
+    /// RFC 3758 3.5 C2, the crate's `advance_peer_ack_point`: the receiver may skip to
+    /// the last of the abandoned chunks that lead the retransmission queue (a chunk
+    /// still being tried stops it; it moves on once that one is acknowledged).
+    fn advance_forward_point(&mut self) {
+        let to = self
+            .sctp
+            .outstanding
+            .keys()
+            .take_while(|t| self.sctp.is_abandoned(**t))
+            .last()
+            .copied();
+        if let Some(to) = to {
+            if self.sctp.forward_to.is_none_or(|f| f < to) {
+                self.sctp.forward_to = Some(to);
+            }
         }
     }
 
@@ -536,6 +565,7 @@ impl Peer {
                     sent: 1,
                     first_at,
                     rule,
+                    abandoned: false,
                 };
                 self.sctp.tries.insert(tsn, tries);
             }
@@ -604,34 +634,19 @@ impl Peer {
         if highest_tsn > cum_tsn {
             self.miss_indication(cum_tsn, highest_tsn);
         }
-        match self.sctp.forward_to {
-            Some(f) if cum_tsn >= f => {
-                self.sctp.forward_to = None;
-                if self.sctp.outstanding.is_empty() {
-                    self.timers.cancel(Timer::SctpT3);
-                }
-            }
-            // RFC 3758 3.5 C3, as the crate does it (`advance_peer_ack_point` on every
-            // SACK): the receiver still waits below the abandoned chunks, so the
-            // FORWARD-TSN goes out again at once rather than at the next T3.
-            Some(f) => self.transmit(Packet::SctpForwardTsn { new_cum_tsn: f }),
-            None => {}
-        }
         let acked: Vec<u32> = self
             .sctp
             .outstanding
             .range(..=cum_tsn)
             .map(|(t, _)| *t)
             .collect();
-        if acked.is_empty() {
-            return;
-        }
-        for tsn in acked {
-            self.sctp.tries.remove(&tsn);
-            self.sctp.retransmitted.remove(&tsn);
-            match self.sctp.outstanding.remove(&tsn) {
+        for tsn in &acked {
+            // An abandoned chunk's bytes left the buffered amount when it was abandoned.
+            let abandoned = self.sctp.tries.remove(tsn).is_some_and(|t| t.abandoned);
+            self.sctp.retransmitted.remove(tsn);
+            match self.sctp.outstanding.remove(tsn) {
                 Some(Chunk::Data { stream, size, .. })
-                    if !self.profile.buffered_amount_on_transmit =>
+                    if !self.profile.buffered_amount_on_transmit && !abandoned =>
                 {
                     self.release_buffered(stream, size as usize)
                 }
@@ -645,6 +660,26 @@ impl Peer {
                 }
                 _ => {}
             }
+        }
+        if !acked.is_empty() {
+            // Abandoned chunks that now lead the queue move the point further.
+            self.advance_forward_point();
+        }
+        match self.sctp.forward_to {
+            Some(f) if cum_tsn >= f => {
+                self.sctp.forward_to = None;
+                if self.sctp.outstanding.is_empty() {
+                    self.timers.cancel(Timer::SctpT3);
+                }
+            }
+            // RFC 3758 3.5 C3, as the crate does it (`advance_peer_ack_point` on every
+            // SACK): the receiver still waits below the abandoned chunks, so the
+            // FORWARD-TSN goes out again at once rather than at the next T3.
+            Some(f) => self.transmit(Packet::SctpForwardTsn { new_cum_tsn: f }),
+            None => {}
+        }
+        if acked.is_empty() {
+            return;
         }
         if let Some((probe, sent_at)) = self.sctp.rtt_probe {
             if probe <= cum_tsn {
