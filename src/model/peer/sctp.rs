@@ -145,7 +145,7 @@ impl Tries {
     }
 
     /// To be abandoned now.
-    fn to_abandon(&self, now: Millis) -> bool {
+    fn due_to_abandon(&self, now: Millis) -> bool {
         !self.abandoned && self.exhausted(now)
     }
 }
@@ -296,10 +296,12 @@ impl Peer {
             self.sctp.rtt_probe = None; // Karn
         }
         let now = self.now;
-        if missing
-            .iter()
-            .any(|t| self.sctp.tries.get(t).is_some_and(|tr| tr.to_abandon(now)))
-        {
+        if missing.iter().any(|t| {
+            self.sctp
+                .tries
+                .get(t)
+                .is_some_and(|tr| tr.due_to_abandon(now))
+        }) {
             self.abandon_exhausted();
             if let Some(to) = self.sctp.forward_to {
                 self.transmit(Packet::SctpForwardTsn { new_cum_tsn: to });
@@ -334,7 +336,7 @@ impl Peer {
         let now = self.now;
         let mut released = Vec::new();
         for (tsn, tries) in self.sctp.tries.iter_mut() {
-            if tries.to_abandon(now) {
+            if tries.due_to_abandon(now) {
                 tries.abandoned = true;
                 released.push(*tsn);
             }
