@@ -9,6 +9,7 @@
 //! pinned verdicts are tested (`tests/bugs.rs`), and the README's bug table is rendered
 //! from this same data ([`table`]).
 
+#[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
 pub mod slow_consumer;
 
 use crate::drive::{self, App, Calls};
@@ -206,7 +207,7 @@ pub const BUGS: &[Bug] = &[
         title: "a slow consumer loses inbound messages on a reliable channel (also #860)",
         scenario: Some("bug-slow-consumer-loses-messages"),
         symptom: Some(accepted_and_lost),
-        player: Player::Async(slow_consumer::play),
+        player: Player::Async(slow_consumer_on_async),
         pinned: [NX, NX, NX, NX, NE],
         why: "a bug of the async crate's driver queue between its sans-IO core and the \
               application; a sans-IO stack hands each message over as an event (rtc \
@@ -318,6 +319,23 @@ impl App for SendOnOpen {
                 let _ = calls.send(channel, 16);
             }
         }
+    }
+}
+
+/// webrtc-rs/webrtc#858 on the async crate ([`slow_consumer`]), when dcsim is built with
+/// it.
+fn slow_consumer_on_async(scenario: &Scenario) -> Result<Trace, String> {
+    #[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
+    {
+        slow_consumer::play(scenario)
+    }
+    #[cfg(not(all(feature = "webrtc-adapter", feature = "rtc-stack")))]
+    {
+        let _ = scenario;
+        Err(
+            "this dcsim was built without the webrtc crate (features webrtc-adapter and rtc-stack)"
+                .into(),
+        )
     }
 }
 
