@@ -110,11 +110,12 @@
 //! Per unique state: a 64-bit fingerprint in the visited set and a parent link (8 bytes)
 //! for the counterexample path; per state of the current and the next BFS level, a
 //! [`State`] whose pieces are shared; about 170 bytes a unique state in all, plus the
-//! step caches (bounded; the network cache up to about 400 MB). Measured: 1.26 GB peak
-//! RSS for the 5.07 million states of the default run (843 MB with a network cache of
-//! a quarter of the size). The fingerprint is 64 bits of [`super::part::FpHasher`]; the
-//! chance that two of `n` distinct states collide, which would prune one of them, is
-//! about `n² / 2⁶⁵` (10⁻⁶ for the default run).
+//! step caches (bounded; the network cache at 65 536 entries, per thread). Measured:
+//! 0.93 GB peak RSS for the 6.21 million states of the default run, one thread (1.52 GB
+//! with the earlier network cache of 4 M entries). The fingerprint is 64 bits of
+//! [`super::part::FpHasher`]; the chance that two of `n` distinct states collide, which
+//! would prune one of them, is about `n² / 2⁶⁵` (10⁻⁶ for the default run), and the
+//! report prints it ([`ExploreReport::collision_probability`]).
 
 use super::app::WorldApp;
 use super::step::StepCache;

@@ -412,11 +412,14 @@ type MonitorOut = (Part<Monitor>, Option<Violation>);
 /// about 100 bytes an entry plus the pieces it keeps alive).
 const CACHE_LIMIT: usize = 1 << 20;
 
-/// The network cache's limit: larger, because its keys (a network and a step's
-/// [`Delta`], which names both peers) are nearly as many as the states, and its hits
-/// are what spares the successors that turn out to be duplicates (measured on the
-/// default world: 1 << 22 takes 8% less CPU than 1 << 20, for 420 MB more).
-const NET_CACHE_LIMIT: usize = 1 << 22;
+/// The network cache's limit: small, so that its table stays in the CPU caches. Its keys
+/// (a network and a step's [`Delta`], which names both peers) are nearly as many as the
+/// states, so a large table missed the CPU caches on almost every lookup, and that cost
+/// what the hits saved (measured on the full default world, one thread, alternating:
+/// 1 << 22 entries 44.96 and 44.70 s at 1.52 GB peak RSS, 1 << 16 entries 42.19 and
+/// 42.11 s at 0.93 GB; the same counts). An earlier model, whose steps cost more, had
+/// measured 1 << 22 as 8% faster than 1 << 20.
+const NET_CACHE_LIMIT: usize = 1 << 16;
 
 /// Memoized local transitions and monitor updates, keyed by the fingerprints of their
 /// inputs (the pieces are compared in full on a hit, the monitor's event list by its
