@@ -124,6 +124,7 @@ impl Peer {
         let Some(stream) = ch.stream else {
             return Err(not_open());
         };
+        let rule = ch.reliability;
         let high = self.config.buffered_amount_high_threshold;
         let mut crossed_high = false;
         if let Some(ch) = self.channels.get_mut(label) {
@@ -133,11 +134,14 @@ impl Peer {
         if crossed_high {
             self.callback(label, Callback::BufferedAmountHigh);
         }
-        self.send_chunk(Chunk::Data {
-            stream,
-            msg,
-            size: size as u32,
-        });
+        self.send_chunk_by(
+            Chunk::Data {
+                stream,
+                msg,
+                size: size as u32,
+            },
+            rule,
+        );
         if self.profile.buffered_amount_on_transmit {
             // Handed to the association at once. aiortc's flush task hands over
             // everything sent in one instant together, so the event fires once per
