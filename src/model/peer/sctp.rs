@@ -242,14 +242,25 @@ impl Peer {
             .map(|(t, c)| (*t, c.clone()))
             .collect();
         for (tsn, chunk) in chunks {
-            if let Some(tries) = self.sctp.tries.get_mut(&tsn) {
-                tries.sent = tries.sent.saturating_add(1);
-            }
-            if self.config.sctp_timing {
-                self.sctp.retransmitted.insert(tsn);
-            }
-            self.transmit_chunk(tsn, chunk);
+            self.resend(tsn, chunk);
         }
+        self.send_forward_tsn();
+    }
+
+    /// Sends an outstanding chunk again (T3 or fast retransmit): one more try, and with
+    /// SCTP timing, no longer a fast-retransmit candidate.
+    fn resend(&mut self, tsn: u32, chunk: Chunk) {
+        if let Some(tries) = self.sctp.tries.get_mut(&tsn) {
+            tries.sent = tries.sent.saturating_add(1);
+        }
+        if self.config.sctp_timing {
+            self.sctp.retransmitted.insert(tsn);
+        }
+        self.transmit_chunk(tsn, chunk);
+    }
+
+    /// FORWARD-TSN to the point the receiver may skip to, if abandoned chunks moved it.
+    fn send_forward_tsn(&mut self) {
         if let Some(to) = self.sctp.forward_to {
             self.transmit(Packet::SctpForwardTsn { new_cum_tsn: to });
         }
@@ -303,22 +314,15 @@ impl Peer {
                 .is_some_and(|tr| tr.due_to_abandon(now))
         }) {
             self.abandon_exhausted();
-            if let Some(to) = self.sctp.forward_to {
-                self.transmit(Packet::SctpForwardTsn { new_cum_tsn: to });
-            }
+            self.send_forward_tsn();
         }
         for tsn in missing {
             if self.sctp.is_abandoned(tsn) {
                 continue; // abandoned just now
             }
-            let Some(chunk) = self.sctp.outstanding.get(&tsn).cloned() else {
-                continue;
-            };
-            self.sctp.retransmitted.insert(tsn);
-            if let Some(tries) = self.sctp.tries.get_mut(&tsn) {
-                tries.sent = tries.sent.saturating_add(1);
+            if let Some(chunk) = self.sctp.outstanding.get(&tsn).cloned() {
+                self.resend(tsn, chunk);
             }
-            self.transmit_chunk(tsn, chunk);
         }
     }
 
@@ -632,7 +636,9 @@ impl Peer {
     }
 
     pub(super) fn handle_sack(&mut self, cum_tsn: u32, highest_tsn: u32) {
-        if highest_tsn > cum_tsn {
+        // Fast retransmit is this side's timing refinement, whatever the remote's SACK
+        // carries.
+        if self.config.sctp_timing && highest_tsn > cum_tsn {
             self.miss_indication(cum_tsn, highest_tsn);
         }
         let acked: Vec<u32> = self
