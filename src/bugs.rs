@@ -57,18 +57,21 @@ impl Target {
         }
     }
 
-    fn options(self) -> RunOptions {
+    /// How the simulator plays this target; `None` for the async crate, which is not
+    /// played by the simulator.
+    fn options(self) -> Option<RunOptions> {
         let (profile, stack) = match self {
             Target::ModelWebrtcRs => (ProfileName::WebrtcRs, StackKind::Model),
             Target::Rtc => (ProfileName::WebrtcRs, StackKind::Rtc),
             Target::W3c => (ProfileName::W3c, StackKind::Model),
-            Target::Aiortc | Target::AsyncWebrtc => (ProfileName::Aiortc, StackKind::Model),
+            Target::Aiortc => (ProfileName::Aiortc, StackKind::Model),
+            Target::AsyncWebrtc => return None,
         };
-        RunOptions {
+        Some(RunOptions {
             profile: Some(profile),
             stack,
             ..RunOptions::default()
-        }
+        })
     }
 }
 
@@ -152,17 +155,19 @@ impl Bug {
         };
         let scenario: Scenario =
             builtin::get(name).ok_or_else(|| format!("no bug scenario named {name:?}"))?;
-        let trace = match (self.player, target) {
-            (Player::Async(play), Target::AsyncWebrtc) => play(&scenario)?,
-            (Player::Async(_), _) => {
+        let trace = match (self.player, target.options()) {
+            (Player::Async(play), None) => play(&scenario)?,
+            (Player::Async(_), Some(_)) => {
                 let why = "a bug of the async crate's own layer, which a sans-IO target has not";
                 return Ok((Verdict::NotExpressible, why.to_string()));
             }
-            (_, Target::AsyncWebrtc) => return Ok((Verdict::NotPlayed, String::new())),
-            (Player::Script, _) => {
-                sim::run_apps(&scenario, &target.options(), &sim::script_apps())?.trace
+            (_, None) => return Ok((Verdict::NotPlayed, String::new())),
+            (Player::Script, Some(options)) => {
+                sim::run_apps(&scenario, &options, &sim::script_apps())?.trace
             }
-            (Player::App(make), _) => sim::run_apps(&scenario, &target.options(), &make())?.trace,
+            (Player::App(make), Some(options)) => {
+                sim::run_apps(&scenario, &options, &make())?.trace
+            }
         };
         Ok(match symptom(&trace) {
             Some(evidence) => (Verdict::Exposed, evidence),
