@@ -2,6 +2,9 @@
 //! 0.21.1 stack under the same simulator, seed and faults; the ICE timeouts at the same
 //! virtual times; the comparison's own rules on hand-made traces; the command line.
 
+#[path = "support/messages.rs"]
+mod messages;
+
 use dcsim::conform::{
     self, compare_traces, normalize, ConformOptions, ConformReport, Key, Verdict,
     DEFAULT_TOLERANCE_MS,
@@ -294,23 +297,9 @@ fn partial_reliability_and_unordered_delivery_agree_with_the_crate() {
         assert!(report.agrees(), "{name}: {}", report.render_details());
         for stack in [StackKind::Model, StackKind::Rtc] {
             let t = run(&s, stack);
-            let got: Vec<u64> = t
-                .events
-                .iter()
-                .filter_map(|e| match e.kind {
-                    EventKind::Deliver { msg, .. } => Some(msg),
-                    _ => None,
-                })
-                .collect();
+            let got = messages::delivered(&t);
             assert_eq!(got, delivered, "{name} on {stack:?}: delivered");
-            let undelivered: Vec<u64> = t
-                .events
-                .iter()
-                .filter_map(|e| match &e.kind {
-                    EventKind::Drop { msg, reason, .. } if reason == "undelivered" => Some(*msg),
-                    _ => None,
-                })
-                .collect();
+            let undelivered = messages::undelivered(&t);
             assert_eq!(undelivered, lost, "{name} on {stack:?}: undelivered");
             assert!(!t
                 .events
@@ -340,17 +329,6 @@ fn a_relayed_path_agrees_with_the_crate() {
             .find(|e| matches!(&e.kind, EventKind::State { machine: Machine::DataChannel, to, .. } if to == "open"))
             .map(|e| e.t_ms)
     };
-    let delay = |t: &Trace| {
-        let sent = t
-            .events
-            .iter()
-            .find(|e| matches!(e.kind, EventKind::Send { .. }));
-        let got = t
-            .events
-            .iter()
-            .find(|e| matches!(e.kind, EventKind::Deliver { .. }));
-        got.zip(sent).map(|(d, s)| d.t_ms - s.t_ms)
-    };
     for stack in [StackKind::Model, StackKind::Rtc] {
         let (r, d) = (run(&relayed, stack), run(&direct, stack));
         assert!(
@@ -359,8 +337,8 @@ fn a_relayed_path_agrees_with_the_crate() {
             opened(&r),
             opened(&d)
         );
-        assert_eq!(delay(&r), Some(60), "{stack:?}");
-        assert_eq!(delay(&d), Some(20), "{stack:?}");
+        assert_eq!(messages::first_delivery_delay(&r), Some(60), "{stack:?}");
+        assert_eq!(messages::first_delivery_delay(&d), Some(20), "{stack:?}");
     }
 }
 

@@ -15,6 +15,9 @@
 //! part the two stacks by up to a second in a few worlds in a thousand
 //! (docs/conformance.md, "Partial reliability and unordered delivery").
 
+#[path = "support/messages.rs"]
+mod messages;
+
 use dcsim::conform::{self, DEFAULT_TOLERANCE_MS};
 use dcsim::scenario::{Action, ChannelSpec, Payload, Reliability, Scenario, Step};
 use dcsim::sim::{self, RunOptions, StackKind};
@@ -130,15 +133,8 @@ fn generated_worlds_reach_abandonment_overtaking_and_retransmission() {
     for _ in 0..200 {
         let s = world().new_tree(&mut runner).expect("a world").current();
         let trace = sim::run(&s, &RunOptions::default()).expect("runs").trace;
-        let mut delivered = Vec::new();
-        let mut undelivered = 0;
-        for e in &trace.events {
-            match &e.kind {
-                EventKind::Deliver { msg, .. } => delivered.push(*msg),
-                EventKind::Drop { reason, .. } if reason == "undelivered" => undelivered += 1,
-                _ => {}
-            }
-        }
+        let delivered = messages::delivered(&trace);
+        let undelivered = messages::undelivered(&trace).len();
         let reliable = s.channels[0].reliability == Reliability::Reliable;
         if !reliable && undelivered > 0 {
             abandoned += 1;

@@ -5,10 +5,10 @@
 mod app;
 
 use app::{AvatarChat, Sending};
-use dcsim::explore::{explore_with, Mode, Shard};
+use dcsim::explore::{explore_with, Failure, Mode, Shard};
 use dcsim::scenario::Scenario;
-use dcsim::shrink::{shrink, DEFAULT_BUDGET};
-use dcsim::sim::{self, RunOptions};
+use dcsim::shrink::{shrink, Shrunk, DEFAULT_BUDGET};
+use dcsim::sim::{self, AppFactory, RunOptions};
 use dcsim::trace::{EventKind, PeerId, Trace};
 use std::path::Path;
 use std::process::Command;
@@ -47,31 +47,8 @@ fn a_planted_bug_found_by_swarm_shrinks_to_a_file_that_fails_under_dcsim_run() {
         clean.violated().is_empty(),
         "the planted scenario passes without faults"
     );
-    let report = explore_with(
-        &base,
-        40,
-        0,
-        Shard::ALL,
-        Mode::Swarm,
-        &options,
-        &apps,
-        |_| {},
-    )
-    .expect("explore");
     let invariant = "no-send-on-non-open";
-    let (_, failure) = report.violated.get(invariant).expect("swarm finds the bug");
-    let run = RunOptions {
-        seed: Some(failure.seed),
-        ..options.clone()
-    };
-    let shrunk = shrink(
-        &failure.scenario,
-        Some(invariant),
-        &run,
-        &apps,
-        DEFAULT_BUDGET,
-    )
-    .expect("shrinks");
+    let (_, failure, _, shrunk) = found_and_shrunk(&base, 40, &apps, Some(invariant));
     assert!(shrunk.steps.1 <= 5, "{} steps left", shrunk.steps.1);
     assert!(shrunk.steps.1 <= shrunk.steps.0);
     assert!(!shrunk.budget_hit);
@@ -131,6 +108,53 @@ fn explore_shrink_writes_the_regression_file_and_its_trace() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `runs` swarm runs of `base` with `apps` (default options, seed 0), then the shrink of
+/// the shortest run that violated `invariant` (`None`: the first one violated): the
+/// invariant, the failure, the options it replays with, and the shrunk scenario.
+fn found_and_shrunk(
+    base: &Scenario,
+    runs: u64,
+    apps: &AppFactory,
+    invariant: Option<&str>,
+) -> (String, Failure, RunOptions, Shrunk) {
+    let options = RunOptions::default();
+    let report = explore_with(
+        base,
+        runs,
+        0,
+        Shard::ALL,
+        Mode::Swarm,
+        &options,
+        apps,
+        |_| {},
+    )
+    .expect("explore");
+    let (invariant, failure) = match invariant {
+        Some(i) => (i, &report.violated.get(i).expect("swarm finds the bug").1),
+        None => {
+            let (i, (_, f)) = report
+                .violated
+                .iter()
+                .next()
+                .expect("swarm finds a failure");
+            (i.as_str(), f)
+        }
+    };
+    let run = RunOptions {
+        seed: Some(failure.seed),
+        ..options
+    };
+    let shrunk = shrink(
+        &failure.scenario,
+        Some(invariant),
+        &run,
+        apps,
+        DEFAULT_BUDGET,
+    )
+    .expect("shrinks");
+    (invariant.to_string(), failure.clone(), run, shrunk)
+}
+
 fn make(sending: Sending) -> impl Fn(PeerId) -> AvatarChat + Copy {
     move |peer| AvatarChat::new(peer, sending)
 }
@@ -142,31 +166,8 @@ fn make(sending: Sending) -> impl Fn(PeerId) -> AvatarChat + Copy {
 fn the_naive_avatar_app_shrinks_with_the_library() {
     let base = dcsim::scenario::builtin::get("checking-disconnected-failed").expect("built-in");
     let naive = dcsim::drive::apps(make(Sending::Naive));
-    let options = RunOptions::default();
-    let report = explore_with(
-        &base,
-        20,
-        0,
-        Shard::ALL,
-        Mode::Swarm,
-        &options,
-        &naive,
-        |_| {},
-    )
-    .expect("explore");
-    let (invariant, (_, failure)) = report.violated.iter().next().expect("the naive app fails");
-    let run = RunOptions {
-        seed: Some(failure.seed),
-        ..options.clone()
-    };
-    let shrunk = shrink(
-        &failure.scenario,
-        Some(invariant),
-        &run,
-        &naive,
-        DEFAULT_BUDGET,
-    )
-    .expect("shrinks");
+    let (invariant, failure, run, shrunk) = found_and_shrunk(&base, 20, &naive, None);
+    let invariant = &invariant;
     assert!(shrunk.steps.1 <= shrunk.steps.0);
     let again = sim::run_apps(&shrunk.scenario, &run, &naive)
         .expect("runs")
