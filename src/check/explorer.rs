@@ -118,13 +118,13 @@
 //! report prints it ([`ExploreReport::collision_probability`]).
 
 use super::app::WorldApp;
-use super::step::StepCache;
-use super::world::{Action, State, Violation, World};
+use super::compact::{Compact, Pieces, Stepper};
+use super::world::{Action, Violation, World};
 use crate::trace::Trace;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The default [`ExploreOptions::max_states`]: about 2.5 GB at the measured 170 bytes a
@@ -244,13 +244,14 @@ impl Hasher for Identity {
 
 type Visited = HashSet<u64, BuildHasherDefault<Identity>>;
 
-/// One successor computed by a worker: the state, its fingerprint, its parent's node and
-/// the index of the action in the parent's action list.
-type Successor<A> = (State<A>, u64, u32, u32);
+/// One successor computed by a worker: the state, its fingerprint, its parent's node,
+/// the index of the action in the parent's action list, and the violation its step
+/// found.
+type Successor = (Compact, u64, u32, u32, Option<Arc<Violation>>);
 
 /// What a worker hands back for one chunk of a level: how many successors it generated,
 /// and those not visited at an earlier level.
-type Chunk<A> = (u64, Vec<Successor<A>>);
+type Chunk = (u64, Vec<Successor>);
 
 /// Explores `world` breadth first. `progress` is called after every level.
 pub fn explore<A: WorldApp>(
@@ -260,8 +261,10 @@ pub fn explore<A: WorldApp>(
 ) -> ExploreReport {
     let started = Instant::now();
     let init = world.init();
+    let pieces = Pieces::default();
+    let root = pieces.compress(&init);
     let mut visited = Visited::default();
-    visited.insert(fingerprint(&init));
+    visited.insert(pieces.fingerprint(&root, init.violation().is_some()));
     // nodes[i] = (parent node, action index); the root is its own parent.
     let mut nodes: Vec<(u32, u32)> = vec![(0, 0)];
     let mut report = ExploreReport {
@@ -278,29 +281,29 @@ pub fn explore<A: WorldApp>(
         report.elapsed = started.elapsed();
         return report;
     }
-    let mut frontier: Vec<(State<A>, u32)> = vec![(init, 0)];
-    let mut caches: Vec<StepCache<A>> = (0..options.threads.max(1))
-        .map(|_| StepCache::default())
+    let mut frontier: Vec<(Compact, u32)> = vec![(root, 0)];
+    let mut steppers: Vec<Stepper<A>> = (0..options.threads.max(1))
+        .map(|_| Stepper::default())
         .collect();
     while report.depth < options.max_depth && !frontier.is_empty() {
         if report.unique >= options.max_states {
             report.state_limit_hit = true;
             break;
         }
-        let successors = expand(world, &frontier, &visited, &mut caches);
+        let successors = expand(world, &pieces, &frontier, &visited, &mut steppers);
         drop(frontier);
         let mut next = Vec::new();
         let mut found = None;
         for (generated, chunk) in successors {
             report.visited += generated;
-            for (state, fp, parent, action) in chunk {
+            for (state, fp, parent, action, violation) in chunk {
                 if found.is_some() || !visited.insert(fp) {
                     continue;
                 }
                 let node = nodes.len() as u32;
                 nodes.push((parent, action));
-                match state.violation() {
-                    Some(v) => found = Some((node, v.clone())),
+                match violation {
+                    Some(v) => found = Some((node, (*v).clone())),
                     None => next.push((state, node)),
                 }
             }
@@ -319,6 +322,12 @@ pub fn explore<A: WorldApp>(
             break;
         }
     }
+    if std::env::var_os("DCSIM_PIECES").is_some() {
+        eprintln!(
+            "pieces (peers, apps, monitors, nets): {:?}",
+            pieces.counts()
+        );
+    }
     report.exhausted =
         report.counterexample.is_none() && frontier.is_empty() && !report.state_limit_hit;
     report.elapsed = started.elapsed();
@@ -328,48 +337,48 @@ pub fn explore<A: WorldApp>(
 /// Computes the successors of a level, in chunks whose concatenation is in the
 /// sequential order (frontier order, then action order). States already visited at an
 /// earlier level are left out here; duplicates within the level are left to the caller.
-/// Each thread has its own [`StepCache`], kept from level to level.
+/// Each thread has its own [`Stepper`], kept from level to level; the pieces are shared.
 fn expand<A: WorldApp>(
     world: &World<A>,
-    frontier: &[(State<A>, u32)],
+    pieces: &Pieces<A>,
+    frontier: &[(Compact, u32)],
     visited: &Visited,
-    caches: &mut [StepCache<A>],
-) -> Vec<Chunk<A>> {
-    let work = |cache: &mut StepCache<A>, part: &[(State<A>, u32)]| {
+    steppers: &mut [Stepper<A>],
+) -> Vec<Chunk> {
+    let work = |stepper: &mut Stepper<A>, part: &[(Compact, u32)]| {
         let mut out = Vec::new();
         let mut generated = 0;
         let mut actions = Vec::new();
         for (state, node) in part {
-            world.actions(state, &mut actions);
+            pieces.actions(world, state, &mut actions);
             for (i, a) in actions.iter().enumerate() {
-                let Some(next) = world.step_cached(cache, state, a) else {
+                let Some((next, violation)) = stepper.step(world, pieces, state, a) else {
                     continue;
                 };
                 generated += 1;
-                let fp = fingerprint(&next);
+                let fp = pieces.fingerprint(&next, violation.is_some());
                 if !visited.contains(&fp) {
-                    out.push((next, fp, *node, i as u32));
+                    out.push((next, fp, *node, i as u32, violation));
                 }
             }
         }
         (generated, out)
     };
-    let threads = caches.len();
+    let threads = steppers.len();
     if threads == 1 || frontier.len() < 64 {
-        return vec![work(&mut caches[0], frontier)];
+        return vec![work(&mut steppers[0], frontier)];
     }
     let size = frontier.len().div_ceil(threads * 8);
-    let parts: Vec<&[(State<A>, u32)]> = frontier.chunks(size).collect();
+    let parts: Vec<&[(Compact, u32)]> = frontier.chunks(size).collect();
     let next_part = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Chunk<A>>>> =
-        Mutex::new((0..parts.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Chunk>>> = Mutex::new((0..parts.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for cache in caches.iter_mut() {
+        for stepper in steppers.iter_mut() {
             let (parts, next_part, results, work) = (&parts, &next_part, &results, &work);
             scope.spawn(move || loop {
                 let i = next_part.fetch_add(1, Ordering::Relaxed);
                 let Some(part) = parts.get(i) else { break };
-                let out = work(cache, part);
+                let out = work(stepper, part);
                 if let Ok(mut slots) = results.lock() {
                     slots[i] = Some(out);
                 }

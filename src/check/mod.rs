@@ -25,6 +25,8 @@
 //! ```
 
 pub mod app;
+mod arena;
+mod compact;
 pub mod explorer;
 pub mod part;
 pub mod run;

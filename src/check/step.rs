@@ -187,25 +187,31 @@ fn finish_local<A: WorldApp>(
     }
 }
 
-/// The local transition, computed.
-fn local<A: WorldApp>(
+/// What one peer and its application became and did with one input, as plain values.
+pub(crate) struct LocalRun<A> {
+    pub(crate) peer: Peer,
+    pub(crate) app: A,
+    pub(crate) transmits: Vec<Packet>,
+    pub(crate) log: Vec<Entry>,
+}
+
+/// The local transition of `peer` and `app` (taken by value: the caller's copies).
+pub(crate) fn run_local<A: WorldApp>(
     id: PeerId,
-    peer: &Part<Peer>,
-    app: &Part<A>,
+    mut peer: Peer,
+    mut app: A,
     input: &LocalInput<&Packet>,
     t: Millis,
     tracing: bool,
     eager_sack: bool,
-) -> LocalOut<A> {
-    let mut p = (**peer).clone();
-    let mut a = (**app).clone();
+) -> LocalRun<A> {
     let mut log = Vec::new();
     let mut transmits = Vec::new();
     {
         let mut cx = Local {
             id,
-            peer: &mut p,
-            app: &mut a,
+            peer: &mut peer,
+            app: &mut app,
             t,
             tracing,
             eager_sack,
@@ -228,7 +234,34 @@ fn local<A: WorldApp>(
         }
         cx.drain();
     }
-    finish_local((peer, app), p, a, transmits, log)
+    LocalRun {
+        peer,
+        app,
+        transmits,
+        log,
+    }
+}
+
+/// The local transition, computed.
+fn local<A: WorldApp>(
+    id: PeerId,
+    peer: &Part<Peer>,
+    app: &Part<A>,
+    input: &LocalInput<&Packet>,
+    t: Millis,
+    tracing: bool,
+    eager_sack: bool,
+) -> LocalOut<A> {
+    let run = run_local(
+        id,
+        (**peer).clone(),
+        (**app).clone(),
+        input,
+        t,
+        tracing,
+        eager_sack,
+    );
+    finish_local((peer, app), run.peer, run.app, run.transmits, run.log)
 }
 
 /// The cache keys are fingerprints (no reference count to bump, no value to hash on a
@@ -281,10 +314,10 @@ impl SackProbes {
 }
 
 /// Whether `peer` ignores `packet` now, found by delivering it to a copy.
-fn probe(peer: &Part<Peer>, packet: &Packet) -> bool {
-    let mut probe: Peer = (**peer).clone();
+pub(crate) fn probe(peer: &Peer, packet: &Packet) -> bool {
+    let mut probe: Peer = peer.clone();
     let _ = probe.handle_input(NOW, Input::Datagram(packet.clone()));
-    probe.poll_output().is_none() && probe == **peer
+    probe.poll_output().is_none() && probe == *peer
 }
 
 /// What happens to the network in one step.
@@ -378,23 +411,54 @@ impl Delta<'_> {
     /// ignores, and `Peer` drops DATA and ABORT when no association is up, without
     /// changing anything.
     fn dead(&self, to: PeerId, packet: &Packet, sacks: &mut SackProbes) -> bool {
-        if self.closed[to.index()] {
+        let peer = self.peers[to.index()];
+        let fate = Fate {
+            closed: self.closed[to.index()],
+            generation: self.generation[to.index()],
+            timeouts_left: self.timeouts_left,
+            restarts_left: self.restarts_left,
+        };
+        fate.dead(peer, packet, || sacks.ignored(peer, packet))
+    }
+}
+
+/// What decides, besides the receiver itself, whether a packet in flight is dead (see
+/// `Delta::dead`): the receiver is closed, its ICE generation, and whether a timeout and
+/// an ICE restart may still happen.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fate {
+    pub(crate) closed: bool,
+    pub(crate) generation: u32,
+    pub(crate) timeouts_left: bool,
+    pub(crate) restarts_left: bool,
+}
+
+impl Fate {
+    /// The receiver `peer` will ignore `packet` whatever happens (the rules of
+    /// `Delta::dead`); `ignored` says whether `peer` ignores it now (asked only for SACKs
+    /// and STUN responses).
+    pub(crate) fn dead(
+        &self,
+        peer: &Peer,
+        packet: &Packet,
+        ignored: impl FnOnce() -> bool,
+    ) -> bool {
+        if self.closed {
             return true;
         }
-        let peer = self.peers[to.index()];
         if peer.ice_state() == IceConnectionState::Failed && !self.restarts_left {
             return true;
         }
         match packet {
-            Packet::StunRequest { generation, .. } => *generation < self.generation[to.index()],
+            Packet::StunRequest { generation, .. } => *generation < self.generation,
             Packet::StunResponse { generation, .. } => {
-                *generation < self.generation[to.index()]
-                    || (*generation == self.generation[to.index()]
+                *generation < self.generation
+                    || (*generation == self.generation
                         && !self.timeouts_left
                         && peer.ice_state() == IceConnectionState::Connected
-                        && sacks.ignored(peer, packet))
+                        && ignored())
             }
-            Packet::SctpSack { .. } => sacks.ignored(peer, packet),
+            Packet::SctpSack { .. } => ignored(),
             Packet::SctpData { .. }
             | Packet::SctpBundle(_)
             | Packet::SctpHandshake(_)
@@ -554,10 +618,23 @@ impl<A: WorldApp> StepCache<A> {
 fn observe<A>(
     monitor: &Part<Monitor>,
     outs: &[&LocalOut<A>],
-    mut trace: Option<&mut Trace>,
+    trace: Option<&mut Trace>,
     t: Millis,
 ) -> MonitorOut {
-    let mut m = (**monitor).clone();
+    let logs: Vec<&[Entry]> = outs.iter().map(|o| o.log.as_slice()).collect();
+    let (m, first) = observe_logs(monitor, &logs, trace, t);
+    (Part::new(m), first)
+}
+
+/// [`observe`] on the step's logs, as plain values: the monitor after them and the first
+/// violation among them.
+pub(crate) fn observe_logs(
+    monitor: &Monitor,
+    logs: &[&[Entry]],
+    mut trace: Option<&mut Trace>,
+    t: Millis,
+) -> (Monitor, Option<Violation>) {
+    let mut m = monitor.clone();
     let mut first: Option<Violation> = None;
     let mut note = |violations: Vec<TraceEvent>, trace: &mut Option<&mut Trace>| {
         for v in violations {
@@ -572,8 +649,8 @@ fn observe<A>(
             }
         }
     };
-    for out in outs {
-        for (event, judged) in &out.log {
+    for log in logs {
+        for (event, judged) in log.iter() {
             let violations = if *judged {
                 m.observe(event)
             } else {
@@ -585,11 +662,11 @@ fn observe<A>(
             note(violations, &mut trace);
         }
     }
-    if outs.iter().any(|o| o.any_observed) {
+    if logs.iter().any(|l| l.iter().any(|e| e.1)) {
         let violations = m.end_step(t);
         note(violations, &mut trace);
     }
-    (Part::new(m), first)
+    (m, first)
 }
 
 /// How a step is being computed.
@@ -833,8 +910,40 @@ fn both<A: WorldApp>(
     restart: bool,
     fault: &mut impl FnMut(Option<PeerId>, &str, Option<String>),
 ) -> Vec<(PeerId, Arc<LocalOut<A>>)> {
-    let mut pa = (*s.peers[0]).clone();
-    let mut pb = (*s.peers[1]).clone();
+    let peers = [(*s.peers[0]).clone(), (*s.peers[1]).clone()];
+    let apps = [(*s.apps[0]).clone(), (*s.apps[1]).clone()];
+    let runs = run_both(
+        peers,
+        apps,
+        &mut s.ice_generation,
+        t,
+        tracing,
+        eager_sack,
+        restart,
+        fault,
+    );
+    let mut outs = Vec::new();
+    for (id, run) in PeerId::BOTH.into_iter().zip(runs) {
+        let before = (&s.peers[id.index()], &s.apps[id.index()]);
+        let out = finish_local(before, run.peer, run.app, run.transmits, run.log);
+        outs.push((id, Arc::new(out)));
+    }
+    outs
+}
+
+/// [`both`] on plain values: the ICE restart (if `restart`), the offer/answer (each
+/// peer's ICE generation noted in `ice_generation`), then each peer drained in turn.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_both<A: WorldApp>(
+    [mut pa, mut pb]: [Peer; 2],
+    apps: [A; 2],
+    ice_generation: &mut [u32; 2],
+    t: Millis,
+    tracing: bool,
+    eager_sack: bool,
+    restart: bool,
+    fault: &mut impl FnMut(Option<PeerId>, &str, Option<String>),
+) -> [LocalRun<A>; 2] {
     let go = if restart {
         match pa.handle_input(NOW, Input::App(AppCall::IceRestart)) {
             Ok(()) => true,
@@ -849,7 +958,7 @@ fn both<A: WorldApp>(
     if go {
         let mut seen = |id: PeerId, sdp: &str| {
             if let Some(g) = generation_of(sdp) {
-                let slot = &mut s.ice_generation[id.index()];
+                let slot = &mut ice_generation[id.index()];
                 *slot = (*slot).max(g);
             }
         };
@@ -857,10 +966,8 @@ fn both<A: WorldApp>(
             fault(Some(peer), "negotiate", Some(e));
         }
     }
-    let mut outs = Vec::new();
-    for (id, mut peer) in [(PeerId::A, pa), (PeerId::B, pb)] {
-        let before = (&s.peers[id.index()], &s.apps[id.index()]);
-        let mut app = (**before.1).clone();
+    let [app_a, app_b] = apps;
+    [(PeerId::A, pa, app_a), (PeerId::B, pb, app_b)].map(|(id, mut peer, mut app)| {
         let mut log = Vec::new();
         let mut transmits = Vec::new();
         Local {
@@ -874,12 +981,13 @@ fn both<A: WorldApp>(
             transmits: &mut transmits,
         }
         .drain();
-        outs.push((
-            id,
-            Arc::new(finish_local(before, peer, app, transmits, log)),
-        ));
-    }
-    outs
+        LocalRun {
+            peer,
+            app,
+            transmits,
+            log,
+        }
+    })
 }
 
 /// Offer from `a`, answer from `b`, applied at once; the error names the peer. Each

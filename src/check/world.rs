@@ -269,8 +269,11 @@ impl WorldConfig {
 
 /// One move of the world. The explorer tries every enabled one, in the order
 /// [`World::actions`] lists them.
+///
+/// `P` is how a packet in flight is named: the packet itself (the default, what traces
+/// and counterexamples show) or the explorer's interned id of it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
+pub enum Action<P = Packet> {
     /// Offer/answer exchanged (out of band, at once); ICE starts on both peers.
     Connect,
     /// The application on `peer` sends on channel `channel` (raw or through its guard).
@@ -322,14 +325,14 @@ pub enum Action {
         /// Receiver.
         to: PeerId,
         /// The packet.
-        packet: Packet,
+        packet: P,
     },
     /// One copy of a packet in flight is lost.
     Drop {
         /// Receiver it was meant for.
         to: PeerId,
         /// The packet.
-        packet: Packet,
+        packet: P,
     },
     /// A duplicate of a packet in flight arrives at `to`; the packet stays in flight
     /// (the network duplicated it).
@@ -337,7 +340,7 @@ pub enum Action {
         /// Receiver.
         to: PeerId,
         /// The packet.
-        packet: Packet,
+        packet: P,
     },
 }
 
@@ -647,76 +650,15 @@ impl<A: WorldApp> World<A> {
     /// then `b`), timers (`a` then `b`, timer order), then for each packet in flight (in
     /// packet order) deliver, drop, duplicate. A violated state has none.
     pub fn actions(&self, s: &State<A>, out: &mut Vec<Action>) {
-        out.clear();
-        if s.violation.is_some() {
-            return;
-        }
-        let b = &self.config.bounds;
-        if !s.connected {
-            out.push(Action::Connect);
-        }
-        for peer in PeerId::BOTH {
-            let app = &s.apps[peer.index()];
-            for channel in 0..b.channels {
-                if !app.knows(channel) {
-                    continue;
-                }
-                if app.may_send(channel, b.sends_per_channel) {
-                    out.push(Action::Send { peer, channel });
-                }
-                if !app.close_called(channel)
-                    && !app.peer_closed()
-                    && s.spent.channel_closes < b.channel_closes
-                {
-                    out.push(Action::CloseChannel { peer, channel });
-                }
-            }
-            if !app.peer_closed() && s.spent.peer_closes < b.peer_closes {
-                out.push(Action::ClosePeer { peer });
-            }
-        }
-        if s.connected && !s.apps[0].peer_closed() && s.spent.ice_restarts < b.ice_restarts {
-            out.push(Action::IceRestart);
-        }
-        let timeouts = s.spent.timeouts < b.timeouts;
-        let retransmits = s.spent.retransmits < b.retransmits;
-        for peer in PeerId::BOTH {
-            for (timer, _) in s.peers[peer.index()].armed_timers() {
-                let allowed = match timer_class(timer) {
-                    TimerClass::Progress => true,
-                    TimerClass::Timeout => timeouts,
-                    TimerClass::Retransmission => retransmits,
-                };
-                if allowed {
-                    out.push(Action::Fire { peer, timer });
-                }
-            }
-            if timeouts {
-                s.apps[peer.index()]
-                    .for_each_expiring(|channel| out.push(Action::GuardExpiry { peer, channel }));
-            }
-            if s.spent.app_timers < b.app_timers && s.apps[peer.index()].timer_armed() {
-                out.push(Action::AppTimer { peer });
-            }
-        }
-        for (to, packet) in s.net.keys() {
-            out.push(Action::Deliver {
-                to: *to,
-                packet: packet.clone(),
-            });
-            if s.spent.drops < b.drops {
-                out.push(Action::Drop {
-                    to: *to,
-                    packet: packet.clone(),
-                });
-            }
-            if s.spent.duplications < b.duplications {
-                out.push(Action::Duplicate {
-                    to: *to,
-                    packet: packet.clone(),
-                });
-            }
-        }
+        let view = StateView {
+            connected: s.connected,
+            violated: s.violation.is_some(),
+            spent: &s.spent,
+            peers: [&*s.peers[0], &*s.peers[1]],
+            apps: [&*s.apps[0], &*s.apps[1]],
+        };
+        let net = s.net.keys().map(|(to, p)| (*to, p));
+        enabled_actions(&self.config.bounds, &view, net, |p| (*p).clone(), out);
     }
 
     /// The state after `action`, or `None` if the action is a timer firing that the
@@ -749,5 +691,96 @@ impl<A: WorldApp> World<A> {
             s = step::step_traced(self, &s, a, &mut trace, i as Millis + 1);
         }
         (trace, s)
+    }
+}
+
+/// The pieces of a state that decide which actions are enabled, however the state is
+/// stored (the [`State`] of the public API, or the explorer's interned one).
+pub(crate) struct StateView<'a, A> {
+    pub(crate) connected: bool,
+    pub(crate) violated: bool,
+    pub(crate) spent: &'a Spent,
+    pub(crate) peers: [&'a Peer; 2],
+    pub(crate) apps: [&'a A; 2],
+}
+
+/// Every action enabled in a state, in the fixed order of [`World::actions`]; `net`
+/// lists the packets in flight in packet order, and `name` makes each one's name in the
+/// action.
+pub(crate) fn enabled_actions<A: WorldApp, Q, P>(
+    b: &Bounds,
+    s: &StateView<'_, A>,
+    net: impl Iterator<Item = (PeerId, Q)>,
+    name: impl Fn(&Q) -> P,
+    out: &mut Vec<Action<P>>,
+) {
+    out.clear();
+    if s.violated {
+        return;
+    }
+    if !s.connected {
+        out.push(Action::Connect);
+    }
+    for peer in PeerId::BOTH {
+        let app = s.apps[peer.index()];
+        for channel in 0..b.channels {
+            if !app.knows(channel) {
+                continue;
+            }
+            if app.may_send(channel, b.sends_per_channel) {
+                out.push(Action::Send { peer, channel });
+            }
+            if !app.close_called(channel)
+                && !app.peer_closed()
+                && s.spent.channel_closes < b.channel_closes
+            {
+                out.push(Action::CloseChannel { peer, channel });
+            }
+        }
+        if !app.peer_closed() && s.spent.peer_closes < b.peer_closes {
+            out.push(Action::ClosePeer { peer });
+        }
+    }
+    if s.connected && !s.apps[0].peer_closed() && s.spent.ice_restarts < b.ice_restarts {
+        out.push(Action::IceRestart);
+    }
+    let timeouts = s.spent.timeouts < b.timeouts;
+    let retransmits = s.spent.retransmits < b.retransmits;
+    for peer in PeerId::BOTH {
+        for (timer, _) in s.peers[peer.index()].armed_timers() {
+            let allowed = match timer_class(timer) {
+                TimerClass::Progress => true,
+                TimerClass::Timeout => timeouts,
+                TimerClass::Retransmission => retransmits,
+            };
+            if allowed {
+                out.push(Action::Fire { peer, timer });
+            }
+        }
+        let app = s.apps[peer.index()];
+        if timeouts {
+            app.for_each_expiring(|channel| out.push(Action::GuardExpiry { peer, channel }));
+        }
+        if s.spent.app_timers < b.app_timers && app.timer_armed() {
+            out.push(Action::AppTimer { peer });
+        }
+    }
+    for (to, packet) in net {
+        out.push(Action::Deliver {
+            to,
+            packet: name(&packet),
+        });
+        if s.spent.drops < b.drops {
+            out.push(Action::Drop {
+                to,
+                packet: name(&packet),
+            });
+        }
+        if s.spent.duplications < b.duplications {
+            out.push(Action::Duplicate {
+                to,
+                packet: name(&packet),
+            });
+        }
     }
 }

@@ -1,0 +1,653 @@
+//! The explorer's form of a [`State`]: a few ids into shared [`Arena`]s ([`Compact`]),
+//! and the step on it ([`Stepper`]), which gives the same successors as [`World::step`].
+//!
+//! A [`Compact`] state is 44 bytes of plain data: the ids of both peers, both
+//! applications, the network and the monitor, plus the small counters. Nothing in it
+//! is reference counted, so copying and dropping it costs nothing and the frontier of a
+//! BFS level is one flat vector.
+//!
+//! A step is three memoized transitions keyed by ids, each exact (ids are equal exactly
+//! when values are, so a hit is never a wrong transition):
+//!
+//! 1. the *local* transition of a peer and its application with one input (or of both,
+//!    for connect and ICE restart), computed by the same code as [`World::step`];
+//! 2. the network update: the delivered packet leaves, the datagrams sent join, dead
+//!    packets are forgotten (the rules of [`crate::check::explorer`], "Reductions");
+//! 3. the monitor judging the step's events.
+//!
+//! Each [`Stepper`] (one per explorer thread) keeps its own tables of these; the arenas
+//! are shared. The state's fingerprint is built from its pieces' fingerprints, which
+//! depend only on their values, so the visited set and the report do not depend on which
+//! thread met a piece first.
+
+use super::app::WorldApp;
+use super::arena::Arena;
+use super::part::{fingerprint, FpBuild, FpHasher};
+use super::step::{observe_logs, probe, run_both, run_local, Entry, Fate, LocalInput, LocalRun};
+use super::world::{
+    enabled_actions, timer_class, Action, Spent, State, StateView, TimerClass, Violation, World,
+    NOW,
+};
+use crate::model::{Packet, Peer};
+use crate::monitor::Monitor;
+use crate::trace::PeerId;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// A packet in flight: receiver, packet id, copies. A network keeps them in the order of
+/// [`State::net`] (receiver, then packet value), so actions come in the same order.
+type Flight = (PeerId, u32, u8);
+
+/// A state of the world as ids into [`Pieces`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Compact {
+    peers: [u32; 2],
+    apps: [u32; 2],
+    net: u32,
+    monitor: u32,
+    ice_generation: [u32; 2],
+    spent: Spent,
+    connected: bool,
+}
+
+/// Every distinct piece an exploration met, shared by its threads.
+pub(crate) struct Pieces<A> {
+    peers: Arena<Peer>,
+    apps: Arena<A>,
+    monitors: Arena<Monitor>,
+    packets: Arena<Packet>,
+    nets: Arena<Vec<Flight>>,
+    /// What a peer sent in one local transition, as packet ids.
+    sent: Arena<Vec<u32>>,
+    /// The events of one local transition that the monitor judges.
+    logs: Arena<Vec<Entry>>,
+}
+
+impl<A> Default for Pieces<A> {
+    fn default() -> Self {
+        Pieces {
+            peers: Arena::default(),
+            apps: Arena::default(),
+            monitors: Arena::default(),
+            packets: Arena::default(),
+            nets: Arena::default(),
+            sent: Arena::default(),
+            logs: Arena::default(),
+        }
+    }
+}
+
+impl<A: WorldApp> Pieces<A> {
+    fn peer(&self, peer: Peer) -> u32 {
+        self.peers.intern(fingerprint(&peer), peer)
+    }
+
+    fn app(&self, app: A) -> u32 {
+        self.apps.intern(fingerprint(&app), app)
+    }
+
+    fn monitor(&self, monitor: Monitor) -> u32 {
+        self.monitors.intern(fingerprint(&monitor), monitor)
+    }
+
+    fn packet(&self, packet: &Packet) -> u32 {
+        self.packets.intern(fingerprint(packet), packet.clone())
+    }
+
+    fn net(&self, net: Vec<Flight>) -> u32 {
+        let mut h = FpHasher::default();
+        net.len().hash(&mut h);
+        for (to, p, n) in &net {
+            (to, self.packets.fp(*p), n).hash(&mut h);
+        }
+        self.nets.intern(h.finish(), net)
+    }
+
+    fn sent(&self, packets: &[Packet]) -> u32 {
+        let ids: Vec<u32> = packets.iter().map(|p| self.packet(p)).collect();
+        let fps: Vec<u64> = ids.iter().map(|&p| self.packets.fp(p)).collect();
+        self.sent.intern(fingerprint(&fps), ids)
+    }
+
+    fn log(&self, log: Vec<Entry>) -> u32 {
+        self.logs.intern(fingerprint(&log), log)
+    }
+
+    /// The compact form of `s` (its violation aside).
+    pub(crate) fn compress(&self, s: &State<A>) -> Compact {
+        let flights: Vec<Flight> = s
+            .net
+            .iter()
+            .map(|((to, p), n)| (*to, self.packet(p), *n))
+            .collect();
+        Compact {
+            peers: [
+                self.peer((*s.peers[0]).clone()),
+                self.peer((*s.peers[1]).clone()),
+            ],
+            apps: [
+                self.app((*s.apps[0]).clone()),
+                self.app((*s.apps[1]).clone()),
+            ],
+            net: self.net(flights),
+            monitor: self.monitor((*s.monitor).clone()),
+            ice_generation: s.ice_generation,
+            spent: s.spent,
+            connected: s.connected,
+        }
+    }
+
+    /// The [`State`] that `c` names (with `violation`), for checking the explorer against
+    /// [`World::step`].
+    #[cfg(test)]
+    pub(crate) fn expand(&self, c: &Compact, violation: Option<Violation>) -> State<A> {
+        use super::part::Part;
+        let net: super::world::Net = self
+            .nets
+            .get(c.net)
+            .iter()
+            .map(|(to, p, n)| ((*to, self.packets.get(*p).clone()), *n))
+            .collect();
+        State {
+            peers: c.peers.map(|p| Part::new(self.peers.get(p).clone())),
+            net: Part::new(net),
+            apps: c.apps.map(|a| Part::new(self.apps.get(a).clone())),
+            connected: c.connected,
+            ice_generation: c.ice_generation,
+            spent: c.spent,
+            monitor: Part::new(self.monitors.get(c.monitor).clone()),
+            violation: violation.map(Box::new),
+        }
+    }
+
+    /// The fingerprint of a state: of its pieces' fingerprints (which depend only on
+    /// their values) and its counters.
+    pub(crate) fn fingerprint(&self, c: &Compact, violated: bool) -> u64 {
+        let mut h = FpHasher::default();
+        for p in c.peers {
+            h.write_u64(self.peers.fp(p));
+        }
+        for a in c.apps {
+            h.write_u64(self.apps.fp(a));
+        }
+        h.write_u64(self.nets.fp(c.net));
+        h.write_u64(self.monitors.fp(c.monitor));
+        c.ice_generation.hash(&mut h);
+        c.spent.hash(&mut h);
+        (c.connected, violated).hash(&mut h);
+        h.finish()
+    }
+
+    /// Every action enabled in `c`, in the order of [`World::actions`], packets named by
+    /// id.
+    pub(crate) fn actions(&self, world: &World<A>, c: &Compact, out: &mut Vec<Action<u32>>) {
+        let view = StateView {
+            connected: c.connected,
+            violated: false,
+            spent: &c.spent,
+            peers: c.peers.map(|p| self.peers.get(p)),
+            apps: c.apps.map(|a| self.apps.get(a)),
+        };
+        let net = self.nets.get(c.net).iter().map(|(to, p, _)| (*to, *p));
+        enabled_actions(&world.config().bounds, &view, net, |p| *p, out);
+    }
+
+    /// The action `a` with its packet named by value.
+    pub(crate) fn named(&self, a: &Action<u32>) -> Action {
+        match *a {
+            Action::Connect => Action::Connect,
+            Action::Send { peer, channel } => Action::Send { peer, channel },
+            Action::CloseChannel { peer, channel } => Action::CloseChannel { peer, channel },
+            Action::ClosePeer { peer } => Action::ClosePeer { peer },
+            Action::IceRestart => Action::IceRestart,
+            Action::Fire { peer, timer } => Action::Fire { peer, timer },
+            Action::AppTimer { peer } => Action::AppTimer { peer },
+            Action::Start => Action::Start,
+            Action::GuardExpiry { peer, channel } => Action::GuardExpiry { peer, channel },
+            Action::Deliver { to, packet } => Action::Deliver {
+                to,
+                packet: self.packets.get(packet).clone(),
+            },
+            Action::Drop { to, packet } => Action::Drop {
+                to,
+                packet: self.packets.get(packet).clone(),
+            },
+            Action::Duplicate { to, packet } => Action::Duplicate {
+                to,
+                packet: self.packets.get(packet).clone(),
+            },
+        }
+    }
+
+    /// Distinct pieces of each kind: peers, applications, monitors, networks.
+    pub(crate) fn counts(&self) -> [usize; 4] {
+        [
+            self.peers.len(),
+            self.apps.len(),
+            self.monitors.len(),
+            self.nets.len(),
+        ]
+    }
+}
+
+/// A local transition, as ids.
+#[derive(Clone, Copy, Debug)]
+struct Local {
+    peer: u32,
+    app: u32,
+    /// What the peer sent ([`Pieces::sent`]).
+    sent: u32,
+    /// The judged events ([`Pieces::logs`]); `judged` is false when there are none.
+    log: u32,
+    judged: bool,
+}
+
+/// The key of a connect or ICE restart: both peers and applications, the generations,
+/// and whether it is a restart.
+type BothKey = ([u32; 2], [u32; 2], [u32; 2], bool);
+
+/// The key of a network update: the network, the copy that leaves, what each peer
+/// sent (receiver, [`Pieces::sent`] id; `u32::MAX` for none), the peers after the step,
+/// their generations, whether a timeout and an ICE restart are left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct NetKey {
+    net: u32,
+    remove: Option<(PeerId, u32)>,
+    adds: [(PeerId, u32); 2],
+    peers: [u32; 2],
+    generation: [u32; 2],
+    timeouts_left: bool,
+    restarts_left: bool,
+}
+
+/// Most entries a [`Stepper`] table holds before it is emptied (a bound on its memory).
+const TABLE_LIMIT: usize = 1 << 21;
+
+/// One thread's memo of transitions by ids (see the module documentation).
+pub(crate) struct Stepper<A> {
+    local: HashMap<(PeerId, u32, u32, LocalInput<u32>), Local, FpBuild>,
+    both: HashMap<BothKey, ([Local; 2], [u32; 2]), FpBuild>,
+    net: HashMap<NetKey, (u32, bool), FpBuild>,
+    monitor: HashMap<(u32, [u32; 2]), (u32, Option<Arc<Violation>>), FpBuild>,
+    /// Whether a peer ignores a SACK or a STUN response now: (peer, packet).
+    ignored: HashMap<(u32, u32), bool, FpBuild>,
+    _app: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A> Default for Stepper<A> {
+    fn default() -> Self {
+        Stepper {
+            local: HashMap::default(),
+            both: HashMap::default(),
+            net: HashMap::default(),
+            monitor: HashMap::default(),
+            ignored: HashMap::default(),
+            _app: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Empties `table` once it holds [`TABLE_LIMIT`] entries.
+fn bound<K, V>(table: &mut HashMap<K, V, FpBuild>) {
+    if table.len() >= TABLE_LIMIT {
+        table.clear();
+    }
+}
+
+impl<A: WorldApp> Stepper<A> {
+    /// The successor of `s` by `a` and the violation its step found, or `None` for a
+    /// stutter: exactly [`World::step`] on the state `s` names.
+    pub(crate) fn step(
+        &mut self,
+        world: &World<A>,
+        pieces: &Pieces<A>,
+        s: &Compact,
+        a: &Action<u32>,
+    ) -> Option<(Compact, Option<Arc<Violation>>)> {
+        let b = world.config().bounds;
+        let eager_sack = b.delayed_sack == 0;
+        let mut next = *s;
+        let mut outs: [Option<(PeerId, Local)>; 2] = [None, None];
+        let mut remove = None;
+        let one = |me: &mut Self, id: PeerId, input: LocalInput<u32>| {
+            Some((id, me.local(pieces, s, id, input, eager_sack)))
+        };
+        match *a {
+            Action::Connect => {
+                next.connected = true;
+                outs = self.both(pieces, &mut next, false, eager_sack);
+            }
+            Action::IceRestart => {
+                next.spent.ice_restarts += 1;
+                outs = self.both(pieces, &mut next, true, eager_sack);
+            }
+            Action::Send { peer, channel } => outs[0] = one(self, peer, LocalInput::Send(channel)),
+            Action::Start => {
+                outs[0] = one(self, PeerId::A, LocalInput::Start);
+                outs[1] = one(self, PeerId::B, LocalInput::Start);
+            }
+            Action::AppTimer { peer } => {
+                next.spent.app_timers += 1;
+                outs[0] = one(self, peer, LocalInput::AppTimer);
+            }
+            Action::CloseChannel { peer, channel } => {
+                next.spent.channel_closes += 1;
+                outs[0] = one(self, peer, LocalInput::CloseChannel(channel));
+            }
+            Action::ClosePeer { peer } => {
+                next.spent.peer_closes += 1;
+                outs[0] = one(self, peer, LocalInput::ClosePeer);
+            }
+            Action::Fire { peer, timer } => {
+                match timer_class(timer) {
+                    TimerClass::Progress => {}
+                    TimerClass::Timeout => next.spent.timeouts += 1,
+                    TimerClass::Retransmission => next.spent.retransmits += 1,
+                }
+                outs[0] = one(self, peer, LocalInput::Fire(timer));
+            }
+            Action::GuardExpiry { peer, channel } => {
+                next.spent.timeouts += 1;
+                outs[0] = one(self, peer, LocalInput::GuardExpiry(channel));
+            }
+            Action::Deliver { to, packet } => {
+                if in_flight(pieces, s.net, to, packet) {
+                    remove = Some((to, packet));
+                    outs[0] = one(self, to, LocalInput::Deliver(packet));
+                }
+            }
+            Action::Drop { to, packet } => {
+                next.spent.drops += 1;
+                remove = Some((to, packet));
+            }
+            Action::Duplicate { to, packet } => {
+                next.spent.duplications += 1;
+                if in_flight(pieces, s.net, to, packet) {
+                    outs[0] = one(self, to, LocalInput::Deliver(packet));
+                }
+            }
+        }
+        for (id, out) in outs.iter().flatten() {
+            next.peers[id.index()] = out.peer;
+            next.apps[id.index()] = out.app;
+        }
+        // The network.
+        let adds = outs.map(|o| match o {
+            Some((id, out)) => (id.other(), out.sent),
+            None => (PeerId::A, u32::MAX),
+        });
+        let key = NetKey {
+            net: s.net,
+            remove,
+            adds,
+            peers: next.peers,
+            generation: next.ice_generation,
+            timeouts_left: next.spent.timeouts < b.timeouts,
+            // As `World::actions` enables `IceRestart` (before connecting, anything goes).
+            restarts_left: !next.connected
+                || (!pieces.apps.get(next.apps[0]).peer_closed()
+                    && next.spent.ice_restarts < b.ice_restarts),
+        };
+        let (net, grew) = match self.net.get(&key) {
+            Some(hit) => *hit,
+            None => {
+                let out = self.net_update(pieces, &key, b.max_copies);
+                bound(&mut self.net);
+                self.net.insert(key, out);
+                out
+            }
+        };
+        next.net = net;
+        // The monitor.
+        let judged = outs.iter().flatten().any(|(_, o)| o.judged);
+        let mut violation = None;
+        if judged {
+            let logs = outs.map(|o| match o {
+                Some((_, out)) if out.judged => out.log,
+                _ => u32::MAX,
+            });
+            let key = (s.monitor, logs);
+            let (m, v) = match self.monitor.get(&key) {
+                Some(hit) => hit.clone(),
+                None => {
+                    let entries: Vec<&[Entry]> = logs
+                        .iter()
+                        .filter(|&&l| l != u32::MAX)
+                        .map(|&l| pieces.logs.get(l).as_slice())
+                        .collect();
+                    let (m, v) = observe_logs(pieces.monitors.get(s.monitor), &entries, None, NOW);
+                    let out = (pieces.monitor(m), v.map(Arc::new));
+                    bound(&mut self.monitor);
+                    self.monitor.insert(key, out.clone());
+                    out
+                }
+            };
+            next.monitor = m;
+            violation = v;
+        }
+        let quiet = !judged && !grew;
+        let stutter = match a {
+            Action::Fire { .. } | Action::GuardExpiry { .. } => quiet,
+            Action::AppTimer { .. } => {
+                quiet
+                    && outs
+                        .iter()
+                        .flatten()
+                        .all(|(id, o)| o.app == s.apps[id.index()])
+            }
+            _ => false,
+        };
+        (!stutter).then_some((next, violation))
+    }
+
+    fn local(
+        &mut self,
+        pieces: &Pieces<A>,
+        s: &Compact,
+        id: PeerId,
+        input: LocalInput<u32>,
+        eager_sack: bool,
+    ) -> Local {
+        let (peer, app) = (s.peers[id.index()], s.apps[id.index()]);
+        let key = (id, peer, app, input);
+        if let Some(hit) = self.local.get(&key) {
+            return *hit;
+        }
+        let input_named = match &key.3 {
+            LocalInput::Start => LocalInput::Start,
+            LocalInput::AppTimer => LocalInput::AppTimer,
+            LocalInput::Send(c) => LocalInput::Send(*c),
+            LocalInput::CloseChannel(c) => LocalInput::CloseChannel(*c),
+            LocalInput::ClosePeer => LocalInput::ClosePeer,
+            LocalInput::Fire(t) => LocalInput::Fire(*t),
+            LocalInput::GuardExpiry(c) => LocalInput::GuardExpiry(*c),
+            LocalInput::Deliver(p) => LocalInput::Deliver(pieces.packets.get(*p)),
+        };
+        let run = run_local(
+            id,
+            pieces.peers.get(peer).clone(),
+            pieces.apps.get(app).clone(),
+            &input_named,
+            NOW,
+            false,
+            eager_sack,
+        );
+        let out = local_ids(pieces, run);
+        bound(&mut self.local);
+        self.local.insert(key, out);
+        out
+    }
+
+    /// Connect or ICE restart on `next` (whose generations it updates).
+    fn both(
+        &mut self,
+        pieces: &Pieces<A>,
+        next: &mut Compact,
+        restart: bool,
+        eager_sack: bool,
+    ) -> [Option<(PeerId, Local)>; 2] {
+        let key = (next.peers, next.apps, next.ice_generation, restart);
+        let (outs, generation) = match self.both.get(&key) {
+            Some(hit) => *hit,
+            None => {
+                let mut generation = next.ice_generation;
+                let runs = run_both(
+                    next.peers.map(|p| pieces.peers.get(p).clone()),
+                    next.apps.map(|a| pieces.apps.get(a).clone()),
+                    &mut generation,
+                    NOW,
+                    false,
+                    eager_sack,
+                    restart,
+                    &mut |_, _, _| {},
+                );
+                let out = (runs.map(|run| local_ids(pieces, run)), generation);
+                bound(&mut self.both);
+                self.both.insert(key, out);
+                out
+            }
+        };
+        next.ice_generation = generation;
+        [Some((PeerId::A, outs[0])), Some((PeerId::B, outs[1]))]
+    }
+
+    /// The network after a step (`Delta::apply` in step.rs, on ids) and whether a
+    /// datagram put a new copy in flight.
+    fn net_update(&mut self, pieces: &Pieces<A>, key: &NetKey, max_copies: u8) -> (u32, bool) {
+        let mut net = pieces.nets.get(key.net).clone();
+        let mut grew = false;
+        if let Some((to, p)) = key.remove {
+            if let Some(i) = net.iter().position(|(t, q, _)| *t == to && *q == p) {
+                if net[i].2 > 1 {
+                    net[i].2 -= 1;
+                } else {
+                    net.remove(i);
+                }
+            }
+        }
+        let peers = key.peers.map(|p| pieces.peers.get(p));
+        let fate = |to: PeerId| Fate {
+            closed: peers[to.index()].is_closed(),
+            generation: key.generation[to.index()],
+            timeouts_left: key.timeouts_left,
+            restarts_left: key.restarts_left,
+        };
+        let mut dead = |to: PeerId, p: u32| {
+            let packet = pieces.packets.get(p);
+            let peer = peers[to.index()];
+            let ignored = &mut self.ignored;
+            let peer_id = key.peers[to.index()];
+            fate(to).dead(peer, packet, || {
+                *ignored
+                    .entry((peer_id, p))
+                    .or_insert_with(|| probe(peer, packet))
+            })
+        };
+        for (to, sent) in key.adds {
+            if sent == u32::MAX || peers[to.index()].is_closed() {
+                continue;
+            }
+            for &p in pieces.sent.get(sent) {
+                if dead(to, p) {
+                    continue;
+                }
+                let packet = pieces.packets.get(p);
+                let at = net
+                    .binary_search_by(|(t, q, _)| (t, pieces.packets.get(*q)).cmp(&(&to, packet)));
+                let i = match at {
+                    Ok(i) => i,
+                    Err(i) => {
+                        net.insert(i, (to, p, 0));
+                        i
+                    }
+                };
+                if net[i].2 < max_copies {
+                    net[i].2 += 1;
+                    grew = true;
+                }
+            }
+        }
+        net.retain(|(to, p, _)| !dead(*to, *p));
+        bound(&mut self.ignored);
+        (pieces.net(net), grew)
+    }
+}
+
+/// A local transition's results, interned.
+fn local_ids<A: WorldApp>(pieces: &Pieces<A>, run: LocalRun<A>) -> Local {
+    let judged = run.log.iter().any(|e| e.1);
+    Local {
+        peer: pieces.peer(run.peer),
+        app: pieces.app(run.app),
+        sent: pieces.sent(&run.transmits),
+        log: pieces.log(run.log),
+        judged,
+    }
+}
+
+/// A copy of packet `p` to `to` is in the network `net`.
+fn in_flight<A>(pieces: &Pieces<A>, net: u32, to: PeerId, p: u32) -> bool {
+    pieces
+        .nets
+        .get(net)
+        .iter()
+        .any(|(t, q, _)| *t == to && *q == p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::app::AppKind;
+    use crate::check::world::WorldConfig;
+    use crate::model::Profile;
+
+    /// Walks the default guarded world breadth first for a few levels and checks that
+    /// every compact step names the state [`World::step`] computes, with the same
+    /// actions in the same order.
+    #[test]
+    fn compact_steps_are_world_steps() {
+        let world = World::new(WorldConfig::new(Profile::WEBRTC_RS, AppKind::Guarded)).unwrap();
+        let pieces = Pieces::default();
+        let mut stepper = Stepper::default();
+        let mut level = vec![world.init()];
+        let (mut full, mut ids) = (Vec::new(), Vec::new());
+        let mut checked = 0;
+        for _ in 0..7 {
+            let mut next_level = Vec::new();
+            for s in &level {
+                let c = pieces.compress(s);
+                world.actions(s, &mut full);
+                pieces.actions(&world, &c, &mut ids);
+                let named: Vec<Action> = ids.iter().map(|a| pieces.named(a)).collect();
+                assert_eq!(named, full);
+                for (a, ia) in full.iter().zip(&ids) {
+                    let want = world.step(s, a);
+                    let got = stepper.step(&world, &pieces, &c, ia);
+                    match (want, got) {
+                        (None, None) => {}
+                        (Some(w), Some((g, v))) => {
+                            let g = pieces.expand(&g, v.map(|v| (*v).clone()));
+                            assert_eq!(g, w, "after {a}");
+                            assert_eq!(
+                                pieces.fingerprint(&pieces.compress(&w), w.violation.is_some()),
+                                pieces.fingerprint(&pieces.compress(&g), g.violation.is_some())
+                            );
+                            checked += 1;
+                            if w.violation.is_none() && next_level.len() < 400 {
+                                next_level.push(w);
+                            }
+                        }
+                        (w, g) => panic!(
+                            "after {a}: world {:?}, compact {:?}",
+                            w.is_some(),
+                            g.is_some()
+                        ),
+                    }
+                }
+            }
+            level = next_level;
+        }
+        assert!(checked > 1000, "only {checked} steps checked");
+    }
+}
