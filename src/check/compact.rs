@@ -22,7 +22,7 @@
 
 use super::app::WorldApp;
 use super::arena::Arena;
-use super::part::{fingerprint, FpBuild, FpHasher};
+use super::part::{fingerprint, FpHasher};
 use super::step::{observe_logs, probe, run_both, run_local, Entry, Fate, LocalInput, LocalRun};
 use super::world::{
     enabled_actions, timer_class, Action, Spent, State, StateView, TimerClass, Violation, World,
@@ -31,6 +31,7 @@ use super::world::{
 use crate::model::{Packet, Peer};
 use crate::monitor::Monitor;
 use crate::trace::PeerId;
+use rustc_hash::FxBuildHasher as FpBuild;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -194,6 +195,7 @@ impl<A: WorldApp> Pieces<A> {
     }
 
     /// The action `a` with its packet named by value.
+    #[cfg(test)]
     pub(crate) fn named(&self, a: &Action<u32>) -> Action {
         match *a {
             Action::Connect => Action::Connect,
@@ -263,6 +265,12 @@ struct NetKey {
 
 /// Most entries a [`Stepper`] table holds before it is emptied (a bound on its memory).
 const TABLE_LIMIT: usize = 1 << 21;
+
+/// The network table's limit: small, so that it stays in the CPU caches. Its keys name
+/// the network and both peers, so they are nearly as many as the states and most are
+/// never met again (measured on the full default world, one thread: 1 << 16 entries
+/// 23.0 s at 0.46 GB, 1 << 21 entries 28.5 s at 0.69 GB, the same counts).
+const NET_TABLE_LIMIT: usize = 1 << 16;
 
 /// One thread's memo of transitions by ids (see the module documentation).
 pub(crate) struct Stepper<A> {
@@ -393,7 +401,9 @@ impl<A: WorldApp> Stepper<A> {
             Some(hit) => *hit,
             None => {
                 let out = self.net_update(pieces, &key, b.max_copies);
-                bound(&mut self.net);
+                if self.net.len() >= NET_TABLE_LIMIT {
+                    self.net.clear();
+                }
                 self.net.insert(key, out);
                 out
             }

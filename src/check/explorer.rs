@@ -119,10 +119,9 @@
 
 use super::app::WorldApp;
 use super::compact::{Compact, Pieces, Stepper};
+use super::visited::Fingerprints;
 use super::world::{Action, Violation, World};
 use crate::trace::Trace;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -224,25 +223,7 @@ impl ExploreReport {
 
 pub use super::part::fingerprint;
 
-/// A hasher for keys that are already fingerprints.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Visited = HashSet<u64, BuildHasherDefault<Identity>>;
+type Visited = Fingerprints;
 
 /// One successor computed by a worker: the state, its fingerprint, its parent's node,
 /// the index of the action in the parent's action list, and the violation its step
@@ -357,7 +338,7 @@ fn expand<A: WorldApp>(
                 };
                 generated += 1;
                 let fp = pieces.fingerprint(&next, violation.is_some());
-                if !visited.contains(&fp) {
+                if !visited.contains(fp) {
                     out.push((next, fp, *node, i as u32, violation));
                 }
             }

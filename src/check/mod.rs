@@ -33,6 +33,7 @@ pub mod run;
 pub mod stateright_model;
 pub mod step;
 pub mod user;
+mod visited;
 pub mod world;
 
 /// The monitor lives beside the trace it judges ([`crate::monitor`]); re-exported here,
