@@ -304,18 +304,19 @@ fn bound<K, V>(table: &mut HashMap<K, V, FpBuild>) {
 }
 
 impl<A: WorldApp> Stepper<A> {
-    /// The successor of `s` by `a` and the violation its step found, or `None` for a
-    /// stutter: exactly [`World::step`] on the state `s` names.
+    /// The successor of `s` by `a`, written to `next`, and the violation its step found;
+    /// `None` for a stutter: exactly [`World::step`] on the state `s` names.
     pub(crate) fn step(
         &mut self,
         world: &World<A>,
         pieces: &Pieces<A>,
         s: &Compact,
         a: &Action<u32>,
-    ) -> Option<(Compact, Option<Arc<Violation>>)> {
+        next: &mut Compact,
+    ) -> Option<Option<Arc<Violation>>> {
         let b = world.config().bounds;
         let eager_sack = b.delayed_sack == 0;
-        let mut next = *s;
+        *next = *s;
         let mut outs: [Option<(PeerId, Local)>; 2] = [None, None];
         let mut remove = None;
         let one = |me: &mut Self, id: PeerId, input: LocalInput<u32>| {
@@ -324,11 +325,11 @@ impl<A: WorldApp> Stepper<A> {
         match *a {
             Action::Connect => {
                 next.connected = true;
-                outs = self.both(pieces, &mut next, false, eager_sack);
+                outs = self.both(pieces, next, false, eager_sack);
             }
             Action::IceRestart => {
                 next.spent.ice_restarts += 1;
-                outs = self.both(pieces, &mut next, true, eager_sack);
+                outs = self.both(pieces, next, true, eager_sack);
             }
             Action::Send { peer, channel } => outs[0] = one(self, peer, LocalInput::Send(channel)),
             Action::Start => {
@@ -448,7 +449,7 @@ impl<A: WorldApp> Stepper<A> {
             }
             _ => false,
         };
-        (!stutter).then_some((next, violation))
+        (!stutter).then_some(violation)
     }
 
     fn local(
@@ -633,10 +634,11 @@ mod tests {
                 assert_eq!(named, full);
                 for (a, ia) in full.iter().zip(&ids) {
                     let want = world.step(s, a);
-                    let got = stepper.step(&world, &pieces, &c, ia);
+                    let mut g = c;
+                    let got = stepper.step(&world, &pieces, &c, ia, &mut g);
                     match (want, got) {
                         (None, None) => {}
-                        (Some(w), Some((g, v))) => {
+                        (Some(w), Some(v)) => {
                             let g = pieces.expand(&g, v.map(|v| (*v).clone()));
                             assert_eq!(g, w, "after {a}");
                             assert_eq!(

@@ -333,7 +333,8 @@ fn expand<A: WorldApp>(
         for (state, node) in part {
             pieces.actions(world, state, &mut actions);
             for (i, a) in actions.iter().enumerate() {
-                let Some((next, violation)) = stepper.step(world, pieces, state, a) else {
+                let mut next = *state;
+                let Some(violation) = stepper.step(world, pieces, state, a, &mut next) else {
                     continue;
                 };
                 generated += 1;
