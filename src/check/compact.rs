@@ -280,6 +280,9 @@ pub(crate) struct Stepper<A> {
     monitor: HashMap<(u32, [u32; 2]), (u32, Option<Arc<Violation>>), FpBuild>,
     /// Whether a peer ignores a SACK or a STUN response now: (peer, packet).
     ignored: HashMap<(u32, u32), bool, FpBuild>,
+    /// The ids of the networks this thread built (interning one in the shared arena
+    /// hashes its packets' values and takes a lock).
+    nets: HashMap<Vec<Flight>, u32, FpBuild>,
     _app: std::marker::PhantomData<fn() -> A>,
 }
 
@@ -291,6 +294,7 @@ impl<A> Default for Stepper<A> {
             net: HashMap::default(),
             monitor: HashMap::default(),
             ignored: HashMap::default(),
+            nets: HashMap::default(),
             _app: std::marker::PhantomData,
         }
     }
@@ -581,7 +585,16 @@ impl<A: WorldApp> Stepper<A> {
         }
         net.retain(|(to, p, _)| !dead(*to, *p));
         bound(&mut self.ignored);
-        (pieces.net(net), grew)
+        bound(&mut self.nets);
+        let id = match self.nets.get(&net) {
+            Some(id) => *id,
+            None => {
+                let id = pieces.net(net.clone());
+                self.nets.insert(net, id);
+                id
+            }
+        };
+        (id, grew)
     }
 }
 

@@ -330,6 +330,10 @@ fn expand<A: WorldApp>(
         let mut out = Vec::new();
         let mut generated = 0;
         let mut actions = Vec::new();
+        // Successors are looked up in the visited set a batch at a time, in a loop that
+        // does nothing else: the lookups miss the CPU caches, and only independent
+        // lookups close together are in flight at once.
+        let mut batch: Vec<Successor> = Vec::with_capacity(BATCH + 64);
         for (state, node) in part {
             pieces.actions(world, state, &mut actions);
             for (i, a) in actions.iter().enumerate() {
@@ -339,11 +343,13 @@ fn expand<A: WorldApp>(
                 };
                 generated += 1;
                 let fp = pieces.fingerprint(&next, violation.is_some());
-                if !visited.contains(fp) {
-                    out.push((next, fp, *node, i as u32, violation));
-                }
+                batch.push((next, fp, *node, i as u32, violation));
+            }
+            if batch.len() >= BATCH {
+                keep_new(&mut batch, visited, &mut out);
             }
         }
+        keep_new(&mut batch, visited, &mut out);
         (generated, out)
     };
     let threads = steppers.len();
@@ -373,6 +379,21 @@ fn expand<A: WorldApp>(
         .into_iter()
         .map(Option::unwrap_or_default)
         .collect()
+}
+
+/// Successors looked up in the visited set together (see `expand`).
+const BATCH: usize = 32;
+
+/// Moves the successors in `batch` that are not in `visited` to `out`, in order.
+fn keep_new(batch: &mut Vec<Successor>, visited: &Visited, out: &mut Vec<Successor>) {
+    let seen: Vec<bool> = batch.iter().map(|s| visited.contains(s.1)).collect();
+    out.extend(
+        batch
+            .drain(..)
+            .zip(seen)
+            .filter(|(_, seen)| !seen)
+            .map(|(s, _)| s),
+    );
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.
