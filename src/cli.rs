@@ -183,6 +183,15 @@ enum Command {
             allow_hyphen_values = true
         )]
         threads: String,
+        /// Stop before a level once this many unique states are known (a guard for the
+        /// machine's memory: about 60 bytes a state; the report says when it stopped).
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = crate::check::explorer::DEFAULT_MAX_STATES.to_string(),
+            allow_hyphen_values = true
+        )]
+        max_states: String,
         /// Other bounds, as name=value,...: channel-closes, peer-closes, ice-restarts,
         /// timeouts, retransmits, drops, duplications, copies, delayed-sack (0: the
         /// delayed SACK is sent within the step that owes it, the default; 1: any time
@@ -494,8 +503,18 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             channels,
             sends,
             threads,
+            max_states,
             bounds,
-        } => check([&profile, &depth, &app, &channels, &sends, &threads, &bounds]),
+        } => check([
+            &profile,
+            &depth,
+            &app,
+            &channels,
+            &sends,
+            &threads,
+            &max_states,
+            &bounds,
+        ]),
         #[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
         Command::Probe {
             url,
@@ -962,12 +981,14 @@ fn conform(
 
 /// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
 /// line naming the option, exit 2.
-fn check(args: [&str; 7]) -> Result<i32, Exit> {
+fn check(args: [&str; 8]) -> Result<i32, Exit> {
     use crate::check::run::{self, CheckArgs};
     use std::io::IsTerminal;
-    let [profile, depth, app, channels, sends, threads, bounds] = args;
-    let parsed =
-        CheckArgs::parse(profile, depth, app, channels, sends, threads, bounds).map_err(usage)?;
+    let [profile, depth, app, channels, sends, threads, max_states, bounds] = args;
+    let parsed = CheckArgs::parse(
+        profile, depth, app, channels, sends, threads, max_states, bounds,
+    )
+    .map_err(usage)?;
     let tty = std::io::stderr().is_terminal();
     let outcome = run::run(&parsed, |p| {
         if tty {

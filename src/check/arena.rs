@@ -63,6 +63,7 @@ impl<T> Arena<T> {
     }
 
     /// Distinct values held.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.items.count()
     }

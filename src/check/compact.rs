@@ -221,16 +221,6 @@ impl<A: WorldApp> Pieces<A> {
             },
         }
     }
-
-    /// Distinct pieces of each kind: peers, applications, monitors, networks.
-    pub(crate) fn counts(&self) -> [usize; 4] {
-        [
-            self.peers.len(),
-            self.apps.len(),
-            self.monitors.len(),
-            self.nets.len(),
-        ]
-    }
 }
 
 /// A local transition, as ids.

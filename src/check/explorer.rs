@@ -129,7 +129,7 @@ use std::time::{Duration, Instant};
 /// The default [`ExploreOptions::max_states`]: about 2.5 GB at the measured 170 bytes a
 /// state (plus the bounded step caches), so that a run too large for the machine stops
 /// and says so.
-pub const DEFAULT_MAX_STATES: u64 = 15_000_000;
+pub const DEFAULT_MAX_STATES: u64 = 200_000_000;
 
 /// How far and how to explore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,18 +223,58 @@ impl ExploreReport {
 
 pub use super::part::fingerprint;
 
-type Visited = Fingerprints;
+/// A successor not visited at an earlier level: the state, its fingerprint, its
+/// parent's node, the index of the action in the parent's action list, and the
+/// violation its step found.
+type Candidate = (Compact, u64, u32, u32, Option<Arc<Violation>>);
 
-/// One successor computed by a worker: the state, its fingerprint, its parent's node,
-/// the index of the action in the parent's action list, and the violation its step
-/// found.
-type Successor = (Compact, u64, u32, u32, Option<Arc<Violation>>);
+/// The visited set is split by fingerprint into this many shards, each its own table,
+/// so that the threads can insert into them at once (each thread owns some shards). The
+/// split does not depend on the number of threads, nor does anything the report says.
+const SHARDS: usize = 16;
 
-/// What a worker hands back for one chunk of a level: how many successors it generated,
-/// and those not visited at an earlier level.
-type Chunk = (u64, Vec<Successor>);
+/// Frontier states expanded before their successors are merged: bounds the memory of
+/// the successors waiting to be deduplicated, whatever the width of a level.
+const BATCH_STATES: usize = 1 << 15;
+
+/// Successors looked up in the visited set together (see [`keep_unvisited`]).
+const LOOKUPS: usize = 32;
+
+/// The shard of a fingerprint (its top bits; a table's slot comes from its low bits).
+fn shard(fp: u64) -> usize {
+    (fp >> 60) as usize % SHARDS
+}
+
+/// The visited set: fingerprints of every state met, by [`shard`].
+struct Visited {
+    shards: Vec<Fingerprints>,
+}
+
+impl Visited {
+    fn new() -> Self {
+        Visited {
+            shards: (0..SHARDS).map(|_| Fingerprints::default()).collect(),
+        }
+    }
+
+    fn contains(&self, fp: u64) -> bool {
+        self.shards[shard(fp)].contains(fp)
+    }
+
+    fn insert(&mut self, fp: u64) -> bool {
+        self.shards[shard(fp)].insert(fp)
+    }
+}
 
 /// Explores `world` breadth first. `progress` is called after every level.
+///
+/// Each level is expanded a batch of [`BATCH_STATES`] frontier states at a time, in
+/// three phases: the threads compute the successors of parts of the batch and drop
+/// those visited at earlier levels; then each thread inserts into the shards of the
+/// visited set it owns the candidates of those shards, in frontier and action order,
+/// keeping the first of equal states; then the kept successors are put back in that
+/// order. So the next frontier, the parent of each state and the first violation are
+/// those of a sequential search, with any number of threads.
 pub fn explore<A: WorldApp>(
     world: &World<A>,
     options: &ExploreOptions,
@@ -244,7 +284,7 @@ pub fn explore<A: WorldApp>(
     let init = world.init();
     let pieces = Pieces::default();
     let root = pieces.compress(&init);
-    let mut visited = Visited::default();
+    let mut visited = Visited::new();
     visited.insert(pieces.fingerprint(&root, init.violation().is_some()));
     // nodes[i] = (parent node, action index); the root is its own parent.
     let mut nodes: Vec<(u32, u32)> = vec![(0, 0)];
@@ -271,24 +311,28 @@ pub fn explore<A: WorldApp>(
             report.state_limit_hit = true;
             break;
         }
-        let successors = expand(world, &pieces, &frontier, &visited, &mut steppers);
-        drop(frontier);
         let mut next = Vec::new();
         let mut found = None;
-        for (generated, chunk) in successors {
+        for batch in frontier.chunks(BATCH_STATES) {
+            let (generated, parts) = expand(world, &pieces, batch, &visited, &mut steppers);
             report.visited += generated;
-            for (state, fp, parent, action, violation) in chunk {
-                if found.is_some() || !visited.insert(fp) {
-                    continue;
-                }
+            if found.is_some() {
+                // Past the first violation the level is finished only to count the
+                // states generated, as a sequential search counts them.
+                continue;
+            }
+            for (state, _, parent, action, violation) in dedup(parts, &mut visited, steppers.len())
+            {
                 let node = nodes.len() as u32;
                 nodes.push((parent, action));
-                match violation {
-                    Some(v) => found = Some((node, (*v).clone())),
-                    None => next.push((state, node)),
+                if let Some(v) = violation {
+                    found = Some((node, (*v).clone()));
+                    break;
                 }
+                next.push((state, node));
             }
         }
+        drop(frontier);
         report.depth += 1;
         report.unique = nodes.len() as u64;
         frontier = next;
@@ -303,37 +347,32 @@ pub fn explore<A: WorldApp>(
             break;
         }
     }
-    if std::env::var_os("DCSIM_PIECES").is_some() {
-        eprintln!(
-            "pieces (peers, apps, monitors, nets): {:?}",
-            pieces.counts()
-        );
-    }
     report.exhausted =
         report.counterexample.is_none() && frontier.is_empty() && !report.state_limit_hit;
     report.elapsed = started.elapsed();
     report
 }
 
-/// Computes the successors of a level, in chunks whose concatenation is in the
-/// sequential order (frontier order, then action order). States already visited at an
-/// earlier level are left out here; duplicates within the level are left to the caller.
-/// Each thread has its own [`Stepper`], kept from level to level; the pieces are shared.
+/// The candidates of one part of a batch, by shard, each list in frontier and action
+/// order.
+type Part = Vec<Vec<Candidate>>;
+
+/// Computes the successors of a batch of frontier states and keeps those not visited at
+/// an earlier level, by part (in frontier order) and shard. Returns how many successors
+/// were generated. Each thread has its own [`Stepper`], kept from batch to batch; the
+/// pieces are shared.
 fn expand<A: WorldApp>(
     world: &World<A>,
     pieces: &Pieces<A>,
-    frontier: &[(Compact, u32)],
+    batch: &[(Compact, u32)],
     visited: &Visited,
     steppers: &mut [Stepper<A>],
-) -> Vec<Chunk> {
+) -> (u64, Vec<Part>) {
     let work = |stepper: &mut Stepper<A>, part: &[(Compact, u32)]| {
-        let mut out = Vec::new();
+        let mut out: Part = (0..SHARDS).map(|_| Vec::new()).collect();
         let mut generated = 0;
         let mut actions = Vec::new();
-        // Successors are looked up in the visited set a batch at a time, in a loop that
-        // does nothing else: the lookups miss the CPU caches, and only independent
-        // lookups close together are in flight at once.
-        let mut batch: Vec<Successor> = Vec::with_capacity(BATCH + 64);
+        let mut pending: Vec<Candidate> = Vec::with_capacity(LOOKUPS + 64);
         for (state, node) in part {
             pieces.actions(world, state, &mut actions);
             for (i, a) in actions.iter().enumerate() {
@@ -343,23 +382,25 @@ fn expand<A: WorldApp>(
                 };
                 generated += 1;
                 let fp = pieces.fingerprint(&next, violation.is_some());
-                batch.push((next, fp, *node, i as u32, violation));
+                pending.push((next, fp, *node, i as u32, violation));
             }
-            if batch.len() >= BATCH {
-                keep_new(&mut batch, visited, &mut out);
+            if pending.len() >= LOOKUPS {
+                keep_unvisited(&mut pending, visited, &mut out);
             }
         }
-        keep_new(&mut batch, visited, &mut out);
+        keep_unvisited(&mut pending, visited, &mut out);
         (generated, out)
     };
     let threads = steppers.len();
-    if threads == 1 || frontier.len() < 64 {
-        return vec![work(&mut steppers[0], frontier)];
+    if threads == 1 || batch.len() < 64 {
+        let (generated, part) = work(&mut steppers[0], batch);
+        return (generated, vec![part]);
     }
-    let size = frontier.len().div_ceil(threads * 8);
-    let parts: Vec<&[(Compact, u32)]> = frontier.chunks(size).collect();
+    let size = batch.len().div_ceil(threads * 4);
+    let parts: Vec<&[(Compact, u32)]> = batch.chunks(size).collect();
     let next_part = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Chunk>>> = Mutex::new((0..parts.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<(u64, Part)>>> =
+        Mutex::new((0..parts.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for stepper in steppers.iter_mut() {
             let (parts, next_part, results, work) = (&parts, &next_part, &results, &work);
@@ -373,27 +414,82 @@ fn expand<A: WorldApp>(
             });
         }
     });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect()
+    let mut generated = 0;
+    let mut out = Vec::new();
+    let slots = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (g, part) in slots.into_iter().flatten() {
+        generated += g;
+        out.push(part);
+    }
+    (generated, out)
 }
 
-/// Successors looked up in the visited set together (see `expand`).
-const BATCH: usize = 32;
+/// Moves the candidates in `pending` that are not in `visited` to their shard's list in
+/// `out`, in order. The lookups come first, together, in a loop that does nothing else:
+/// they miss the CPU caches, and only lookups close together are in flight at once.
+fn keep_unvisited(pending: &mut Vec<Candidate>, visited: &Visited, out: &mut Part) {
+    let seen: Vec<bool> = pending.iter().map(|c| visited.contains(c.1)).collect();
+    for (c, seen) in pending.drain(..).zip(seen) {
+        if !seen {
+            out[shard(c.1)].push(c);
+        }
+    }
+}
 
-/// Moves the successors in `batch` that are not in `visited` to `out`, in order.
-fn keep_new(batch: &mut Vec<Successor>, visited: &Visited, out: &mut Vec<Successor>) {
-    let seen: Vec<bool> = batch.iter().map(|s| visited.contains(s.1)).collect();
-    out.extend(
-        batch
-            .drain(..)
-            .zip(seen)
-            .filter(|(_, seen)| !seen)
-            .map(|(s, _)| s),
-    );
+/// A shard's table and the parts' candidates of that shard, in part order.
+type ShardWork<'a> = (usize, &'a mut Fingerprints, Vec<Vec<Candidate>>);
+
+/// Inserts the candidates of a batch into the visited set and returns the new ones, in
+/// frontier and action order (a sequential search's order): each of `threads` threads
+/// owns some shards and keeps, in each, the first of equal candidates.
+fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize) -> Vec<Candidate> {
+    let mut by_shard: Vec<Vec<Vec<Candidate>>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    for part in parts {
+        for (k, list) in part.into_iter().enumerate() {
+            by_shard[k].push(list);
+        }
+    }
+    let keep = |(k, table, lists): ShardWork<'_>| -> (usize, Vec<Candidate>) {
+        let kept = lists
+            .into_iter()
+            .flatten()
+            .filter(|c| table.insert(c.1))
+            .collect();
+        (k, kept)
+    };
+    let total: usize = by_shard.iter().flatten().map(Vec::len).sum();
+    let work: Vec<ShardWork<'_>> = visited
+        .shards
+        .iter_mut()
+        .zip(by_shard)
+        .enumerate()
+        .map(|(k, (table, lists))| (k, table, lists))
+        .collect();
+    let kept: Vec<(usize, Vec<Candidate>)> = if threads == 1 || total < 4096 {
+        work.into_iter().map(keep).collect()
+    } else {
+        // Thread t owns the shards k with k % threads == t.
+        let mut owned: Vec<Vec<ShardWork<'_>>> = (0..threads).map(|_| Vec::new()).collect();
+        for w in work {
+            let t = w.0 % threads;
+            owned[t].push(w);
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = owned
+                .into_iter()
+                .map(|mine| scope.spawn(move || mine.into_iter().map(keep).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    // Back in sequential order: by parent node, then action index (each shard's list is
+    // already in that order).
+    let mut all: Vec<Candidate> = kept.into_iter().flat_map(|(_, list)| list).collect();
+    all.sort_unstable_by_key(|c| (c.2, c.3));
+    all
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.

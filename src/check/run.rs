@@ -45,6 +45,7 @@ impl CheckArgs {
         channels: &str,
         sends: &str,
         threads: &str,
+        max_states: &str,
         bounds: &str,
     ) -> Result<Self, String> {
         let profile = ProfileName::parse(profile).ok_or_else(|| {
@@ -62,6 +63,7 @@ impl CheckArgs {
         let channels = number("channels", channels, 1, MAX_CHANNELS)?;
         let sends = number("sends", sends, 0, MAX_SENDS)?;
         let threads = number("threads", threads, 1, MAX_THREADS)?;
+        let max_states = number("max-states", max_states, 1, u64::from(u32::MAX))?;
         let mut world = WorldConfig::new(Profile::of(profile), app);
         world.bounds = Bounds {
             channels,
@@ -77,7 +79,7 @@ impl CheckArgs {
             options: ExploreOptions {
                 max_depth,
                 threads,
-                ..ExploreOptions::default()
+                max_states,
             },
         })
     }
