@@ -74,6 +74,8 @@ fn bad_arguments_exit_2_with_one_line() {
         (&["--channels", "10"][..], "--channels"),
         (&["--sends", "-1"][..], "--sends"),
         (&["--threads", "0"][..], "--threads"),
+        (&["--max-states", "0"][..], "--max-states"),
+        (&["--max-states", "many"][..], "--max-states"),
         (&["--bounds", "timeouts"][..], "--bounds"),
         (&["--bounds", "weather=1"][..], "--bounds"),
         (&["--bounds", "drops=999"][..], "--bounds"),

@@ -164,6 +164,44 @@ fn stateright_counts_the_same_states() {
     );
 }
 
+/// The search is split among threads (each level's successors computed in parts, the
+/// visited set filled by shards at once), and the report, counterexample included, is
+/// the one of a sequential search with any number of threads.
+#[test]
+fn the_report_does_not_depend_on_the_thread_count() {
+    let explore_with = |w: &World, threads: usize, max_depth: usize| {
+        let options = ExploreOptions {
+            max_depth,
+            threads,
+            ..ExploreOptions::default()
+        };
+        explore(w, &options, |_| {})
+    };
+    // Wide enough that levels are split into parts and shards (thousands of states a
+    // level); and a counterexample.
+    let passing = world(
+        Profile::WEBRTC_RS,
+        AppKind::Guarded,
+        "ice-restarts=1,channel-closes=1",
+    );
+    let failing = World::new(WorldConfig::new(Profile::WEBRTC_RS, AppKind::BrokenGuard)).unwrap();
+    for (w, depth) in [(&passing, 16), (&failing, 1000)] {
+        let one = explore_with(w, 1, depth);
+        for threads in [2, 3] {
+            let many = explore_with(w, threads, depth);
+            assert_eq!(
+                (many.unique, many.visited, many.depth, many.exhausted),
+                (one.unique, one.visited, one.depth, one.exhausted),
+                "{threads} threads"
+            );
+            let actions = |r: &ExploreReport| r.counterexample.as_ref().map(|c| c.actions.clone());
+            assert_eq!(actions(&many), actions(&one), "{threads} threads");
+        }
+    }
+    assert!(explore_with(&passing, 1, 16).unique > 20_000);
+    assert!(explore_with(&failing, 2, 1000).counterexample.is_some());
+}
+
 #[test]
 fn the_depth_bound_cuts_and_says_so() {
     let w = world(Profile::WEBRTC_RS, AppKind::Guarded, QUIET);
