@@ -488,6 +488,7 @@ fn the_collision_bound_is_the_birthday_bound() {
         state_limit_hit: false,
         elapsed: std::time::Duration::ZERO,
         counterexample: None,
+        peak_memory: None,
     };
     let full = report(6_208_345).collision_probability();
     assert!((1.0e-6..1.1e-6).contains(&full), "{full}");

@@ -19,9 +19,16 @@ use std::sync::{Mutex, PoisonError};
 /// Distinct values with their fingerprints, each named by its index.
 pub(crate) struct Arena<T> {
     items: boxcar::Vec<(u64, T)>,
-    /// Fingerprint -> the ids of the values that have it (one, unless two distinct values
-    /// collide).
-    index: Mutex<HashMap<u64, Vec<u32>, FpBuild>>,
+    /// Fingerprint -> the ids of the values that have it.
+    index: Mutex<Index>,
+}
+
+/// Fingerprint -> the first id with it, and the others (distinct values that share a
+/// fingerprint: almost never) on the side, so that an entry is 12 bytes, not a vector.
+#[derive(Default)]
+struct Index {
+    first: HashMap<u64, u32, FpBuild>,
+    others: HashMap<u64, Vec<u32>, FpBuild>,
 }
 
 impl<T> Default for Arena<T> {
@@ -38,13 +45,26 @@ impl<T: Eq> Arena<T> {
     /// here, or a new one.
     pub(crate) fn intern(&self, fp: u64, value: T) -> u32 {
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-        let ids = index.entry(fp).or_default();
-        if let Some(&id) = ids.iter().find(|&&id| self.items[id as usize].1 == value) {
+        let first = index.first.get(&fp).copied();
+        let same = |id: &u32| self.items[*id as usize].1 == value;
+        if let Some(id) = first.filter(same) {
+            return id;
+        }
+        if let Some(&id) = index
+            .others
+            .get(&fp)
+            .and_then(|o| o.iter().find(|id| same(id)))
+        {
             return id;
         }
         let id = u32::try_from(self.items.push((fp, value)))
             .expect("fewer than 2^32 distinct pieces of one kind");
-        ids.push(id);
+        match first {
+            None => {
+                index.first.insert(fp, id);
+            }
+            Some(_) => index.others.entry(fp).or_default().push(id),
+        }
         id
     }
 }

@@ -575,7 +575,9 @@ impl<A: WorldApp> Stepper<A> {
         }
         net.retain(|(to, p, _)| !dead(*to, *p));
         bound(&mut self.ignored);
-        bound(&mut self.nets);
+        if self.nets.len() >= NET_TABLE_LIMIT {
+            self.nets.clear();
+        }
         let id = match self.nets.get(&net) {
             Some(id) => *id,
             None => {

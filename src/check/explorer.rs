@@ -198,6 +198,10 @@ pub struct ExploreReport {
     pub elapsed: Duration,
     /// The shortest counterexample, if an invariant was violated.
     pub counterexample: Option<Counterexample>,
+    /// The process's peak resident memory when the exploration ended, in bytes (Linux's
+    /// `VmHWM`; `None` elsewhere). It covers everything the process did before, so it
+    /// is the checker's own figure when the process is `dcsim check`.
+    pub peak_memory: Option<u64>,
 }
 
 impl ExploreReport {
@@ -296,6 +300,7 @@ pub fn explore<A: WorldApp>(
         state_limit_hit: false,
         elapsed: Duration::ZERO,
         counterexample: None,
+        peak_memory: None,
     };
     if let Some(v) = init.violation() {
         report.counterexample = Some(counterexample(world, &nodes, 0, v.clone()));
@@ -350,7 +355,16 @@ pub fn explore<A: WorldApp>(
     report.exhausted =
         report.counterexample.is_none() && frontier.is_empty() && !report.state_limit_hit;
     report.elapsed = started.elapsed();
+    report.peak_memory = peak_memory();
     report
+}
+
+/// The process's peak resident set size (`VmHWM` in `/proc/self/status`), on Linux.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// The candidates of one part of a batch, by shard, each list in frontier and action

@@ -169,6 +169,13 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
         }
     );
     let _ = writeln!(out, "wall time:      {:.2} s", report.elapsed.as_secs_f64());
+    if let Some(bytes) = report.peak_memory {
+        let _ = writeln!(
+            out,
+            "peak memory:    {:.2} GB (the process's peak resident set)",
+            bytes as f64 / 1e9
+        );
+    }
     let _ = writeln!(
         out,
         "states/second:  {:.0} unique, {:.0} visited",
