@@ -1,10 +1,12 @@
-//! [`Part`]: a piece of a checker state shared between states until one of them changes
-//! it, with its fingerprint cached; and the fingerprint hasher.
+//! [`Part`]: a piece of a [`super::world::State`] shared between states, with its
+//! fingerprint cached; and the fingerprint hasher.
 //!
 //! One step of the world changes one peer, its application, the network and the
-//! monitor, and leaves the other peer and its application as they were. Sharing the
-//! unchanged pieces (an `Arc` bump instead of a deep clone of maps and strings) and
-//! hashing only the changed ones is what makes the explorer fast and its frontier small.
+//! monitor, and leaves the other peer and its application as they were: the successor
+//! shares the unchanged pieces (an `Arc` bump instead of a deep clone of maps and
+//! strings), and comparing or hashing a state compares or hashes the cached
+//! fingerprints first. (The explorer goes further and names each distinct piece by an
+//! id, see [`super::compact`].)
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -102,11 +104,11 @@ impl Hasher for FpHasher {
 /// Builds [`FpHasher`]s, for hash maps keyed by fingerprinted values.
 pub type FpBuild = std::hash::BuildHasherDefault<FpHasher>;
 
-/// A shared, copy-on-write piece of a state with its fingerprint cached.
+/// A shared piece of a state with its fingerprint cached (a step replaces a piece, it
+/// never changes one in place).
 ///
 /// Equality compares fingerprints first, then (unless both point at the same value) the
-/// values. `Hash` writes the cached fingerprint. After changing the value through
-/// [`Part::make_mut`], call [`Part::rehash`].
+/// values. `Hash` writes the cached fingerprint.
 #[derive(Debug)]
 pub struct Part<T> {
     value: Arc<T>,
@@ -130,75 +132,6 @@ impl<T: Hash + Clone> Part<T> {
             value: Arc::new(value),
             hash,
         }
-    }
-
-    /// The value, to change; clones it first if another state shares it.
-    pub fn make_mut(&mut self) -> &mut T {
-        Arc::make_mut(&mut self.value)
-    }
-
-    /// The cached fingerprint of the value.
-    pub fn fp(&self) -> u64 {
-        self.hash
-    }
-
-    /// Recomputes the fingerprint after a change.
-    pub fn rehash(&mut self) {
-        self.hash = fingerprint(&*self.value);
-    }
-
-    /// Recomputes the fingerprint if this part is no longer the one `before` shares.
-    pub fn rehash_if_changed(&mut self, before: &Part<T>) {
-        if !Arc::ptr_eq(&self.value, &before.value) {
-            self.rehash();
-        }
-    }
-}
-
-/// Equal values, one allocation: hands out the first [`Part`] seen with a value, so
-/// that comparing pieces of different states is a pointer comparison.
-#[derive(Debug)]
-pub struct Interner<T> {
-    table: std::collections::HashMap<u64, Part<T>, FpBuild>,
-}
-
-impl<T> Default for Interner<T> {
-    fn default() -> Self {
-        Interner {
-            table: Default::default(),
-        }
-    }
-}
-
-impl<T: Eq> Interner<T> {
-    /// The shared part equal to `part` (or `part` itself, remembered). A fingerprint
-    /// collision with a different value keeps `part` as it is.
-    pub fn intern(&mut self, part: Part<T>) -> Part<T> {
-        match self.table.entry(part.hash) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                if *e.get() == part {
-                    e.get().clone()
-                } else {
-                    part
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(part).clone(),
-        }
-    }
-
-    /// Distinct values remembered.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// True when nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-
-    /// Forgets everything.
-    pub fn clear(&mut self) {
-        self.table.clear();
     }
 }
 
@@ -231,24 +164,12 @@ mod tests {
     #[test]
     fn equal_values_equal_fingerprints_and_parts() {
         let a = Part::new(vec![1u32, 2, 3]);
-        let mut b = Part::new(vec![1u32, 2]);
+        let b = Part::new(vec![1u32, 2]);
         assert_ne!(a, b);
-        b.make_mut().push(3);
-        b.rehash();
-        assert_eq!(a, b);
-        assert_eq!(fingerprint(&a), fingerprint(&b));
-    }
-
-    #[test]
-    fn shared_until_changed() {
-        let a = Part::new(String::from("x"));
-        let mut b = a.clone();
-        b.rehash_if_changed(&a);
-        assert_eq!(a, b);
-        b.make_mut().push('y');
-        b.rehash_if_changed(&a);
-        assert_ne!(a, b);
-        assert_eq!(&*a, "x");
+        let c = Part::new(vec![1u32, 2, 3]);
+        assert_eq!(a, c);
+        assert_eq!(fingerprint(&a), fingerprint(&c));
+        assert_eq!(a.clone(), a);
     }
 
     #[test]

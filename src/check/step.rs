@@ -2,25 +2,23 @@
 //! both, for connect and ICE restart), their datagrams put in flight, their events
 //! judged by the monitor.
 //!
-//! # Why it is split this way
-//!
 //! What a peer and its application do with an input depends only on that peer, that
 //! application and the input: the monitor only watches, the network only carries. So a
 //! step is computed in two parts:
 //!
-//! 1. the *local* transition `(peer, app, input) -> (peer', app', datagrams, events)`;
+//! 1. the *local* transition `(peer, app, input) -> (peer', app', datagrams, events)`
+//!    ([`run_local`], [`run_both`]);
 //! 2. the *global* update: the network loses the delivered packet and gains the
-//!    datagrams, the monitor observes the events.
+//!    datagrams ([`Fate`] says which packets are dead), the monitor observes the events
+//!    ([`observe_logs`]).
 //!
-//! Both parts are pure functions of a few pieces of the state, and there are far fewer
-//! distinct pieces than states (a run of 84 231 states has 343 distinct `a` peers and 331
-//! distinct monitors). [`StepCache`] remembers each part's result by the fingerprints of
-//! its inputs, so most successors are built from cached pieces: no clone of a peer, no
-//! event string, no hashing of a map, and equal pieces of different states share one
-//! allocation.
+//! This module is the reference step, on [`State`]: [`World::step`], the traces of
+//! [`World::replay`] and the stateright model use it. The explorer runs the same parts on
+//! interned states and memoizes each ([`super::compact`]); a test holds the two to the
+//! same successors.
 
-use super::app::{PeerApp, WorldApp};
-use super::part::{fingerprint, FpBuild, Interner, Part};
+use super::app::WorldApp;
+use super::part::Part;
 use super::world::{
     describe_packet, timer_class, Action, Net, State, TimerClass, Violation, World, NOW,
 };
@@ -29,7 +27,6 @@ use crate::monitor::Monitor;
 use crate::record;
 use crate::stack::{self, AppCall, StackOutput};
 use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One line of a step's log: an event, and whether the monitor judges it (stack events,
@@ -50,46 +47,14 @@ pub(crate) enum LocalInput<P> {
     Deliver(P),
 }
 
-impl LocalInput<&Packet> {
-    fn to_owned(&self) -> LocalInput<Packet> {
-        match self {
-            LocalInput::Start => LocalInput::Start,
-            LocalInput::AppTimer => LocalInput::AppTimer,
-            LocalInput::Send(c) => LocalInput::Send(*c),
-            LocalInput::CloseChannel(c) => LocalInput::CloseChannel(*c),
-            LocalInput::ClosePeer => LocalInput::ClosePeer,
-            LocalInput::Fire(t) => LocalInput::Fire(*t),
-            LocalInput::GuardExpiry(c) => LocalInput::GuardExpiry(*c),
-            LocalInput::Deliver(p) => LocalInput::Deliver((*p).clone()),
-        }
-    }
-
-    fn is(&self, kept: &LocalInput<Packet>) -> bool {
-        match (self, kept) {
-            (LocalInput::Deliver(a), LocalInput::Deliver(b)) => *a == b,
-            (LocalInput::Send(a), LocalInput::Send(b))
-            | (LocalInput::CloseChannel(a), LocalInput::CloseChannel(b))
-            | (LocalInput::GuardExpiry(a), LocalInput::GuardExpiry(b)) => a == b,
-            (LocalInput::ClosePeer, LocalInput::ClosePeer)
-            | (LocalInput::Start, LocalInput::Start)
-            | (LocalInput::AppTimer, LocalInput::AppTimer) => true,
-            (LocalInput::Fire(a), LocalInput::Fire(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
 /// What one peer and its application did with one input.
 #[derive(Debug)]
 pub(crate) struct LocalOut<A> {
     peer: Part<Peer>,
     app: Part<A>,
     transmits: Vec<Packet>,
-    /// Fingerprint of `transmits` (part of the key of the network cache).
-    transmits_fp: u64,
     log: Vec<Entry>,
-    /// Fingerprint of the events the monitor judges (the key of the monitor cache).
-    observed: u64,
+    /// Some event of `log` is one the monitor judges.
     any_observed: bool,
 }
 
@@ -175,14 +140,11 @@ fn finish_local<A: WorldApp>(
             new
         }
     }
-    let observed: Vec<&TraceEvent> = log.iter().filter(|e| e.1).map(|e| &e.0).collect();
     LocalOut {
         peer: reuse(before.0, peer),
         app: reuse(before.1, app),
-        transmits_fp: fingerprint(&transmits),
         transmits,
-        any_observed: !observed.is_empty(),
-        observed: fingerprint(&observed),
+        any_observed: log.iter().any(|e| e.1),
         log,
     }
 }
@@ -264,55 +226,6 @@ fn local<A: WorldApp>(
     finish_local((peer, app), run.peer, run.app, run.transmits, run.log)
 }
 
-/// The cache keys are fingerprints (no reference count to bump, no value to hash on a
-/// lookup); the entry keeps the inputs it was computed from and a hit compares them in
-/// full, so a fingerprint collision is a miss, never a wrong transition.
-type LocalKey = (PeerId, u64, u64, u64);
-
-/// A local transition and what it was computed from.
-type LocalEntry<A> = (Part<Peer>, Part<A>, LocalInput<Packet>, Arc<LocalOut<A>>);
-
-/// The monitor's fingerprint and that of the events it observed.
-type MonitorKey = (u64, u64);
-
-/// The network's fingerprint and that of the step's [`Delta`].
-type NetKey = (u64, u64);
-
-/// Whether a peer ignores a SACK or a STUN response, found by delivering it to a copy,
-/// remembered.
-#[derive(Debug, Default)]
-struct SackProbes {
-    known: HashMap<(u64, u32), (Part<Peer>, bool), FpBuild>,
-}
-
-impl SackProbes {
-    /// `code` names the packet: a SACK's cumulative TSN, or a STUN response's
-    /// generation and nomination with the top bit set.
-    fn ignored(&mut self, peer: &Part<Peer>, packet: &Packet) -> bool {
-        let code = match packet {
-            Packet::SctpSack { cum_tsn, .. } => *cum_tsn & !(1 << 31),
-            Packet::StunResponse {
-                generation,
-                nominate,
-            } => (1 << 31) | (generation << 1) | u32::from(*nominate),
-            _ => return false,
-        };
-        let key = (peer.fp(), code);
-        match self.known.get(&key) {
-            Some((p, known)) if p == peer => return *known,
-            Some(_) => return probe(peer, packet),
-            None => {}
-        }
-        let ignored = probe(peer, packet);
-        self.known.insert(key, (peer.clone(), ignored));
-        ignored
-    }
-
-    fn clear(&mut self) {
-        self.known.clear();
-    }
-}
-
 /// Whether `peer` ignores `packet` now, found by delivering it to a copy.
 pub(crate) fn probe(peer: &Peer, packet: &Packet) -> bool {
     let mut probe: Peer = peer.clone();
@@ -325,8 +238,8 @@ pub(crate) fn probe(peer: &Peer, packet: &Packet) -> bool {
 struct Delta<'a> {
     /// One copy leaves (delivered or dropped).
     remove: Option<(PeerId, &'a Packet)>,
-    /// Datagrams sent: (receiver, packets, their fingerprint), in order.
-    adds: Vec<(PeerId, &'a [Packet], u64)>,
+    /// Datagrams sent: (receiver, packets), in order.
+    adds: Vec<(PeerId, &'a [Packet])>,
     /// Which peers are closed after the step (nothing stays in flight to them).
     closed: [bool; 2],
     /// Each peer's ICE credentials generation after the step (STUN of an older one is
@@ -343,35 +256,20 @@ struct Delta<'a> {
     max_copies: u8,
 }
 
-impl std::hash::Hash for Delta<'_> {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.remove.hash(h);
-        for (to, _, fp) in &self.adds {
-            (to, fp).hash(h);
-        }
-        self.closed.hash(h);
-        self.generation.hash(h);
-        self.peers.hash(h);
-        self.timeouts_left.hash(h);
-        self.restarts_left.hash(h);
-        self.max_copies.hash(h);
-    }
-}
-
 impl Delta<'_> {
     /// The network after the step, and whether a datagram put a new copy in flight.
-    fn apply(&self, net: &Net, sacks: &mut SackProbes) -> (Net, bool) {
+    fn apply(&self, net: &Net) -> (Net, bool) {
         let mut n = net.clone();
         let mut grew = false;
         if let Some((to, packet)) = self.remove {
             take(&mut n, to, packet);
         }
-        for (to, packets, _) in &self.adds {
+        for (to, packets) in &self.adds {
             if self.closed[to.index()] {
                 continue;
             }
             for packet in packets.iter() {
-                if self.dead(*to, packet, sacks) {
+                if self.dead(*to, packet) {
                     continue;
                 }
                 let c = n.entry((*to, packet.clone())).or_insert(0);
@@ -381,7 +279,7 @@ impl Delta<'_> {
                 }
             }
         }
-        n.retain(|(to, p), _| !self.dead(*to, p, sacks));
+        n.retain(|(to, p), _| !self.dead(*to, p));
         (n, grew)
     }
 
@@ -410,7 +308,7 @@ impl Delta<'_> {
     /// association comes up only through the handshake, which a closed transport
     /// ignores, and `Peer` drops DATA and ABORT when no association is up, without
     /// changing anything.
-    fn dead(&self, to: PeerId, packet: &Packet, sacks: &mut SackProbes) -> bool {
+    fn dead(&self, to: PeerId, packet: &Packet) -> bool {
         let peer = self.peers[to.index()];
         let fate = Fate {
             closed: self.closed[to.index()],
@@ -418,7 +316,7 @@ impl Delta<'_> {
             timeouts_left: self.timeouts_left,
             restarts_left: self.restarts_left,
         };
-        fate.dead(peer, packet, || sacks.ignored(peer, packet))
+        fate.dead(peer, packet, || probe(peer, packet))
     }
 }
 
@@ -471,147 +369,6 @@ impl Fate {
 
 /// What the monitor became after a step's events, and the first violation among them.
 type MonitorOut = (Part<Monitor>, Option<Violation>);
-
-/// Most entries a table of the cache holds before it is emptied (a bound on its memory,
-/// about 100 bytes an entry plus the pieces it keeps alive).
-const CACHE_LIMIT: usize = 1 << 20;
-
-/// The network cache's limit: small, so that its table stays in the CPU caches. Its keys
-/// (a network and a step's [`Delta`], which names both peers) are nearly as many as the
-/// states, so a large table missed the CPU caches on almost every lookup, and that cost
-/// what the hits saved (measured on the full default world, one thread, alternating:
-/// 1 << 22 entries 44.96 and 44.70 s at 1.52 GB peak RSS, 1 << 16 entries 42.19 and
-/// 42.11 s at 0.93 GB; the same counts). An earlier model, whose steps cost more, had
-/// measured 1 << 22 as 8% faster than 1 << 20.
-const NET_CACHE_LIMIT: usize = 1 << 16;
-
-/// Memoized local transitions and monitor updates, keyed by the fingerprints of their
-/// inputs (the pieces are compared in full on a hit, the monitor's event list by its
-/// 64-bit fingerprint). Owned by one explorer thread.
-#[derive(Debug)]
-pub struct StepCache<A = PeerApp> {
-    local: HashMap<LocalKey, LocalEntry<A>, FpBuild>,
-    monitor: HashMap<MonitorKey, (Part<Monitor>, Arc<MonitorOut>), FpBuild>,
-    net: HashMap<NetKey, (Part<Net>, Part<Net>, bool), FpBuild>,
-    sacks: SackProbes,
-    peers: Interner<Peer>,
-    apps: Interner<A>,
-    monitors: Interner<Monitor>,
-    nets: Interner<Net>,
-    /// Lookups that found an entry: local transitions, monitor updates, network
-    /// updates.
-    pub hits: [u64; 3],
-    /// Lookups that computed one.
-    pub misses: [u64; 3],
-}
-
-impl<A> Default for StepCache<A> {
-    fn default() -> Self {
-        StepCache {
-            local: HashMap::default(),
-            monitor: HashMap::default(),
-            net: HashMap::default(),
-            sacks: SackProbes::default(),
-            peers: Interner::default(),
-            apps: Interner::default(),
-            monitors: Interner::default(),
-            nets: Interner::default(),
-            hits: [0; 3],
-            misses: [0; 3],
-        }
-    }
-}
-
-impl<A: WorldApp> StepCache<A> {
-    fn local(
-        &mut self,
-        id: PeerId,
-        peer: &Part<Peer>,
-        app: &Part<A>,
-        input: LocalInput<&Packet>,
-        eager_sack: bool,
-    ) -> Arc<LocalOut<A>> {
-        let key = (id, peer.fp(), app.fp(), fingerprint(&input));
-        let hit = self.local.get(&key);
-        if let Some((p, a, i, out)) = hit {
-            if p == peer && a == app && input.is(i) {
-                self.hits[0] += 1;
-                return out.clone();
-            }
-        }
-        let collision = hit.is_some();
-        self.misses[0] += 1;
-        let mut out = local(id, peer, app, &input, NOW, false, eager_sack);
-        if self.local.len() >= CACHE_LIMIT {
-            self.local.clear();
-        }
-        if self.peers.len() + self.apps.len() >= CACHE_LIMIT {
-            self.peers.clear();
-            self.apps.clear();
-        }
-        out.peer = self.peers.intern(out.peer);
-        out.app = self.apps.intern(out.app);
-        let out = Arc::new(out);
-        if !collision {
-            let entry = (peer.clone(), app.clone(), input.to_owned(), out.clone());
-            self.local.insert(key, entry);
-        }
-        out
-    }
-
-    fn monitor(&mut self, monitor: &Part<Monitor>, outs: &[&LocalOut<A>]) -> Arc<MonitorOut> {
-        let events = match outs {
-            [one] => one.observed,
-            _ => fingerprint(&outs.iter().map(|o| o.observed).collect::<Vec<_>>()),
-        };
-        let key = (monitor.fp(), events);
-        let hit = self.monitor.get(&key);
-        if let Some((m, out)) = hit {
-            if m == monitor {
-                self.hits[1] += 1;
-                return out.clone();
-            }
-        }
-        let collision = hit.is_some();
-        self.misses[1] += 1;
-        if self.monitor.len() >= CACHE_LIMIT {
-            self.monitor.clear();
-            self.monitors.clear();
-        }
-        let (m, v) = observe(monitor, outs, None, 0);
-        let out = Arc::new((self.monitors.intern(m), v));
-        if !collision {
-            self.monitor.insert(key, (monitor.clone(), out.clone()));
-        }
-        out
-    }
-
-    fn net(&mut self, net: &Part<Net>, delta: &Delta<'_>) -> (Part<Net>, bool) {
-        let key = (net.fp(), fingerprint(delta));
-        let hit = self.net.get(&key);
-        if let Some((n, out, grew)) = hit {
-            if n == net {
-                self.hits[2] += 1;
-                return (out.clone(), *grew);
-            }
-        }
-        let collision = hit.is_some();
-        self.misses[2] += 1;
-        if self.net.len() >= NET_CACHE_LIMIT {
-            self.net.clear();
-            self.nets.clear();
-        }
-        if self.sacks.known.len() >= CACHE_LIMIT {
-            self.sacks.clear();
-        }
-        let (n, grew) = delta.apply(net, &mut self.sacks);
-        let out = (self.nets.intern(Part::new(n)), grew);
-        if !collision {
-            self.net.insert(key, (net.clone(), out.0.clone(), grew));
-        }
-        out
-    }
-}
 
 /// Feeds the judged events of `outs` to a copy of the monitor (and every event to the
 /// trace, with each violation right after the event that caused it), then ends the step.
@@ -670,10 +427,9 @@ pub(crate) fn observe_logs(
 }
 
 /// How a step is being computed.
-struct Mode<'a, A> {
+struct Mode<'a> {
     trace: Option<&'a mut Trace>,
     t: Millis,
-    cache: Option<&'a mut StepCache<A>>,
 }
 
 /// The successor of `s` by `action`, or `None` for a stutter (see [`World::step`]).
@@ -681,12 +437,10 @@ pub(crate) fn step<A: WorldApp>(
     world: &World<A>,
     s: &State<A>,
     action: &Action,
-    cache: Option<&mut StepCache<A>>,
 ) -> Option<State<A>> {
     let mode = Mode {
         trace: None,
         t: NOW,
-        cache,
     };
     let (next, stutter) = run(world, s, action, mode);
     (!stutter).then_some(next)
@@ -704,7 +458,6 @@ pub(crate) fn step_traced<A: WorldApp>(
     let mode = Mode {
         trace: Some(trace),
         t,
-        cache: None,
     };
     run(world, s, action, mode).0
 }
@@ -713,7 +466,7 @@ fn run<A: WorldApp>(
     world: &World<A>,
     s: &State<A>,
     action: &Action,
-    mut mode: Mode<'_, A>,
+    mut mode: Mode<'_>,
 ) -> (State<A>, bool) {
     let mut next = s.clone();
     let tracing = mode.trace.is_some();
@@ -733,13 +486,12 @@ fn run<A: WorldApp>(
         }
     };
     let mut outs: Vec<(PeerId, Arc<LocalOut<A>>)> = Vec::new();
-    let one = |mode: &mut Mode<'_, A>, id: PeerId, input: LocalInput<&Packet>| {
+    let one = |_: &mut Mode<'_>, id: PeerId, input: LocalInput<&Packet>| {
         let (peer, app) = (&s.peers[id.index()], &s.apps[id.index()]);
-        let out = match (mode.trace.is_some(), mode.cache.as_mut()) {
-            (false, Some(cache)) => cache.local(id, peer, app, input, eager_sack),
-            _ => Arc::new(local(id, peer, app, &input, t, tracing, eager_sack)),
-        };
-        (id, out)
+        (
+            id,
+            Arc::new(local(id, peer, app, &input, t, tracing, eager_sack)),
+        )
     };
     let mut remove = None;
     match action {
@@ -847,7 +599,7 @@ fn run<A: WorldApp>(
         remove,
         adds: outs
             .iter()
-            .map(|(id, o)| (id.other(), o.transmits.as_slice(), o.transmits_fp))
+            .map(|(id, o)| (id.other(), o.transmits.as_slice()))
             .collect(),
         closed: [next.peers[0].is_closed(), next.peers[1].is_closed()],
         generation: next.ice_generation,
@@ -858,15 +610,9 @@ fn run<A: WorldApp>(
             || (!next.apps[0].peer_closed() && next.spent.ice_restarts < b.ice_restarts),
         max_copies: b.max_copies,
     };
-    let (net, grew) = match mode.cache.as_mut() {
-        Some(cache) if !tracing => cache.net(&s.net, &delta),
-        _ => {
-            let (n, grew) = delta.apply(&s.net, &mut SackProbes::default());
-            (Part::new(n), grew)
-        }
-    };
-    if net != s.net {
-        next.net = net;
+    let (net, grew) = delta.apply(&s.net);
+    if net != *s.net {
+        next.net = Part::new(net);
     }
     // The monitor.
     let judged = outs.iter().any(|(_, o)| o.any_observed);
@@ -881,10 +627,7 @@ fn run<A: WorldApp>(
             next.violation = v.map(Box::new);
         }
     } else if judged {
-        let (m, v) = match mode.cache.as_mut() {
-            Some(cache) => cache.monitor(&s.monitor, &refs).as_ref().clone(),
-            None => observe(&s.monitor, &refs, None, t),
-        };
+        let (m, v) = observe(&s.monitor, &refs, None, t);
         next.monitor = m;
         if next.violation.is_none() {
             next.violation = v.map(Box::new);

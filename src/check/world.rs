@@ -57,7 +57,7 @@
 
 use super::app::{AppKind, PeerApp, WorldApp};
 use super::part::Part;
-use super::step::{self, StepCache};
+use super::step;
 use crate::model::{Input, Packet, Peer, PeerConfig, Profile, Timer};
 use crate::monitor::{Monitor, MonitorConfig};
 use crate::stack::{AppCall, Reliability};
@@ -642,7 +642,7 @@ impl<A: WorldApp> World<A> {
         }
         match trace {
             Some(trace) => step::step_traced(self, &s, &Action::Start, trace, 0),
-            None => step::step(self, &s, &Action::Start, None).unwrap_or(s),
+            None => step::step(self, &s, &Action::Start).unwrap_or(s),
         }
     }
 
@@ -666,18 +666,7 @@ impl<A: WorldApp> World<A> {
     /// only moved a retransmission timeout or disarmed a timer that had nothing to do).
     /// Does not check that the action is enabled.
     pub fn step(&self, s: &State<A>, action: &Action) -> Option<State<A>> {
-        step::step(self, s, action, None)
-    }
-
-    /// [`World::step`] with a cache of component transitions (see [`StepCache`]): the
-    /// same result, much faster when many states share their pieces.
-    pub fn step_cached(
-        &self,
-        cache: &mut StepCache<A>,
-        s: &State<A>,
-        action: &Action,
-    ) -> Option<State<A>> {
-        step::step(self, s, action, Some(cache))
+        step::step(self, s, action)
     }
 
     /// Replays `actions` from the initial state and returns the trace, one time unit a
