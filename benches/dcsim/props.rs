@@ -260,17 +260,24 @@ fn world(app: AppKind) -> World {
 }
 
 fn options(max_depth: usize, max_states: u64) -> ExploreOptions {
+    threaded(max_depth, max_states, 1)
+}
+
+fn threaded(max_depth: usize, max_states: u64, threads: usize) -> ExploreOptions {
     ExploreOptions {
         max_depth,
-        threads: 1,
+        threads,
         max_states,
     }
 }
 
-/// Unique states the full-depth run may reach before the benchmark stops it: the
-/// default `dcsim check`'s own limit (the default world, about 5.1 M states, is explored
-/// to its end in about a minute, the longest row of the table).
+/// Unique states a full-depth run may reach before the benchmark stops it: the default
+/// `dcsim check`'s own limit.
 const FULL_RUN_STATES: u64 = dcsim::check::explorer::DEFAULT_MAX_STATES;
+
+/// Where the benchmark stops the `--sends 2` world: past what 2 minutes and 4 GiB allow,
+/// so that the row says how far the targets are without running for many minutes.
+const SENDS2_STATES: u64 = 40_000_000;
 
 pub fn checker(table: &mut Table, budget: Budget) {
     // States per second at a depth that takes about a second.
@@ -299,53 +306,130 @@ pub fn checker(table: &mut Table, budget: Budget) {
     );
 
     // The full-depth run: the default `dcsim check` (depth 1000, i.e. until no new
-    // state), stopped at FULL_RUN_STATES.
-    let levels = std::cell::RefCell::new(Vec::new());
-    let r = explore(&guarded, &options(1000, FULL_RUN_STATES), |p| {
-        levels.borrow_mut().push(p)
-    });
-    assert!(r.counterexample.is_none(), "guarded app passes");
-    let secs = r.elapsed.as_secs_f64();
-    let growth = {
-        let l = levels.borrow();
-        match (l.len().checked_sub(5).and_then(|i| l.get(i)), l.last()) {
-            (Some(a), Some(b)) if a.unique > 0 => format!(
-                "; unique states x{:.1} over the last 4 levels",
-                b.unique as f64 / a.unique as f64
-            ),
-            _ => String::new(),
+    // state), with 1 and with 2 threads, alternating, twice each; the reports must agree.
+    let mut runs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut reports = Vec::new();
+    let mut growth = String::new();
+    for round in 0..2 {
+        for (i, threads) in [1usize, 2].into_iter().enumerate() {
+            let levels = std::cell::RefCell::new(Vec::new());
+            let r = explore(&guarded, &threaded(1000, FULL_RUN_STATES, threads), |p| {
+                levels.borrow_mut().push(p)
+            });
+            assert!(r.counterexample.is_none(), "guarded app passes");
+            runs[i].push(r.elapsed.as_secs_f64());
+            if round == 0 && threads == 1 {
+                let l = levels.borrow();
+                if let (Some(a), Some(b)) =
+                    (l.len().checked_sub(5).and_then(|i| l.get(i)), l.last())
+                {
+                    if a.unique > 0 {
+                        growth = format!(
+                            "; unique states x{:.1} over the last 4 levels",
+                            b.unique as f64 / a.unique as f64
+                        );
+                    }
+                }
+            }
+            reports.push(r);
         }
-    };
-    if r.exhausted {
+    }
+    let first = &reports[0];
+    let same = reports.iter().all(|r| {
+        (r.unique, r.visited, r.depth, r.exhausted)
+            == (first.unique, first.visited, first.depth, first.exhausted)
+    });
+    assert!(same, "the report does not depend on the thread count");
+    let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let (one, two) = (best(&runs[0]), best(&runs[1]));
+    let per_core = first.unique as f64 / one;
+    if first.exhausted {
         table.row(
             "Checker",
-            "full-depth guarded run (default `dcsim check`)",
-            dur(secs),
-            "< 1 min, < 4 GiB (issue 5)",
-            Some(secs < 60.0),
+            "full-depth guarded run (default `dcsim check`), 1 thread",
+            dur(one),
+            "< 10 s (issue 18)",
+            Some(one < 10.0),
             format!(
-                "exhausted at depth {}: {} unique states ({} visited), {} unique states/s, 1 thread",
-                r.depth,
-                r.unique,
-                r.visited,
-                si(r.states_per_second())
+                "exhausted at depth {}: {} unique states ({} visited); runs {} and {}, alternating with 2 threads",
+                first.depth,
+                first.unique,
+                first.visited,
+                dur(runs[0][0]),
+                dur(runs[0][1]),
+            ),
+        );
+        table.row(
+            "Checker",
+            "unique states/s per core, the same run (1 thread)",
+            format!("{} states/s", si(per_core)),
+            "> 1 M states/s per core (issue 18)",
+            Some(per_core > 1e6),
+            format!("{} visited/s", si(first.visited as f64 / one)),
+        );
+        table.row(
+            "Checker",
+            "the same run, `--threads 2`",
+            dur(two),
+            "faster than 1 thread, same report (issue 18)",
+            Some(two < one && same),
+            format!(
+                "runs {} and {}; {:.2}x the 1-thread run; the same counts, depth and verdict",
+                dur(runs[1][0]),
+                dur(runs[1][1]),
+                one / two
             ),
         );
     } else {
         table.row(
             "Checker",
             "full-depth guarded run (default `dcsim check`)",
-            format!("not reached in {}", dur(secs)),
-            "< 1 min, < 4 GiB (issue 5)",
+            format!("not reached in {}", dur(one)),
+            "< 10 s (issue 18)",
             Some(false),
             format!(
-                "stopped by the benchmark at {} unique states: depth {} done, {} states/s, frontier still growing{growth}",
-                r.unique,
-                r.depth,
-                si(r.states_per_second())
+                "stopped by the benchmark at {} unique states: depth {} done, frontier still growing{growth}",
+                first.unique, first.depth,
             ),
         );
     }
+
+    // The bigger world: two sends per peer (`dcsim check --sends 2 --threads 2`), to the
+    // end or to SENDS2_STATES. Peak memory is the bench process's high-water
+    // mark, which this run sets (it is by far the largest thing the process does).
+    let mut config = WorldConfig::new(Profile::of(ProfileName::WebrtcRs), AppKind::Guarded);
+    config.bounds.sends_per_channel = 2;
+    let sends2 = World::new(config).expect("world");
+    let r = explore(&sends2, &threaded(1000, SENDS2_STATES, 2), |_| {});
+    assert!(r.counterexample.is_none(), "guarded app passes");
+    let secs = r.elapsed.as_secs_f64();
+    let memory = r.peak_memory.map_or("unknown".to_string(), |b| {
+        format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
+    });
+    let under = r.peak_memory.is_some_and(|b| b < 4 << 30);
+    table.row(
+        "Checker",
+        "`dcsim check --sends 2 --threads 2`",
+        if r.exhausted {
+            dur(secs)
+        } else {
+            format!("not reached in {}", dur(secs))
+        },
+        "to the end, < 2 min, < 4 GiB (issue 18)",
+        Some(r.exhausted && secs < 120.0 && under),
+        format!(
+            "{}: {} unique states ({} visited), depth {}, {} unique states/s, peak memory {memory}",
+            if r.exhausted {
+                "exhausted"
+            } else {
+                "stopped at the state limit"
+            },
+            r.unique,
+            r.visited,
+            r.depth,
+            si(r.states_per_second())
+        ),
+    );
 
     // The raw app: the shortest counterexample.
     let raw = world(AppKind::Raw);

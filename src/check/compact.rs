@@ -262,12 +262,15 @@ const TABLE_LIMIT: usize = 1 << 21;
 /// 23.0 s at 0.46 GB, 1 << 21 entries 28.5 s at 0.69 GB, the same counts).
 const NET_TABLE_LIMIT: usize = 1 << 16;
 
+/// What the monitor became after a step's judged events, and the violation they showed.
+type Judged = (u32, Option<Arc<Violation>>);
+
 /// One thread's memo of transitions by ids (see the module documentation).
 pub(crate) struct Stepper<A> {
     local: HashMap<(PeerId, u32, u32, LocalInput<u32>), Local, FpBuild>,
     both: HashMap<BothKey, ([Local; 2], [u32; 2]), FpBuild>,
     net: HashMap<NetKey, (u32, bool), FpBuild>,
-    monitor: HashMap<(u32, [u32; 2]), (u32, Option<Arc<Violation>>), FpBuild>,
+    monitor: HashMap<(u32, [u32; 2]), Judged, FpBuild>,
     /// Whether a peer ignores a SACK or a STUN response now: (peer, packet).
     ignored: HashMap<(u32, u32), bool, FpBuild>,
     /// The ids of the networks this thread built (interning one in the shared arena

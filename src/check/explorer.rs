@@ -126,10 +126,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The default [`ExploreOptions::max_states`]: about 2.5 GB at the measured 170 bytes a
-/// state (plus the bounded step caches), so that a run too large for the machine stops
-/// and says so.
-pub const DEFAULT_MAX_STATES: u64 = 200_000_000;
+/// The default [`ExploreOptions::max_states`]: about 3.5 GB at the measured 65 to 70
+/// bytes a state (a wide level's frontier included), so that a run too large for the
+/// machine stops and says so (`dcsim check --max-states` raises it).
+pub const DEFAULT_MAX_STATES: u64 = 50_000_000;
 
 /// How far and how to explore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
