@@ -175,11 +175,11 @@ enum Command {
             allow_hyphen_values = true
         )]
         sends: String,
-        /// Worker threads (the result does not depend on it).
+        /// Worker threads, or `auto` for one per core (the report does not depend on it).
         #[arg(
             long,
-            value_name = "N",
-            default_value = "1",
+            value_name = "N|auto",
+            default_value = "auto",
             allow_hyphen_values = true
         )]
         threads: String,

@@ -62,7 +62,16 @@ impl CheckArgs {
         })?;
         let channels = number("channels", channels, 1, MAX_CHANNELS)?;
         let sends = number("sends", sends, 0, MAX_SENDS)?;
-        let threads = number("threads", threads, 1, MAX_THREADS)?;
+        let threads = if threads.trim() == "auto" {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        } else {
+            number("threads", threads, 1, MAX_THREADS).map_err(|_| {
+                let shown: String = threads.chars().take(20).collect();
+                format!(
+                    "--threads: expected a number from 1 to {MAX_THREADS} or auto, got {shown:?}"
+                )
+            })?
+        };
         let max_states = number("max-states", max_states, 1, u64::from(u32::MAX))?;
         let mut world = WorldConfig::new(Profile::of(profile), app);
         world.bounds = Bounds {
