@@ -11,11 +11,13 @@
 //! checks that both count the same unique states and find the same counterexample. This
 //! explorer is what `dcsim check` runs because, for this model:
 //!
-//! - it is 5 times faster: on the guarded world without timeouts (877 477 unique states,
-//!   5 536 277 generated, release build, one thread) stateright 0.30's `spawn_bfs`
-//!   takes 39.6 s and this explorer 7.8 s. The difference is [`StepCache`]: a step is
-//!   built from memoized transitions of its pieces, which a `Model::next_state` cannot
-//!   keep between calls without interior mutability and locks;
+//! - it is 9 times faster: on the guarded world without timeouts (893 380 unique states,
+//!   4 028 017 generated, release build, one thread) stateright 0.31's `spawn_bfs`
+//!   takes 20.2 s and this explorer 2.3 s (`compare_with_stateright` in
+//!   `tests/check_explorer.rs`, 2026-12-05). The difference is the interned state and
+//!   its memoized step (`src/check/compact.rs`): a state is a few ids and a step is built
+//!   from remembered transitions of its pieces, which a `Model::next_state` on full
+//!   states cannot keep between calls without interior mutability and locks;
 //! - `target_max_depth(d)` in stateright skips the property check of the states at
 //!   depth `d`, so a depth bound there means something else than "every history of at
 //!   most `d` actions", which is what `--depth` means here;
@@ -82,40 +84,62 @@
 //! model. Measured on the default world: 8.5 million states instead of more than 16
 //! million (which the 16 M state limit cut at depth 37), with this reduction alone.
 //!
+//! # How the search is built
+//!
+//! - **States are ids.** The frontier holds `Compact` states, 44 bytes of ids into
+//!   arenas of distinct pieces shared by all threads (`src/check/compact.rs`,
+//!   `super::arena`): no reference counts, no pointers to chase, and a step is three
+//!   table lookups keyed by ids (the local transition, the network update, the monitor)
+//!   that are exact, since equal ids mean equal values.
+//! - **The visited set is fingerprints.** 64-bit fingerprints in flat open-addressing
+//!   tables (`super::visited`), one probe per lookup; the lookups of a batch of
+//!   successors are made together so that their cache misses overlap.
+//! - **Levels are expanded in batches.** `BATCH_STATES` frontier states at a time,
+//!   so the successors waiting to be deduplicated take a bounded amount of memory
+//!   however wide a level is.
+//! - **Threads.** Each batch is split into parts that the threads expand with their
+//!   own step tables; then each thread inserts the candidates of the visited-set shards
+//!   it owns (`SHARDS` shards by fingerprint, so the inserts need no lock); then the
+//!   new states are put back in frontier and action order. Node ids, parents, the next
+//!   frontier and the first violation are those of the sequential search, so the
+//!   report does not depend on the thread count (a test runs 1, 2 and 3 threads).
+//!
 //! # Measured (default `dcsim check --app guarded`, release build)
 //!
-//! Run one after the other on 2026-11-26, shared 2-core AMD EPYC (load average 2 to
-//! 3 from other jobs), one thread, `/usr/bin/time -v`:
+//! 6 208 345 unique states (31 779 313 generated), exhausted at depth 43, on a shared
+//! 2-core Xeon, 2026-12-05, run alternately with the earlier explorer (full states of
+//! reference-counted pieces):
 //!
-//! | | unique states | depth | wall | CPU | peak RSS | unique/s of CPU |
-//! |---|---|---|---|---|---|---|
-//! | before (main at 8483dd6) | 16 047 694, stopped by the state limit | 37 | 178 s | 166 s | 2.59 GB | 97 k |
-//! | now | 5 074 601, exhausted (27 524 717 generated) | 43 | 49 s | 47 s | 1.26 GB | 108 k |
+//! | explorer | 1 thread | peak RSS |
+//! |---|---|---|
+//! | full states (before) | 42.2 s, 44.5 s | 0.93 GB, 1.52 GB with a larger network cache |
+//! | interned states, first version | 23.2 s | 0.69 GB |
+//! | + flat fingerprint set, FxHash tables, 65 536-entry network table | 22.6 s, 23.5 s | 0.46 GB |
+//! | + successor written in place (a store-forwarding stall on the return) | 18.6 s, 18.7 s | 0.46 GB |
+//! | + visited lookups in batches of 32 | 17.2 s, 17.7 s | 0.46 GB |
+//! | + levels in batches, sharded visited set | 16.6 s to 20 s (noisy) | 0.32 GB |
 //!
-//! Other runs of the current default: 51 to 62 s wall (`scripts/bench.sh --only
-//! check`: 51.0 s). With the SACK reduction alone: 8 467 481 states, 126 s of CPU.
-//! The full model (`--bounds delayed-sack=1`) with the other reductions: 12 738 497
-//! states, exhausted at depth 49, all invariants hold, 144 s wall, 136 s of CPU,
-//! 1.93 GB.
-//! About 108 k unique (580 k generated) states per second of CPU, a tenth of the 1 M
-//! unique states per second per core that docs/performance.md aims at. Two threads did not
-//! shorten the wall time on that loaded machine (67 s wall, 71 s CPU, one build
-//! earlier, with a smaller network cache). Where the time
-//! goes (`perf`): hash-table probes that miss the CPU caches (the visited set, the
-//! network and local-transition caches) and reference counts of the shared pieces,
-//! more than the model's own code.
+//! `--threads 2` took 11.5 s (20.3 s of CPU) when the other core was free, 1.77 times
+//! the 1-thread run beside it; the same counts. About 370 k unique states (1.9 M
+//! generated) per second per core: the 1 M unique states per second per core that
+//! docs/performance.md aims at is not reached. Where the time goes now (`perf`): the
+//! step's table lookups (the network table above all) and the visited-set probes,
+//! all cache misses; the model's own code is a few per cent.
 //!
 //! # Memory
 //!
-//! Per unique state: a 64-bit fingerprint in the visited set and a parent link (8 bytes)
-//! for the counterexample path; per state of the current and the next BFS level, a
-//! [`State`] whose pieces are shared; about 170 bytes a unique state in all, plus the
-//! step caches (bounded; the network cache at 65 536 entries, per thread). Measured:
-//! 0.93 GB peak RSS for the 6.21 million states of the default run, one thread (1.52 GB
-//! with the earlier network cache of 4 M entries). The fingerprint is 64 bits of
-//! [`super::part::FpHasher`]; the chance that two of `n` distinct states collide, which
-//! would prune one of them, is about `n² / 2⁶⁵` (10⁻⁶ for the default run), and the
-//! report prints it ([`ExploreReport::collision_probability`]).
+//! Per unique state: a 64-bit fingerprint in the visited set (at most 3/4 full) and a
+//! parent link (8 bytes) for the counterexample path; per state of the current and
+//! the next BFS level, a `Compact` state and its node (48 bytes); plus the arenas of
+//! distinct pieces (small: about 8 000 peers, 450 applications, 5 400 monitors and
+//! 23 000 networks for the default world) and each thread's bounded step tables.
+//! Measured: 0.32 GB peak RSS for the default run; the `--sends 2` world reached
+//! 29.3 M states (depth 33, frontier still growing) at 2.3 GB, about 65 bytes a state.
+//! The fingerprint is 64 bits of [`super::part::FpHasher`] over the pieces'
+//! fingerprints, which depend only on their values (not on which thread met a piece
+//! first); the chance that two of `n` distinct states collide, which would prune one of
+//! them, is about `n² / 2⁶⁵` (10⁻⁶ for the default run), and the report prints it
+//! ([`ExploreReport::collision_probability`]).
 
 use super::app::WorldApp;
 use super::compact::{Compact, Pieces, Stepper};
@@ -272,7 +296,7 @@ impl Visited {
 
 /// Explores `world` breadth first. `progress` is called after every level.
 ///
-/// Each level is expanded a batch of [`BATCH_STATES`] frontier states at a time, in
+/// Each level is expanded a batch of `BATCH_STATES` frontier states at a time, in
 /// three phases: the threads compute the successors of parts of the batch and drop
 /// those visited at earlier levels; then each thread inserts into the shards of the
 /// visited set it owns the candidates of those shards, in frontier and action order,

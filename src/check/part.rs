@@ -6,7 +6,7 @@
 //! shares the unchanged pieces (an `Arc` bump instead of a deep clone of maps and
 //! strings), and comparing or hashing a state compares or hashes the cached
 //! fingerprints first. (The explorer goes further and names each distinct piece by an
-//! id, see [`super::compact`].)
+//! id, see `src/check/compact.rs`.)
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;

@@ -7,14 +7,14 @@
 //! step is computed in two parts:
 //!
 //! 1. the *local* transition `(peer, app, input) -> (peer', app', datagrams, events)`
-//!    ([`run_local`], [`run_both`]);
+//!    (`run_local`, `run_both`);
 //! 2. the *global* update: the network loses the delivered packet and gains the
-//!    datagrams ([`Fate`] says which packets are dead), the monitor observes the events
-//!    ([`observe_logs`]).
+//!    datagrams (`Fate` says which packets are dead), the monitor observes the events
+//!    (`observe_logs`).
 //!
 //! This module is the reference step, on [`State`]: [`World::step`], the traces of
 //! [`World::replay`] and the stateright model use it. The explorer runs the same parts on
-//! interned states and memoizes each ([`super::compact`]); a test holds the two to the
+//! interned states and memoizes each (`src/check/compact.rs`); a test holds the two to the
 //! same successors.
 
 use super::app::WorldApp;
