@@ -406,8 +406,11 @@ fn expand<A: WorldApp>(
     visited: &Visited,
     steppers: &mut [Stepper<A>],
 ) -> (u64, Vec<Part>) {
+    let steppers_len = steppers.len();
     let work = |stepper: &mut Stepper<A>, part: &[(Compact, u32)]| {
-        let mut out: Part = (0..SHARDS).map(|_| Vec::new()).collect();
+        // One list when one thread dedups (nothing to split), one per shard otherwise.
+        let lists = if steppers_len == 1 { 1 } else { SHARDS };
+        let mut out: Part = (0..lists).map(|_| Vec::new()).collect();
         let mut generated = 0;
         let mut actions = Vec::new();
         let mut pending: Vec<Candidate> = Vec::with_capacity(LOOKUPS + 64);
@@ -467,9 +470,10 @@ fn expand<A: WorldApp>(
 /// they miss the CPU caches, and only lookups close together are in flight at once.
 fn keep_unvisited(pending: &mut Vec<Candidate>, visited: &Visited, out: &mut Part) {
     let seen: Vec<bool> = pending.iter().map(|c| visited.contains(c.1)).collect();
+    let split = out.len() > 1;
     for (c, seen) in pending.drain(..).zip(seen) {
         if !seen {
-            out[shard(c.1)].push(c);
+            out[if split { shard(c.1) } else { 0 }].push(c);
         }
     }
 }
@@ -481,6 +485,11 @@ type ShardWork<'a> = (usize, &'a mut Fingerprints, Vec<Vec<Candidate>>);
 /// frontier and action order (a sequential search's order): each of `threads` threads
 /// owns some shards and keeps, in each, the first of equal candidates.
 fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize) -> Vec<Candidate> {
+    if threads == 1 {
+        // One list, already in order.
+        let all = parts.into_iter().flatten().flatten();
+        return all.filter(|c| visited.insert(c.1)).collect();
+    }
     let mut by_shard: Vec<Vec<Vec<Candidate>>> = (0..SHARDS).map(|_| Vec::new()).collect();
     for part in parts {
         for (k, list) in part.into_iter().enumerate() {
