@@ -10,6 +10,7 @@ use crate::model::{
     Profile,
 };
 use crate::trace::{EventKind, Machine, MsgId, PeerId, SendOutcome, TraceEvent, Via};
+use crate::vocab::{Millis, StackEvent};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The invariants, by name.
@@ -87,6 +88,17 @@ struct PeerView {
     queue_len: BTreeMap<String, usize>,
 }
 
+impl PeerView {
+    /// Changes the guard queue length of `channel` (0 when first seen, and kept from
+    /// then on), copying its label only the first time.
+    fn update_queue_len(&mut self, channel: &str, change: impl FnOnce(&mut usize)) {
+        match self.queue_len.get_mut(channel) {
+            Some(len) => change(len),
+            None => change(self.queue_len.entry(channel.to_string()).or_default()),
+        }
+    }
+}
+
 /// The messages of one (sender, channel) in the order they were handed to the transport,
 /// and the first position of each, so that a delivery finds its place in O(log n)
 /// instead of a scan (a scan per delivery made long runs quadratic).
@@ -138,6 +150,115 @@ fn shown(channel: &str, stream: Option<u16>) -> String {
     }
 }
 
+/// An event as the monitor reads it, borrowed from a [`TraceEvent`] or straight from a
+/// stack's [`StackEvent`] (what [`crate::record::stack_event`] would make of it), so that
+/// a driver can have a stack event judged without building its trace event first.
+enum Seen<'a> {
+    State {
+        machine: Machine,
+        channel: Option<&'a str>,
+        from: &'a str,
+        to: &'a str,
+    },
+    Send {
+        channel: &'a str,
+        stream: Option<u16>,
+        msg: MsgId,
+        via: Via,
+        state: &'a str,
+        outcome: SendOutcome,
+        flushed: bool,
+    },
+    Drop {
+        channel: &'a str,
+        msg: MsgId,
+    },
+    Deliver {
+        channel: &'a str,
+        stream: Option<u16>,
+        msg: MsgId,
+        unordered: bool,
+    },
+    /// Anything no invariant reads (callbacks, app calls, faults, ...).
+    Other,
+}
+
+impl<'a> Seen<'a> {
+    fn of(kind: &'a EventKind) -> Self {
+        match kind {
+            EventKind::State {
+                machine,
+                channel,
+                from,
+                to,
+            } => Seen::State {
+                machine: *machine,
+                channel: channel.as_deref(),
+                from,
+                to,
+            },
+            EventKind::Send {
+                channel,
+                stream,
+                msg,
+                via,
+                state,
+                outcome,
+                flushed,
+                ..
+            } => Seen::Send {
+                channel,
+                stream: *stream,
+                msg: *msg,
+                via: *via,
+                state,
+                outcome: *outcome,
+                flushed: *flushed,
+            },
+            EventKind::Drop { channel, msg, .. } => Seen::Drop { channel, msg: *msg },
+            EventKind::Deliver {
+                channel,
+                stream,
+                msg,
+                unordered,
+            } => Seen::Deliver {
+                channel,
+                stream: *stream,
+                msg: *msg,
+                unordered: *unordered,
+            },
+            _ => Seen::Other,
+        }
+    }
+
+    /// The event `record::stack_event` writes for `event`, as the monitor reads it.
+    fn of_stack(event: &'a StackEvent) -> Self {
+        match event {
+            StackEvent::State(change) => {
+                let (from, to) = change.strings();
+                Seen::State {
+                    machine: change.machine(),
+                    channel: change.channel(),
+                    from,
+                    to,
+                }
+            }
+            StackEvent::Callback { .. } => Seen::Other,
+            StackEvent::Message {
+                channel,
+                msg,
+                stream,
+                unordered,
+            } => Seen::Deliver {
+                channel,
+                stream: *stream,
+                msg: *msg,
+                unordered: *unordered,
+            },
+        }
+    }
+}
+
 /// Watches events and reports invariant violations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Monitor {
@@ -180,8 +301,28 @@ impl Monitor {
 
     /// Observes one event; returns the violations it causes (as trace events).
     pub fn observe(&mut self, event: &TraceEvent) -> Vec<TraceEvent> {
+        match event.peer {
+            Some(peer) => self.judge(event.t_ms, peer, Seen::of(&event.kind)),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`Monitor::observe`] of the event [`crate::record::stack_event`] writes for what
+    /// `peer`'s stack reported at `t_ms`, without building that event: a driver that
+    /// keeps the stack's events (the fuzz harness) pays for no strings while nothing is
+    /// wrong.
+    pub fn observe_stack(
+        &mut self,
+        t_ms: Millis,
+        peer: PeerId,
+        event: &StackEvent,
+    ) -> Vec<TraceEvent> {
+        self.judge(t_ms, peer, Seen::of_stack(event))
+    }
+
+    /// Judges one event of `peer` at `t`.
+    fn judge(&mut self, t: Millis, peer: PeerId, event: Seen<'_>) -> Vec<TraceEvent> {
         let mut out = Vec::new();
-        let t = event.t_ms;
         let mut violation = |name: &str, detail: String| {
             out.push(TraceEvent::global(
                 t,
@@ -191,9 +332,6 @@ impl Monitor {
                 },
             ))
         };
-        let Some(peer) = event.peer else {
-            return out;
-        };
         // Derived state is judged once the instant of an ICE/DTLS/PC change is over:
         // within one instant the stack reports the cause before the derived change.
         for p in PeerId::BOTH {
@@ -201,42 +339,53 @@ impl Monitor {
                 violation(names::DERIVED_PEER_STATE, detail);
             }
         }
-        match &event.kind {
-            EventKind::State {
+        match event {
+            Seen::State {
                 machine,
                 channel,
                 from,
                 to,
             } => {
                 let view = &mut self.peers[peer.index()];
-                let key = (*machine, channel.clone());
-                if let Some(prev) = view.states.get(&key) {
-                    if prev != from {
+                let key = (machine, channel.map(str::to_string));
+                let prev = view.states.get_mut(&key);
+                if let Some(prev) = &prev {
+                    if prev.as_str() != from {
                         violation(
                             names::LEGAL_TRANSITION,
                             format!(
                                 "{peer}: {} reported {from} -> {to} but was {prev}",
-                                label(*machine, channel)
+                                label(machine, channel)
                             ),
                         );
                     }
                 }
-                let legal = self.legal.allows_in(*machine, from, to);
+                let legal = self.legal.allows_in(machine, from, to);
                 if !legal && from == "closed" {
                     violation(
                         names::CLOSED_IS_TERMINAL,
-                        format!("{peer}: {} left closed for {to}", label(*machine, channel)),
+                        format!("{peer}: {} left closed for {to}", label(machine, channel)),
                     );
                 } else if !legal {
                     violation(
                         names::LEGAL_TRANSITION,
                         format!(
                             "{peer}: {} {from} -> {to} is not a legal transition",
-                            label(*machine, channel)
+                            label(machine, channel)
                         ),
                     );
                 }
-                view.states.insert(key, to.clone());
+                // Overwritten in place: a state change allocates nothing once its
+                // machine was seen.
+                match prev {
+                    Some(prev) => {
+                        prev.clear();
+                        prev.push_str(to);
+                    }
+                    None => {
+                        view.states.insert(key, to.to_string());
+                    }
+                }
                 match machine {
                     Machine::IceConnection => {
                         view.ice = IceConnectionState::parse(to);
@@ -256,7 +405,7 @@ impl Monitor {
                     _ => {}
                 }
             }
-            EventKind::Send {
+            Seen::Send {
                 channel,
                 stream,
                 msg,
@@ -264,7 +413,6 @@ impl Monitor {
                 state,
                 outcome,
                 flushed,
-                ..
             } => {
                 // A raw call reaches the channel whatever it returns; a guarded message
                 // reaches it when the guard releases it (sent, or refused by the stack).
@@ -288,42 +436,39 @@ impl Monitor {
                         format!("{peer}: {what} on {channel} #{msg} while {state}{why}"),
                     );
                 }
-                if *outcome == SendOutcome::Sent && state != "unknown" {
+                if outcome == SendOutcome::Sent && state != "unknown" {
                     self.handed
-                        .entry((peer, ChannelKey::of(channel, *stream)))
+                        .entry((peer, ChannelKey::of(channel, stream)))
                         .or_default()
-                        .push(*msg);
+                        .push(msg);
                 }
-                if *via == Via::Guarded {
-                    self.guarded_send(peer, channel, *msg, *outcome, *flushed, &mut violation);
+                if via == Via::Guarded {
+                    self.guarded_send(peer, channel, msg, outcome, flushed, &mut violation);
                 }
             }
-            EventKind::Drop { channel, msg, .. } => {
-                if let Some((fate, _)) = self.guarded.get(msg).copied() {
+            Seen::Drop { channel, msg } => {
+                if let Some((fate, _)) = self.guarded.get(&msg).copied() {
                     if fate == Fate::Queued {
-                        let queue = self.peers[peer.index()]
-                            .queue_len
-                            .entry(channel.clone())
-                            .or_default();
-                        *queue = queue.saturating_sub(1);
+                        self.peers[peer.index()]
+                            .update_queue_len(channel, |len| *len = len.saturating_sub(1));
                     }
-                    self.resolve(*msg, &mut violation);
+                    self.resolve(msg, &mut violation);
                 }
             }
-            EventKind::Deliver {
+            Seen::Deliver {
                 channel,
                 stream,
                 msg,
                 unordered,
             } => {
                 let sender = peer.other();
-                let mut key = (sender, ChannelKey::of(channel, *stream));
-                let mut position = self.handed.get(&key).and_then(|h| h.position(*msg));
+                let mut key = (sender, ChannelKey::of(channel, stream));
+                let mut position = self.handed.get(&key).and_then(|h| h.position(msg));
                 if position.is_none() && stream.is_some() {
                     // Handed over before the sender's channel had a stream id: only the
                     // label can pair it.
                     let unnumbered = (sender, ChannelKey::of(channel, None));
-                    position = self.handed.get(&unnumbered).and_then(|h| h.position(*msg));
+                    position = self.handed.get(&unnumbered).and_then(|h| h.position(msg));
                     if position.is_some() {
                         key = unnumbered;
                     }
@@ -340,13 +485,13 @@ impl Monitor {
                         }
                         self.last_delivered.insert(key, pos);
                     }
-                    None => match self.handed_on(sender, *msg) {
+                    None => match self.handed_on(sender, msg) {
                         Some((label, sent_stream)) => violation(
                             names::NO_SILENT_LOSS,
                             format!(
                                 "{peer}: #{msg} handed to the transport on {} but delivered on {}",
                                 shown(&label, sent_stream),
-                                shown(channel, *stream)
+                                shown(channel, stream)
                             ),
                         ),
                         None => violation(
@@ -355,14 +500,14 @@ impl Monitor {
                         ),
                     },
                 }
-                if !self.delivered.insert(*msg) {
+                if !self.delivered.insert(msg) {
                     violation(
                         names::FIFO_DELIVERY,
                         format!("{peer}: #{msg} on {channel} delivered twice"),
                     );
                 }
             }
-            _ => {}
+            Seen::Other => {}
         }
         out
     }
@@ -378,18 +523,15 @@ impl Monitor {
         flushed: bool,
         violation: &mut impl FnMut(&str, String),
     ) {
-        let queue = self.peers[peer.index()]
-            .queue_len
-            .entry(channel.to_string())
-            .or_default();
+        self.peers[peer.index()].update_queue_len(channel, |len| match (flushed, outcome) {
+            (true, SendOutcome::Sent) => *len = len.saturating_sub(1),
+            (false, SendOutcome::Queued | SendOutcome::Error) => *len += 1,
+            _ => {}
+        });
         match (flushed, outcome) {
-            (true, SendOutcome::Sent) => {
-                *queue = queue.saturating_sub(1);
-                self.resolve(msg, violation);
-            }
+            (true, SendOutcome::Sent) => self.resolve(msg, violation),
             (true, _) => {} // refused by the stack: back in the queue
             (false, SendOutcome::Queued | SendOutcome::Error) => {
-                *queue += 1;
                 self.guarded.entry(msg).or_insert((Fate::Queued, 0)).0 = Fate::Queued;
             }
             (false, _) => self.resolve(msg, violation),
@@ -485,7 +627,7 @@ fn violation_event(t_ms: u64, name: &str, detail: String) -> TraceEvent {
     )
 }
 
-fn label(machine: Machine, channel: &Option<String>) -> String {
+fn label(machine: Machine, channel: Option<&str>) -> String {
     match channel {
         Some(c) => format!("{machine}[{c}]"),
         None => machine.to_string(),

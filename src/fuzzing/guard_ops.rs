@@ -23,11 +23,13 @@
 //! - **reasons**: each rejection and drop reason is true of the reported state;
 //! - **liveness**: when the gate is open the queue is empty (it flushed).
 
-use super::{decode, pick, Options, MAX_OPS};
+use super::read::read_input;
+use super::{pick, Options, MAX_OPS};
 use crate::guard::{DropReason, Guard, GuardConfig, GuardOutput, Outcome, SendErrorKind, SizedMsg};
 use crate::model::{DataChannelState, IceConnectionState, PeerConnectionState};
 use crate::trace::{Millis, MsgId};
 use arbitrary::Arbitrary;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 /// One fuzz input: the guard's configuration and what happens to it.
@@ -140,20 +142,36 @@ pub fn check_guard_ops(data: &[u8]) -> Result<(), String> {
 }
 
 /// [`check_guard_ops`] with harness options (the planted bug).
+///
+/// Reads the bytes as [`decode`](super::decode) does (see `read.rs`), into a buffer
+/// kept from one call to the next, and names nothing the run reached: an execution of
+/// the fuzzer allocates nothing for its input and only the verdict is wanted.
 pub fn check_guard_ops_with(data: &[u8], options: &Options) -> Result<(), String> {
-    match decode::<GuardInput>(data) {
-        Some(input) => run_guard_ops(&input, options).map(|_| ()),
-        None => Ok(()),
+    thread_local! {
+        static OPS: RefCell<Vec<GuardOp>> = const { RefCell::new(Vec::new()) };
     }
+    OPS.with(|buffer| {
+        let mut ops = buffer.take();
+        let config: ConfigInput = read_input(data, &mut ops, MAX_OPS);
+        let verdict = play(&config, &ops, options).map(|_| ());
+        buffer.replace(ops);
+        verdict
+    })
 }
 
 /// Plays a [`GuardInput`] and checks every property after every operation. On success
 /// returns the outcomes the run reached (`send`, `queued`, `rejected:<reason>`,
 /// `transmit`, `refused:<kind>`, `dropped:<reason>`), for picking seed corpus files.
 pub fn run_guard_ops(input: &GuardInput, options: &Options) -> Result<BTreeSet<String>, String> {
-    let config = input.config.config(options);
-    let mut h = Harness::new(config);
-    let ops = &input.ops[..input.ops.len().min(MAX_OPS)];
+    play(&input.config, &input.ops, options).map(reached_names)
+}
+
+/// Plays the first [`MAX_OPS`] operations; on success returns the bits of what the run
+/// reached (see [`reached_names`]).
+fn play(input: &ConfigInput, ops: &[GuardOp], options: &Options) -> Result<u32, String> {
+    let config = input.config(options);
+    let ops = &ops[..ops.len().min(MAX_OPS)];
+    let mut h = Harness::new(config, ops.len());
     for (i, op) in ops.iter().enumerate() {
         h.step(*op).and_then(|()| h.check_after()).map_err(|e| {
             format!(
@@ -163,7 +181,7 @@ pub fn run_guard_ops(input: &GuardInput, options: &Options) -> Result<BTreeSet<S
             )
         })?;
     }
-    Ok(reached_names(h.reached))
+    Ok(h.reached)
 }
 
 fn reason_index(reason: DropReason) -> u32 {
@@ -230,6 +248,54 @@ impl Reported {
     }
 }
 
+/// A set of message ids in id order: a sorted `Vec`, as a `BTreeSet` but without a node
+/// allocation per run and with a handful of comparisons per operation (the guard holds
+/// at most a few messages). Printed as a set.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct IdSet(Vec<MsgId>);
+
+impl IdSet {
+    /// Adds `id`; false if it was there.
+    fn insert(&mut self, id: MsgId) -> bool {
+        match self.0.binary_search(&id) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, id);
+                true
+            }
+        }
+    }
+
+    /// Removes `id`; false if it was not there.
+    fn remove(&mut self, id: MsgId) -> bool {
+        match self.0.binary_search(&id) {
+            Ok(at) => {
+                self.0.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn first(&self) -> Option<&MsgId> {
+        self.0.first()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, MsgId> {
+        self.0.iter()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl std::fmt::Debug for IdSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(&self.0).finish()
+    }
+}
+
 struct Harness {
     config: GuardConfig,
     guard: Guard<SizedMsg>,
@@ -242,17 +308,18 @@ struct Harness {
     /// What the run reached: bits of [`reached_names`].
     reached: u32,
     /// Ids of the messages in the guard's hands, and in the transport's.
-    held: BTreeSet<MsgId>,
-    in_transport: BTreeSet<MsgId>,
+    held: IdSet,
+    in_transport: IdSet,
 }
 
 impl Harness {
-    fn new(config: GuardConfig) -> Self {
+    /// A harness for at most `ops` operations (so at most that many messages).
+    fn new(config: GuardConfig, ops: usize) -> Self {
         Harness {
             config,
             guard: Guard::new(config),
             now: 0,
-            msgs: Vec::new(),
+            msgs: Vec::with_capacity(ops),
             reported: Reported {
                 channel: DataChannelState::Unspecified,
                 ice: IceConnectionState::Unspecified,
@@ -264,8 +331,8 @@ impl Harness {
             transmitted: 0,
             dropped: 0,
             reached: 0,
-            held: BTreeSet::new(),
-            in_transport: BTreeSet::new(),
+            held: IdSet::default(),
+            in_transport: IdSet::default(),
         }
     }
 
@@ -303,8 +370,8 @@ impl Harness {
             return Err(format!("guard reported #{id}, which was never offered"));
         };
         match msg.fate {
-            Fate::Held => self.held.remove(&id),
-            Fate::InTransport => self.in_transport.remove(&id),
+            Fate::Held => self.held.remove(id),
+            Fate::InTransport => self.in_transport.remove(id),
             Fate::Done => false,
         };
         msg.fate = fate;

@@ -31,6 +31,7 @@ pub mod encode;
 pub mod guard_ops;
 pub mod model_inputs;
 pub mod parsers;
+mod read;
 pub mod sim_faults;
 
 pub use encode::Encode;

@@ -28,16 +28,18 @@
 //! within its bounds, and the last state each peer reported for each machine is the state
 //! its getters return (no silent state change).
 
-use super::{decode, tail_jsonl, Options, MAX_OPS};
+use super::read::read_input;
+use super::{tail_jsonl, Options, MAX_OPS};
 use crate::check::{names, Monitor, MonitorConfig};
 use crate::guard::GuardConfig;
 use crate::model::Peer;
 use crate::model::{DataChannelState, Input, Packet, PeerConfig, Profile, ProfileName};
 use crate::record;
 use crate::sim::{Guards, Log};
-use crate::stack::{self, AppCall, Reliability, StackOutput};
+use crate::stack::{self, AppCall, Reliability, StackEvent, StackOutput};
 use crate::trace::{EventKind, Machine, Millis, MsgId, PeerId, TraceEvent, Via};
 use arbitrary::Arbitrary;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most datagrams in flight; a peer's further datagrams are lost (the network is full).
@@ -224,24 +226,42 @@ pub fn check_model_inputs(data: &[u8]) -> Result<(), String> {
 }
 
 /// [`check_model_inputs`] with harness options (the planted bug).
+///
+/// Reads the bytes as [`decode`](super::decode) does (see `read.rs`), into a buffer
+/// kept from one call to the next, and names nothing the run reached: an execution of
+/// the fuzzer allocates nothing for its input and only the verdict is wanted.
 pub fn check_model_inputs_with(data: &[u8], options: &Options) -> Result<(), String> {
-    match decode::<ModelInput>(data) {
-        Some(input) => play(&input, options, false).map(|_| ()),
-        None => Ok(()),
+    thread_local! {
+        static OPS: RefCell<Vec<ModelOp>> = const { RefCell::new(Vec::new()) };
     }
+    OPS.with(|buffer| {
+        let mut ops = buffer.take();
+        let (w3c, guard): (bool, GuardPolicy) = read_input(data, &mut ops, MAX_OPS);
+        let verdict = play(w3c, guard, &ops, options, false).map(|_| ());
+        buffer.replace(ops);
+        verdict
+    })
 }
 
 /// Plays a [`ModelInput`], checking after every step. On success returns every
 /// `machine:state` (and `send:outcome`, `drop:reason`) the run reached, for picking
 /// seed corpus files.
 pub fn run_model_inputs(input: &ModelInput, options: &Options) -> Result<BTreeSet<String>, String> {
-    play(input, options, true)
+    play(input.w3c, input.guard, &input.ops, options, true)
 }
 
-fn play(input: &ModelInput, options: &Options, track: bool) -> Result<BTreeSet<String>, String> {
-    let mut world = World::new(input, options);
+/// Plays the first [`MAX_OPS`] operations on peers of the W3C profile (`w3c`) or
+/// webrtc-rs's; with `track`, names what the run reached.
+fn play(
+    w3c: bool,
+    guard: GuardPolicy,
+    ops: &[ModelOp],
+    options: &Options,
+    track: bool,
+) -> Result<BTreeSet<String>, String> {
+    let mut world = World::new(w3c, guard.config(options));
     world.reached = track.then(BTreeSet::new);
-    let ops = &input.ops[..input.ops.len().min(MAX_OPS)];
+    let ops = &ops[..ops.len().min(MAX_OPS)];
     for (i, op) in ops.iter().enumerate() {
         world.step(*op);
         if let Err(e) = world.check() {
@@ -264,14 +284,15 @@ struct World {
     now: Millis,
     next_msg: MsgId,
     monitor: Monitor,
-    /// The last [`TRACE_TAIL`] events, for reports.
-    events: VecDeque<TraceEvent>,
+    /// The last [`TRACE_TAIL`] events, for reports (written out only for one).
+    events: VecDeque<Logged>,
     /// Violations not excused, with the event that caused them.
     failures: Vec<String>,
-    /// Per peer: the last reported state of each machine but data channels.
-    reported: [BTreeMap<Machine, String>; 2],
+    /// Per peer: the last reported state of each machine but data channels (by
+    /// `Machine as usize`; `None` until the first report).
+    reported: [[Option<&'static str>; Machine::ALL.len()]; 2],
     /// Per peer: the last reported state of each data channel.
-    reported_channels: [BTreeMap<String, String>; 2],
+    reported_channels: [BTreeMap<String, &'static str>; 2],
     /// What the run reached, when asked (`machine:state`, `send:via:outcome`, ...).
     reached: Option<BTreeSet<String>>,
 }
@@ -280,14 +301,13 @@ struct World {
 const TRACE_TAIL: usize = 25;
 
 impl World {
-    fn new(input: &ModelInput, options: &Options) -> Self {
-        let profile = Profile::of(if input.w3c {
+    fn new(w3c: bool, guard_config: GuardConfig) -> Self {
+        let profile = Profile::of(if w3c {
             ProfileName::W3c
         } else {
             ProfileName::WebrtcRs
         });
         let config = PeerConfig::default();
-        let guard_config = input.guard.config(options);
         World {
             peers: [
                 Peer::new(PeerId::A, profile, config),
@@ -389,9 +409,10 @@ impl World {
             }
             ModelOp::FireTimer { peer, index } => {
                 let p = peer.id();
-                let armed: Vec<_> = self.peers[p.index()].armed_timers().collect();
-                if !armed.is_empty() {
-                    let (timer, _) = armed[usize::from(index) % armed.len()];
+                let armed = self.peers[p.index()].armed_timers().count();
+                let pick = (armed != 0).then(|| usize::from(index) % armed);
+                let timer = pick.and_then(|i| self.peers[p.index()].armed_timers().nth(i));
+                if let Some((timer, _)) = timer {
                     self.peers[p.index()].fire_timer(timer);
                     self.pump(p);
                 }
@@ -506,7 +527,7 @@ impl World {
                 }
             },
             |w, event| {
-                w.record(record::stack_event(w.now, peer, &event));
+                w.record_stack(peer, &event);
                 let now = w.now;
                 let mut log = EventLog::default();
                 w.guards[peer.index()].handle_event(
@@ -515,6 +536,7 @@ impl World {
                     &mut w.peers[peer.index()],
                     &mut log,
                 );
+                w.keep(Logged::Stack(now, peer, event));
                 for event in log.0 {
                     w.record(event);
                 }
@@ -524,44 +546,79 @@ impl World {
 
     // ---- judging -------------------------------------------------------------------
 
+    /// Judges an event the harness or a guard wrote, and keeps it for reports.
     fn record(&mut self, event: TraceEvent) {
-        for v in self.monitor.observe(&event) {
+        let violations = self.monitor.observe(&event);
+        let raw_send = matches!(&event.kind, EventKind::Send { via: Via::Raw, .. });
+        self.judge(violations, raw_send);
+        // Only the stacks report states (`record_stack`); the harness and the guards
+        // write sends and drops.
+        debug_assert!(!matches!(event.kind, EventKind::State { .. }));
+        if self.reached.is_some() {
+            self.note_reached(&event);
+        }
+        self.keep(Logged::Trace(event));
+    }
+
+    /// Judges what `peer`'s stack reported, as [`World::record`] judges the event
+    /// `record::stack_event` writes for it, without writing that event (the caller keeps
+    /// the stack event, which is written out only for a report).
+    fn record_stack(&mut self, peer: PeerId, event: &StackEvent) {
+        let violations = self.monitor.observe_stack(self.now, peer, event);
+        self.judge(violations, false);
+        if let StackEvent::State(change) = event {
+            let (_, to) = change.strings();
+            match change.channel() {
+                Some(label) => {
+                    let told = &mut self.reported_channels[peer.index()];
+                    match told.get_mut(label) {
+                        Some(state) => *state = to,
+                        None => {
+                            told.insert(label.to_string(), to);
+                        }
+                    }
+                }
+                None => self.reported[peer.index()][change.machine() as usize] = Some(to),
+            }
+        }
+        if self.reached.is_some() {
+            self.note_reached(&record::stack_event(self.now, peer, event));
+        }
+    }
+
+    /// Keeps the violations not excused (a raw send is excused from
+    /// `no-send-on-non-open` only, see the module docs).
+    fn judge(&mut self, violations: Vec<TraceEvent>, raw_send: bool) {
+        for v in violations {
             let EventKind::Violation { invariant, detail } = &v.kind else {
                 continue;
             };
-            let raw_send = matches!(&event.kind, EventKind::Send { via: Via::Raw, .. });
             if raw_send && invariant == names::NO_SEND_ON_NON_OPEN {
                 continue; // by design: see the module docs
             }
             self.failures.push(format!("{invariant}: {detail}"));
         }
-        if let (
-            Some(p),
-            EventKind::State {
-                machine,
-                channel,
-                to,
-                ..
-            },
-        ) = (event.peer, &event.kind)
-        {
-            match channel {
-                Some(label) => self.reported_channels[p.index()].insert(label.clone(), to.clone()),
-                None => self.reported[p.index()].insert(*machine, to.clone()),
-            };
-        }
-        if let Some(reached) = &mut self.reached {
-            let what = match &event.kind {
-                EventKind::State { machine, to, .. } => Some(format!("{machine}:{to}")),
-                EventKind::Send { via, outcome, .. } => {
-                    Some(format!("send:{}:{}", via.as_str(), outcome.as_str()))
-                }
-                EventKind::Drop { reason, .. } => Some(format!("drop:{reason}")),
-                EventKind::Deliver { .. } => Some("deliver".into()),
-                _ => None,
-            };
-            reached.extend(what);
-        }
+    }
+
+    /// Notes what `event` reached (`machine:state`, `send:via:outcome`, ...).
+    fn note_reached(&mut self, event: &TraceEvent) {
+        let Some(reached) = &mut self.reached else {
+            return;
+        };
+        let what = match &event.kind {
+            EventKind::State { machine, to, .. } => Some(format!("{machine}:{to}")),
+            EventKind::Send { via, outcome, .. } => {
+                Some(format!("send:{}:{}", via.as_str(), outcome.as_str()))
+            }
+            EventKind::Drop { reason, .. } => Some(format!("drop:{reason}")),
+            EventKind::Deliver { .. } => Some("deliver".into()),
+            _ => None,
+        };
+        reached.extend(what);
+    }
+
+    /// Keeps an event among the last [`TRACE_TAIL`].
+    fn keep(&mut self, event: Logged) {
         if self.events.len() == TRACE_TAIL {
             self.events.pop_front();
         }
@@ -611,7 +668,7 @@ impl World {
         let p = &self.peers[peer.index()];
         let seen = &self.reported[peer.index()];
         let last = |machine: Machine, initial: &'static str| -> &str {
-            seen.get(&machine).map_or(initial, String::as_str)
+            seen[machine as usize].unwrap_or(initial)
         };
         let machines = [
             (Machine::Signaling, p.signaling_state().as_str(), "stable"),
@@ -640,7 +697,7 @@ impl World {
             let actual = record::state_name(p.channel_state(label));
             let told = self.reported_channels[peer.index()]
                 .get(label)
-                .map_or(DataChannelState::Connecting.as_str(), String::as_str);
+                .map_or(DataChannelState::Connecting.as_str(), |s| *s);
             if told != actual {
                 return Err(format!(
                     "{peer}: data_channel[{label}] is {actual} but the last report said {told}"
@@ -657,8 +714,24 @@ impl World {
             ops.len(),
             self.now,
             self.net.len(),
-            tail_jsonl(self.events.iter())
+            tail_jsonl(self.events.iter().map(Logged::trace).collect::<Vec<_>>().iter())
         )
+    }
+}
+
+/// An event kept for reports: a stack's, written out as `record::stack_event` writes it
+/// only when a report needs it, or one the harness or a guard wrote.
+enum Logged {
+    Stack(Millis, PeerId, StackEvent),
+    Trace(TraceEvent),
+}
+
+impl Logged {
+    fn trace(&self) -> TraceEvent {
+        match self {
+            Logged::Stack(t, peer, event) => record::stack_event(*t, *peer, event),
+            Logged::Trace(event) => event.clone(),
+        }
     }
 }
 

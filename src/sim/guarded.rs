@@ -164,21 +164,27 @@ impl Guards {
         self.specs.get(label).copied().unwrap_or_default()
     }
 
-    fn guard(&mut self, label: &str) -> &mut Guard<SizedMsg> {
+    /// Runs `act` on the guard of `label` (made now if it is the first use) and marks it
+    /// busy. The label is copied only when it is new to a set: this runs for every
+    /// guarded send and channel state change.
+    fn with_guard<R>(&mut self, label: &str, act: impl FnOnce(&mut Guard<SizedMsg>) -> R) -> R {
         if !self.busy.contains(label) {
             self.busy.insert(label.to_string());
         }
         let (config, ice, pc, now) = (self.config, self.ice, self.pc, self.now);
-        self.guards.entry(label.to_string()).or_insert_with(|| {
-            let mut guard = Guard::new(config);
-            if let Some(ice) = ice {
-                guard.on_ice_state(now, ice);
-            }
-            if let Some(pc) = pc {
-                guard.on_peer_connection_state(now, pc);
-            }
-            guard
-        })
+        match self.guards.get_mut(label) {
+            Some(guard) => act(guard),
+            None => act(self.guards.entry(label.to_string()).or_insert_with(|| {
+                let mut guard = Guard::new(config);
+                if let Some(ice) = ice {
+                    guard.on_ice_state(now, ice);
+                }
+                if let Some(pc) = pc {
+                    guard.on_peer_connection_state(now, pc);
+                }
+                guard
+            })),
+        }
     }
 
     /// The earliest guard timer (TTL expiry).
@@ -212,9 +218,10 @@ impl Guards {
     ) {
         self.now = now;
         let seen = glue::Seen::of(stack, channel);
-        let guard = self.guard(channel);
-        let event = glue::send(guard, now, seen, msg, size, |m| {
-            transmit(now, stack, channel, m)
+        let event = self.with_guard(channel, |guard| {
+            glue::send(guard, now, seen, msg, size, |m| {
+                transmit(now, stack, channel, m)
+            })
         });
         rec.record(TraceEvent::on(now, self.peer, event));
         self.settle(now, stack, rec);
@@ -230,7 +237,7 @@ impl Guards {
     ) {
         match event {
             StackEvent::State(StateChange::DataChannel(label, _, to)) => {
-                self.guard(label).on_channel_state(now, *to);
+                self.with_guard(label, |guard| guard.on_channel_state(now, *to));
             }
             StackEvent::State(StateChange::IceConnection(_, to)) => {
                 self.ice = Some(*to);

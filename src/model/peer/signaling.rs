@@ -105,7 +105,7 @@ impl Peer {
 }
 
 pub(super) fn parse_description(sdp: &str) -> Result<(&'static str, u32), String> {
-    let mut words = sdp.split_whitespace();
+    let mut words = Words::of(sdp);
     if words.next() != Some("dcsim-model") {
         return Err(format!("not a dcsim model description: {sdp:?}"));
     }
@@ -119,4 +119,56 @@ pub(super) fn parse_description(sdp: &str) -> Result<(&'static str, u32), String
         .and_then(|g| g.parse().ok())
         .ok_or_else(|| "description has no ice-generation".to_string())?;
     Ok((kind, generation))
+}
+
+/// `str::split_whitespace`, taken byte by byte when that gives the same words: for ASCII
+/// text without a vertical tab (the one ASCII character `char::is_whitespace` counts and
+/// `u8::is_ascii_whitespace` does not), which every description the model writes is.
+/// Decoding characters one by one made parsing a tenth of a fuzz execution.
+enum Words<'a> {
+    Ascii(std::str::SplitAsciiWhitespace<'a>),
+    Unicode(std::str::SplitWhitespace<'a>),
+}
+
+impl<'a> Words<'a> {
+    fn of(text: &'a str) -> Self {
+        if text.is_ascii() && !text.contains('\x0B') {
+            Words::Ascii(text.split_ascii_whitespace())
+        } else {
+            Words::Unicode(text.split_whitespace())
+        }
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Words::Ascii(words) => words.next(),
+            Words::Unicode(words) => words.next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Words;
+
+    #[test]
+    fn words_are_split_whitespace() {
+        for text in [
+            "",
+            "  ",
+            "dcsim-model offer ice-generation=3 max-message-size=65536",
+            " a\tb\nc\rd\x0Ce  f ",
+            "a\x0Bb c",
+            "a\u{a0}b\u{2003}c d",
+            "\u{85}x\u{3000}",
+        ] {
+            let ours: Vec<&str> = Words::of(text).collect();
+            let std: Vec<&str> = text.split_whitespace().collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
 }
