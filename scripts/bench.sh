@@ -27,6 +27,27 @@ built=$(date +%s)
 table_file=$(mktemp)
 trap 'rm -f "$table_file"' EXIT
 cargo bench --bench dcsim --quiet -- "$@" --out "$table_file" >/dev/null
+
+# Fuzzing throughput (full table only; DCSIM_BENCH_FUZZ=0 leaves it out): 30 s of each
+# of the two main targets through scripts/fuzz.sh on stable (`-s none`), one process
+# each, from the committed seeds and what earlier runs learned.
+if [ "$write" = 1 ] && [ "${DCSIM_BENCH_FUZZ:-1}" = 1 ]; then
+    for pair in model_inputs:100000 guard_ops:200000; do
+        t=${pair%%:*}
+        want=${pair##*:}
+        line=$(DCSIM_FUZZ_TOOLCHAIN=stable scripts/fuzz.sh "$t" 30 2>/dev/null | grep -E "^  $t: " | tail -n 1 || true)
+        rate=$(sed -n 's/.* \([0-9][0-9]*\) exec\/s.*/\1/p' <<<"$line")
+        if [ -z "$rate" ]; then
+            echo "bench.sh: no exec/s from scripts/fuzz.sh $t ($line)" >&2
+            exit 1
+        fi
+        verdict=met
+        [ "$rate" -lt "$want" ] && verdict="**missed**"
+        shown=$(awk -v r="$rate" 'BEGIN { printf "%.1f k exec/s", r / 1000 }')
+        execs=$(sed -n 's/^  [a-z_]*: \([0-9]*\) execs in \([0-9]*\) s.*/\1 executions in \2 s/p' <<<"$line")
+        echo "| Fuzz | \`$t\`, libFuzzer on stable (\`-s none\`), one process, 30 s | $shown | ≥ $((want / 1000)) k exec/s | $verdict | $execs (\`scripts/fuzz.sh $t 30\`) |" >>"$table_file"
+    done
+fi
 end=$(date +%s)
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')

@@ -204,7 +204,7 @@ pub fn guard_overhead(table: &mut Table, budget: Budget) {
         "Guard",
         "guard overhead per message when open (guarded - bare)",
         format!("{overhead:.1} ns/msg"),
-        "< 100 ns (issue 4)",
+        "< 100 ns",
         Some(overhead < 100.0),
         "no allocation on this path (tests/guard_alloc.rs)",
     );

@@ -295,7 +295,7 @@ pub fn checker(table: &mut Table, budget: Budget) {
         "Checker",
         format!("unique states/s, `dcsim check --depth {DEPTH}` (guarded, 1 thread)"),
         format!("{} states/s", si(rate)),
-        "> 1 M states/s per core (issue 5)",
+        "> 1 M states/s per core",
         Some(rate > 1e6),
         format!(
             "{unique} unique ({visited} visited, {} visited/s) in {}, {}",
@@ -348,7 +348,7 @@ pub fn checker(table: &mut Table, budget: Budget) {
             "Checker",
             "full-depth guarded run (default `dcsim check`), 1 thread",
             dur(one),
-            "< 10 s (issue 18)",
+            "< 10 s",
             Some(one < 10.0),
             format!(
                 "exhausted at depth {}: {} unique states ({} visited); runs {} and {}, alternating with 2 threads",
@@ -363,7 +363,7 @@ pub fn checker(table: &mut Table, budget: Budget) {
             "Checker",
             "unique states/s per core, the same run (1 thread)",
             format!("{} states/s", si(per_core)),
-            "> 1 M states/s per core (issue 18)",
+            "> 1 M states/s per core",
             Some(per_core > 1e6),
             format!("{} visited/s", si(first.visited as f64 / one)),
         );
@@ -371,7 +371,7 @@ pub fn checker(table: &mut Table, budget: Budget) {
             "Checker",
             "the same run, `--threads 2`",
             dur(two),
-            "faster than 1 thread, same report (issue 18)",
+            "faster than 1 thread, same report",
             Some(two < one && same),
             format!(
                 "runs {} and {}; {:.2}x the 1-thread run; the same counts, depth and verdict",
@@ -385,7 +385,7 @@ pub fn checker(table: &mut Table, budget: Budget) {
             "Checker",
             "full-depth guarded run (default `dcsim check`)",
             format!("not reached in {}", dur(one)),
-            "< 10 s (issue 18)",
+            "< 10 s",
             Some(false),
             format!(
                 "stopped by the benchmark at {} unique states: depth {} done, frontier still growing{growth}",
@@ -415,7 +415,7 @@ pub fn checker(table: &mut Table, budget: Budget) {
         } else {
             format!("not reached in {}", dur(secs))
         },
-        "to the end, < 2 min, < 4 GiB (issue 18)",
+        "to the end, < 2 min, < 4 GiB",
         Some(r.exhausted && secs < 120.0 && under),
         format!(
             "{}: {} unique states ({} visited), depth {}, {} unique states/s, peak memory {memory}",

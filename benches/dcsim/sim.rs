@@ -55,11 +55,11 @@ pub fn race(table: &mut Table, budget: Budget) {
             let x = simulated / wall;
             let (target, verdict) = if stack == StackKind::Model {
                 (
-                    "< 10 ms, > 3,000x (issue 3)".to_string(),
+                    "< 10 ms, > 3,000x".to_string(),
                     Some(wall < 0.010),
                 )
             } else {
-                ("report beside the model's (issue 8)".to_string(), None)
+                ("report beside the model's".to_string(), None)
             };
             table.row(
                 "Simulator",
@@ -135,7 +135,7 @@ pub fn explore_rate(table: &mut Table, budget: Budget) {
         });
         let rate = runs as f64 / sample.secs();
         let (target, verdict) = if engine == Engine::Direct && stack == StackKind::Model {
-            ("hundreds of runs/s (issue 3)", Some(rate >= 200.0))
+            ("hundreds of runs/s", Some(rate >= 200.0))
         } else {
             ("", None)
         };
