@@ -111,7 +111,13 @@ EOF
   drop, duplicate, time passing, channel and peer-connection close on either peer); at
   every step the guard must release only on an open channel, conserve messages, stay
   bounded, and b must receive in order. Generation and shrinking machinery included.
-- **Checker**: `dcsim check` (the exhaustive bounded explorer over the untimed model).
+- **Checker**: `dcsim check` (the exhaustive bounded explorer over the untimed model):
+  a small world (depth 12) for the rate; the default world to the end with one and with
+  two threads, alternating, twice each (the best of each is shown; the reports must be
+  equal); the `--sends 2` world with two threads until it ends or passes 40 M states,
+  with the process's peak memory, which that run sets.
+- **Fuzz**: `scripts/fuzz.sh TARGET 30` on stable without a sanitizer, one process per
+  target, after the benchmarks above (`DCSIM_BENCH_FUZZ=0` leaves these rows out).
 - **Scaling**: `sim::run` (model stack) of generated scenarios: N in-band channels all
   opened with one message each (1 to 1000), and one channel carrying N messages (1k to
   100k, happy-path with `count = N`, one per millisecond, or all at one instant). Each
@@ -121,28 +127,32 @@ EOF
 
 ## Reading the verdicts
 
-- **Issue 3** (replay of the race in under 10 ms, over 3,000x real time; explore at
-  hundreds of runs a second): met by the direct engine, which `dcsim explore` uses.
-  The turmoil engine (the default of `dcsim run`) misses it by more than an order of
-  magnitude and cannot meet it: it steps the virtual clock every millisecond, and a
-  profile of the race puts nearly all of its time in turmoil and tokio (entering the
-  runtime, parking, the timer wheel, clock reads) once per host per tick, not in dcsim.
-  Its cost follows the virtual duration, not the number of events. Use
-  `--engine direct` where speed matters; both engines write the same trace for every
-  built-in (tests/engines.rs).
-- **Issue 4** (guard overhead under 100 ns per message when open): met by a wide margin;
-  the guard costs a few percent of the model's own send.
-- **Issue 5** (checker over 1 M unique states per second per core, full check in under
-  a minute and 4 GiB): the full default guarded check now runs to the end within the
-  minute (the row gives states, depth and time; peak RSS 1.31 GB measured with
-  `/usr/bin/time -v`, docs/checker.md), but the per-core rate is about a fifth (small world) to a
-  tenth (full run) of 1 M unique states/s: missed. perf puts the time in hash lookups
-  that miss the CPU caches (visited set, step caches) and in reference counting of
-  shared state pieces; closing the gap needs states as small interned ids.
-- **Issue 8** (the real rtc stack beside the model): the "rtc stack / model stack" rows
-  give the ratio on each engine. Under the direct engine the real stack's own work
-  shows; under the turmoil engine both stacks pay the same per-millisecond cost, so the
-  ratio is close to 1.
+- **Replay of the race** (under 10 ms, over 3,000x real time; explore at hundreds of
+  runs a second): met by the direct engine, the default of `dcsim run` and `dcsim
+  explore`, also as a whole process. The turmoil engine (`--engine turmoil`, the
+  cross-check) misses it by more than an order of magnitude and cannot meet it: it
+  steps the virtual clock every millisecond, and a profile of the race puts nearly all
+  of its time in turmoil and tokio (entering the runtime, parking, the timer wheel,
+  clock reads) once per host per tick, not in dcsim. Both engines write the same trace
+  for every built-in (tests/engines.rs).
+- **Guard overhead** (under 100 ns per message when open): met by a wide margin; the
+  guard costs a few percent of the model's own send.
+- **Checker**: states are interned ids, the visited set is sharded 64-bit fingerprints,
+  and threads split each level without changing the report (docs/checker.md). The
+  default `dcsim check` (one thread per core) explores the default world to the end;
+  the rows give one thread and two threads side by side, with the same counts. The
+  rate per core is under the 1 M unique states/s aimed at, and the `--sends 2` world is
+  not explored to the end in 2 minutes and 4 GiB: its row says how far it gets. perf
+  puts what is left in table lookups that miss the CPU caches (the step's network and
+  local-transition tables, the visited set), not in the model.
+- **Fuzzing** (100 k exec/s for `model_inputs`, 200 k for `guard_ops`): missed; a third
+  of an execution is libFuzzer's own bookkeeping and comparison tracing
+  (docs/testing.md). The figure depends on the corpus the run starts from
+  (`fuzz/work/corpus/`, which grows with every run).
+- **The real rtc stack beside the model**: the "rtc stack / model stack" rows give the
+  ratio on each engine. Under the direct engine the real stack's own work shows; under
+  the turmoil engine both stacks pay the same per-millisecond cost, so the ratio is
+  close to 1.
 
 ## Growth that is not linear, and why
 
