@@ -54,10 +54,7 @@ pub fn race(table: &mut Table, budget: Budget) {
             let wall = sample.secs();
             let x = simulated / wall;
             let (target, verdict) = if stack == StackKind::Model {
-                (
-                    "< 10 ms, > 3,000x".to_string(),
-                    Some(wall < 0.010),
-                )
+                ("< 10 ms, > 3,000x".to_string(), Some(wall < 0.010))
             } else {
                 ("report beside the model's".to_string(), None)
             };

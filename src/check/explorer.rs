@@ -119,9 +119,10 @@
 //! | + visited lookups in batches of 32 | 17.2 s, 17.7 s | 0.46 GB |
 //! | + levels in batches, sharded visited set | 16.6 s to 20 s (noisy) | 0.32 GB |
 //!
-//! `--threads 2` took 11.5 s (20.3 s of CPU) when the other core was free, 1.77 times
-//! the 1-thread run beside it; the same counts. About 370 k unique states (1.9 M
-//! generated) per second per core: the 1 M unique states per second per core that
+//! With the faster monitor and timers of the fuzzing work on top, `scripts/bench.sh`
+//! measured 14.7 to 16.6 s with one thread and 9.1 to 10.2 s with two (1.6 times
+//! faster, the same counts). About 370 to 420 k unique states (1.9 to 2.2 M generated)
+//! per second per core: the 1 M unique states per second per core that
 //! docs/performance.md aims at is not reached. Where the time goes now (`perf`): the
 //! step's table lookups (the network table above all) and the visited-set probes,
 //! all cache misses; the model's own code is a few per cent.
@@ -134,7 +135,7 @@
 //! distinct pieces (small: about 8 000 peers, 450 applications, 5 400 monitors and
 //! 23 000 networks for the default world) and each thread's bounded step tables.
 //! Measured: 0.32 GB peak RSS for the default run; the `--sends 2` world reached
-//! 29.3 M states (depth 33, frontier still growing) at 2.3 GB, about 65 bytes a state.
+//! 53.2 M states (depth 35, levels still growing) at 3.7 GiB, about 70 bytes a state.
 //! The fingerprint is 64 bits of [`super::part::FpHasher`] over the pieces'
 //! fingerprints, which depend only on their values (not on which thread met a piece
 //! first); the chance that two of `n` distinct states collide, which would prune one of
