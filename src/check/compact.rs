@@ -258,9 +258,15 @@ const TABLE_LIMIT: usize = 1 << 21;
 
 /// The network table's limit: small, so that it stays in the CPU caches. Its keys name
 /// the network and both peers, so they are nearly as many as the states and most are
-/// never met again (measured on the full default world, one thread: 1 << 16 entries
-/// 23.0 s at 0.46 GB, 1 << 21 entries 28.5 s at 0.69 GB, the same counts).
-const NET_TABLE_LIMIT: usize = 1 << 16;
+/// never met again; the table is worth only what its recent entries save (measured on
+/// the full default world, one thread, alternating: 1 << 18 entries 18.0 and 17.8 s,
+/// 1 << 16 16.5 and 16.8 s, 1 << 14 14.4 and 14.9 s, 1 << 12 13.0 and 14.0 s, no table
+/// 14.3 and 14.1 s; the same counts).
+const NET_TABLE_LIMIT: usize = 1 << 12;
+
+/// The limit of each thread's memo of the networks it built (their distinct values are
+/// few: 23 000 for the default world).
+const NET_MEMO_LIMIT: usize = 1 << 16;
 
 /// What the monitor became after a step's judged events, and the violation they showed.
 type Judged = (u32, Option<Arc<Violation>>);
@@ -578,7 +584,7 @@ impl<A: WorldApp> Stepper<A> {
         }
         net.retain(|(to, p, _)| !dead(*to, *p));
         bound(&mut self.ignored);
-        if self.nets.len() >= NET_TABLE_LIMIT {
+        if self.nets.len() >= NET_MEMO_LIMIT {
             self.nets.clear();
         }
         let id = match self.nets.get(&net) {
