@@ -118,11 +118,11 @@
 //! | + successor written in place (a store-forwarding stall on the return) | 18.6 s, 18.7 s | 0.46 GB |
 //! | + visited lookups in batches of 32 | 17.2 s, 17.7 s | 0.46 GB |
 //! | + levels in batches, sharded visited set | 16.6 s to 20 s (noisy) | 0.32 GB |
+//! | + a network table of 4 096 entries (was 65 536) | 13.0 s, 14.0 s | 0.32 GB |
 //!
 //! With the faster monitor and timers of the fuzzing work on top, `scripts/bench.sh`
-//! measured 14.7 to 16.6 s with one thread and 9.1 to 10.2 s with two (1.6 times
-//! faster, the same counts). About 370 to 420 k unique states (1.9 to 2.2 M generated)
-//! per second per core: the 1 M unique states per second per core that
+//! measured 13.3 s with one thread and 8.5 s with two (1.6 times faster, the same
+//! counts). About 470 k unique states (2.4 M generated) per second per core: the 1 M unique states per second per core that
 //! docs/performance.md aims at is not reached. Where the time goes now (`perf`): the
 //! step's table lookups (the network table above all) and the visited-set probes,
 //! all cache misses; the model's own code is a few per cent.
