@@ -253,7 +253,8 @@ struct NetKey {
     restarts_left: bool,
 }
 
-/// Most entries a [`Stepper`] table holds before it is emptied (a bound on its memory).
+/// Most entries a [`Stepper`] table holds before it is emptied, unless it has its own
+/// limit (a bound on its memory).
 const TABLE_LIMIT: usize = 1 << 21;
 
 /// The network table's limit: small, so that it stays in the CPU caches. Its keys name
@@ -271,8 +272,10 @@ const NET_MEMO_LIMIT: usize = 1 << 16;
 /// What the monitor became after a step's judged events, and the violation they showed.
 type Judged = (u32, Option<Arc<Violation>>);
 
-/// One thread's memo of transitions by ids (see the module documentation).
-pub(crate) struct Stepper<A> {
+/// One thread's memo of transitions by ids (see the module documentation). Its tables
+/// hold only ids, so it is the same type whatever the application.
+#[derive(Default)]
+pub(crate) struct Stepper {
     local: HashMap<(PeerId, u32, u32, LocalInput<u32>), Local, FpBuild>,
     both: HashMap<BothKey, ([Local; 2], [u32; 2]), FpBuild>,
     net: HashMap<NetKey, (u32, bool), FpBuild>,
@@ -282,34 +285,19 @@ pub(crate) struct Stepper<A> {
     /// The ids of the networks this thread built (interning one in the shared arena
     /// hashes its packets' values and takes a lock).
     nets: HashMap<Vec<Flight>, u32, FpBuild>,
-    _app: std::marker::PhantomData<fn() -> A>,
 }
 
-impl<A> Default for Stepper<A> {
-    fn default() -> Self {
-        Stepper {
-            local: HashMap::default(),
-            both: HashMap::default(),
-            net: HashMap::default(),
-            monitor: HashMap::default(),
-            ignored: HashMap::default(),
-            nets: HashMap::default(),
-            _app: std::marker::PhantomData,
-        }
-    }
-}
-
-/// Empties `table` once it holds [`TABLE_LIMIT`] entries.
-fn bound<K, V>(table: &mut HashMap<K, V, FpBuild>) {
-    if table.len() >= TABLE_LIMIT {
+/// Empties `table` once it holds `limit` entries (a bound on its memory).
+fn bound<K, V>(table: &mut HashMap<K, V, FpBuild>, limit: usize) {
+    if table.len() >= limit {
         table.clear();
     }
 }
 
-impl<A: WorldApp> Stepper<A> {
+impl Stepper {
     /// The successor of `s` by `a`, written to `next`, and the violation its step found;
     /// `None` for a stutter: exactly [`World::step`] on the state `s` names.
-    pub(crate) fn step(
+    pub(crate) fn step<A: WorldApp>(
         &mut self,
         world: &World<A>,
         pieces: &Pieces<A>,
@@ -405,9 +393,7 @@ impl<A: WorldApp> Stepper<A> {
             Some(hit) => *hit,
             None => {
                 let out = self.net_update(pieces, &key, b.max_copies);
-                if self.net.len() >= NET_TABLE_LIMIT {
-                    self.net.clear();
-                }
+                bound(&mut self.net, NET_TABLE_LIMIT);
                 self.net.insert(key, out);
                 out
             }
@@ -432,7 +418,7 @@ impl<A: WorldApp> Stepper<A> {
                         .collect();
                     let (m, v) = observe_logs(pieces.monitors.get(s.monitor), &entries, None, NOW);
                     let out = (pieces.monitor(m), v.map(Arc::new));
-                    bound(&mut self.monitor);
+                    bound(&mut self.monitor, TABLE_LIMIT);
                     self.monitor.insert(key, out.clone());
                     out
                 }
@@ -455,7 +441,7 @@ impl<A: WorldApp> Stepper<A> {
         (!stutter).then_some(violation)
     }
 
-    fn local(
+    fn local<A: WorldApp>(
         &mut self,
         pieces: &Pieces<A>,
         s: &Compact,
@@ -488,13 +474,13 @@ impl<A: WorldApp> Stepper<A> {
             eager_sack,
         );
         let out = local_ids(pieces, run);
-        bound(&mut self.local);
+        bound(&mut self.local, TABLE_LIMIT);
         self.local.insert(key, out);
         out
     }
 
     /// Connect or ICE restart on `next` (whose generations it updates).
-    fn both(
+    fn both<A: WorldApp>(
         &mut self,
         pieces: &Pieces<A>,
         next: &mut Compact,
@@ -517,7 +503,7 @@ impl<A: WorldApp> Stepper<A> {
                     &mut |_, _, _| {},
                 );
                 let out = (runs.map(|run| local_ids(pieces, run)), generation);
-                bound(&mut self.both);
+                bound(&mut self.both, TABLE_LIMIT);
                 self.both.insert(key, out);
                 out
             }
@@ -528,7 +514,12 @@ impl<A: WorldApp> Stepper<A> {
 
     /// The network after a step (`Delta::apply` in step.rs, on ids) and whether a
     /// datagram put a new copy in flight.
-    fn net_update(&mut self, pieces: &Pieces<A>, key: &NetKey, max_copies: u8) -> (u32, bool) {
+    fn net_update<A: WorldApp>(
+        &mut self,
+        pieces: &Pieces<A>,
+        key: &NetKey,
+        max_copies: u8,
+    ) -> (u32, bool) {
         let mut net = pieces.nets.get(key.net).clone();
         let mut grew = false;
         if let Some((to, p)) = key.remove {
@@ -583,10 +574,8 @@ impl<A: WorldApp> Stepper<A> {
             }
         }
         net.retain(|(to, p, _)| !dead(*to, *p));
-        bound(&mut self.ignored);
-        if self.nets.len() >= NET_MEMO_LIMIT {
-            self.nets.clear();
-        }
+        bound(&mut self.ignored, TABLE_LIMIT);
+        bound(&mut self.nets, NET_MEMO_LIMIT);
         let id = match self.nets.get(&net) {
             Some(id) => *id,
             None => {

@@ -333,7 +333,7 @@ pub fn explore<A: WorldApp>(
         return report;
     }
     let mut frontier: Vec<(Compact, u32)> = vec![(root, 0)];
-    let mut steppers: Vec<Stepper<A>> = (0..options.threads.max(1))
+    let mut steppers: Vec<Stepper> = (0..options.threads.max(1))
         .map(|_| Stepper::default())
         .collect();
     while report.depth < options.max_depth && !frontier.is_empty() {
@@ -405,10 +405,10 @@ fn expand<A: WorldApp>(
     pieces: &Pieces<A>,
     batch: &[(Compact, u32)],
     visited: &Visited,
-    steppers: &mut [Stepper<A>],
+    steppers: &mut [Stepper],
 ) -> (u64, Vec<Part>) {
     let steppers_len = steppers.len();
-    let work = |stepper: &mut Stepper<A>, part: &[(Compact, u32)]| {
+    let work = |stepper: &mut Stepper, part: &[(Compact, u32)]| {
         // One list when one thread dedups (nothing to split), one per shard otherwise.
         let lists = if steppers_len == 1 { 1 } else { SHARDS };
         let mut out: Part = (0..lists).map(|_| Vec::new()).collect();

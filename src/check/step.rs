@@ -27,7 +27,6 @@ use crate::monitor::Monitor;
 use crate::record;
 use crate::stack::{self, AppCall, StackOutput};
 use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
-use std::sync::Arc;
 
 /// One line of a step's log: an event, and whether the monitor judges it (stack events,
 /// sends, drops) or only the trace shows it (`fault` lines naming the action).
@@ -125,13 +124,15 @@ fn sack_armed(peer: &Peer) -> bool {
     peer.armed_timers().any(|(t, _)| t == Timer::SctpAck)
 }
 
-fn finish_local<A: WorldApp>(
-    before: (&Part<Peer>, &Part<A>),
-    peer: Peer,
-    app: A,
-    transmits: Vec<Packet>,
-    log: Vec<Entry>,
-) -> LocalOut<A> {
+/// A local transition's results as the parts of a [`State`] (the old part kept where the
+/// value did not change, so that the states share it).
+fn finish_local<A: WorldApp>(before: (&Part<Peer>, &Part<A>), run: LocalRun<A>) -> LocalOut<A> {
+    let LocalRun {
+        peer,
+        app,
+        transmits,
+        log,
+    } = run;
     fn reuse<T: Clone + Eq + std::hash::Hash>(old: &Part<T>, new: T) -> Part<T> {
         let new = Part::new(new);
         if new == *old {
@@ -223,7 +224,7 @@ fn local<A: WorldApp>(
         tracing,
         eager_sack,
     );
-    finish_local((peer, app), run.peer, run.app, run.transmits, run.log)
+    finish_local((peer, app), run)
 }
 
 /// Whether `peer` ignores `packet` now, found by delivering it to a copy.
@@ -485,13 +486,10 @@ fn run<A: WorldApp>(
             faults.push((event, false));
         }
     };
-    let mut outs: Vec<(PeerId, Arc<LocalOut<A>>)> = Vec::new();
-    let one = |_: &mut Mode<'_>, id: PeerId, input: LocalInput<&Packet>| {
+    let mut outs: Vec<(PeerId, LocalOut<A>)> = Vec::new();
+    let one = |id: PeerId, input: LocalInput<&Packet>| {
         let (peer, app) = (&s.peers[id.index()], &s.apps[id.index()]);
-        (
-            id,
-            Arc::new(local(id, peer, app, &input, t, tracing, eager_sack)),
-        )
+        (id, local(id, peer, app, &input, t, tracing, eager_sack))
     };
     let mut remove = None;
     match action {
@@ -506,11 +504,11 @@ fn run<A: WorldApp>(
             outs = both(&mut next, t, tracing, eager_sack, true, &mut fault);
         }
         Action::Send { peer, channel } => {
-            outs.push(one(&mut mode, *peer, LocalInput::Send(*channel)));
+            outs.push(one(*peer, LocalInput::Send(*channel)));
         }
         Action::Start => {
             for peer in PeerId::BOTH {
-                outs.push(one(&mut mode, peer, LocalInput::Start));
+                outs.push(one(peer, LocalInput::Start));
             }
         }
         Action::AppTimer { peer } => {
@@ -522,18 +520,18 @@ fn run<A: WorldApp>(
                     Some("the application's timer fires".into()),
                 );
             }
-            outs.push(one(&mut mode, *peer, LocalInput::AppTimer));
+            outs.push(one(*peer, LocalInput::AppTimer));
         }
         Action::CloseChannel { peer, channel } => {
             next.spent.channel_closes += 1;
             let name = s.apps[peer.index()].channel_label(*channel);
             fault(Some(*peer), "close_channel", Some(name));
-            outs.push(one(&mut mode, *peer, LocalInput::CloseChannel(*channel)));
+            outs.push(one(*peer, LocalInput::CloseChannel(*channel)));
         }
         Action::ClosePeer { peer } => {
             next.spent.peer_closes += 1;
             fault(Some(*peer), "close_peer", None);
-            outs.push(one(&mut mode, *peer, LocalInput::ClosePeer));
+            outs.push(one(*peer, LocalInput::ClosePeer));
         }
         Action::Fire { peer, timer } => {
             match timer_class(*timer) {
@@ -544,7 +542,7 @@ fn run<A: WorldApp>(
             if tracing {
                 fault(Some(*peer), "timer", Some(format!("{timer:?} fires")));
             }
-            outs.push(one(&mut mode, *peer, LocalInput::Fire(*timer)));
+            outs.push(one(*peer, LocalInput::Fire(*timer)));
         }
         Action::GuardExpiry { peer, channel } => {
             next.spent.timeouts += 1;
@@ -553,7 +551,7 @@ fn run<A: WorldApp>(
                 let detail = format!("guard of {name} expires");
                 fault(Some(*peer), "timer", Some(detail));
             }
-            outs.push(one(&mut mode, *peer, LocalInput::GuardExpiry(*channel)));
+            outs.push(one(*peer, LocalInput::GuardExpiry(*channel)));
         }
         Action::Deliver { to, packet } => {
             if tracing {
@@ -562,7 +560,7 @@ fn run<A: WorldApp>(
             }
             if in_flight(&s.net, *to, packet) {
                 remove = Some((*to, packet));
-                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet)));
+                outs.push(one(*to, LocalInput::Deliver(packet)));
             }
         }
         Action::Drop { to, packet } => {
@@ -584,7 +582,7 @@ fn run<A: WorldApp>(
             }
             next.spent.duplications += 1;
             if in_flight(&s.net, *to, packet) {
-                outs.push(one(&mut mode, *to, LocalInput::Deliver(packet)));
+                outs.push(one(*to, LocalInput::Deliver(packet)));
             }
         }
     }
@@ -616,7 +614,7 @@ fn run<A: WorldApp>(
     }
     // The monitor.
     let judged = outs.iter().any(|(_, o)| o.any_observed);
-    let refs: Vec<&LocalOut<A>> = outs.iter().map(|(_, o)| o.as_ref()).collect();
+    let refs: Vec<&LocalOut<A>> = outs.iter().map(|(_, o)| o).collect();
     if let Some(trace) = mode.trace.as_mut() {
         for (event, _) in faults {
             trace.push(event);
@@ -652,7 +650,7 @@ fn both<A: WorldApp>(
     eager_sack: bool,
     restart: bool,
     fault: &mut impl FnMut(Option<PeerId>, &str, Option<String>),
-) -> Vec<(PeerId, Arc<LocalOut<A>>)> {
+) -> Vec<(PeerId, LocalOut<A>)> {
     let peers = [(*s.peers[0]).clone(), (*s.peers[1]).clone()];
     let apps = [(*s.apps[0]).clone(), (*s.apps[1]).clone()];
     let runs = run_both(
@@ -668,8 +666,7 @@ fn both<A: WorldApp>(
     let mut outs = Vec::new();
     for (id, run) in PeerId::BOTH.into_iter().zip(runs) {
         let before = (&s.peers[id.index()], &s.apps[id.index()]);
-        let out = finish_local(before, run.peer, run.app, run.transmits, run.log);
-        outs.push((id, Arc::new(out)));
+        outs.push((id, finish_local(before, run)));
     }
     outs
 }
