@@ -323,3 +323,52 @@ fn chrome_bufferedamountlow_can_come_before_open() {
         report.render_details()
     );
 }
+
+/// `chrome-remote-channel-opens-twice`: a CI run on 2026-12-05 (Chromium 156) logged b's
+/// remote-announced channel firing `open` twice, 1 ms apart, in transient-disconnect;
+/// that run's trace was not kept, so the evidence
+/// (`conformance/browser/evidence/transient-disconnect-open-twice.jsonl`) is the
+/// committed recording of that scenario with the second `open` put back as the CI log
+/// showed it. The deviation drops the repeat, and the run compares as the recording
+/// does; without the repeat the deviation does not show.
+#[test]
+fn chrome_can_fire_open_twice_on_a_remote_channel() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance/browser/evidence/transient-disconnect-open-twice.jsonl");
+    let real = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
+        .expect("parses");
+    let names: Vec<String> = callbacks(&real, PeerId::B, "chat")
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(names[..3], ["datachannel", "open", "open"]);
+    let scenario = dcsim::scenario::builtin::get("transient-disconnect").expect("built-in");
+    let report = dcsim::conform::peers::conform_recorded(RealPeer::Chromium, &scenario, real, None)
+        .expect("compares");
+    let ids: Vec<&str> = report.outcome.known.iter().map(|k| k.id).collect();
+    assert_eq!(
+        ids,
+        ["chrome-remote-channel-opens-twice"],
+        "{}",
+        report.render_details()
+    );
+    assert_eq!(
+        report.outcome.verdict(),
+        Verdict::Known,
+        "{}",
+        report.render_details()
+    );
+    let clean = dcsim::conform::peers::conform_recorded(
+        RealPeer::Chromium,
+        &scenario,
+        trace("transient-disconnect"),
+        None,
+    )
+    .expect("compares");
+    assert_eq!(
+        clean.outcome.verdict(),
+        Verdict::Agree,
+        "{}",
+        clean.render_details()
+    );
+}
