@@ -40,6 +40,9 @@ use std::sync::Arc;
 /// [`State::net`] (receiver, then packet value), so actions come in the same order.
 type Flight = (PeerId, u32, u8);
 
+/// The fingerprints of a state's pieces, in the order [`Pieces::piece_fps`] gives them.
+pub(crate) type PieceFps = [u64; 6];
+
 /// A state of the world as ids into [`Pieces`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Compact {
@@ -165,15 +168,59 @@ impl<A: WorldApp> Pieces<A> {
     /// The fingerprint of a state: of its pieces' fingerprints (which depend only on
     /// their values) and its counters.
     pub(crate) fn fingerprint(&self, c: &Compact, violated: bool) -> u64 {
+        self.fingerprint_from(c, violated, &self.piece_fps(c), c)
+    }
+
+    /// The fingerprints of the pieces of `c`: peers, applications, network, monitor.
+    pub(crate) fn piece_fps(&self, c: &Compact) -> PieceFps {
+        [
+            self.peers.fp(c.peers[0]),
+            self.peers.fp(c.peers[1]),
+            self.apps.fp(c.apps[0]),
+            self.apps.fp(c.apps[1]),
+            self.nets.fp(c.net),
+            self.monitors.fp(c.monitor),
+        ]
+    }
+
+    /// [`Pieces::fingerprint`] of `c`, a successor of `parent` whose pieces'
+    /// fingerprints are `fps`: the pieces `c` shares with its parent are not looked up
+    /// again (a step changes one peer and application, the network and sometimes the
+    /// monitor, and each lookup in an arena is a likely cache miss).
+    pub(crate) fn fingerprint_from(
+        &self,
+        c: &Compact,
+        violated: bool,
+        fps: &PieceFps,
+        parent: &Compact,
+    ) -> u64 {
         let mut h = FpHasher::default();
-        for p in c.peers {
-            h.write_u64(self.peers.fp(p));
+        for i in 0..2 {
+            let p = c.peers[i];
+            h.write_u64(if p == parent.peers[i] {
+                fps[i]
+            } else {
+                self.peers.fp(p)
+            });
         }
-        for a in c.apps {
-            h.write_u64(self.apps.fp(a));
+        for i in 0..2 {
+            let a = c.apps[i];
+            h.write_u64(if a == parent.apps[i] {
+                fps[2 + i]
+            } else {
+                self.apps.fp(a)
+            });
         }
-        h.write_u64(self.nets.fp(c.net));
-        h.write_u64(self.monitors.fp(c.monitor));
+        h.write_u64(if c.net == parent.net {
+            fps[4]
+        } else {
+            self.nets.fp(c.net)
+        });
+        h.write_u64(if c.monitor == parent.monitor {
+            fps[5]
+        } else {
+            self.monitors.fp(c.monitor)
+        });
         c.ice_generation.hash(&mut h);
         c.spent.hash(&mut h);
         (c.connected, violated).hash(&mut h);
