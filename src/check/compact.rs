@@ -195,21 +195,11 @@ impl<A: WorldApp> Pieces<A> {
         parent: &Compact,
     ) -> u64 {
         let mut h = FpHasher::default();
-        for i in 0..2 {
-            let p = c.peers[i];
-            h.write_u64(if p == parent.peers[i] {
-                fps[i]
-            } else {
-                self.peers.fp(p)
-            });
+        for ((p, was), fp) in c.peers.iter().zip(parent.peers).zip(&fps[..2]) {
+            h.write_u64(if *p == was { *fp } else { self.peers.fp(*p) });
         }
-        for i in 0..2 {
-            let a = c.apps[i];
-            h.write_u64(if a == parent.apps[i] {
-                fps[2 + i]
-            } else {
-                self.apps.fp(a)
-            });
+        for ((a, was), fp) in c.apps.iter().zip(parent.apps).zip(&fps[2..4]) {
+            h.write_u64(if *a == was { *fp } else { self.apps.fp(*a) });
         }
         h.write_u64(if c.net == parent.net {
             fps[4]

@@ -119,7 +119,7 @@
 //! | + visited lookups in batches of 32 | 17.2 s, 17.7 s | 0.46 GB |
 //! | + levels in batches, sharded visited set | 16.6 s to 20 s (noisy) | 0.32 GB |
 //! | + a network table of 4 096 entries (was 65 536) | 13.0 s, 14.0 s | 0.32 GB |
-//! | + a successor's fingerprint reuses its parent's piece fingerprints (2026-12-06, three runs each, alternating) | 13.0 to 13.8 s, against 13.7 to 13.9 s | 0.33 GB |
+//! | + a successor's fingerprint reuses its parent's piece fingerprints (2026-12-06, alternating: 0 to 5 %, within the noise of a shared machine) | 13.0 to 13.8 s, against 13.7 to 14.2 s | 0.33 GB |
 //!
 //! With the faster monitor and timers of the fuzzing work on top, `scripts/bench.sh`
 //! measured 13.3 s with one thread and 8.5 s with two (1.6 times faster, the same
