@@ -21,6 +21,15 @@ fn trace(name: &str) -> Trace {
     Trace::from_jsonl(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
 }
 
+/// A recorded trace kept as evidence in `conformance/browser/evidence/`.
+fn evidence(name: &str) -> Trace {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance/browser/evidence")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    Trace::from_jsonl(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
 fn states(t: &Trace, peer: PeerId, machine: Machine, channel: Option<&str>) -> Vec<(u64, String)> {
     t.events
         .iter()
@@ -228,10 +237,7 @@ const EXPECTED: &[(&str, Verdict)] = &[
 /// instead of send() throwing TypeError (W3C send()).
 #[test]
 fn chrome_accepts_an_oversize_send_then_closes_the_channel() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("conformance/browser/evidence/oversize-262k.jsonl");
-    let t =
-        Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace")).expect("trace");
+    let t = evidence("oversize-262k.jsonl");
     let outcome = |id| {
         t.events.iter().find_map(|e| match &e.kind {
             EventKind::Send { msg, outcome, .. } if *msg == id => Some(*outcome),
@@ -265,10 +271,7 @@ fn chrome_accepts_an_oversize_send_then_closes_the_channel() {
 /// the player's hold landing before b's SCTP came up, which no deviation hides.)
 #[test]
 fn chrome_late_disconnect_moves_the_failure_with_it() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("conformance/browser/evidence/late-disconnect-dcep-ack-lost.jsonl");
-    let real = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
-        .expect("parses");
+    let real = evidence("late-disconnect-dcep-ack-lost.jsonl");
     let ice = states(&real, PeerId::A, Machine::IceConnection, None);
     let pc = states(&real, PeerId::A, Machine::PeerConnection, None);
     let disc = first(&ice, "disconnected").expect("ICE disconnected");
@@ -302,10 +305,7 @@ fn chrome_late_disconnect_moves_the_failure_with_it() {
 /// place, and nothing else differs.
 #[test]
 fn chrome_bufferedamountlow_can_come_before_open() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("conformance/browser/evidence/late-channel-bal-before-open.jsonl");
-    let real = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
-        .expect("parses");
+    let real = evidence("late-channel-bal-before-open.jsonl");
     let names: Vec<String> = callbacks(&real, PeerId::A, "late")
         .into_iter()
         .map(|(_, n)| n)
@@ -333,10 +333,7 @@ fn chrome_bufferedamountlow_can_come_before_open() {
 /// does; without the repeat the deviation does not show.
 #[test]
 fn chrome_can_fire_open_twice_on_a_remote_channel() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("conformance/browser/evidence/transient-disconnect-open-twice.jsonl");
-    let real = Trace::from_jsonl(&std::fs::read_to_string(&path).expect("evidence trace"))
-        .expect("parses");
+    let real = evidence("transient-disconnect-open-twice.jsonl");
     let names: Vec<String> = callbacks(&real, PeerId::B, "chat")
         .into_iter()
         .map(|(_, n)| n)
