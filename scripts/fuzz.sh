@@ -14,9 +14,10 @@
 # A long run of every target, one after the other (what docs/fuzzing.md records):
 #   DCSIM_FUZZ_TOOLCHAIN=stable scripts/fuzz.sh all 900
 # DCSIM_FUZZ_MAX_RUNS=N also stops a target after N executions (libFuzzer -runs=N),
-# whichever comes first. DCSIM_FUZZ_WORK=DIR keeps what the fuzzer learns in DIR/<target>/
-# instead of fuzz/work/corpus/<target>/ (an empty DIR: a run from the seeds alone). Per target it prints executions, exec/s, coverage (cov and ft of
-# libFuzzer's last status line), corpus size and wall time.
+# whichever comes first. DCSIM_FUZZ_WORK=DIR keeps what the fuzzer learns in
+# DIR/<target>/ instead of fuzz/work/corpus/<target>/ (an empty DIR: a run from the seeds
+# alone). Per target it prints executions, exec/s, coverage (cov and ft of libFuzzer's
+# last status line), corpus size and wall time.
 #
 # Installs cargo-fuzz if it is missing (cargo install cargo-fuzz --locked). Uses a nightly
 # toolchain with AddressSanitizer when one is installed, else stable with `-s none`

@@ -351,7 +351,7 @@ fn remote_channel_opens_twice(real: &mut Normalized, _model: &Normalized) -> Opt
         while i < seq.len() {
             let again = seq[i].value == "open"
                 && seq[i - 1].value == "open"
-                && seq[i].t_ms - seq[i - 1].t_ms <= REOPEN_WINDOW_MS;
+                && seq[i].t_ms.abs_diff(seq[i - 1].t_ms) <= REOPEN_WINDOW_MS;
             if again {
                 let (was, at) = (seq[i - 1].t_ms, seq[i].t_ms);
                 seq.remove(i);
