@@ -117,7 +117,7 @@ EOF
 - **Checker**: `dcsim check` (the exhaustive bounded explorer over the untimed model):
   a small world (depth 12) for the rate; the default world to the end with one and with
   two threads, alternating, twice each (the best of each is shown; the reports must be
-  equal); the `--sends 2` world with two threads until it ends or passes 40 M states,
+  equal); the `--sends 2` world with two threads to the end (about six minutes),
   with the process's peak memory, which that run sets.
 - **Fuzz**: `scripts/fuzz.sh TARGET 30` on stable without a sanitizer, one process per
   target, from the committed seeds and an empty work corpus, after the benchmarks above

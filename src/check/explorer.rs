@@ -86,14 +86,22 @@
 //!
 //! # How the search is built
 //!
-//! - **States are ids.** The frontier holds `Compact` states, 44 bytes of ids into
-//!   arenas of distinct pieces shared by all threads (`src/check/compact.rs`,
-//!   `super::arena`): no reference counts, no pointers to chase, and a step is three
-//!   table lookups keyed by ids (the local transition, the network update, the monitor)
-//!   that are exact, since equal ids mean equal values.
-//! - **The visited set is fingerprints.** 64-bit fingerprints in flat open-addressing
-//!   tables (`super::visited`), one probe per lookup; the lookups of a batch of
-//!   successors are made together so that their cache misses overlap.
+//! - **States are ids.** A state is `Compact`, 44 bytes of ids into arenas of distinct
+//!   pieces shared by all threads (`src/check/compact.rs`, `super::arena`): no
+//!   reference counts, no pointers to chase, and a step is three table lookups keyed
+//!   by ids (the local transition, the network update, the monitor) that are exact,
+//!   since equal ids mean equal values.
+//! - **The frontier keeps no more than it must.** A waiting state is `Packed`: the six
+//!   piece ids and one id for its small counters, 28 bytes. Its node id is its place in
+//!   the level, and its parent and action are in the parent links, 5 bytes a state. A
+//!   level waits in batches, each freed (for the next level to reuse) once expanded,
+//!   so the level being expanded and the one being built together take about the
+//!   memory of the larger one. (Rebuilding each state from its parent by its action,
+//!   instead of keeping it, would not save more: the parent is a state of the level
+//!   before, which would have to be kept instead.)
+//! - **The visited set is fingerprints.** 64-bit fingerprints in flat ordered tables
+//!   (`super::visited`), one probe per lookup, kept 58 % to 87.5 % full; the lookups of
+//!   a batch of successors are made together so that their cache misses overlap.
 //! - **Levels are expanded in batches.** `BATCH_STATES` frontier states at a time,
 //!   so the successors waiting to be deduplicated take a bounded amount of memory
 //!   however wide a level is.
@@ -130,15 +138,18 @@
 //!
 //! # Memory
 //!
-//! Per unique state: a 64-bit fingerprint in the visited set (at most 3/4 full) and a
-//! parent link (8 bytes) for the counterexample path; per state of the current and
-//! the next BFS level, a `Compact` state and its node (48 bytes); plus the arenas of
-//! distinct pieces (small: about 8 000 peers, 450 applications, 5 400 monitors and
-//! 23 000 networks for the default world) and each thread's bounded step tables.
-//! Measured: 0.32 GB peak RSS for the default run; the `--sends 2` world reached
-//! 53.2 M states (depth 35, levels still growing) at 3.7 GiB, about 70 bytes a state
-//! while its levels are wide, and was explored to the end (154.2 M states, depth 48,
-//! `--max-states 240000000`) at 5.69 GB peak, 37 bytes a state once the levels narrow.
+//! Per unique state: a 64-bit fingerprint in the visited set (58 % to 87.5 % full: 9 to
+//! 14 bytes) and a parent link (5 bytes) for the counterexample path; per state of the
+//! wider of the current and the next BFS level, a `Packed` state (28 bytes); plus the
+//! arenas of distinct pieces (small: about 8 000 peers, 450 applications, 5 400 monitors
+//! and 23 000 networks for the default world; 27 000 peers and 122 000 networks for
+//! `--sends 2`) and each thread's bounded step tables (2^21 buckets each).
+//! Measured (2026-12-06, alternating with the previous explorer): 0.24 GB peak RSS for
+//! the default run (was 0.34 GB); the `--sends 2` world explored to the end (154.2 M
+//! states, depth 48, 2 threads) at 4.06 GB peak, 3.78 GiB (was 5.80 GB), in 344 s (was
+//! 333 s in the same session), about 26 bytes a state. Of the peak, about 0.3 GB is
+//! memory the allocator keeps after it is freed (the same run with glibc's
+//! `MALLOC_MMAP_THRESHOLD_=65536` peaks 0.3 to 0.4 GB lower at 40 M states).
 //! The fingerprint is 64 bits of [`super::part::FpHasher`] over the pieces'
 //! fingerprints, which depend only on their values (not on which thread met a piece
 //! first); the chance that two of `n` distinct states collide, which would prune one of
@@ -155,10 +166,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The default [`ExploreOptions::max_states`]: about 3.5 GB at the measured 65 to 70
-/// bytes a state (a wide level's frontier included), so that a run too large for the
-/// machine stops and says so (`dcsim check --max-states` raises it).
-pub const DEFAULT_MAX_STATES: u64 = 50_000_000;
+/// The default [`ExploreOptions::max_states`]: about 4 GB at the 26 bytes a state
+/// measured on the `--sends 2` world (a wide level's frontier included), so that the
+/// bounded worlds the documentation names run to the end with the defaults (`--sends
+/// 2`: 154 M states) and a run too large for the machine stops and says so (`dcsim
+/// check --max-states` changes it).
+pub const DEFAULT_MAX_STATES: u64 = 160_000_000;
 
 /// How far and how to explore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -388,8 +401,14 @@ pub fn explore<A: WorldApp>(
     // A level's states in node order: the first is node `first`.
     let mut counters = CounterIds::default();
     let mut frontier = Frontier::default();
-    frontier.push(counters.pack(&root));
+    frontier.push(counters.pack(&root), &mut Vec::new());
     let mut first: u32 = 0;
+    // Emptied batches of the level being expanded, for the next level to fill; and the
+    // new states of a batch. Both are kept, not freed and allocated again: the
+    // allocator does not always give freed memory back (measured: 0.38 GB more peak
+    // memory at 40 M states of `--sends 2`).
+    let mut spare: Vec<Vec<Packed>> = Vec::new();
+    let mut kept: Vec<Candidate> = Vec::new();
     let mut steppers: Vec<Stepper> = (0..options.threads.max(1))
         .map(|_| Stepper::default())
         .collect();
@@ -403,7 +422,7 @@ pub fn explore<A: WorldApp>(
         let mut base = first;
         // Each batch is dropped once expanded, so the level being expanded and the next
         // one together take about the memory of the larger of them.
-        for batch in frontier.take() {
+        for mut batch in frontier.take() {
             let level = Level {
                 states: &batch,
                 first: base,
@@ -411,23 +430,26 @@ pub fn explore<A: WorldApp>(
             };
             base += batch.len() as u32;
             let (generated, parts) = expand(world, &pieces, level, &visited, &mut steppers);
+            batch.clear();
+            spare.push(batch);
             report.visited += generated;
             if found.is_some() {
                 // Past the first violation the level is finished only to count the
                 // states generated, as a sequential search counts them.
                 continue;
             }
-            for (state, _, parent, action, violation) in dedup(parts, &mut visited, steppers.len())
-            {
+            dedup(parts, &mut visited, steppers.len(), &mut kept);
+            for (state, _, parent, action, violation) in kept.drain(..) {
                 let node = nodes.push(parent, action);
                 if let Some(v) = violation {
                     found = Some((node, (*v).clone()));
                     break;
                 }
-                next.push(counters.pack(&state));
+                next.push(counters.pack(&state), &mut spare);
             }
         }
         first = (nodes.len() - next.len()) as u32;
+        spare.clear();
         report.depth += 1;
         report.unique = nodes.len() as u64;
         frontier = next;
@@ -465,11 +487,15 @@ struct Frontier {
 }
 
 impl Frontier {
-    fn push(&mut self, state: Packed) {
+    /// Adds `state`, starting a batch when the last one is full (one from `spare` if
+    /// there is one).
+    fn push(&mut self, state: Packed, spare: &mut Vec<Vec<Packed>>) {
         match self.batches.last_mut() {
             Some(last) if last.len() < BATCH_STATES => last.push(state),
             _ => {
-                let mut batch = Vec::with_capacity(BATCH_STATES);
+                let mut batch = spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(BATCH_STATES));
                 batch.push(state);
                 self.batches.push(batch);
             }
@@ -601,14 +627,16 @@ fn keep_unvisited(pending: &mut Vec<Candidate>, visited: &Visited, out: &mut Par
 /// A shard's table and the parts' candidates of that shard, in part order.
 type ShardWork<'a> = (usize, &'a mut Fingerprints, Vec<Vec<Candidate>>);
 
-/// Inserts the candidates of a batch into the visited set and returns the new ones, in
-/// frontier and action order (a sequential search's order): each of `threads` threads
+/// Inserts the candidates of a batch into the visited set and puts the new ones in `all`
+/// (a buffer kept from batch to batch), in frontier and action order (a sequential search's order): each of `threads` threads
 /// owns some shards and keeps, in each, the first of equal candidates.
-fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize) -> Vec<Candidate> {
+fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<Candidate>) {
+    all.clear();
     if threads == 1 {
         // One list, already in order.
-        let all = parts.into_iter().flatten().flatten();
-        return all.filter(|c| visited.insert(c.1)).collect();
+        let candidates = parts.into_iter().flatten().flatten();
+        all.extend(candidates.filter(|c| visited.insert(c.1)));
+        return;
     }
     let mut by_shard: Vec<Vec<Vec<Candidate>>> = (0..SHARDS).map(|_| Vec::new()).collect();
     for part in parts {
@@ -616,13 +644,11 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize) -> Vec<Candida
             by_shard[k].push(list);
         }
     }
-    let keep = |(k, table, lists): ShardWork<'_>| -> (usize, Vec<Candidate>) {
-        let kept = lists
-            .into_iter()
-            .flatten()
-            .filter(|c| table.insert(c.1))
-            .collect();
-        (k, kept)
+    let keep = |(k, table, mut lists): ShardWork<'_>| -> (usize, Vec<Vec<Candidate>>) {
+        for list in &mut lists {
+            list.retain(|c| table.insert(c.1));
+        }
+        (k, lists)
     };
     let total: usize = by_shard.iter().flatten().map(Vec::len).sum();
     let work: Vec<ShardWork<'_>> = visited
@@ -632,7 +658,7 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize) -> Vec<Candida
         .enumerate()
         .map(|(k, (table, lists))| (k, table, lists))
         .collect();
-    let kept: Vec<(usize, Vec<Candidate>)> = if threads == 1 || total < 4096 {
+    let kept: Vec<(usize, Vec<Vec<Candidate>>)> = if threads == 1 || total < 4096 {
         work.into_iter().map(keep).collect()
     } else {
         // Thread t owns the shards k with k % threads == t.
@@ -654,9 +680,8 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize) -> Vec<Candida
     };
     // Back in sequential order: by parent node, then action index (each shard's list is
     // already in that order).
-    let mut all: Vec<Candidate> = kept.into_iter().flat_map(|(_, list)| list).collect();
+    all.extend(kept.into_iter().flat_map(|(_, lists)| lists).flatten());
     all.sort_unstable_by_key(|c| (c.2, c.3));
-    all
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.
