@@ -128,6 +128,7 @@
 //! | + levels in batches, sharded visited set | 16.6 s to 20 s (noisy) | 0.32 GB |
 //! | + a network table of 4 096 entries (was 65 536) | 13.0 s, 14.0 s | 0.32 GB |
 //! | + a successor's fingerprint reuses its parent's piece fingerprints (2026-12-06, alternating: 0 to 5 %, within the noise of a shared machine) | 13.0 to 13.8 s, against 13.7 to 14.2 s | 0.33 GB |
+//! | + a packed frontier freed batch by batch, 5-byte parent links, an ordered fingerprint table kept 58 % to 87.5 % full (2026-12-06, alternating, a slower hour of the machine) | 15.4 s, 15.0 s, against 16.6 s, 16.5 s | 0.24 GB (was 0.34 GB) |
 //!
 //! With the faster monitor and timers of the fuzzing work on top, `scripts/bench.sh`
 //! measured 13.3 s with one thread and 8.5 s with two (1.6 times faster, the same
