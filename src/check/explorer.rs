@@ -728,3 +728,53 @@ fn actions_of_path<A: WorldApp>(world: &World<A>, indices: &[u32]) -> Vec<Action
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_links_keep_every_action_index() {
+        let mut links = Links::new();
+        let actions = [0, 1, 254, 255, 256, 300, 70_000, u32::MAX];
+        let nodes: Vec<u32> = actions
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| links.push(i as u32, a))
+            .collect();
+        assert_eq!(nodes, (1..=actions.len() as u32).collect::<Vec<_>>());
+        for (i, (&node, &a)) in nodes.iter().zip(&actions).enumerate() {
+            assert_eq!(links.get(node), (i as u32, a));
+        }
+        assert_eq!(links.get(0), (0, 0), "the root is its own parent");
+        assert_eq!(
+            links.wide.len(),
+            5,
+            "only the indices past 254 are on the side"
+        );
+    }
+
+    #[test]
+    fn a_frontier_fills_its_batches_in_order_and_reuses_spare_ones() {
+        let world = World::new(super::super::world::WorldConfig::new(
+            crate::model::Profile::WEBRTC_RS,
+            super::super::app::AppKind::Guarded,
+        ))
+        .unwrap();
+        let pieces = Pieces::default();
+        let root = pieces.compress(&world.init());
+        let mut counters = CounterIds::default();
+        let packed = counters.pack(&root);
+        assert_eq!(counters.unpack(&packed), root);
+        let mut spare = vec![Vec::with_capacity(BATCH_STATES)];
+        let mut frontier = Frontier::default();
+        for _ in 0..BATCH_STATES + 3 {
+            frontier.push(packed, &mut spare);
+        }
+        assert!(spare.is_empty(), "the spare batch was used first");
+        assert_eq!(frontier.len(), BATCH_STATES + 3);
+        let batches: Vec<usize> = frontier.take().map(|b| b.len()).collect();
+        assert_eq!(batches, [BATCH_STATES, 3]);
+        assert!(frontier.is_empty());
+    }
+}
