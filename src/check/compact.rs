@@ -69,7 +69,7 @@ pub(crate) struct Packed {
 /// The small counters of a state, as [`Packed`] names them by id.
 type Counters = ([u32; 2], Spent, bool);
 
-/// The distinct [`Counters`] of an exploration (a few hundred: each is bounded by a
+/// The distinct [`Counters`] of an exploration (few: each counter is bounded by a
 /// budget), each named by its index. Only the thread that builds the next frontier adds
 /// to it, between the phases that read it.
 #[derive(Default)]
@@ -353,7 +353,8 @@ struct NetKey {
 }
 
 /// Most entries a [`Stepper`] table holds before it is emptied, unless it has its own
-/// limit (a bound on its memory).
+/// limit (a bound on its memory): hashbrown's capacity at 2^21 buckets, so that a table
+/// is emptied before it would double to 2^22.
 const TABLE_LIMIT: usize = (1 << 21) / 8 * 7;
 
 /// The network table's limit: small, so that it stays in the CPU caches. Its keys name
