@@ -15,19 +15,23 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-peers/chromium")
 }
 
-fn trace(name: &str) -> Trace {
-    let path = dir().join(format!("{name}.jsonl"));
+/// The trace in the file `path`.
+fn read(path: PathBuf) -> Trace {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     Trace::from_jsonl(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
 }
 
+fn trace(name: &str) -> Trace {
+    read(dir().join(format!("{name}.jsonl")))
+}
+
 /// A recorded trace kept as evidence in `conformance/browser/evidence/`.
 fn evidence(name: &str) -> Trace {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("conformance/browser/evidence")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    Trace::from_jsonl(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+    read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("conformance/browser/evidence")
+            .join(name),
+    )
 }
 
 fn states(t: &Trace, peer: PeerId, machine: Machine, channel: Option<&str>) -> Vec<(u64, String)> {

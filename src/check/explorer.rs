@@ -483,8 +483,8 @@ fn peak_memory() -> Option<u64> {
 /// A BFS level's states in node order, packed, in batches of [`BATCH_STATES`].
 #[derive(Default)]
 struct Frontier {
+    /// Never an empty batch: each starts with a state.
     batches: Vec<Vec<Packed>>,
-    len: usize,
 }
 
 impl Frontier {
@@ -501,20 +501,18 @@ impl Frontier {
                 self.batches.push(batch);
             }
         }
-        self.len += 1;
     }
 
     fn len(&self) -> usize {
-        self.len
+        self.batches.iter().map(Vec::len).sum()
     }
 
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.batches.is_empty()
     }
 
     /// The batches, in order, leaving this frontier empty.
     fn take(&mut self) -> std::vec::IntoIter<Vec<Packed>> {
-        self.len = 0;
         std::mem::take(&mut self.batches).into_iter()
     }
 }
@@ -629,8 +627,9 @@ fn keep_unvisited(pending: &mut Vec<Candidate>, visited: &Visited, out: &mut Par
 type ShardWork<'a> = (usize, &'a mut Fingerprints, Vec<Vec<Candidate>>);
 
 /// Inserts the candidates of a batch into the visited set and puts the new ones in `all`
-/// (a buffer kept from batch to batch), in frontier and action order (a sequential search's order): each of `threads` threads
-/// owns some shards and keeps, in each, the first of equal candidates.
+/// (a buffer kept from batch to batch), in frontier and action order (a sequential
+/// search's order): each of `threads` threads owns some shards and keeps, in each, the
+/// first of equal candidates.
 fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<Candidate>) {
     all.clear();
     if threads == 1 {
@@ -659,7 +658,7 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
         .enumerate()
         .map(|(k, (table, lists))| (k, table, lists))
         .collect();
-    let kept: Vec<(usize, Vec<Vec<Candidate>>)> = if threads == 1 || total < 4096 {
+    let kept: Vec<(usize, Vec<Vec<Candidate>>)> = if total < 4096 {
         work.into_iter().map(keep).collect()
     } else {
         // Thread t owns the shards k with k % threads == t.

@@ -42,20 +42,16 @@ const SPARE: usize = 256;
 
 impl Default for Fingerprints {
     fn default() -> Self {
-        Fingerprints::with_homes(INITIAL)
-    }
-}
-
-impl Fingerprints {
-    fn with_homes(homes: usize) -> Self {
         Fingerprints {
-            slots: vec![0; homes + SPARE],
-            homes,
+            slots: vec![0; INITIAL + SPARE],
+            homes: INITIAL,
             len: 0,
             zero: false,
         }
     }
+}
 
+impl Fingerprints {
     /// `fp` is in the set.
     #[inline]
     pub(crate) fn contains(&self, fp: u64) -> bool {
