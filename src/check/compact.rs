@@ -22,6 +22,7 @@
 
 use super::app::WorldApp;
 use super::arena::Arena;
+use super::memo::ById;
 use super::part::{fingerprint, FpHasher};
 use super::step::{observe_logs, probe, run_both, run_local, Entry, Fate, LocalInput, LocalRun};
 use super::world::{
@@ -36,33 +37,41 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// A packet in flight: receiver, packet id, copies. A network keeps them in the order of
-/// [`State::net`] (receiver, then packet value), so actions come in the same order.
-type Flight = (PeerId, u32, u8);
+/// A packet in flight to one peer: packet id, copies. The packets in flight to a peer
+/// are kept in the order of [`State::net`] (packet value), so actions come in the same
+/// order.
+type Flight = (u32, u8);
 
 /// The fingerprints of a state's pieces, in the order [`Pieces::piece_fps`] gives them.
-pub(crate) type PieceFps = [u64; 6];
+pub(crate) type PieceFps = [u64; 7];
 
 /// A state of the world as ids into [`Pieces`].
+///
+/// The network is kept as two pieces, the packets in flight to each peer: a step
+/// changes what is in flight to one peer far more often than to both, and whether a
+/// packet is dead depends only on its receiver (and the budgets), so the update of
+/// each is remembered by a small key with a high hit rate, and the side a step did not
+/// touch is not updated at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Compact {
     peers: [u32; 2],
     apps: [u32; 2],
-    net: u32,
+    /// The packets in flight to each peer ([`Pieces::nets`]).
+    nets: [u32; 2],
     monitor: u32,
     ice_generation: [u32; 2],
     spent: Spent,
     connected: bool,
 }
 
-/// A frontier state as it waits for its level: the six piece ids and one id for the
-/// small counters (ICE generations, budgets spent, connected), 28 bytes where a
-/// [`Compact`] takes 44. The widest level of `--sends 2` holds almost 20 million states,
+/// A frontier state as it waits for its level: the seven piece ids and one id for the
+/// small counters (ICE generations, budgets spent, connected), 32 bytes where a
+/// [`Compact`] takes 48. The widest level of `--sends 2` holds almost 20 million states,
 /// and with the level being built beside it the frontier was the largest part of the
 /// peak memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Packed {
-    ids: [u32; 6],
+    ids: [u32; 7],
     counters: u32,
 }
 
@@ -94,8 +103,9 @@ impl CounterIds {
         };
         let [p0, p1] = c.peers;
         let [a0, a1] = c.apps;
+        let [n0, n1] = c.nets;
         Packed {
-            ids: [p0, p1, a0, a1, c.net, c.monitor],
+            ids: [p0, p1, a0, a1, n0, n1, c.monitor],
             counters,
         }
     }
@@ -103,12 +113,12 @@ impl CounterIds {
     /// The state `p` names (a `p` this table packed).
     #[inline]
     pub(crate) fn unpack(&self, p: &Packed) -> Compact {
-        let [p0, p1, a0, a1, net, monitor] = p.ids;
+        let [p0, p1, a0, a1, n0, n1, monitor] = p.ids;
         let (ice_generation, spent, connected) = self.values[p.counters as usize];
         Compact {
             peers: [p0, p1],
             apps: [a0, a1],
-            net,
+            nets: [n0, n1],
             monitor,
             ice_generation,
             spent,
@@ -123,6 +133,7 @@ pub(crate) struct Pieces<A> {
     apps: Arena<A>,
     monitors: Arena<Monitor>,
     packets: Arena<Packet>,
+    /// The packets in flight to one peer.
     nets: Arena<Vec<Flight>>,
     /// What a peer sent in one local transition, as packet ids.
     sent: Arena<Vec<u32>>,
@@ -164,8 +175,8 @@ impl<A: WorldApp> Pieces<A> {
     fn net(&self, net: Vec<Flight>) -> u32 {
         let mut h = FpHasher::default();
         net.len().hash(&mut h);
-        for (to, p, n) in &net {
-            (to, self.packets.fp(*p), n).hash(&mut h);
+        for (p, n) in &net {
+            (self.packets.fp(*p), n).hash(&mut h);
         }
         self.nets.intern(h.finish(), net)
     }
@@ -182,11 +193,15 @@ impl<A: WorldApp> Pieces<A> {
 
     /// The compact form of `s` (its violation aside).
     pub(crate) fn compress(&self, s: &State<A>) -> Compact {
-        let flights: Vec<Flight> = s
-            .net
-            .iter()
-            .map(|((to, p), n)| (*to, self.packet(p), *n))
-            .collect();
+        let nets = PeerId::BOTH.map(|peer| {
+            let flights: Vec<Flight> = s
+                .net
+                .iter()
+                .filter(|((to, _), _)| *to == peer)
+                .map(|((_, p), n)| (self.packet(p), *n))
+                .collect();
+            self.net(flights)
+        });
         Compact {
             peers: [
                 self.peer((*s.peers[0]).clone()),
@@ -196,7 +211,7 @@ impl<A: WorldApp> Pieces<A> {
                 self.app((*s.apps[0]).clone()),
                 self.app((*s.apps[1]).clone()),
             ],
-            net: self.net(flights),
+            nets,
             monitor: self.monitor((*s.monitor).clone()),
             ice_generation: s.ice_generation,
             spent: s.spent,
@@ -209,11 +224,14 @@ impl<A: WorldApp> Pieces<A> {
     #[cfg(test)]
     pub(crate) fn expand(&self, c: &Compact, violation: Option<Violation>) -> State<A> {
         use super::part::Part;
-        let net: super::world::Net = self
-            .nets
-            .get(c.net)
-            .iter()
-            .map(|(to, p, n)| ((*to, self.packets.get(*p).clone()), *n))
+        let net: super::world::Net = PeerId::BOTH
+            .into_iter()
+            .flat_map(|to| {
+                self.nets
+                    .get(c.nets[to.index()])
+                    .iter()
+                    .map(move |(p, n)| ((to, self.packets.get(*p).clone()), *n))
+            })
             .collect();
         State {
             peers: c.peers.map(|p| Part::new(self.peers.get(p).clone())),
@@ -233,14 +251,16 @@ impl<A: WorldApp> Pieces<A> {
         self.fingerprint_from(c, violated, &self.piece_fps(c), c)
     }
 
-    /// The fingerprints of the pieces of `c`: peers, applications, network, monitor.
+    /// The fingerprints of the pieces of `c`: peers, applications, the packets in flight
+    /// to each peer, monitor.
     pub(crate) fn piece_fps(&self, c: &Compact) -> PieceFps {
         [
             self.peers.fp(c.peers[0]),
             self.peers.fp(c.peers[1]),
             self.apps.fp(c.apps[0]),
             self.apps.fp(c.apps[1]),
-            self.nets.fp(c.net),
+            self.nets.fp(c.nets[0]),
+            self.nets.fp(c.nets[1]),
             self.monitors.fp(c.monitor),
         ]
     }
@@ -263,13 +283,11 @@ impl<A: WorldApp> Pieces<A> {
         for ((a, was), fp) in c.apps.iter().zip(parent.apps).zip(&fps[2..4]) {
             h.write_u64(if *a == was { *fp } else { self.apps.fp(*a) });
         }
-        h.write_u64(if c.net == parent.net {
-            fps[4]
-        } else {
-            self.nets.fp(c.net)
-        });
+        for ((n, was), fp) in c.nets.iter().zip(parent.nets).zip(&fps[4..6]) {
+            h.write_u64(if *n == was { *fp } else { self.nets.fp(*n) });
+        }
         h.write_u64(if c.monitor == parent.monitor {
-            fps[5]
+            fps[6]
         } else {
             self.monitors.fp(c.monitor)
         });
@@ -289,7 +307,12 @@ impl<A: WorldApp> Pieces<A> {
             peers: c.peers.map(|p| self.peers.get(p)),
             apps: c.apps.map(|a| self.apps.get(a)),
         };
-        let net = self.nets.get(c.net).iter().map(|(to, p, _)| (*to, *p));
+        let net = PeerId::BOTH.into_iter().flat_map(|to| {
+            self.nets
+                .get(c.nets[to.index()])
+                .iter()
+                .map(move |(p, _)| (to, *p))
+        });
         enabled_actions(&world.config().bounds, &view, net, |p| *p, out);
     }
 
@@ -327,7 +350,7 @@ impl<A: WorldApp> Pieces<A> {
 struct Local {
     peer: u32,
     app: u32,
-    /// What the peer sent ([`Pieces::sent`]).
+    /// What the peer sent ([`Pieces::sent`]; `u32::MAX` for nothing).
     sent: u32,
     /// The judged events ([`Pieces::logs`]); `judged` is false when there are none.
     log: u32,
@@ -338,16 +361,16 @@ struct Local {
 /// and whether it is a restart.
 type BothKey = ([u32; 2], [u32; 2], [u32; 2], bool);
 
-/// The key of a network update: the network, the copy that leaves, what each peer
-/// sent (receiver, [`Pieces::sent`] id; `u32::MAX` for none), the peers after the step,
-/// their generations, whether a timeout and an ICE restart are left.
+/// The key of an update of the packets in flight to one peer: those packets, the copy
+/// that leaves (`u32::MAX` for none), what the other peer sent ([`Pieces::sent`] id;
+/// `u32::MAX` for nothing), the receiver after the step, its generation, whether a
+/// timeout and an ICE restart are left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct NetKey {
-    net: u32,
-    remove: Option<(PeerId, u32)>,
-    adds: [(PeerId, u32); 2],
-    peers: [u32; 2],
-    generation: [u32; 2],
+    remove: u32,
+    sent: u32,
+    peer: u32,
+    generation: u32,
     timeouts_left: bool,
     restarts_left: bool,
 }
@@ -356,14 +379,6 @@ struct NetKey {
 /// limit (a bound on its memory): hashbrown's capacity at 2^21 buckets, so that a table
 /// is emptied before it would double to 2^22.
 const TABLE_LIMIT: usize = (1 << 21) / 8 * 7;
-
-/// The network table's limit: small, so that it stays in the CPU caches. Its keys name
-/// the network and both peers, so they are nearly as many as the states and most are
-/// never met again; the table is worth only what its recent entries save (measured on
-/// the full default world, one thread, alternating: 1 << 18 entries 18.0 and 17.8 s,
-/// 1 << 16 16.5 and 16.8 s, 1 << 14 14.4 and 14.9 s, 1 << 12 13.0 and 14.0 s, no table
-/// 14.3 and 14.1 s; the same counts).
-const NET_TABLE_LIMIT: usize = 1 << 12;
 
 /// The limit of each thread's memo of the networks it built (their distinct values are
 /// few: 23 000 for the default world).
@@ -374,17 +389,32 @@ type Judged = (u32, Option<Arc<Violation>>);
 
 /// One thread's memo of transitions by ids (see the module documentation). Its tables
 /// hold only ids, so it is the same type whatever the application.
-#[derive(Default)]
 pub(crate) struct Stepper {
-    local: HashMap<(PeerId, u32, u32, LocalInput<u32>), Local, FpBuild>,
+    /// By peer: (which peer, application, input).
+    local: ById<(PeerId, u32, LocalInput<u32>), Local>,
     both: HashMap<BothKey, ([Local; 2], [u32; 2]), FpBuild>,
-    net: HashMap<NetKey, (u32, bool), FpBuild>,
-    monitor: HashMap<(u32, [u32; 2]), Judged, FpBuild>,
-    /// Whether a peer ignores a SACK or a STUN response now: (peer, packet).
-    ignored: HashMap<(u32, u32), bool, FpBuild>,
+    /// By the packets in flight to the receiver.
+    net: ById<NetKey, (u32, bool)>,
+    /// By monitor: the judged logs.
+    monitor: ById<[u32; 2], Judged>,
+    /// Whether a peer ignores a SACK or a STUN response now: by peer, the packet.
+    ignored: ById<u32, bool>,
     /// The ids of the networks this thread built (interning one in the shared arena
     /// hashes its packets' values and takes a lock).
     nets: HashMap<Vec<Flight>, u32, FpBuild>,
+}
+
+impl Default for Stepper {
+    fn default() -> Self {
+        Stepper {
+            local: ById::with_limit(TABLE_LIMIT),
+            both: HashMap::default(),
+            net: ById::with_limit(TABLE_LIMIT),
+            monitor: ById::with_limit(TABLE_LIMIT),
+            ignored: ById::with_limit(TABLE_LIMIT),
+            nets: HashMap::default(),
+        }
+    }
 }
 
 /// Empties `table` once it holds `limit` entries (a bound on its memory).
@@ -452,7 +482,7 @@ impl Stepper {
                 outs[0] = one(self, peer, LocalInput::GuardExpiry(channel));
             }
             Action::Deliver { to, packet } => {
-                if in_flight(pieces, s.net, to, packet) {
+                if in_flight(pieces, s, to, packet) {
                     remove = Some((to, packet));
                     outs[0] = one(self, to, LocalInput::Deliver(packet));
                 }
@@ -463,42 +493,71 @@ impl Stepper {
             }
             Action::Duplicate { to, packet } => {
                 next.spent.duplications += 1;
-                if in_flight(pieces, s.net, to, packet) {
+                if in_flight(pieces, s, to, packet) {
                     outs[0] = one(self, to, LocalInput::Deliver(packet));
                 }
             }
         }
+        let mut sent = [u32::MAX; 2];
         for (id, out) in outs.iter().flatten() {
             next.peers[id.index()] = out.peer;
             next.apps[id.index()] = out.app;
+            sent[id.other().index()] = out.sent;
         }
-        // The network.
-        let adds = outs.map(|o| match o {
-            Some((id, out)) => (id.other(), out.sent),
-            None => (PeerId::A, u32::MAX),
-        });
-        let key = NetKey {
-            net: s.net,
-            remove,
-            adds,
-            peers: next.peers,
-            generation: next.ice_generation,
-            timeouts_left: next.spent.timeouts < b.timeouts,
-            // As `World::actions` enables `IceRestart` (before connecting, anything goes).
-            restarts_left: !next.connected
-                || (!pieces.apps.get(next.apps[0]).peer_closed()
-                    && next.spent.ice_restarts < b.ice_restarts),
+        // The network, the packets in flight to each peer in turn. Those to a peer that
+        // the step did not touch (nothing left or joined, the same receiver, generation
+        // and budgets) stay as they are: they were kept at the step that made them, by
+        // the same rules on the same values.
+        let left = |c: &Compact| {
+            (
+                c.spent.timeouts < b.timeouts,
+                // As `World::actions` enables `IceRestart` (before connecting, anything
+                // goes).
+                !c.connected
+                    || (!pieces.apps.get(c.apps[0]).peer_closed()
+                        && c.spent.ice_restarts < b.ice_restarts),
+            )
         };
-        let (net, grew) = match self.net.get(&key) {
-            Some(hit) => *hit,
-            None => {
-                let out = self.net_update(pieces, &key, b.max_copies);
-                bound(&mut self.net, NET_TABLE_LIMIT);
-                self.net.insert(key, out);
-                out
+        let (timeouts_left, restarts_left) = left(next);
+        let budgets_same = (next.spent.timeouts == s.spent.timeouts
+            && next.spent.ice_restarts == s.spent.ice_restarts
+            && next.connected == s.connected
+            && next.apps[0] == s.apps[0])
+            || left(s) == (timeouts_left, restarts_left);
+        let mut grew = false;
+        for to in PeerId::BOTH {
+            let i = to.index();
+            let remove = match remove {
+                Some((r, p)) if r == to => p,
+                _ => u32::MAX,
+            };
+            if remove == u32::MAX
+                && sent[i] == u32::MAX
+                && next.peers[i] == s.peers[i]
+                && next.ice_generation[i] == s.ice_generation[i]
+                && budgets_same
+            {
+                continue;
             }
-        };
-        next.net = net;
+            let key = NetKey {
+                remove,
+                sent: sent[i],
+                peer: next.peers[i],
+                generation: next.ice_generation[i],
+                timeouts_left,
+                restarts_left,
+            };
+            let (net, g) = match self.net.get(s.nets[i], &key) {
+                Some(hit) => *hit,
+                None => {
+                    let out = self.net_update(pieces, s.nets[i], &key, b.max_copies);
+                    self.net.insert(s.nets[i], key, out);
+                    out
+                }
+            };
+            next.nets[i] = net;
+            grew |= g;
+        }
         // The monitor.
         let judged = outs.iter().flatten().any(|(_, o)| o.judged);
         let mut violation = None;
@@ -507,8 +566,7 @@ impl Stepper {
                 Some((_, out)) if out.judged => out.log,
                 _ => u32::MAX,
             });
-            let key = (s.monitor, logs);
-            let (m, v) = match self.monitor.get(&key) {
+            let (m, v) = match self.monitor.get(s.monitor, &logs) {
                 Some(hit) => hit.clone(),
                 None => {
                     let entries: Vec<&[Entry]> = logs
@@ -518,8 +576,7 @@ impl Stepper {
                         .collect();
                     let (m, v) = observe_logs(pieces.monitors.get(s.monitor), &entries, None, NOW);
                     let out = (pieces.monitor(m), v.map(Arc::new));
-                    bound(&mut self.monitor, TABLE_LIMIT);
-                    self.monitor.insert(key, out.clone());
+                    self.monitor.insert(s.monitor, logs, out.clone());
                     out
                 }
             };
@@ -550,11 +607,11 @@ impl Stepper {
         eager_sack: bool,
     ) -> Local {
         let (peer, app) = (s.peers[id.index()], s.apps[id.index()]);
-        let key = (id, peer, app, input);
-        if let Some(hit) = self.local.get(&key) {
+        let key = (id, app, input);
+        if let Some(hit) = self.local.get(peer, &key) {
             return *hit;
         }
-        let input_named = match &key.3 {
+        let input_named = match &key.2 {
             LocalInput::Start => LocalInput::Start,
             LocalInput::AppTimer => LocalInput::AppTimer,
             LocalInput::Send(c) => LocalInput::Send(*c),
@@ -574,8 +631,7 @@ impl Stepper {
             eager_sack,
         );
         let out = local_ids(pieces, run);
-        bound(&mut self.local, TABLE_LIMIT);
-        self.local.insert(key, out);
+        self.local.insert(peer, key, out);
         out
     }
 
@@ -612,69 +668,66 @@ impl Stepper {
         [Some((PeerId::A, outs[0])), Some((PeerId::B, outs[1]))]
     }
 
-    /// The network after a step (`Delta::apply` in step.rs, on ids) and whether a
-    /// datagram put a new copy in flight.
+    /// The packets in flight to one peer after a step (`Delta::apply` in step.rs, on
+    /// ids and for one receiver) and whether a datagram put a new copy in flight.
     fn net_update<A: WorldApp>(
         &mut self,
         pieces: &Pieces<A>,
+        net: u32,
         key: &NetKey,
         max_copies: u8,
     ) -> (u32, bool) {
-        let mut net = pieces.nets.get(key.net).clone();
+        let mut net = pieces.nets.get(net).clone();
         let mut grew = false;
-        if let Some((to, p)) = key.remove {
-            if let Some(i) = net.iter().position(|(t, q, _)| *t == to && *q == p) {
-                if net[i].2 > 1 {
-                    net[i].2 -= 1;
+        if key.remove != u32::MAX {
+            if let Some(i) = net.iter().position(|(q, _)| *q == key.remove) {
+                if net[i].1 > 1 {
+                    net[i].1 -= 1;
                 } else {
                     net.remove(i);
                 }
             }
         }
-        let peers = key.peers.map(|p| pieces.peers.get(p));
-        let fate = |to: PeerId| Fate {
-            closed: peers[to.index()].is_closed(),
-            generation: key.generation[to.index()],
+        let peer = pieces.peers.get(key.peer);
+        let fate = Fate {
+            closed: peer.is_closed(),
+            generation: key.generation,
             timeouts_left: key.timeouts_left,
             restarts_left: key.restarts_left,
         };
-        let mut dead = |to: PeerId, p: u32| {
+        let ignored = &mut self.ignored;
+        let mut dead = |p: u32| {
             let packet = pieces.packets.get(p);
-            let peer = peers[to.index()];
-            let ignored = &mut self.ignored;
-            let peer_id = key.peers[to.index()];
-            fate(to).dead(peer, packet, || {
-                *ignored
-                    .entry((peer_id, p))
-                    .or_insert_with(|| probe(peer, packet))
+            fate.dead(peer, packet, || match ignored.get(key.peer, &p) {
+                Some(hit) => *hit,
+                None => {
+                    let out = probe(peer, packet);
+                    ignored.insert(key.peer, p, out);
+                    out
+                }
             })
         };
-        for (to, sent) in key.adds {
-            if sent == u32::MAX || peers[to.index()].is_closed() {
-                continue;
-            }
-            for &p in pieces.sent.get(sent) {
-                if dead(to, p) {
+        if key.sent != u32::MAX && !peer.is_closed() {
+            for &p in pieces.sent.get(key.sent) {
+                if dead(p) {
                     continue;
                 }
                 let packet = pieces.packets.get(p);
-                let at = net
-                    .binary_search_by(|(t, q, _)| (t, pieces.packets.get(*q)).cmp(&(&to, packet)));
+                let at = net.binary_search_by(|(q, _)| pieces.packets.get(*q).cmp(packet));
                 let i = match at {
                     Ok(i) => i,
                     Err(i) => {
-                        net.insert(i, (to, p, 0));
+                        net.insert(i, (p, 0));
                         i
                     }
                 };
-                if net[i].2 < max_copies {
-                    net[i].2 += 1;
+                if net[i].1 < max_copies {
+                    net[i].1 += 1;
                     grew = true;
                 }
             }
         }
-        net.retain(|(to, p, _)| !dead(*to, *p));
-        bound(&mut self.ignored, TABLE_LIMIT);
+        net.retain(|(p, _)| !dead(*p));
         bound(&mut self.nets, NET_MEMO_LIMIT);
         let id = match self.nets.get(&net) {
             Some(id) => *id,
@@ -694,19 +747,23 @@ fn local_ids<A: WorldApp>(pieces: &Pieces<A>, run: LocalRun<A>) -> Local {
     Local {
         peer: pieces.peer(run.peer),
         app: pieces.app(run.app),
-        sent: pieces.sent(&run.transmits),
+        sent: if run.transmits.is_empty() {
+            u32::MAX
+        } else {
+            pieces.sent(&run.transmits)
+        },
         log: pieces.log(run.log),
         judged,
     }
 }
 
-/// A copy of packet `p` to `to` is in the network `net`.
-fn in_flight<A>(pieces: &Pieces<A>, net: u32, to: PeerId, p: u32) -> bool {
+/// A copy of packet `p` to `to` is in flight in `s`.
+fn in_flight<A>(pieces: &Pieces<A>, s: &Compact, to: PeerId, p: u32) -> bool {
     pieces
         .nets
-        .get(net)
+        .get(s.nets[to.index()])
         .iter()
-        .any(|(t, q, _)| *t == to && *q == p)
+        .any(|(q, _)| *q == p)
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod app;
 mod arena;
 mod compact;
 pub mod explorer;
+mod memo;
 pub mod part;
 pub mod run;
 pub mod stateright_model;
