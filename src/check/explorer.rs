@@ -430,7 +430,7 @@ pub fn explore<A: WorldApp>(
                 counters: &counters,
             };
             base += batch.len() as u32;
-            let (generated, parts) = expand(world, &pieces, level, &visited, &mut steppers);
+            let (generated, parts) = expand(world, &pieces, level, &mut visited, &mut steppers);
             batch.clear();
             spare.push(batch);
             report.visited += generated;
@@ -533,15 +533,21 @@ type Part = Vec<Vec<Candidate>>;
 /// an earlier level, by part (in frontier order) and shard. Returns how many successors
 /// were generated. Each thread has its own [`Stepper`], kept from batch to batch; the
 /// pieces are shared.
+///
+/// With one thread the successors are inserted into `visited` as they come (that is
+/// the sequential order), each right after its lookup, while its slot is in the cache;
+/// with more, they are only looked up here and [`dedup`] inserts them.
 fn expand<A: WorldApp>(
     world: &World<A>,
     pieces: &Pieces<A>,
     batch: Level<'_>,
-    visited: &Visited,
+    visited: &mut Visited,
     steppers: &mut [Stepper],
 ) -> (u64, Vec<Part>) {
     let steppers_len = steppers.len();
-    let work = |stepper: &mut Stepper, part: Level<'_>| {
+    let work = |stepper: &mut Stepper,
+                part: Level<'_>,
+                keep: &mut dyn FnMut(&mut Vec<Candidate>, &mut Part)| {
         // One list when one thread dedups (nothing to split), one per shard otherwise.
         let lists = if steppers_len == 1 { 1 } else { SHARDS };
         let mut out: Part = (0..lists).map(|_| Vec::new()).collect();
@@ -562,15 +568,26 @@ fn expand<A: WorldApp>(
                 pending.push((next, fp, node, i as u32, violation));
             }
             if pending.len() >= LOOKUPS {
-                keep_unvisited(&mut pending, visited, &mut out);
+                keep(&mut pending, &mut out);
             }
         }
-        keep_unvisited(&mut pending, visited, &mut out);
+        keep(&mut pending, &mut out);
         (generated, out)
     };
     let threads = steppers.len();
-    if threads == 1 || batch.states.len() < 64 {
-        let (generated, part) = work(&mut steppers[0], batch);
+    if threads == 1 {
+        let mut keep = |pending: &mut Vec<Candidate>, out: &mut Part| {
+            insert_new(pending.drain(..), visited, &mut out[0]);
+        };
+        let (generated, part) = work(&mut steppers[0], batch, &mut keep);
+        return (generated, vec![part]);
+    }
+    let visited = &*visited;
+    let mut keep = |pending: &mut Vec<Candidate>, out: &mut Part| {
+        keep_unvisited(pending, visited, out);
+    };
+    if batch.states.len() < 64 {
+        let (generated, part) = work(&mut steppers[0], batch, &mut keep);
         return (generated, vec![part]);
     }
     let size = batch.states.len().div_ceil(threads * 4);
@@ -593,7 +610,7 @@ fn expand<A: WorldApp>(
             scope.spawn(move || loop {
                 let i = next_part.fetch_add(1, Ordering::Relaxed);
                 let Some(part) = parts.get(i) else { break };
-                let out = work(stepper, *part);
+                let out = work(stepper, *part, &mut |p, o| keep_unvisited(p, visited, o));
                 if let Ok(mut slots) = results.lock() {
                     slots[i] = Some(out);
                 }
@@ -633,9 +650,8 @@ type ShardWork<'a> = (usize, &'a mut Fingerprints, Vec<Vec<Candidate>>);
 fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<Candidate>) {
     all.clear();
     if threads == 1 {
-        // One list, already in order.
-        let candidates = parts.into_iter().flatten().flatten();
-        all.extend(candidates.filter(|c| visited.insert(c.1)));
+        // One list, in order, inserted by `expand`.
+        all.extend(parts.into_iter().flatten().flatten());
         return;
     }
     let mut by_shard: Vec<Vec<Vec<Candidate>>> = (0..SHARDS).map(|_| Vec::new()).collect();
@@ -644,11 +660,14 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
             by_shard[k].push(list);
         }
     }
-    let keep = |(k, table, mut lists): ShardWork<'_>| -> (usize, Vec<Vec<Candidate>>) {
-        for list in &mut lists {
-            list.retain(|c| table.insert(c.1));
+    let keep = |(k, table, lists): ShardWork<'_>| -> (usize, Vec<Vec<Candidate>>) {
+        let mut kept = Vec::with_capacity(lists.len());
+        for list in lists {
+            let mut new = Vec::with_capacity(list.len());
+            insert_new(list.into_iter(), table, &mut new);
+            kept.push(new);
         }
-        (k, lists)
+        (k, kept)
     };
     let total: usize = by_shard.iter().flatten().map(Vec::len).sum();
     let work: Vec<ShardWork<'_>> = visited
@@ -682,6 +701,52 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
     // already in that order).
     all.extend(kept.into_iter().flat_map(|(_, lists)| lists).flatten());
     all.sort_unstable_by_key(|c| (c.2, c.3));
+}
+
+/// A visited set, or one shard of it.
+trait FingerprintSet {
+    fn contains(&self, fp: u64) -> bool;
+    /// Adds `fp`; false if it was there already.
+    fn insert(&mut self, fp: u64) -> bool;
+}
+
+impl FingerprintSet for Visited {
+    fn contains(&self, fp: u64) -> bool {
+        Visited::contains(self, fp)
+    }
+    fn insert(&mut self, fp: u64) -> bool {
+        Visited::insert(self, fp)
+    }
+}
+
+impl FingerprintSet for Fingerprints {
+    fn contains(&self, fp: u64) -> bool {
+        Fingerprints::contains(self, fp)
+    }
+    fn insert(&mut self, fp: u64) -> bool {
+        Fingerprints::insert(self, fp)
+    }
+}
+
+/// Inserts `candidates` into `set` in order and moves the new ones to `out`. They are
+/// looked up [`LOOKUPS`] at a time before they are inserted: the lookups of a group
+/// miss the CPU caches together, and the inserts then find their slots in the cache.
+fn insert_new(
+    mut candidates: impl Iterator<Item = Candidate>,
+    set: &mut impl FingerprintSet,
+    out: &mut Vec<Candidate>,
+) {
+    let mut group: Vec<Candidate> = Vec::with_capacity(LOOKUPS);
+    loop {
+        group.extend(candidates.by_ref().take(LOOKUPS));
+        if group.is_empty() {
+            return;
+        }
+        for c in &group {
+            std::hint::black_box(set.contains(c.1));
+        }
+        out.extend(group.drain(..).filter(|c| set.insert(c.1)));
+    }
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.
