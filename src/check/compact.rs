@@ -291,9 +291,12 @@ impl<A: WorldApp> Pieces<A> {
         } else {
             self.monitors.fp(c.monitor)
         });
-        c.ice_generation.hash(&mut h);
-        c.spent.hash(&mut h);
-        (c.connected, violated).hash(&mut h);
+        // The counters in three words (each word written is a step of the hash's
+        // dependency chain, and this runs for every successor).
+        let [g0, g1] = c.ice_generation;
+        h.write_u64(u64::from(g0) | u64::from(g1) << 32);
+        h.write_u64(c.spent.word());
+        h.write_u64(u64::from(c.connected) | u64::from(violated) << 1);
         h.finish()
     }
 

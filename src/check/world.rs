@@ -491,6 +491,33 @@ pub(crate) struct Spent {
     pub(crate) app_timers: u8,
 }
 
+impl Spent {
+    /// Every count in one word, for the explorer's fingerprints (a field added here
+    /// must be added to it: the pattern names them all).
+    pub(crate) fn word(&self) -> u64 {
+        let Spent {
+            channel_closes,
+            peer_closes,
+            ice_restarts,
+            timeouts,
+            retransmits,
+            drops,
+            duplications,
+            app_timers,
+        } = *self;
+        u64::from_le_bytes([
+            channel_closes,
+            peer_closes,
+            ice_restarts,
+            timeouts,
+            retransmits,
+            drops,
+            duplications,
+            app_timers,
+        ])
+    }
+}
+
 /// Packets in flight: (receiver, packet) -> copies.
 pub(crate) type Net = BTreeMap<(PeerId, Packet), u8>;
 
