@@ -100,8 +100,9 @@
 //!   instead of keeping it, would not save more: the parent is a state of the level
 //!   before, which would have to be kept instead.)
 //! - **The visited set is fingerprints.** 64-bit fingerprints in flat ordered tables
-//!   (`super::visited`), one probe per lookup, kept 58 % to 87.5 % full; the lookups of
-//!   a batch of successors are made together so that their cache misses overlap.
+//!   (`super::visited`), one probe per lookup, kept 58 % to 87.5 % full. Successors are
+//!   looked up a group at a time, so that their cache misses overlap, and each is
+//!   inserted right after its group's lookups, while its slot is still in the cache.
 //! - **Levels are expanded in batches.** `BATCH_STATES` frontier states at a time,
 //!   so the successors waiting to be deduplicated take a bounded amount of memory
 //!   however wide a level is.
@@ -284,7 +285,7 @@ const SHARDS: usize = 16;
 /// the successors waiting to be deduplicated, whatever the width of a level.
 const BATCH_STATES: usize = 1 << 15;
 
-/// Successors looked up in the visited set together (see [`keep_unvisited`]).
+/// Successors looked up in the visited set together (see [`insert_new`]).
 const LOOKUPS: usize = 32;
 
 /// The shard of a fingerprint (its top bits; a table's slot comes from its low bits).
@@ -366,8 +367,8 @@ impl Links {
 /// Explores `world` breadth first. `progress` is called after every level.
 ///
 /// Each level is expanded a batch of `BATCH_STATES` frontier states at a time, in
-/// three phases: the threads compute the successors of parts of the batch and drop
-/// those visited at earlier levels; then each thread inserts into the shards of the
+/// three phases: the threads compute the successors of parts of the batch and split
+/// them by visited-set shard; then each thread inserts into the shards of the
 /// visited set it owns the candidates of those shards, in frontier and action order,
 /// keeping the first of equal states; then the kept successors are put back in that
 /// order. So the next frontier, the parent of each state and the first violation are
@@ -529,14 +530,13 @@ struct Level<'a> {
 /// order.
 type Part = Vec<Vec<Candidate>>;
 
-/// Computes the successors of a batch of frontier states and keeps those not visited at
-/// an earlier level, by part (in frontier order) and shard. Returns how many successors
-/// were generated. Each thread has its own [`Stepper`], kept from batch to batch; the
-/// pieces are shared.
+/// Computes the successors of a batch of frontier states, by part (in frontier order)
+/// and shard. Returns how many successors were generated. Each thread has its own
+/// [`Stepper`], kept from batch to batch; the pieces are shared.
 ///
 /// With one thread the successors are inserted into `visited` as they come (that is
-/// the sequential order), each right after its lookup, while its slot is in the cache;
-/// with more, they are only looked up here and [`dedup`] inserts them.
+/// the sequential order) and only the new ones are kept; with more, [`dedup`] inserts
+/// them.
 fn expand<A: WorldApp>(
     world: &World<A>,
     pieces: &Pieces<A>,
@@ -582,12 +582,8 @@ fn expand<A: WorldApp>(
         let (generated, part) = work(&mut steppers[0], batch, &mut keep);
         return (generated, vec![part]);
     }
-    let visited = &*visited;
-    let mut keep = |pending: &mut Vec<Candidate>, out: &mut Part| {
-        keep_unvisited(pending, visited, out);
-    };
     if batch.states.len() < 64 {
-        let (generated, part) = work(&mut steppers[0], batch, &mut keep);
+        let (generated, part) = work(&mut steppers[0], batch, &mut by_shard);
         return (generated, vec![part]);
     }
     let size = batch.states.len().div_ceil(threads * 4);
@@ -610,7 +606,7 @@ fn expand<A: WorldApp>(
             scope.spawn(move || loop {
                 let i = next_part.fetch_add(1, Ordering::Relaxed);
                 let Some(part) = parts.get(i) else { break };
-                let out = work(stepper, *part, &mut |p, o| keep_unvisited(p, visited, o));
+                let out = work(stepper, *part, &mut by_shard);
                 if let Ok(mut slots) = results.lock() {
                     slots[i] = Some(out);
                 }
@@ -627,16 +623,14 @@ fn expand<A: WorldApp>(
     (generated, out)
 }
 
-/// Moves the candidates in `pending` that are not in `visited` to their shard's list in
-/// `out`, in order. The lookups come first, together, in a loop that does nothing else:
-/// they miss the CPU caches, and only lookups close together are in flight at once.
-fn keep_unvisited(pending: &mut Vec<Candidate>, visited: &Visited, out: &mut Part) {
-    let seen: Vec<bool> = pending.iter().map(|c| visited.contains(c.1)).collect();
-    let split = out.len() > 1;
-    for (c, seen) in pending.drain(..).zip(seen) {
-        if !seen {
-            out[if split { shard(c.1) } else { 0 }].push(c);
-        }
+/// Moves the candidates in `pending` to their shard's list in `out`, in order. They
+/// are not looked up in the visited set here: [`dedup`] does it when it inserts them,
+/// each insert right after its lookup (measured on the default world with two threads,
+/// alternating: 5.57 to 5.61 s, against 6.02 to 6.18 s with a lookup here first, which
+/// made a second miss for every new state).
+fn by_shard(pending: &mut Vec<Candidate>, out: &mut Part) {
+    for c in pending.drain(..) {
+        out[shard(c.1)].push(c);
     }
 }
 
