@@ -141,9 +141,12 @@ pub(crate) struct Pieces<A> {
     logs: Arena<Vec<Entry>>,
 }
 
+/// The id of no packet in flight (the first network interned).
+const EMPTY_NET: u32 = 0;
+
 impl<A> Default for Pieces<A> {
     fn default() -> Self {
-        Pieces {
+        let pieces = Pieces {
             peers: Arena::default(),
             apps: Arena::default(),
             monitors: Arena::default(),
@@ -151,7 +154,21 @@ impl<A> Default for Pieces<A> {
             nets: Arena::default(),
             sent: Arena::default(),
             logs: Arena::default(),
+        };
+        let empty = pieces.net(Vec::new());
+        debug_assert_eq!(empty, EMPTY_NET);
+        pieces
+    }
+}
+
+impl<A> Pieces<A> {
+    fn net(&self, net: Vec<Flight>) -> u32 {
+        let mut h = FpHasher::default();
+        net.len().hash(&mut h);
+        for (p, n) in &net {
+            (self.packets.fp(*p), n).hash(&mut h);
         }
+        self.nets.intern(h.finish(), net)
     }
 }
 
@@ -170,15 +187,6 @@ impl<A: WorldApp> Pieces<A> {
 
     fn packet(&self, packet: &Packet) -> u32 {
         self.packets.intern(fingerprint(packet), packet.clone())
-    }
-
-    fn net(&self, net: Vec<Flight>) -> u32 {
-        let mut h = FpHasher::default();
-        net.len().hash(&mut h);
-        for (p, n) in &net {
-            (self.packets.fp(*p), n).hash(&mut h);
-        }
-        self.nets.intern(h.finish(), net)
     }
 
     fn sent(&self, packets: &[Packet]) -> u32 {
@@ -536,10 +544,16 @@ impl Stepper {
             };
             if remove == u32::MAX
                 && sent[i] == u32::MAX
-                && next.peers[i] == s.peers[i]
-                && next.ice_generation[i] == s.ice_generation[i]
-                && budgets_same
+                && (s.nets[i] == EMPTY_NET
+                    || (next.peers[i] == s.peers[i]
+                        && next.ice_generation[i] == s.ice_generation[i]
+                        && budgets_same))
             {
+                continue;
+            }
+            if sent[i] == u32::MAX && *pieces.nets.get(s.nets[i]) == [(remove, 1)] {
+                // The last packet in flight to the peer is delivered or dropped.
+                next.nets[i] = EMPTY_NET;
                 continue;
             }
             let key = NetKey {
