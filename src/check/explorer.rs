@@ -528,7 +528,13 @@ struct Level<'a> {
 
 /// The candidates of one part of a batch, by shard, each list in frontier and action
 /// order.
-type Part = Vec<Vec<Candidate>>;
+struct Part {
+    /// One list with one thread, one per shard with more.
+    lists: Vec<Vec<Candidate>>,
+    /// With more than one thread: the shard of each candidate, in frontier and action
+    /// order (so that [`dedup`] puts them back in that order without sorting).
+    order: Vec<u8>,
+}
 
 /// Computes the successors of a batch of frontier states, by part (in frontier order)
 /// and shard. Returns how many successors were generated. Each thread has its own
@@ -550,7 +556,10 @@ fn expand<A: WorldApp>(
                 keep: &mut dyn FnMut(&mut Vec<Candidate>, &mut Part)| {
         // One list when one thread dedups (nothing to split), one per shard otherwise.
         let lists = if steppers_len == 1 { 1 } else { SHARDS };
-        let mut out: Part = (0..lists).map(|_| Vec::new()).collect();
+        let mut out = Part {
+            lists: (0..lists).map(|_| Vec::new()).collect(),
+            order: Vec::new(),
+        };
         let mut generated = 0;
         let mut actions = Vec::new();
         let mut pending: Vec<Candidate> = Vec::with_capacity(LOOKUPS + 64);
@@ -577,7 +586,7 @@ fn expand<A: WorldApp>(
     let threads = steppers.len();
     if threads == 1 {
         let mut keep = |pending: &mut Vec<Candidate>, out: &mut Part| {
-            insert_new(pending.drain(..), visited, &mut out[0]);
+            insert_new(pending.drain(..), visited, &mut out.lists[0]);
         };
         let (generated, part) = work(&mut steppers[0], batch, &mut keep);
         return (generated, vec![part]);
@@ -630,12 +639,17 @@ fn expand<A: WorldApp>(
 /// made a second miss for every new state).
 fn by_shard(pending: &mut Vec<Candidate>, out: &mut Part) {
     for c in pending.drain(..) {
-        out[shard(c.1)].push(c);
+        let k = shard(c.1);
+        out.order.push(k as u8);
+        out.lists[k].push(c);
     }
 }
 
 /// A shard's table and the parts' candidates of that shard, in part order.
 type ShardWork<'a> = (usize, &'a mut Fingerprints, Vec<Vec<Candidate>>);
+
+/// The parts' candidates of one shard, each with whether it is new.
+type Judged = (usize, Vec<(Vec<Candidate>, Vec<bool>)>);
 
 /// Inserts the candidates of a batch into the visited set and puts the new ones in `all`
 /// (a buffer kept from batch to batch), in frontier and action order (a sequential
@@ -645,23 +659,26 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
     all.clear();
     if threads == 1 {
         // One list, in order, inserted by `expand`.
-        all.extend(parts.into_iter().flatten().flatten());
+        all.extend(parts.into_iter().flat_map(|p| p.lists).flatten());
         return;
     }
     let mut by_shard: Vec<Vec<Vec<Candidate>>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    let mut orders = Vec::with_capacity(parts.len());
     for part in parts {
-        for (k, list) in part.into_iter().enumerate() {
+        for (k, list) in part.lists.into_iter().enumerate() {
             by_shard[k].push(list);
         }
+        orders.push(part.order);
     }
-    let keep = |(k, table, lists): ShardWork<'_>| -> (usize, Vec<Vec<Candidate>>) {
-        let mut kept = Vec::with_capacity(lists.len());
-        for list in lists {
-            let mut new = Vec::with_capacity(list.len());
-            insert_new(list.into_iter(), table, &mut new);
-            kept.push(new);
-        }
-        (k, kept)
+    let keep = |(k, table, lists): ShardWork<'_>| -> Judged {
+        let judged = lists
+            .into_iter()
+            .map(|list| {
+                let new = insert_flags(&list, table);
+                (list, new)
+            })
+            .collect();
+        (k, judged)
     };
     let total: usize = by_shard.iter().flatten().map(Vec::len).sum();
     let work: Vec<ShardWork<'_>> = visited
@@ -671,7 +688,7 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
         .enumerate()
         .map(|(k, (table, lists))| (k, table, lists))
         .collect();
-    let kept: Vec<(usize, Vec<Vec<Candidate>>)> = if total < 4096 {
+    let mut kept: Vec<Judged> = if total < 4096 {
         work.into_iter().map(keep).collect()
     } else {
         // Thread t owns the shards k with k % threads == t.
@@ -691,35 +708,38 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
                 .collect()
         })
     };
-    // Back in sequential order: by parent node, then action index (each shard's list is
-    // already in that order).
-    all.extend(kept.into_iter().flat_map(|(_, lists)| lists).flatten());
-    all.sort_unstable_by_key(|c| (c.2, c.3));
+    // Back in sequential order (frontier, then action), which each part's `order`
+    // gives shard by shard.
+    kept.sort_unstable_by_key(|j| j.0);
+    let mut lists: Vec<_> = kept
+        .into_iter()
+        .map(|(_, parts)| {
+            parts
+                .into_iter()
+                .map(|(list, new)| list.into_iter().zip(new))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (p, order) in orders.iter().enumerate() {
+        for &k in order {
+            if let Some((c, true)) = lists[usize::from(k)][p].next() {
+                all.push(c);
+            }
+        }
+    }
 }
 
-/// A visited set, or one shard of it.
-trait FingerprintSet {
-    fn contains(&self, fp: u64) -> bool;
-    /// Adds `fp`; false if it was there already.
-    fn insert(&mut self, fp: u64) -> bool;
-}
-
-impl FingerprintSet for Visited {
-    fn contains(&self, fp: u64) -> bool {
-        Visited::contains(self, fp)
+/// Inserts the fingerprints of `list` into `set` in order: whether each was new. They
+/// are looked up [`LOOKUPS`] at a time first, as in [`insert_new`].
+fn insert_flags(list: &[Candidate], set: &mut Fingerprints) -> Vec<bool> {
+    let mut new = Vec::with_capacity(list.len());
+    for group in list.chunks(LOOKUPS) {
+        for c in group {
+            std::hint::black_box(set.contains(c.1));
+        }
+        new.extend(group.iter().map(|c| set.insert(c.1)));
     }
-    fn insert(&mut self, fp: u64) -> bool {
-        Visited::insert(self, fp)
-    }
-}
-
-impl FingerprintSet for Fingerprints {
-    fn contains(&self, fp: u64) -> bool {
-        Fingerprints::contains(self, fp)
-    }
-    fn insert(&mut self, fp: u64) -> bool {
-        Fingerprints::insert(self, fp)
-    }
+    new
 }
 
 /// Inserts `candidates` into `set` in order and moves the new ones to `out`. They are
@@ -727,7 +747,7 @@ impl FingerprintSet for Fingerprints {
 /// miss the CPU caches together, and the inserts then find their slots in the cache.
 fn insert_new(
     mut candidates: impl Iterator<Item = Candidate>,
-    set: &mut impl FingerprintSet,
+    set: &mut Visited,
     out: &mut Vec<Candidate>,
 ) {
     let mut group: Vec<Candidate> = Vec::with_capacity(LOOKUPS);
