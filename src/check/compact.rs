@@ -85,22 +85,29 @@ type Counters = ([u32; 2], Spent, bool);
 pub(crate) struct CounterIds {
     values: Vec<Counters>,
     ids: HashMap<Counters, u32, FpBuild>,
+    /// The counters packed last and their id (states packed one after another share
+    /// them more often than not).
+    last: Option<(Counters, u32)>,
 }
 
 impl CounterIds {
     /// The packed form of `c`.
     pub(crate) fn pack(&mut self, c: &Compact) -> Packed {
         let key = (c.ice_generation, c.spent, c.connected);
-        let counters = match self.ids.get(&key) {
-            Some(&id) => id,
-            None => {
-                let id =
-                    u32::try_from(self.values.len()).expect("fewer than 2^32 distinct counters");
-                self.values.push(key);
-                self.ids.insert(key, id);
-                id
-            }
+        let counters = match self.last {
+            Some((last, id)) if last == key => id,
+            _ => match self.ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let id = u32::try_from(self.values.len())
+                        .expect("fewer than 2^32 distinct counters");
+                    self.values.push(key);
+                    self.ids.insert(key, id);
+                    id
+                }
+            },
         };
+        self.last = Some((key, counters));
         let [p0, p1] = c.peers;
         let [a0, a1] = c.apps;
         let [n0, n1] = c.nets;

@@ -586,7 +586,7 @@ fn expand<A: WorldApp>(
     let threads = steppers.len();
     if threads == 1 {
         let mut keep = |pending: &mut Vec<Candidate>, out: &mut Part| {
-            insert_new(pending.drain(..), visited, &mut out.lists[0]);
+            insert_new(pending, visited, &mut out.lists[0]);
         };
         let (generated, part) = work(&mut steppers[0], batch, &mut keep);
         return (generated, vec![part]);
@@ -730,7 +730,8 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
 }
 
 /// Inserts the fingerprints of `list` into `set` in order: whether each was new. They
-/// are looked up [`LOOKUPS`] at a time first, as in [`insert_new`].
+/// are looked up [`LOOKUPS`] at a time first, as in [`insert_new`] (each group's
+/// lookups miss the caches together).
 fn insert_flags(list: &[Candidate], set: &mut Fingerprints) -> Vec<bool> {
     let mut new = Vec::with_capacity(list.len());
     for group in list.chunks(LOOKUPS) {
@@ -742,25 +743,14 @@ fn insert_flags(list: &[Candidate], set: &mut Fingerprints) -> Vec<bool> {
     new
 }
 
-/// Inserts `candidates` into `set` in order and moves the new ones to `out`. They are
-/// looked up [`LOOKUPS`] at a time before they are inserted: the lookups of a group
-/// miss the CPU caches together, and the inserts then find their slots in the cache.
-fn insert_new(
-    mut candidates: impl Iterator<Item = Candidate>,
-    set: &mut Visited,
-    out: &mut Vec<Candidate>,
-) {
-    let mut group: Vec<Candidate> = Vec::with_capacity(LOOKUPS);
-    loop {
-        group.extend(candidates.by_ref().take(LOOKUPS));
-        if group.is_empty() {
-            return;
-        }
-        for c in &group {
-            std::hint::black_box(set.contains(c.1));
-        }
-        out.extend(group.drain(..).filter(|c| set.insert(c.1)));
+/// Inserts the candidates in `pending` into `visited` in order and moves the new ones
+/// to `out`. They are all looked up before any is inserted: the lookups miss the CPU
+/// caches together, and the inserts then find their slots in the cache.
+fn insert_new(pending: &mut Vec<Candidate>, visited: &mut Visited, out: &mut Vec<Candidate>) {
+    for c in pending.iter() {
+        std::hint::black_box(visited.contains(c.1));
     }
+    out.extend(pending.drain(..).filter(|c| visited.insert(c.1)));
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.
