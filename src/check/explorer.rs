@@ -709,22 +709,57 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
         })
     };
     // Back in sequential order (frontier, then action), which each part's `order`
-    // gives shard by shard.
+    // gives shard by shard; the threads rebuild a run of parts each.
     kept.sort_unstable_by_key(|j| j.0);
-    let mut lists: Vec<_> = kept
-        .into_iter()
-        .map(|(_, parts)| {
-            parts
-                .into_iter()
-                .map(|(list, new)| list.into_iter().zip(new))
-                .collect::<Vec<_>>()
-        })
+    let mut per_part: Vec<Vec<(Vec<Candidate>, Vec<bool>)>> =
+        orders.iter().map(|_| Vec::with_capacity(SHARDS)).collect();
+    for (_, parts) in kept {
+        for (p, judged) in parts.into_iter().enumerate() {
+            per_part[p].push(judged);
+        }
+    }
+    let jobs: Vec<PartJob> = orders.into_iter().zip(per_part).collect();
+    if total < 4096 {
+        jobs.into_iter().for_each(|job| rebuild(job, all));
+        return;
+    }
+    let size = jobs.len().div_ceil(threads);
+    let mut jobs = jobs.into_iter();
+    let runs: Vec<Vec<PartJob>> = (0..threads)
+        .map(|_| jobs.by_ref().take(size).collect())
         .collect();
-    for (p, order) in orders.iter().enumerate() {
-        for &k in order {
-            if let Some((c, true)) = lists[usize::from(k)][p].next() {
-                all.push(c);
-            }
+    let rebuilt: Vec<Vec<Candidate>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    run.into_iter().for_each(|job| rebuild(job, &mut out));
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    rebuilt.into_iter().for_each(|r| all.extend(r));
+}
+
+/// One part's record of its candidates' shards, and each shard's candidates of the
+/// part with whether each is new.
+type PartJob = (Vec<u8>, Vec<(Vec<Candidate>, Vec<bool>)>);
+
+/// Appends the new candidates of a part to `out`, in the order of its record.
+fn rebuild((order, lists): PartJob, out: &mut Vec<Candidate>) {
+    let mut lists: Vec<_> = lists
+        .into_iter()
+        .map(|(list, new)| list.into_iter().zip(new))
+        .collect();
+    for k in order {
+        if let Some((c, true)) = lists[usize::from(k)].next() {
+            out.push(c);
         }
     }
 }
