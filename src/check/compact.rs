@@ -1,22 +1,25 @@
 //! The explorer's form of a [`State`]: a few ids into shared [`Arena`]s ([`Compact`]),
 //! and the step on it ([`Stepper`]), which gives the same successors as [`World::step`].
 //!
-//! A [`Compact`] state is 44 bytes of plain data: the ids of both peers, both
-//! applications, the network and the monitor, plus the small counters. Nothing in it
-//! is reference counted, so copying and dropping it costs nothing and the frontier of a
-//! BFS level is one flat vector.
+//! A [`Compact`] state is 48 bytes of plain data: the ids of both peers, both
+//! applications, the packets in flight to each peer and the monitor, plus the small
+//! counters. Nothing in it is reference counted, so copying and dropping it costs
+//! nothing and the frontier of a BFS level is one flat vector.
 //!
 //! A step is three memoized transitions keyed by ids, each exact (ids are equal exactly
 //! when values are, so a hit is never a wrong transition):
 //!
 //! 1. the *local* transition of a peer and its application with one input (or of both,
 //!    for connect and ICE restart), computed by the same code as [`World::step`];
-//! 2. the network update: the delivered packet leaves, the datagrams sent join, dead
-//!    packets are forgotten (the rules of [`crate::check::explorer`], "Reductions");
+//! 2. the update of the packets in flight to each peer the step touched: the delivered
+//!    packet leaves, the datagrams sent join, dead packets are forgotten (the rules of
+//!    [`crate::check::explorer`], "Reductions"). Those to a peer whose receiver,
+//!    generation and budgets did not change, with nothing leaving or joining, stay as
+//!    they are, and so do none at all;
 //! 3. the monitor judging the step's events.
 //!
-//! Each [`Stepper`] (one per explorer thread) keeps its own tables of these; the arenas
-//! are shared. The state's fingerprint is built from its pieces' fingerprints, which
+//! Each [`Stepper`] (one per explorer thread) keeps its own tables of these, filed by
+//! the piece a step starts from ([`ById`]); the arenas are shared. The state's fingerprint is built from its pieces' fingerprints, which
 //! depend only on their values, so the visited set and the report do not depend on which
 //! thread met a piece first.
 
@@ -394,8 +397,9 @@ struct NetKey {
 }
 
 /// Most entries a [`Stepper`] table holds before it is emptied, unless it has its own
-/// limit (a bound on its memory): hashbrown's capacity at 2^21 buckets, so that a table
-/// is emptied before it would double to 2^22.
+/// limit (a bound on its memory): hashbrown's capacity at 2^21 buckets, so that a hash
+/// table is emptied before it would double to 2^22. (The tables of the default world
+/// stay well under it: 136 000 local transitions.)
 const TABLE_LIMIT: usize = (1 << 21) / 8 * 7;
 
 /// The limit of each thread's memo of the networks it built (their distinct values are

@@ -86,13 +86,18 @@
 //!
 //! # How the search is built
 //!
-//! - **States are ids.** A state is `Compact`, 44 bytes of ids into arenas of distinct
+//! - **States are ids.** A state is `Compact`, 48 bytes of ids into arenas of distinct
 //!   pieces shared by all threads (`src/check/compact.rs`, `super::arena`): no
-//!   reference counts, no pointers to chase, and a step is three table lookups keyed
-//!   by ids (the local transition, the network update, the monitor) that are exact,
-//!   since equal ids mean equal values.
-//! - **The frontier keeps no more than it must.** A waiting state is `Packed`: the six
-//!   piece ids and one id for its small counters, 28 bytes. Its node id is its place in
+//!   reference counts, no pointers to chase, and a step is a few table lookups keyed
+//!   by ids (the local transition, the update of the packets in flight to each peer it
+//!   touched, the monitor) that are exact, since equal ids mean equal values. The
+//!   network is two pieces, the packets in flight to each peer, since whether a packet
+//!   is dead depends only on its receiver: a step that leaves one peer's side alone
+//!   does not look it up at all. Each table is filed by the id of the piece its steps
+//!   start from (`super::memo`), so that the steps of one state read the same few
+//!   cache lines.
+//! - **The frontier keeps no more than it must.** A waiting state is `Packed`: the
+//!   seven piece ids and one id for its small counters, 32 bytes. Its node id is its place in
 //!   the level, and its parent and action are in the parent links, 5 bytes a state. A
 //!   level waits in batches, each freed (for the next level to reuse) once expanded,
 //!   so the level being expanded and the one being built together take about the
@@ -109,7 +114,8 @@
 //! - **Threads.** Each batch is split into parts that the threads expand with their
 //!   own step tables; then each thread inserts the candidates of the visited-set shards
 //!   it owns (`SHARDS` shards by fingerprint, so the inserts need no lock); then the
-//!   new states are put back in frontier and action order. Node ids, parents, the next
+//!   threads put the new states back in frontier and action order, from each part's
+//!   record of its candidates' shards (no sort). Node ids, parents, the next
 //!   frontier and the first violation are those of the sequential search, so the
 //!   report does not depend on the thread count (a test runs 1, 2 and 3 threads).
 //!
@@ -142,7 +148,7 @@
 //!
 //! Per unique state: a 64-bit fingerprint in the visited set (58 % to 87.5 % full: 9 to
 //! 14 bytes) and a parent link (5 bytes) for the counterexample path; per state of the
-//! wider of the current and the next BFS level, a `Packed` state (28 bytes); plus the
+//! wider of the current and the next BFS level, a `Packed` state (32 bytes); plus the
 //! arenas of distinct pieces (small: about 8 000 peers, 450 applications, 5 400 monitors
 //! and 23 000 networks for the default world; 27 000 peers and 122 000 networks for
 //! `--sends 2`) and each thread's bounded step tables (2^21 buckets each).
