@@ -311,8 +311,8 @@ impl Visited {
         }
     }
 
-    fn contains(&self, fp: u64) -> bool {
-        self.shards[shard(fp)].contains(fp)
+    fn prefetch(&self, fp: u64) {
+        self.shards[shard(fp)].prefetch(fp)
     }
 
     fn insert(&mut self, fp: u64) -> bool {
@@ -770,26 +770,29 @@ fn rebuild((order, lists): PartJob, out: &mut Vec<Candidate>) {
     }
 }
 
-/// Inserts the fingerprints of `list` into `set` in order: whether each was new. They
-/// are looked up [`LOOKUPS`] at a time first, as in [`insert_new`] (each group's
-/// lookups miss the caches together).
+/// Inserts the fingerprints of `list` into `set` in order: whether each was new. Each
+/// slot is fetched [`LOOKUPS`] candidates ahead of its insert, so that the fetches miss
+/// the caches together instead of one insert at a time.
 fn insert_flags(list: &[Candidate], set: &mut Fingerprints) -> Vec<bool> {
+    for c in list.iter().take(LOOKUPS) {
+        set.prefetch(c.1);
+    }
     let mut new = Vec::with_capacity(list.len());
-    for group in list.chunks(LOOKUPS) {
-        for c in group {
-            std::hint::black_box(set.contains(c.1));
+    for (i, c) in list.iter().enumerate() {
+        if let Some(ahead) = list.get(i + LOOKUPS) {
+            set.prefetch(ahead.1);
         }
-        new.extend(group.iter().map(|c| set.insert(c.1)));
+        new.push(set.insert(c.1));
     }
     new
 }
 
 /// Inserts the candidates in `pending` into `visited` in order and moves the new ones
-/// to `out`. They are all looked up before any is inserted: the lookups miss the CPU
-/// caches together, and the inserts then find their slots in the cache.
+/// to `out`. Their slots are all fetched before any is inserted: the fetches miss the
+/// CPU caches together, and the inserts then find their slots in the cache.
 fn insert_new(pending: &mut Vec<Candidate>, visited: &mut Visited, out: &mut Vec<Candidate>) {
     for c in pending.iter() {
-        std::hint::black_box(visited.contains(c.1));
+        visited.prefetch(c.1);
     }
     out.extend(pending.drain(..).filter(|c| visited.insert(c.1)));
 }
