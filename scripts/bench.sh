@@ -3,7 +3,7 @@
 # comparison measured side by side), prints ONE table and writes it to BENCHMARKS.md with
 # the machine it was measured on. Every figure in BENCHMARKS.md comes from this script.
 #
-#   scripts/bench.sh            # the full table (under 5 minutes on 2 cores)
+#   scripts/bench.sh            # the full table (about 9 minutes on 2 cores)
 #   scripts/bench.sh --quick    # a smoke run with a tenth of the budget; does not
 #                               # write BENCHMARKS.md
 #   scripts/bench.sh --only sim,explore   # some groups; does not write BENCHMARKS.md
@@ -117,8 +117,9 @@ EOF
 - **Checker**: `dcsim check` (the exhaustive bounded explorer over the untimed model):
   a small world (depth 12) for the rate; the default world to the end with one and with
   two threads, alternating, twice each (the best of each is shown; the reports must be
-  equal); the `--sends 2` world with two threads to the end (about six minutes),
-  with the process's peak memory, which that run sets.
+  equal); `dcsim check --sends 2 --threads 2` to the end (about three minutes) as a
+  process of its own, with the peak memory its report gives (that process's
+  high-water mark).
 - **Fuzz**: `scripts/fuzz.sh TARGET 30` on stable without a sanitizer, one process per
   target, from the committed seeds and an empty work corpus, after the benchmarks above
   (`DCSIM_BENCH_FUZZ=0` leaves these rows out). `model_inputs` and `guard_ops` are built
@@ -146,11 +147,12 @@ EOF
   and threads split each level without changing the report (docs/checker.md). The
   default `dcsim check` (one thread per core) explores the default world to the end;
   the rows give one thread and two threads side by side, with the same counts. The
-  rate per core is under the 1 M unique states/s aimed at. The `--sends 2` world is
-  explored to the end under 4 GiB (a packed frontier, an ordered visited set kept
-  fuller), but in about 5.5 minutes, not 2. perf
-  puts what is left in table lookups that miss the CPU caches (the step's network and
-  local-transition tables, the visited set), not in the model.
+  rate per core is under the 1 M unique states/s aimed at (0.76 M here; 0.96 to 0.99 M
+  on a faster machine of the same kind the same day). The `--sends 2` world is explored to the end
+  under 4 GiB (a packed frontier, an ordered visited set kept fuller), but in about
+  3 minutes, not 2. perf puts what is left in table lookups that miss the CPU caches
+  (the step's tables of the packets in flight and of local transitions, the visited
+  set), not in the model.
 - **Fuzzing** (100 k exec/s for `model_inputs`, 200 k for `guard_ops`): `guard_ops`
   meets it since the two targets are built without comparison tracing, which was
   measured to cost them speed and no coverage (docs/testing.md); `model_inputs` misses

@@ -5,8 +5,8 @@
 //! remembered by the ids it started from, and a state costs a few words instead of
 //! reference-counted pointers whose counts sit in cache lines all over the heap. The
 //! arena only grows: an exploration's distinct pieces are few (the default world has
-//! about 8 000 peers, 450 applications, 5 400 monitors and 23 000 networks for its
-//! 6.2 million states).
+//! about 8 100 peers, 450 applications, 5 400 monitors and 3 100 sets of packets in
+//! flight to one peer for its 6.2 million states).
 //!
 //! Shared by the explorer's threads: reading a value or its fingerprint takes no lock
 //! (`boxcar`'s append-only vector); adding one takes the arena's lock, which only a

@@ -97,17 +97,18 @@
 //!   start from (`super::memo`), so that the steps of one state read the same few
 //!   cache lines.
 //! - **The frontier keeps no more than it must.** A waiting state is `Packed`: the
-//!   seven piece ids and one id for its small counters, 32 bytes. Its node id is its place in
-//!   the level, and its parent and action are in the parent links, 5 bytes a state. A
+//!   seven piece ids and one id for its small counters, 32 bytes. Its node id is its
+//!   place in the level, and its parent and action are in the parent links, 5 bytes a state. A
 //!   level waits in batches, each freed (for the next level to reuse) once expanded,
 //!   so the level being expanded and the one being built together take about the
 //!   memory of the larger one. (Rebuilding each state from its parent by its action,
 //!   instead of keeping it, would not save more: the parent is a state of the level
 //!   before, which would have to be kept instead.)
 //! - **The visited set is fingerprints.** 64-bit fingerprints in flat ordered tables
-//!   (`super::visited`), one probe per lookup, kept 58 % to 87.5 % full. Successors are
-//!   looked up a group at a time, so that their cache misses overlap, and each is
-//!   inserted right after its group's lookups, while its slot is still in the cache.
+//!   (`super::visited`), one probe per lookup, kept 58 % to 87.5 % full. The slots of
+//!   a group of successors are fetched (one plain load each) before any of them is
+//!   inserted, so that their cache misses overlap and each insert finds its slot in
+//!   the cache.
 //! - **Levels are expanded in batches.** `BATCH_STATES` frontier states at a time,
 //!   so the successors waiting to be deduplicated take a bounded amount of memory
 //!   however wide a level is.
@@ -136,27 +137,32 @@
 //! | + a network table of 4 096 entries (was 65 536) | 13.0 s, 14.0 s | 0.32 GB |
 //! | + a successor's fingerprint reuses its parent's piece fingerprints (2026-12-06, alternating: 0 to 5 %, within the noise of a shared machine) | 13.0 to 13.8 s, against 13.7 to 14.2 s | 0.33 GB |
 //! | + a packed frontier freed batch by batch, 5-byte parent links, an ordered fingerprint table kept 58 % to 87.5 % full (2026-12-06, alternating, a slower hour of the machine) | 15.4 s, 15.0 s, against 16.6 s, 16.5 s | 0.24 GB (was 0.34 GB) |
+//! | + the network as the packets in flight to each peer, step tables filed by piece id, counters hashed as three words, groups inserted in place, dedup without a sort and its reorder in parallel (2026-12-06, alternating with the explorer of the row above, another 2-core Xeon) | 6.26 to 6.44 s, against 11.7 to 12.2 s (2 threads: 3.82 to 4.02 s, against 6.76 to 6.98 s) | 0.22 GB |
+//! | + the visited slots fetched by a plain load, not a whole lookup (alternating, a third 2-core Xeon, slower: the row above took 9.1 to 9.4 s there, and the one before it 13.4 to 14.0 s) | 8.17 to 8.36 s, against 8.55 to 8.75 s (2 threads: 5.26 to 5.40 s, against 5.48 to 5.57 s) | 0.22 GB |
 //!
 //! With the faster monitor and timers of the fuzzing work on top, `scripts/bench.sh`
-//! measured 13.3 s with one thread and 8.5 s with two (1.6 times faster, the same
-//! counts). About 470 k unique states (2.4 M generated) per second per core: the 1 M unique states per second per core that
-//! docs/performance.md aims at is not reached. Where the time goes now (`perf`): the
-//! step's table lookups (the network table above all) and the visited-set probes,
-//! all cache misses; the model's own code is a few per cent.
+//! measured 13.3 s with one thread and 8.5 s with two; with the rows above, 8.1 s and
+//! 5.4 s on the third machine (2026-12-06; the same counts). About 0.76 M unique states
+//! (3.9 M generated) per second per core there, 0.96 to 0.99 M on the faster second
+//! machine: the 1 M unique states per second per core that docs/performance.md aims at
+//! is about reached on a fast core only. Where the time goes now (`perf`): cache misses
+//! in the step's tables (the large per-piece hash tables of the packets in flight above
+//! all) and in the visited set; the model's own code is a few per cent.
 //!
 //! # Memory
 //!
 //! Per unique state: a 64-bit fingerprint in the visited set (58 % to 87.5 % full: 9 to
 //! 14 bytes) and a parent link (5 bytes) for the counterexample path; per state of the
 //! wider of the current and the next BFS level, a `Packed` state (32 bytes); plus the
-//! arenas of distinct pieces (small: about 8 000 peers, 450 applications, 5 400 monitors
-//! and 23 000 networks for the default world; 27 000 peers and 122 000 networks for
-//! `--sends 2`) and each thread's bounded step tables (2^21 buckets each).
-//! Measured (2026-12-06, alternating with the previous explorer): 0.24 GB peak RSS for
-//! the default run (was 0.34 GB); the `--sends 2` world explored to the end (154.2 M
-//! states, depth 48, 2 threads) at 4.06 GB peak, 3.78 GiB (was 5.80 GB), in 344 s (was
-//! 333 s in the same session), about 26 bytes a state. Of the peak, about 0.3 GB is
-//! memory the allocator keeps after it is freed (the same run with glibc's
+//! arenas of distinct pieces (small: about 8 100 peers, 450 applications, 5 400
+//! monitors and 3 100 sets of packets in flight to one peer for the default world;
+//! 28 000 peers, 29 000 monitors and 19 000 such sets for `--sends 2`) and each
+//! thread's bounded step tables (2^21 buckets each).
+//! Measured (2026-12-06): 0.22 GB peak RSS for the default run (0.34 GB before the
+//! packed frontier); the `--sends 2` world explored to the end (154.2 M states, depth
+//! 48, 2 threads) at 3.99 to 4.20 GB peak, 3.72 to 3.91 GiB, about 26 bytes a state
+//! (5.80 GB before the packed frontier). Of the peak, about 0.3 GB is memory the
+//! allocator keeps after it is freed (the same run with glibc's
 //! `MALLOC_MMAP_THRESHOLD_=65536` peaks 0.3 to 0.4 GB lower at 40 M states).
 //! The fingerprint is 64 bits of [`super::part::FpHasher`] over the pieces'
 //! fingerprints, which depend only on their values (not on which thread met a piece
