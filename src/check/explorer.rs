@@ -709,16 +709,10 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
             let t = w.0 % threads;
             owned[t].push(w);
         }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = owned
-                .into_iter()
-                .map(|mine| scope.spawn(move || mine.into_iter().map(keep).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
+        on_threads(owned, |mine| mine.into_iter().map(keep).collect::<Vec<_>>())
+            .into_iter()
+            .flatten()
+            .collect()
     };
     // Back in sequential order (frontier, then action), which each part's `order`
     // gives shard by shard; the threads rebuild a run of parts each.
@@ -740,23 +734,28 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
     let runs: Vec<Vec<PartJob>> = (0..threads)
         .map(|_| jobs.by_ref().take(size).collect())
         .collect();
-    let rebuilt: Vec<Vec<Candidate>> = std::thread::scope(|scope| {
+    let rebuilt = on_threads(runs, |run| {
+        let mut out = Vec::new();
+        run.into_iter().for_each(|job| rebuild(job, &mut out));
+        out
+    });
+    rebuilt.into_iter().for_each(|r| all.extend(r));
+}
+
+/// `work` on each of `runs`, each on a thread of its own; the results in the order of
+/// `runs` (a thread's panic is raised again here).
+fn on_threads<T: Send, R: Send>(runs: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let work = &work;
+    std::thread::scope(|scope| {
         let handles: Vec<_> = runs
             .into_iter()
-            .map(|run| {
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    run.into_iter().for_each(|job| rebuild(job, &mut out));
-                    out
-                })
-            })
+            .map(|run| scope.spawn(move || work(run)))
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
-    });
-    rebuilt.into_iter().for_each(|r| all.extend(r));
+    })
 }
 
 /// One part's record of its candidates' shards, and each shard's candidates of the
