@@ -7,13 +7,12 @@
 //! fast.
 
 use super::driver::{Effects, PeerDriver};
+use super::link::Link;
 use super::recorder::Recorder;
 use super::{fault_event, fault_schedule, App, AppFactory, StackFactory, PORT};
 use crate::check::MonitorConfig;
 use crate::scenario::{Action, Scenario};
 use crate::trace::{Millis, PeerId, Trace};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -24,15 +23,10 @@ struct Network {
     latency: Millis,
     /// The relay's hop, added to every datagram's delay.
     relay: Millis,
-    loss: f64,
-    partitioned: bool,
-    holding: bool,
-    crashed: [bool; 2],
-    rng: SmallRng,
-    seq: u64,
+    /// What the faults do to a datagram as it is sent.
+    link: Link,
     /// (arrival, seq) -> (to, datagram)
     in_flight: BTreeMap<(Millis, u64), (PeerId, Vec<u8>)>,
-    held: Vec<(PeerId, Vec<u8>)>,
     /// (arrival, seq) -> (to, description)
     signals: BTreeMap<(Millis, u64), (PeerId, String)>,
 }
@@ -41,27 +35,16 @@ impl Network {
     fn send(&mut self, now: Millis, from: PeerId, fx: Effects) {
         let to = from.other();
         for datagram in fx.datagrams {
-            if self.partitioned || self.crashed[to.index()] {
-                continue;
+            if let Some((seq, to, datagram)) = self.link.send(to, datagram) {
+                let at = now + (self.latency + self.relay).max(1);
+                self.in_flight.insert((at, seq), (to, datagram));
             }
-            if self.loss > 0.0 && self.rng.gen_bool(self.loss.min(1.0)) {
-                continue;
-            }
-            if self.holding {
-                self.held.push((to, datagram));
-                continue;
-            }
-            self.seq += 1;
-            self.in_flight.insert(
-                (now + (self.latency + self.relay).max(1), self.seq),
-                (to, datagram),
-            );
         }
         for sdp in fx.signals {
-            self.seq += 1;
+            let seq = self.link.next_seq();
             // turmoil polls a before b within an instant.
             let at = if to == PeerId::B { now } else { now + 1 };
-            self.signals.insert((at, self.seq), (to, sdp));
+            self.signals.insert((at, seq), (to, sdp));
         }
     }
 
@@ -94,14 +77,8 @@ pub fn run_direct(
     let mut net = Network {
         latency: scenario.network.latency_ms,
         relay: scenario.network.relay_ms,
-        loss: scenario.network.loss,
-        partitioned: false,
-        holding: false,
-        crashed: [false; 2],
-        rng: SmallRng::seed_from_u64(seed),
-        seq: 0,
+        link: Link::new(scenario.network.loss, seed),
         in_flight: BTreeMap::new(),
-        held: Vec::new(),
         signals: BTreeMap::new(),
     };
     let apps: [Rc<RefCell<dyn App>>; 2] =
@@ -121,7 +98,7 @@ pub fn run_direct(
         let peer_at = drivers
             .iter()
             .enumerate()
-            .filter(|(i, _)| !net.crashed[*i])
+            .filter(|(i, _)| !net.link.crashed(PeerId::BOTH[*i]))
             .filter_map(|(_, d)| d.poll_timeout())
             .min();
         let now = if woken_at_start {
@@ -149,7 +126,7 @@ pub fn run_direct(
         }
         for peer in PeerId::BOTH {
             let i = peer.index();
-            if net.crashed[i] {
+            if net.link.crashed(peer) {
                 continue;
             }
             let driver = &mut drivers[i];
@@ -191,9 +168,9 @@ pub fn run_direct(
         }
         // Datagrams and descriptions to a crashed peer are lost (a signal left queued
         // for a crashed peer would keep the clock from advancing: found by sim_faults).
-        let crashed = net.crashed;
-        net.in_flight.retain(|_, (to, _)| !crashed[to.index()]);
-        net.signals.retain(|_, (to, _)| !crashed[to.index()]);
+        let link = &net.link;
+        net.in_flight.retain(|_, (to, _)| !link.crashed(*to));
+        net.signals.retain(|_, (to, _)| !link.crashed(*to));
         woken_at_start = true;
     }
     for app in &apps {
@@ -203,20 +180,10 @@ pub fn run_direct(
 }
 
 fn apply_fault(net: &mut Network, action: &Action, now: Millis) {
-    match action {
-        Action::Partition => net.partitioned = true,
-        Action::Heal => net.partitioned = false,
-        Action::Hold => net.holding = true,
-        Action::Release => {
-            net.holding = false;
-            for (to, datagram) in std::mem::take(&mut net.held) {
-                net.seq += 1;
-                net.in_flight.insert((now + 1, net.seq), (to, datagram));
-            }
-        }
-        Action::Loss { value } => net.loss = *value,
-        Action::Latency { ms } => net.latency = *ms,
-        Action::Crash { peer } => net.crashed[peer.index()] = true,
-        _ => {}
+    if let Action::Latency { ms } = action {
+        net.latency = *ms;
+    }
+    for (seq, to, datagram) in net.link.apply(action) {
+        net.in_flight.insert((now + 1, seq), (to, datagram));
     }
 }

@@ -18,6 +18,14 @@ pub struct Effects {
     pub signals: Vec<String>,
 }
 
+impl Effects {
+    /// Adds `later`'s datagrams and descriptions after these.
+    pub fn append(&mut self, mut later: Effects) {
+        self.datagrams.append(&mut later.datagrams);
+        self.signals.append(&mut later.signals);
+    }
+}
+
 /// A peer's stack and application.
 pub struct PeerDriver {
     peer: PeerId,

@@ -7,6 +7,7 @@ mod direct;
 mod driver;
 mod guarded;
 mod host;
+mod link;
 mod recorder;
 
 pub use app::{App, AppRequest, ScriptApp};
@@ -22,9 +23,8 @@ use crate::rtc_stack::{RtcConfig, RtcStack};
 use crate::scenario::{Action, Scenario};
 use crate::stack::Stack;
 use crate::trace::{EventKind, Millis, PeerId, Trace, TraceEvent};
-use host::HostContext;
-use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use host::{HostContext, Released};
+use link::Link;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -153,6 +153,10 @@ pub fn run_apps(
 }
 
 /// Runs a scenario on the turmoil engine with given stacks, applications and monitor.
+///
+/// turmoil carries the datagrams with the path's latency; the faults are the [`Link`]
+/// rules that the direct engine applies too (the hosts apply them as they send), so a
+/// seed plays the same run, losses included, on both engines.
 pub fn run_with(
     scenario: &Scenario,
     seed: u64,
@@ -161,18 +165,22 @@ pub fn run_with(
     monitor: MonitorConfig,
 ) -> Result<Trace, String> {
     let duration = scenario.duration_ms;
-    let relay = scenario.network.relay_ms;
-    let latency = Duration::from_millis(scenario.network.path_ms(scenario.network.latency_ms));
+    // A datagram arrives a millisecond after it is sent at the soonest, as on the direct
+    // engine (turmoil would hand a 0 ms datagram over within the instant).
+    let path = |direct_ms| Duration::from_millis(scenario.network.path_ms(direct_ms).max(1));
+    let latency = path(scenario.network.latency_ms);
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_millis(duration + 1000))
         .tick_duration(Duration::from_millis(1))
         .min_message_latency(latency)
         .max_message_latency(latency)
         .fail_rate(0.0)
-        .repair_rate(1.0)
-        .build_with_rng(Box::new(SmallRng::seed_from_u64(seed)));
+        .rng_seed(seed)
+        .build();
 
     let rec = Rc::new(RefCell::new(Recorder::new(monitor)));
+    let link = Rc::new(RefCell::new(Link::new(scenario.network.loss, seed)));
+    let released = PeerId::BOTH.map(|_| Rc::new(Released::default()));
     let (to_b, from_a) = tokio::sync::mpsc::unbounded_channel();
     let (to_a, from_b) = tokio::sync::mpsc::unbounded_channel();
     let mut apps: Vec<Rc<RefCell<dyn App>>> = Vec::new();
@@ -186,15 +194,16 @@ pub fn run_with(
             rec: rec.clone(),
             signal_out: out,
             signal_in: Rc::new(RefCell::new(inbox)),
+            link: link.clone(),
+            released: released[peer.index()].clone(),
         });
         sim.host(peer.as_str(), move || host::run_peer(ctx.clone()));
-    }
-    if scenario.network.loss > 0.0 {
-        sim.set_link_fail_rate("a", "b", scenario.network.loss);
     }
 
     let faults = fault_schedule(scenario);
     let mut next_fault = 0;
+    // Held datagrams a release let through: (due, seq, to, datagram).
+    let mut in_release: Vec<(Millis, link::Wire)> = Vec::new();
     loop {
         let now = sim.elapsed().as_millis() as Millis;
         while let Some((at, action)) = faults.get(next_fault) {
@@ -202,12 +211,29 @@ pub fn run_with(
                 break;
             }
             next_fault += 1;
-            apply_fault(&mut sim, action, relay);
+            match action {
+                Action::Latency { ms } => sim.set_link_latency("a", "b", path(*ms)),
+                Action::Crash { peer } => sim.crash(peer.as_str()),
+                _ => {}
+            }
+            let let_through = link.borrow_mut().apply(action);
+            in_release.extend(let_through.into_iter().map(|wire| (now + 1, wire)));
             rec.borrow_mut().record(fault_event(now, action));
         }
         if now >= duration {
             break;
         }
+        for peer in PeerId::BOTH {
+            let due = in_release
+                .iter()
+                .filter(|(at, (_, to, _))| *at <= now && *to == peer)
+                .map(|(_, (seq, _, datagram))| (*seq, datagram.clone()))
+                .collect::<Vec<_>>();
+            if !due.is_empty() {
+                released[peer.index()].push(due);
+            }
+        }
+        in_release.retain(|(at, _)| *at > now);
         sim.step().map_err(|e| format!("simulation failed: {e}"))?;
     }
     drop(sim);
@@ -218,20 +244,6 @@ pub fn run_with(
         app.borrow_mut().finish(duration, &mut rec);
     }
     Ok(rec.finish(duration))
-}
-
-/// `relay`: the relay's hop, which a `latency` fault leaves as it is.
-fn apply_fault(sim: &mut turmoil::Sim<'_>, action: &Action, relay: Millis) {
-    match action {
-        Action::Partition => sim.partition("a", "b"),
-        Action::Heal => sim.repair("a", "b"),
-        Action::Hold => sim.hold("a", "b"),
-        Action::Release => sim.release("a", "b"),
-        Action::Loss { value } => sim.set_link_fail_rate("a", "b", *value),
-        Action::Latency { ms } => sim.set_link_latency("a", "b", Duration::from_millis(ms + relay)),
-        Action::Crash { peer } => sim.crash(peer.as_str()),
-        _ => {}
-    }
 }
 
 /// The scenario's network faults in the order both engines apply them.
