@@ -156,9 +156,11 @@ EOF
 - **Fuzzing** (100 k exec/s for `model_inputs`, 200 k for `guard_ops`): `guard_ops`
   meets it since the two targets are built without comparison tracing, which was
   measured to cost them speed and no coverage (docs/testing.md); `model_inputs` misses
-  it by more than 2x: about a third of one of its executions is libFuzzer's own
-  bookkeeping of the 500 to 1 250 edges an input reaches, and the rest is the model
-  stepping two peers through 20 operations. Both rows start from the seeds alone.
+  it by more than 2x: about half of one of its executions (52 % of perf's samples,
+  about 14 µs) is libFuzzer's own bookkeeping of the 500 to 1 250 edges an input
+  reaches, so a harness that cost nothing would still run at about 70 k/s; the rest is
+  the model stepping two peers through 20 operations (docs/testing.md). Both rows
+  start from the seeds alone.
 - **The real rtc stack beside the model**: the "rtc stack / model stack" rows give the
   ratio on each engine. Under the direct engine the real stack's own work shows; under
   the turmoil engine both stacks pay the same per-millisecond cost, so the ratio is
