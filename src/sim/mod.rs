@@ -154,9 +154,9 @@ pub fn run_apps(
 
 /// Runs a scenario on the turmoil engine with given stacks, applications and monitor.
 ///
-/// turmoil carries the datagrams with the path's latency; the faults are the [`Link`]
-/// rules that the direct engine applies too (the hosts apply them as they send), so a
-/// seed plays the same run, losses included, on both engines.
+/// turmoil carries the datagrams with the path's latency; the faults are the rules of
+/// `src/sim/link.rs`, which the direct engine applies too (the hosts apply them as they
+/// send), so a seed plays the same run, losses included, on both engines.
 pub fn run_with(
     scenario: &Scenario,
     seed: u64,
