@@ -93,13 +93,17 @@ pub fn run_direct(
     let mut next_fault = 0;
     // Every driver is woken at 0, as a host starts.
     let mut woken_at_start = false;
+    // Each driver's next timeout, asked again only after the driver was given something
+    // (nothing else changes it; asking costs a walk over the stack's and the
+    // application's timers, and most events leave one of the two peers alone).
+    let mut due: Vec<Option<Millis>> = drivers.iter().map(PeerDriver::poll_timeout).collect();
     loop {
         let fault_at = faults.get(next_fault).map(|f| f.0);
-        let peer_at = drivers
+        let peer_at = due
             .iter()
             .enumerate()
             .filter(|(i, _)| !net.link.crashed(PeerId::BOTH[*i]))
-            .filter_map(|(_, d)| d.poll_timeout())
+            .filter_map(|(_, t)| *t)
             .min();
         let now = if woken_at_start {
             match [fault_at, peer_at, net.next_event()]
@@ -130,6 +134,7 @@ pub fn run_direct(
                 continue;
             }
             let driver = &mut drivers[i];
+            let mut given = !woken_at_start;
             if !woken_at_start {
                 let fx = driver.wake(now, &mut rec);
                 net.send(now, peer, fx);
@@ -147,6 +152,7 @@ pub fn run_direct(
                 };
                 let fx = driver.signal(now, &sdp, &mut rec);
                 net.send(now, peer, fx);
+                given = true;
             }
             loop {
                 let key = net
@@ -160,10 +166,15 @@ pub fn run_direct(
                 };
                 let fx = driver.datagram(now, &datagram, &mut rec);
                 net.send(now, peer, fx);
+                given = true;
             }
-            if driver.poll_timeout().is_some_and(|t| t <= now) {
+            let next = if given { driver.poll_timeout() } else { due[i] };
+            if next.is_some_and(|t| t <= now) {
                 let fx = driver.wake(now, &mut rec);
                 net.send(now, peer, fx);
+                due[i] = driver.poll_timeout();
+            } else {
+                due[i] = next;
             }
         }
         // Datagrams and descriptions to a crashed peer are lost (a signal left queued
