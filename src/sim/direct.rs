@@ -144,7 +144,8 @@ pub fn run_direct(
                 let key = net
                     .signals
                     .iter()
-                    .find(|((at, _), (to, _))| *at <= now && *to == peer)
+                    .take_while(|((at, _), _)| *at <= now)
+                    .find(|(_, (to, _))| *to == peer)
                     .map(|(k, _)| *k);
                 let Some(key) = key else { break };
                 let Some((_, sdp)) = net.signals.remove(&key) else {
@@ -158,7 +159,8 @@ pub fn run_direct(
                 let key = net
                     .in_flight
                     .iter()
-                    .find(|((at, _), (to, _))| *at <= now && *to == peer)
+                    .take_while(|((at, _), _)| *at <= now)
+                    .find(|(_, (to, _))| *to == peer)
                     .map(|(k, _)| *k);
                 let Some(key) = key else { break };
                 let Some((_, datagram)) = net.in_flight.remove(&key) else {
