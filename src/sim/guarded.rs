@@ -267,24 +267,23 @@ impl Guards {
     /// `busy`); a guard stays busy while it holds messages.
     fn settle(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut dyn Log) {
         let peer = self.peer;
-        for label in std::mem::take(&mut self.busy) {
-            let Some(guard) = self.guards.get_mut(&label) else {
-                continue;
+        let guards = &mut self.guards;
+        // In label order; a guard stays busy while it holds messages.
+        self.busy.retain(|label| {
+            let Some(guard) = guards.get_mut(label) else {
+                return false;
             };
             if guard.queued_len() > 0 {
-                glue::sync_state(guard, now, stack.channel_state(&label));
+                glue::sync_state(guard, now, stack.channel_state(label));
             }
             while let Some(output) = guard.poll_output() {
-                let seen = glue::Seen::of(stack, &label);
-                let event = glue::carry_out(guard, now, seen, output, |m| {
-                    transmit(now, stack, &label, m)
-                });
+                let seen = glue::Seen::of(stack, label);
+                let event =
+                    glue::carry_out(guard, now, seen, output, |m| transmit(now, stack, label, m));
                 rec.record(TraceEvent::on(now, peer, event));
             }
-            if guard.queued_len() > 0 {
-                self.busy.insert(label);
-            }
-        }
+            guard.queued_len() > 0
+        });
     }
 
     /// The run ends: what the guards still hold is reported, not silently forgotten.
