@@ -182,8 +182,10 @@ pub fn run_direct(
         // Datagrams and descriptions to a crashed peer are lost (a signal left queued
         // for a crashed peer would keep the clock from advancing: found by sim_faults).
         let link = &net.link;
-        net.in_flight.retain(|_, (to, _)| !link.crashed(*to));
-        net.signals.retain(|_, (to, _)| !link.crashed(*to));
+        if PeerId::BOTH.into_iter().any(|p| link.crashed(p)) {
+            net.in_flight.retain(|_, (to, _)| !link.crashed(*to));
+            net.signals.retain(|_, (to, _)| !link.crashed(*to));
+        }
         woken_at_start = true;
     }
     for app in &apps {
