@@ -117,7 +117,7 @@ EOF
 - **Checker**: `dcsim check` (the exhaustive bounded explorer over the untimed model):
   a small world (depth 12) for the rate; the default world to the end with one and with
   two threads, alternating, twice each (the best of each is shown; the reports must be
-  equal); `dcsim check --sends 2 --threads 2` to the end (about three minutes) as a
+  equal); `dcsim check --sends 2 --threads 2` to the end (2.5 to 3 minutes) as a
   process of its own, with the peak memory its report gives (that process's
   high-water mark).
 - **Fuzz**: `scripts/fuzz.sh TARGET 30` on stable without a sanitizer, one process per
@@ -147,10 +147,10 @@ EOF
   and threads split each level without changing the report (docs/checker.md). The
   default `dcsim check` (one thread per core) explores the default world to the end;
   the rows give one thread and two threads side by side, with the same counts. The
-  rate per core is under the 1 M unique states/s aimed at (0.76 M here; 0.96 to 0.99 M
-  on a faster machine of the same kind the same day). The `--sends 2` world is explored to the end
-  under 4 GiB (a packed frontier, an ordered visited set kept fuller), but in about
-  3 minutes, not 2. perf puts what is left in table lookups that miss the CPU caches
+  rate per core is under the 1 M unique states/s aimed at (0.73 to 0.79 M on this
+  machine kind, 0.96 to 0.99 M on a faster one). The `--sends 2` world is explored to
+  the end under 4 GiB (a packed frontier, an ordered visited set kept fuller), but in
+  2.5 to 3 minutes, not 2. perf puts what is left in table lookups that miss the CPU caches
   (the step's tables of the packets in flight and of local transitions, the visited
   set), not in the model.
 - **Fuzzing** (100 k exec/s for `model_inputs`, 200 k for `guard_ops`): `guard_ops`
