@@ -268,7 +268,7 @@ impl Guards {
     fn settle(&mut self, now: Millis, stack: &mut dyn Stack, rec: &mut dyn Log) {
         let peer = self.peer;
         let guards = &mut self.guards;
-        // In label order; a guard stays busy while it holds messages.
+        // In label order.
         self.busy.retain(|label| {
             let Some(guard) = guards.get_mut(label) else {
                 return false;

@@ -110,30 +110,30 @@ pub async fn run_peer(ctx: Rc<HostContext>) -> turmoil::Result {
                 None => Effects::default(),
             },
             received = socket.recv_from(&mut buf) => match received {
-                Ok((n, _)) => {
-                    let mut fx = Effects::default();
-                    if let Some((seq, datagram)) = unwire(buf.get(..n).unwrap_or_default()) {
-                        while let Some(held) = ctx.released.pop_before(seq) {
-                            let rec = &mut ctx.rec.borrow_mut();
-                            fx.append(driver.datagram(now_ms(), &held, rec));
-                        }
+                Ok((n, _)) => match unwire(buf.get(..n).unwrap_or_default()) {
+                    Some((seq, datagram)) => {
+                        let mut fx = read_released(&ctx, &mut driver, seq);
                         fx.append(driver.datagram(now_ms(), datagram, &mut ctx.rec.borrow_mut()));
+                        fx
                     }
-                    fx
-                }
+                    None => Effects::default(),
+                },
                 Err(_) => Effects::default(),
             },
-            () = ctx.released.ready.notified() => {
-                let mut fx = Effects::default();
-                while let Some(held) = ctx.released.pop_before(u64::MAX) {
-                    let rec = &mut ctx.rec.borrow_mut();
-                    fx.append(driver.datagram(now_ms(), &held, rec));
-                }
-                fx
-            },
+            () = ctx.released.ready.notified() => read_released(&ctx, &mut driver, u64::MAX),
             _ = sleep => driver.wake(now_ms(), &mut ctx.rec.borrow_mut()),
         };
     }
+}
+
+/// Reads the released datagrams that went on the wire before sequence number `before`,
+/// in order.
+fn read_released(ctx: &HostContext, driver: &mut PeerDriver, before: u64) -> Effects {
+    let mut fx = Effects::default();
+    while let Some(held) = ctx.released.pop_before(before) {
+        fx.append(driver.datagram(now_ms(), &held, &mut ctx.rec.borrow_mut()));
+    }
+    fx
 }
 
 async fn send(ctx: &HostContext, socket: &UdpSocket, remote: SocketAddr, fx: Effects) {

@@ -223,17 +223,13 @@ pub fn run_with(
         if now >= duration {
             break;
         }
-        for peer in PeerId::BOTH {
-            let due = in_release
-                .iter()
-                .filter(|(at, (_, to, _))| *at <= now && *to == peer)
-                .map(|(_, (seq, _, datagram))| (*seq, datagram.clone()))
-                .collect::<Vec<_>>();
-            if !due.is_empty() {
-                released[peer.index()].push(due);
-            }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut in_release)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        in_release = later;
+        for (_, (seq, to, datagram)) in due {
+            released[to.index()].push([(seq, datagram)]);
         }
-        in_release.retain(|(at, _)| *at > now);
         sim.step().map_err(|e| format!("simulation failed: {e}"))?;
     }
     drop(sim);
