@@ -198,6 +198,10 @@ enum Command {
         /// later, as its own action).
         #[arg(long, value_name = "LIST", default_value = "")]
         bounds: String,
+        /// Compute every successor, also those the sleep sets skip (each a state met
+        /// before): the same report but the states visited, for comparing the two.
+        #[arg(long)]
+        no_sleep_sets: bool,
     },
     /// Probe a running WebRTC service from the outside: a real webrtc 0.21.1 peer offers
     /// to it, opens a channel and sends, with faults on the live path; each step is a
@@ -505,16 +509,20 @@ fn dispatch(cli: Cli) -> Result<i32, Exit> {
             threads,
             max_states,
             bounds,
-        } => check([
-            &profile,
-            &depth,
-            &app,
-            &channels,
-            &sends,
-            &threads,
-            &max_states,
-            &bounds,
-        ]),
+            no_sleep_sets,
+        } => check(
+            [
+                &profile,
+                &depth,
+                &app,
+                &channels,
+                &sends,
+                &threads,
+                &max_states,
+                &bounds,
+            ],
+            !no_sleep_sets,
+        ),
         #[cfg(all(feature = "webrtc-adapter", feature = "rtc-stack"))]
         Command::Probe {
             url,
@@ -981,14 +989,15 @@ fn conform(
 
 /// `dcsim check`: arguments are parsed here (not by clap) so that every bad value is one
 /// line naming the option, exit 2.
-fn check(args: [&str; 8]) -> Result<i32, Exit> {
+fn check(args: [&str; 8], sleep_sets: bool) -> Result<i32, Exit> {
     use crate::check::run::{self, CheckArgs};
     use std::io::IsTerminal;
     let [profile, depth, app, channels, sends, threads, max_states, bounds] = args;
-    let parsed = CheckArgs::parse(
+    let mut parsed = CheckArgs::parse(
         profile, depth, app, channels, sends, threads, max_states, bounds,
     )
     .map_err(usage)?;
+    parsed.options.sleep_sets = sleep_sets;
     let tty = std::io::stderr().is_terminal();
     let outcome = run::run(&parsed, |p| {
         if tty {

@@ -460,6 +460,7 @@ fn the_collision_bound_is_the_birthday_bound() {
     use dcsim::check::explorer::ExploreReport;
     let report = |unique| ExploreReport {
         visited: unique,
+        skipped: 0,
         unique,
         depth: 0,
         exhausted: true,
@@ -473,4 +474,63 @@ fn the_collision_bound_is_the_birthday_bound() {
     let ten_times = report(62_083_450).collision_probability();
     assert!((ten_times / full - 100.0).abs() < 1e-6);
     assert_eq!(report(u64::MAX).collision_probability(), 1.0);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 32,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// Sleep sets leave the report as it is, the states visited aside: on worlds of
+    /// random bounds, profile and application (cut at a random depth and at 20 000
+    /// states, so that a debug build runs them quickly), the search with them finds the
+    /// same unique states, depth and counterexample as without, and the successors it
+    /// skipped are exactly the extra states the search without them visits.
+    #[test]
+    fn sleep_sets_change_nothing_but_the_states_visited(
+        profile in 0usize..3,
+        guarded in proptest::bool::ANY,
+        channels in 1u8..=2,
+        sends in 0u8..=2,
+        budgets in proptest::collection::vec(0u8..=1, 8),
+        max_depth in 4usize..=30,
+    ) {
+        let profile = [Profile::WEBRTC_RS, Profile::W3C, Profile::AIORTC][profile];
+        let app = if guarded { AppKind::Guarded } else { AppKind::Raw };
+        let mut config = WorldConfig::new(profile, app);
+        config.bounds = Bounds {
+            channels,
+            sends_per_channel: sends,
+            channel_closes: budgets[0],
+            peer_closes: budgets[1],
+            ice_restarts: budgets[2],
+            timeouts: budgets[3],
+            retransmits: budgets[4],
+            drops: budgets[5],
+            duplications: budgets[6],
+            delayed_sack: budgets[7],
+            ..Bounds::default()
+        };
+        let world = World::new(config).expect("valid bounds");
+        let run = |sleep_sets| {
+            let options = ExploreOptions {
+                max_depth,
+                max_states: 20_000,
+                sleep_sets,
+                ..ExploreOptions::default()
+            };
+            explore(&world, &options, |_| {})
+        };
+        let (on, off) = (run(true), run(false));
+        let shape = |r: &ExploreReport| (r.unique, r.depth, r.exhausted, r.state_limit_hit);
+        proptest::prop_assert_eq!(shape(&on), shape(&off));
+        proptest::prop_assert_eq!(on.visited + on.skipped, off.visited);
+        proptest::prop_assert_eq!(off.skipped, 0);
+        let cx = |r: &ExploreReport| {
+            r.counterexample.as_ref().map(|c| (c.actions.clone(), c.violation.clone()))
+        };
+        proptest::prop_assert_eq!(cx(&on), cx(&off));
+    }
 }

@@ -28,6 +28,7 @@ use super::app::WorldApp;
 use super::arena::Arena;
 use super::memo::ById;
 use super::part::{fingerprint, FpHasher};
+use super::sleep::Sleep;
 use super::step::{observe_logs, probe, run_both, run_local, Entry, Fate, LocalInput, LocalRun};
 use super::world::{
     enabled_actions, timer_class, Action, Spent, State, StateView, TimerClass, Violation, World,
@@ -68,6 +69,13 @@ pub(crate) struct Compact {
     connected: bool,
 }
 
+impl Compact {
+    /// The id of the packets in flight to `to`.
+    pub(crate) fn net_to(&self, to: PeerId) -> u32 {
+        self.nets[to.index()]
+    }
+}
+
 /// A frontier state as it waits for its level: the seven piece ids and one id for the
 /// small counters (ICE generations, budgets spent, connected), 32 bytes where a
 /// [`Compact`] takes 48. The widest level of `--sends 2` holds almost 20 million states,
@@ -77,6 +85,8 @@ pub(crate) struct Compact {
 pub(crate) struct Packed {
     ids: [u32; 7],
     counters: u32,
+    /// The successors it skips ([`super::sleep`]).
+    pub(crate) sleep: Sleep,
 }
 
 /// The small counters of a state, as [`Packed`] names them by id.
@@ -96,7 +106,7 @@ pub(crate) struct CounterIds {
 
 impl CounterIds {
     /// The packed form of `c`.
-    pub(crate) fn pack(&mut self, c: &Compact) -> Packed {
+    pub(crate) fn pack(&mut self, c: &Compact, sleep: Sleep) -> Packed {
         let key = (c.ice_generation, c.spent, c.connected);
         let counters = match self.last {
             Some((last, id)) if last == key => id,
@@ -118,6 +128,7 @@ impl CounterIds {
         Packed {
             ids: [p0, p1, a0, a1, n0, n1, c.monitor],
             counters,
+            sleep,
         }
     }
 
@@ -319,6 +330,16 @@ impl<A: WorldApp> Pieces<A> {
         h.finish()
     }
 
+    /// The packets of a sent id ([`Stepper::last_sent`]).
+    pub(crate) fn sent_packets(&self, sent: u32) -> &[u32] {
+        self.sent.get(sent)
+    }
+
+    /// The packets in flight to `to` in `c`, in the order its actions list them.
+    pub(crate) fn in_flight_to(&self, c: &Compact, to: PeerId) -> &[Flight] {
+        self.nets.get(c.nets[to.index()])
+    }
+
     /// Every action enabled in `c`, in the order of [`World::actions`], packets named by
     /// id.
     pub(crate) fn actions(&self, world: &World<A>, c: &Compact, out: &mut Vec<Action<u32>>) {
@@ -425,6 +446,8 @@ pub(crate) struct Stepper {
     /// The ids of the networks this thread built (interning one in the shared arena
     /// hashes its packets' values and takes a lock).
     nets: HashMap<Vec<Flight>, u32, FpBuild>,
+    /// What the last step's moving peer sent to the other ([`Stepper::last_sent`]).
+    last_sent: u32,
 }
 
 impl Default for Stepper {
@@ -436,6 +459,7 @@ impl Default for Stepper {
             monitor: ById::with_limit(TABLE_LIMIT),
             ignored: ById::with_limit(TABLE_LIMIT),
             nets: HashMap::default(),
+            last_sent: u32::MAX,
         }
     }
 }
@@ -522,6 +546,7 @@ impl Stepper {
             }
         }
         let mut sent = [u32::MAX; 2];
+        self.last_sent = outs[0].map_or(u32::MAX, |(_, o)| o.sent);
         for (id, out) in outs.iter().flatten() {
             next.peers[id.index()] = out.peer;
             next.apps[id.index()] = out.app;
@@ -625,6 +650,33 @@ impl Stepper {
             _ => false,
         };
         (!stutter).then_some(violation)
+    }
+
+    /// What the moving peer of the last [`Stepper::step`] sent to the other peer (an id
+    /// for [`Pieces::sent_packets`]; `u32::MAX` for nothing). For connect and ICE
+    /// restart, what `a` sent.
+    pub(crate) fn last_sent(&self) -> u32 {
+        self.last_sent
+    }
+
+    /// What `peer` would send to the other peer in `s` on `input` (an id for
+    /// [`Pieces::sent_packets`]; `u32::MAX` for nothing), without stepping `s`.
+    pub(crate) fn sent_on<A: WorldApp>(
+        &mut self,
+        world: &World<A>,
+        pieces: &Pieces<A>,
+        s: &Compact,
+        a: &Action<u32>,
+    ) -> u32 {
+        let (peer, input) = match *a {
+            Action::Send { peer, channel } => (peer, LocalInput::Send(channel)),
+            Action::CloseChannel { peer, channel } => (peer, LocalInput::CloseChannel(channel)),
+            Action::ClosePeer { peer } => (peer, LocalInput::ClosePeer),
+            Action::Deliver { to, packet } => (to, LocalInput::Deliver(packet)),
+            _ => return u32::MAX,
+        };
+        let eager_sack = world.config().bounds.delayed_sack == 0;
+        self.local(pieces, s, peer, input, eager_sack).sent
     }
 
     fn local<A: WorldApp>(

@@ -30,6 +30,11 @@
 //! - Equal states are visited once (the visited set), so interleavings that commute
 //!   (deliveries to different peers, sends on different channels, whose message ids
 //!   depend only on peer, channel and sequence number) are explored once.
+//! - Sleep sets ([`super::sleep`]): a successor that the search has already computed
+//!   from an earlier state of the same level, by the same two commuting actions of
+//!   different peers in the other order, is not computed again. This one changes
+//!   neither the states nor the order in which they are found, only
+//!   [`ExploreReport::visited`] ([`ExploreOptions::sleep_sets`]).
 //! - A timer firing that the untimed model cannot observe (a retransmission of a packet
 //!   still in flight, a timer with nothing to do) is not a step ([`World::step`]).
 //! - Packets that their receiver will ignore for good are forgotten: to a closed peer,
@@ -172,6 +177,7 @@
 
 use super::app::WorldApp;
 use super::compact::{Compact, CounterIds, Packed, Pieces, Stepper};
+use super::sleep::{Moves, Sleep};
 use super::visited::Fingerprints;
 use super::world::{Action, Violation, World};
 use crate::trace::Trace;
@@ -198,6 +204,9 @@ pub struct ExploreOptions {
     /// Stop before a level once this many unique states are known (a guard for the
     /// memory of a shared machine; the report says so).
     pub max_states: u64,
+    /// Skip the successors that the search would only meet again ([`super::sleep`]):
+    /// the same report, states visited aside, in less time. Off computes them all.
+    pub sleep_sets: bool,
 }
 
 impl Default for ExploreOptions {
@@ -206,6 +215,7 @@ impl Default for ExploreOptions {
             max_depth: super::run::MAX_DEPTH,
             threads: 1,
             max_states: DEFAULT_MAX_STATES,
+            sleep_sets: true,
         }
     }
 }
@@ -241,6 +251,10 @@ pub struct ExploreReport {
     /// observe is not one), duplicates included, plus the initial state. stateright's
     /// `state_count`.
     pub visited: u64,
+    /// Successors not computed: their actions were asleep ([`ExploreOptions::sleep_sets`];
+    /// each would have been a state met before). `visited + skipped` is what the search
+    /// generates without sleep sets.
+    pub skipped: u64,
     /// Distinct states.
     pub unique: u64,
     /// Deepest level reached (number of actions of the longest history explored).
@@ -284,9 +298,9 @@ impl ExploreReport {
 pub use super::part::fingerprint;
 
 /// A successor not visited at an earlier level: the state, its fingerprint, its
-/// parent's node, the index of the action in the parent's action list, and the
-/// violation its step found.
-type Candidate = (Compact, u64, u32, u32, Option<Arc<Violation>>);
+/// parent's node, the index of the action in the parent's action list, the
+/// violation its step found, and the successors it will skip ([`super::sleep`]).
+type Candidate = (Compact, u64, u32, u32, Option<Arc<Violation>>, Sleep);
 
 /// The visited set is split by fingerprint into this many shards, each its own table,
 /// so that the threads can insert into them at once (each thread owns some shards). The
@@ -388,8 +402,42 @@ impl Links {
 pub fn explore<A: WorldApp>(
     world: &World<A>,
     options: &ExploreOptions,
+    progress: impl FnMut(Progress),
+) -> ExploreReport {
+    let sleep = if options.sleep_sets {
+        Sleeping::Skip
+    } else {
+        Sleeping::Off
+    };
+    explore_with(world, options, sleep, progress)
+}
+
+/// What the search does with the actions a state's sleep set names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sleeping {
+    /// No sleep sets: every successor is computed.
+    Off,
+    /// Skip them.
+    Skip,
+    /// Compute their successors anyway and panic unless each is a state already met (a
+    /// test of the reduction; one thread only).
+    Check,
+}
+
+/// The parent of a successor [`Sleeping::Check`] computes only to check it.
+const ASLEEP: u32 = u32::MAX;
+
+/// [`explore`], with sleep sets as `sleep` says.
+pub(crate) fn explore_with<A: WorldApp>(
+    world: &World<A>,
+    options: &ExploreOptions,
+    sleep: Sleeping,
     mut progress: impl FnMut(Progress),
 ) -> ExploreReport {
+    assert!(
+        sleep != Sleeping::Check || options.threads <= 1,
+        "sleep sets are checked with one thread"
+    );
     let started = Instant::now();
     let init = world.init();
     let pieces = Pieces::default();
@@ -399,6 +447,7 @@ pub fn explore<A: WorldApp>(
     let mut nodes = Links::new();
     let mut report = ExploreReport {
         visited: 1,
+        skipped: 0,
         unique: 1,
         depth: 0,
         exhausted: false,
@@ -415,7 +464,7 @@ pub fn explore<A: WorldApp>(
     // A level's states in node order: the first is node `first`.
     let mut counters = CounterIds::default();
     let mut frontier = Frontier::default();
-    frontier.push(counters.pack(&root), &mut Vec::new());
+    frontier.push(counters.pack(&root, Sleep::NONE), &mut Vec::new());
     let mut first: u32 = 0;
     // Emptied batches of the level being expanded, for the next level to fill; and the
     // new states of a batch. Both are kept, not freed and allocated again, since the
@@ -443,23 +492,25 @@ pub fn explore<A: WorldApp>(
                 counters: &counters,
             };
             base += batch.len() as u32;
-            let (generated, parts) = expand(world, &pieces, level, &mut visited, &mut steppers);
+            let (generated, skipped, parts) =
+                expand(world, &pieces, level, sleep, &mut visited, &mut steppers);
             batch.clear();
             spare.push(batch);
             report.visited += generated;
+            report.skipped += skipped;
             if found.is_some() {
                 // Past the first violation the level is finished only to count the
                 // states generated, as a sequential search counts them.
                 continue;
             }
             dedup(parts, &mut visited, steppers.len(), &mut kept);
-            for (state, _, parent, action, violation) in kept.drain(..) {
+            for (state, _, parent, action, violation, sleep) in kept.drain(..) {
                 let node = nodes.push(parent, action);
                 if let Some(v) = violation {
                     found = Some((node, (*v).clone()));
                     break;
                 }
-                next.push(counters.pack(&state), &mut spare);
+                next.push(counters.pack(&state, sleep), &mut spare);
             }
         }
         first = (nodes.len() - next.len()) as u32;
@@ -559,9 +610,10 @@ fn expand<A: WorldApp>(
     world: &World<A>,
     pieces: &Pieces<A>,
     batch: Level<'_>,
+    sleeping: Sleeping,
     visited: &mut Visited,
     steppers: &mut [Stepper],
-) -> (u64, Vec<Part>) {
+) -> (u64, u64, Vec<Part>) {
     let steppers_len = steppers.len();
     let work = |stepper: &mut Stepper,
                 part: Level<'_>,
@@ -572,40 +624,83 @@ fn expand<A: WorldApp>(
             lists: (0..lists).map(|_| Vec::new()).collect(),
             order: Vec::new(),
         };
-        let mut generated = 0;
+        let (mut generated, mut skipped) = (0, 0);
         let mut actions = Vec::new();
         let mut pending: Vec<Candidate> = Vec::with_capacity(LOOKUPS + 64);
+        let mut moves = Moves::default();
+        let channels = world.config().bounds.channels;
         for (node, packed) in (part.first..).zip(part.states) {
             let state = &part.counters.unpack(packed);
             pieces.actions(world, state, &mut actions);
             let fps = pieces.piece_fps(state);
+            let mut sleep = packed.sleep.reader(channels);
+            let start = pending.len();
+            moves.clear();
             for (i, a) in actions.iter().enumerate() {
+                if sleeping != Sleeping::Off && sleep.asleep(a) {
+                    moves.record(a, None);
+                    skipped += 1;
+                    if sleeping == Sleeping::Check {
+                        let mut next = *state;
+                        if let Some(v) = stepper.step(world, pieces, state, a, &mut next) {
+                            let fp = pieces.fingerprint_from(&next, v.is_some(), &fps, state);
+                            pending.push((next, fp, ASLEEP, i as u32, v, Sleep::NONE));
+                        }
+                    }
+                    continue;
+                }
                 let mut next = *state;
                 let Some(violation) = stepper.step(world, pieces, state, a, &mut next) else {
+                    moves.skip(a);
                     continue;
                 };
                 generated += 1;
+                if sleeping != Sleeping::Off {
+                    match violation {
+                        None => moves.record(a, Some((stepper.last_sent(), pending.len() - start))),
+                        Some(_) => moves.skip(a),
+                    }
+                }
                 let fp = pieces.fingerprint_from(&next, violation.is_some(), &fps, state);
-                pending.push((next, fp, node, i as u32, violation));
+                pending.push((next, fp, node, i as u32, violation, Sleep::NONE));
+            }
+            if sleeping == Sleeping::Off {
+                if pending.len() >= LOOKUPS {
+                    keep(&mut pending, &mut out);
+                }
+                continue;
+            }
+            let mine = &pending[start..];
+            let sleeps = moves.sleep_of(
+                channels,
+                |sent| pieces.sent_packets(sent),
+                |_, a| stepper.sent_on(world, pieces, state, a),
+                |c, to| {
+                    let net = mine[c].0.net_to(to);
+                    (net != state.net_to(to)).then(|| pieces.in_flight_to(&mine[c].0, to))
+                },
+            );
+            for &(c, s) in sleeps {
+                pending[start + c].5 = s;
             }
             if pending.len() >= LOOKUPS {
                 keep(&mut pending, &mut out);
             }
         }
         keep(&mut pending, &mut out);
-        (generated, out)
+        (generated, skipped, out)
     };
     let threads = steppers.len();
     if threads == 1 {
         let mut keep = |pending: &mut Vec<Candidate>, out: &mut Part| {
             insert_new(pending, visited, &mut out.lists[0]);
         };
-        let (generated, part) = work(&mut steppers[0], batch, &mut keep);
-        return (generated, vec![part]);
+        let (generated, skipped, part) = work(&mut steppers[0], batch, &mut keep);
+        return (generated, skipped, vec![part]);
     }
     if batch.states.len() < 64 {
-        let (generated, part) = work(&mut steppers[0], batch, &mut by_shard);
-        return (generated, vec![part]);
+        let (generated, skipped, part) = work(&mut steppers[0], batch, &mut by_shard);
+        return (generated, skipped, vec![part]);
     }
     let size = batch.states.len().div_ceil(threads * 4);
     let parts: Vec<Level<'_>> = batch
@@ -619,7 +714,7 @@ fn expand<A: WorldApp>(
         })
         .collect();
     let next_part = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<(u64, Part)>>> =
+    let results: Mutex<Vec<Option<(u64, u64, Part)>>> =
         Mutex::new((0..parts.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for stepper in steppers.iter_mut() {
@@ -634,14 +729,15 @@ fn expand<A: WorldApp>(
             });
         }
     });
-    let mut generated = 0;
+    let (mut generated, mut skipped) = (0, 0);
     let mut out = Vec::new();
     let slots = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    for (g, part) in slots.into_iter().flatten() {
+    for (g, k, part) in slots.into_iter().flatten() {
         generated += g;
+        skipped += k;
         out.push(part);
     }
-    (generated, out)
+    (generated, skipped, out)
 }
 
 /// Moves the candidates in `pending` to their shard's list in `out`, in order. They
@@ -795,11 +891,21 @@ fn insert_flags(list: &[Candidate], set: &mut Fingerprints) -> Vec<bool> {
 /// Inserts the candidates in `pending` into `visited` in order and moves the new ones
 /// to `out`. Their slots are all fetched before any is inserted: the fetches miss the
 /// CPU caches together, and the inserts then find their slots in the cache.
+///
+/// A successor computed only to check a sleep set ([`Sleeping::Check`]) must be a
+/// state already met: it panics otherwise, and is not kept.
 fn insert_new(pending: &mut Vec<Candidate>, visited: &mut Visited, out: &mut Vec<Candidate>) {
     for c in pending.iter() {
         visited.prefetch(c.1);
     }
-    out.extend(pending.drain(..).filter(|c| visited.insert(c.1)));
+    out.extend(pending.drain(..).filter(|c| {
+        let new = visited.insert(c.1);
+        assert!(
+            !(new && c.2 == ASLEEP),
+            "an action asleep by the sleep sets led to a state not met before"
+        );
+        new && c.2 != ASLEEP
+    }));
 }
 
 /// Rebuilds the action path to `node` and replays it into a trace.
@@ -871,6 +977,115 @@ mod tests {
         );
     }
 
+    /// Every successor the sleep sets skip is a state met before (checked by computing
+    /// it), and the report with sleep sets is the report without them but for the
+    /// states visited: on small worlds of every profile and application, with each
+    /// budget that adds actions, explored to the end or to a violation.
+    #[test]
+    fn sleep_sets_skip_only_states_met_before() {
+        use super::super::app::AppKind;
+        use super::super::world::WorldConfig;
+        use crate::model::Profile;
+        let quiet = "timeouts=0,retransmits=0,drops=0,duplications=0,channel-closes=0,\
+                     peer-closes=0,ice-restarts=0";
+        use Profile as P;
+        // (profile, application, channels, sends per channel, other bounds)
+        let cases = [
+            (P::WEBRTC_RS, AppKind::Raw, 1, 0, ""),
+            (P::WEBRTC_RS, AppKind::Raw, 1, 1, ""),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, ""),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 2, ""),
+            (P::WEBRTC_RS, AppKind::Guarded, 2, 1, ""),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, "delayed-sack=1"),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, "channel-closes=1"),
+            (P::W3C, AppKind::Guarded, 1, 1, "peer-closes=1"),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, "peer-closes=1"),
+            (P::AIORTC, AppKind::Guarded, 1, 1, "timeouts=1"),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, "drops=1"),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, "duplications=1"),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, "retransmits=1"),
+            (P::W3C, AppKind::Raw, 1, 0, "ice-restarts=1,timeouts=1"),
+            (P::WEBRTC_RS, AppKind::Guarded, 1, 1, "ice-restarts=1"),
+            (
+                P::WEBRTC_RS,
+                AppKind::Guarded,
+                1,
+                1,
+                "peer-closes=1,channel-closes=1",
+            ),
+            (P::W3C, AppKind::Guarded, 1, 1, "timeouts=1,peer-closes=1"),
+            (
+                P::WEBRTC_RS,
+                AppKind::Guarded,
+                1,
+                1,
+                "peer-closes=2,channel-closes=2",
+            ),
+            (
+                P::WEBRTC_RS,
+                AppKind::Raw,
+                2,
+                1,
+                "copies=2,channel-closes=2",
+            ),
+        ];
+        for (profile, app, channels, sends, extra) in cases {
+            let mut config = WorldConfig::new(profile, app);
+            config.bounds.channels = channels;
+            config.bounds.sends_per_channel = sends;
+            config.bounds.apply(quiet).unwrap();
+            config.bounds.apply(extra).unwrap();
+            let world = World::new(config).unwrap();
+            let options = ExploreOptions::default();
+            let off = explore_with(&world, &options, Sleeping::Off, |_| {});
+            let skip = explore_with(&world, &options, Sleeping::Skip, |_| {});
+            let check = explore_with(&world, &options, Sleeping::Check, |_| {});
+            let case = format!(
+                "{} {} {channels} {sends} {extra}",
+                profile.name,
+                app.as_str()
+            );
+            for r in [&skip, &check] {
+                assert_eq!(
+                    (r.unique, r.depth, r.exhausted),
+                    (off.unique, off.depth, off.exhausted),
+                    "{case}"
+                );
+                assert_eq!(r.visited + r.skipped, off.visited, "{case}");
+                assert_eq!(
+                    r.counterexample
+                        .as_ref()
+                        .map(|c| (&c.actions, &c.violation)),
+                    off.counterexample
+                        .as_ref()
+                        .map(|c| (&c.actions, &c.violation)),
+                    "{case}"
+                );
+            }
+            assert_eq!(off.skipped, 0);
+            assert!(
+                skip.skipped > 0 || off.unique < 100,
+                "{case}: nothing skipped in {} states",
+                off.unique
+            );
+        }
+    }
+
+    /// [`sleep_sets_skip_only_states_met_before`] on the default world of `dcsim
+    /// check` (6.2 M states): about 10 s in a release build, so not in the default run
+    /// (`cargo test --release --lib sleep_sets_on_the_default_world -- --ignored`).
+    #[test]
+    #[ignore]
+    fn sleep_sets_on_the_default_world() {
+        use super::super::app::AppKind;
+        use super::super::world::WorldConfig;
+        let config = WorldConfig::new(crate::model::Profile::WEBRTC_RS, AppKind::Guarded);
+        let world = World::new(config).unwrap();
+        let check = explore_with(&world, &ExploreOptions::default(), Sleeping::Check, |_| {});
+        assert_eq!((check.unique, check.depth), (6_208_345, 43));
+        assert_eq!(check.visited + check.skipped, 31_779_313);
+    }
+
     #[test]
     fn a_frontier_fills_its_batches_in_order_and_reuses_spare_ones() {
         let world = World::new(super::super::world::WorldConfig::new(
@@ -881,7 +1096,7 @@ mod tests {
         let pieces = Pieces::default();
         let root = pieces.compress(&world.init());
         let mut counters = CounterIds::default();
-        let packed = counters.pack(&root);
+        let packed = counters.pack(&root, Sleep::NONE);
         assert_eq!(counters.unpack(&packed), root);
         let mut spare = vec![Vec::with_capacity(BATCH_STATES)];
         let mut frontier = Frontier::default();

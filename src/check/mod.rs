@@ -6,7 +6,8 @@
 //!   the monitor) and its bounds; [`app`] the raw and guarded applications in it;
 //!   [`step`] how one step is computed (with a cache of component transitions);
 //!   [`part`] the shared, fingerprinted pieces of a state.
-//! - [`explorer`]: breadth-first exhaustive exploration, shortest counterexamples;
+//! - [`explorer`]: breadth-first exhaustive exploration, shortest counterexamples, and
+//!   the sleep sets that skip successors it would only meet again (`sleep`);
 //!   [`run`] the `dcsim check` command around it; [`stateright_model`] the same world as
 //!   a `stateright::Model`.
 //!
@@ -31,6 +32,7 @@ pub mod explorer;
 mod memo;
 pub mod part;
 pub mod run;
+mod sleep;
 pub mod stateright_model;
 pub mod step;
 pub mod user;

@@ -89,6 +89,7 @@ impl CheckArgs {
                 max_depth,
                 threads,
                 max_states,
+                sleep_sets: true,
             },
         })
     }
@@ -158,6 +159,16 @@ pub fn render(args: &CheckArgs, report: &ExploreReport) -> String {
         },
     );
     let _ = writeln!(out, "states visited: {}", report.visited);
+    if args.options.sleep_sets {
+        let _ = writeln!(
+            out,
+            "sleep sets:     {} successors skipped (each a state met before; \
+             --no-sleep-sets computes them)",
+            report.skipped
+        );
+    } else {
+        out.push_str("sleep sets:     off\n");
+    }
     let _ = writeln!(out, "unique states:  {}", report.unique);
     let _ = writeln!(
         out,

@@ -1,0 +1,267 @@
+//! Sleep sets: successors the breadth-first search would only meet again, not computed.
+//!
+//! Some actions of different peers commute: a send, a delivery, a `channel.close()` or
+//! a `pc.close()` changes its own peer and application, takes nothing from what the
+//! other peer sends, and adds to what is in flight to the other (the conditions are in
+//! [`commute`]). Say the state `s` was first reached from `p` by `a`, and `t`, such an
+//! action of the other peer, commutes with `a` at `p` and either comes before `a` in
+//! `p`'s action list or sleeps at `p` itself. Then `s·t = p·a·t = p·t·a`, and the
+//! state `p·t` is first reached before `s` is (from `p` by an earlier action, or, if
+//! `t` sleeps at `p`, from a state before `p`), so the search computes `p·t·a` before
+//! it would compute `s·t`: `s·t` is never the first time its state is met. Leaving it
+//! out changes nothing the search keeps: the same states, found first from the same
+//! parents by the same actions, in the same order (node ids, counterexamples and every
+//! count but the states generated are those of the search without it). Only
+//! [`super::explorer::ExploreReport::visited`] is smaller.
+//!
+//! These are the sleep sets of partial-order reduction (Godefroid, 1996, chapter 5),
+//! here on a breadth-first search with a visited set, where they leave its result as
+//! it is. Each frontier state carries its set as a [`Sleep`] mask. A test explores with
+//! the skipped successors computed anyway and checks that each was already visited.
+
+use super::world::Action;
+use crate::trace::PeerId;
+
+/// The actions a frontier state skips, all of one peer: bit 31 names the peer (set for
+/// `b`); then, by [`slot`], its sends, its channel closes, its `pc.close()` and its
+/// deliveries in the order the state lists them. Actions past bit 30 are never skipped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sleep(u32);
+
+/// The bit that names the peer whose actions sleep.
+const PEER_B: u32 = 1 << 31;
+
+/// The bit of an action of the sleeping peer: a send on channel `c` is bit `c`, a
+/// close of `c` bit `channels + c`, `pc.close()` bit `2 * channels`, and the delivery
+/// of the `i`-th packet in flight to it bit `2 * channels + 1 + i`.
+fn slot(kind: Kind, channels: u32, delivery: u32) -> u32 {
+    match kind {
+        Kind::Send(c) => u32::from(c),
+        Kind::CloseChannel(c) => channels + u32::from(c),
+        Kind::ClosePeer => 2 * channels,
+        Kind::Deliver(_) => 2 * channels + 1 + delivery,
+    }
+}
+
+impl Sleep {
+    /// Nothing skipped.
+    pub(crate) const NONE: Sleep = Sleep(0);
+
+    /// A reader of this set over one state's actions, taken in order.
+    pub(crate) fn reader(self, channels: u8) -> SleepReader {
+        SleepReader {
+            bits: self.0 & !PEER_B,
+            peer: if self.0 & PEER_B != 0 {
+                PeerId::B
+            } else {
+                PeerId::A
+            },
+            channels: u32::from(channels),
+            deliveries: 0,
+        }
+    }
+}
+
+/// Tells, action by action in a state's list order, which of them sleep.
+pub(crate) struct SleepReader {
+    bits: u32,
+    peer: PeerId,
+    channels: u32,
+    deliveries: u32,
+}
+
+impl SleepReader {
+    /// Whether `a`, the next action of the state's list, is skipped. Every action of
+    /// the list must be passed, skipped or not (deliveries are counted).
+    #[inline]
+    pub(crate) fn asleep(&mut self, a: &Action<u32>) -> bool {
+        if self.bits == 0 {
+            return false;
+        }
+        let Some((peer, kind)) = Kind::of(a) else {
+            return false;
+        };
+        if peer != self.peer {
+            return false;
+        }
+        let bit = slot(kind, self.channels, self.deliveries);
+        if let Kind::Deliver(_) = kind {
+            self.deliveries += 1;
+        }
+        bit < 31 && self.bits & (1 << bit) != 0
+    }
+}
+
+/// An action that may sleep, without its peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Send(u8),
+    CloseChannel(u8),
+    ClosePeer,
+    /// The delivery of a packet (by id).
+    Deliver(u32),
+}
+
+impl Kind {
+    /// The action of `peer` of this kind.
+    fn action(self, peer: PeerId) -> Action<u32> {
+        match self {
+            Kind::Send(channel) => Action::Send { peer, channel },
+            Kind::CloseChannel(channel) => Action::CloseChannel { peer, channel },
+            Kind::ClosePeer => Action::ClosePeer { peer },
+            Kind::Deliver(packet) => Action::Deliver { to: peer, packet },
+        }
+    }
+
+    /// The peer and kind of `a`, if it is an action that may sleep.
+    fn of(a: &Action<u32>) -> Option<(PeerId, Kind)> {
+        Some(match *a {
+            Action::Send { peer, channel } => (peer, Kind::Send(channel)),
+            Action::CloseChannel { peer, channel } => (peer, Kind::CloseChannel(channel)),
+            Action::ClosePeer { peer } => (peer, Kind::ClosePeer),
+            Action::Deliver { to, packet } => (to, Kind::Deliver(packet)),
+            _ => return None,
+        })
+    }
+}
+
+/// One step of the parent by an action that may sleep.
+#[derive(Clone, Copy, Debug)]
+struct Move {
+    peer: PeerId,
+    kind: Kind,
+    /// For a delivery: its place among the deliveries to its peer in the parent's list.
+    delivery: u32,
+    /// The packets it sent to the other peer (an id of `Pieces::sent`; `u32::MAX` for
+    /// none; `UNKNOWN` for an action asleep at the parent, until it is needed).
+    sent: u32,
+    /// Its candidate, by place in the parent's list of candidates; `None` for an
+    /// action asleep at the parent (not taken, but its successor's state is met before).
+    candidate: Option<usize>,
+}
+
+/// [`Move::sent`] not looked up yet.
+const UNKNOWN: u32 = u32::MAX - 1;
+
+/// The moves of one parent that may put its successors' siblings to sleep.
+#[derive(Default)]
+pub(crate) struct Moves {
+    moves: Vec<Move>,
+    /// Deliveries to each peer seen so far in the parent's list.
+    deliveries: [u32; 2],
+    /// The sleep sets [`Moves::sleep_of`] found, by candidate.
+    sleeps: Vec<(usize, Sleep)>,
+}
+
+impl Moves {
+    /// Forgets the previous parent's moves.
+    pub(crate) fn clear(&mut self) {
+        self.moves.clear();
+        self.deliveries = [0; 2];
+    }
+
+    /// Records the parent's action `a`: taken, with what it sent to the other peer and
+    /// its successor's place among the parent's candidates, or asleep at the parent
+    /// (`None`: what it sends is looked up only if needed). Every delivery of the
+    /// parent's list must be recorded, in list order; a taken one that found a
+    /// violation as `skipped` (its successor is not expanded).
+    pub(crate) fn record(&mut self, a: &Action<u32>, taken: Option<(u32, usize)>) {
+        let Some((peer, kind)) = Kind::of(a) else {
+            return;
+        };
+        let delivery = self.deliveries[peer.index()];
+        if let Kind::Deliver(_) = kind {
+            self.deliveries[peer.index()] += 1;
+        }
+        let (sent, candidate) = match taken {
+            Some((sent, c)) => (sent, Some(c)),
+            None => (UNKNOWN, None),
+        };
+        self.moves.push(Move {
+            peer,
+            kind,
+            delivery,
+            sent,
+            candidate,
+        });
+    }
+
+    /// Counts an action of the parent's list that is not recorded (its step found a
+    /// violation, or was not one).
+    pub(crate) fn skip(&mut self, a: &Action<u32>) {
+        if let Action::Deliver { to, .. } = a {
+            self.deliveries[to.index()] += 1;
+        }
+    }
+
+    /// The sleep set of each taken successor that has one, by candidate: the actions
+    /// of the other peer that commute with its own and come before it or sleep at the
+    /// parent. `sent` gives a sent id's packets; `sent_on(kind)` what the parent's
+    /// action of that kind would send; `in_flight(c, peer)` the packets in flight to
+    /// `peer` in candidate `c`, in list order, or `None` if they are those of the
+    /// parent.
+    pub(crate) fn sleep_of<'a>(
+        &mut self,
+        channels: u8,
+        sent: impl Fn(u32) -> &'a [u32],
+        mut sent_on: impl FnMut(PeerId, &Action<u32>) -> u32,
+        in_flight: impl Fn(usize, PeerId) -> Option<&'a [(u32, u8)]>,
+    ) -> &[(usize, Sleep)] {
+        self.sleeps.clear();
+        let channels = u32::from(channels);
+        for i in 0..self.moves.len() {
+            let a = self.moves[i];
+            let Some(candidate) = a.candidate else {
+                continue;
+            };
+            let mut bits = 0u32;
+            for j in 0..self.moves.len() {
+                let t = self.moves[j];
+                if t.peer == a.peer || (j > i && t.candidate.is_some()) {
+                    continue;
+                }
+                if t.sent == UNKNOWN && matches!(a.kind, Kind::Deliver(_)) {
+                    self.moves[j].sent = sent_on(t.peer, &t.kind.action(t.peer));
+                }
+                let t = self.moves[j];
+                if !commute(&t, &a, &sent) {
+                    continue;
+                }
+                let delivery = match t.kind {
+                    Kind::Deliver(p) => match in_flight(candidate, t.peer) {
+                        None => t.delivery,
+                        Some(flight) => match flight.iter().position(|(q, _)| *q == p) {
+                            Some(at) => at as u32,
+                            None => continue,
+                        },
+                    },
+                    _ => 0,
+                };
+                let bit = slot(t.kind, channels, delivery);
+                if bit < 31 {
+                    bits |= 1 << bit;
+                }
+            }
+            if bits != 0 {
+                let peer_bit = if a.peer == PeerId::A { PEER_B } else { 0 };
+                self.sleeps.push((candidate, Sleep(bits | peer_bit)));
+            }
+        }
+        &self.sleeps
+    }
+}
+
+/// Whether moves `t` and `a` of different peers commute: neither sent the packet the
+/// other took in (with a bound on the copies of a packet in flight, a copy sent while
+/// the bound is reached is not added, so the order would matter).
+///
+/// Budgets need no check: two closes spend the same budget, but if `a` spent the last
+/// of it, `t` is not in the successor's list at all and its bit names nothing.
+fn commute<'a>(t: &Move, a: &Move, sent: &impl Fn(u32) -> &'a [u32]) -> bool {
+    let took = |m: &Move| match m.kind {
+        Kind::Deliver(p) => Some(p),
+        _ => None,
+    };
+    let sends = |m: &Move, p: u32| m.sent < UNKNOWN && sent(m.sent).contains(&p);
+    !took(a).is_some_and(|p| sends(t, p)) && !took(t).is_some_and(|p| sends(a, p))
+}
