@@ -30,7 +30,7 @@
 //! - Equal states are visited once (the visited set), so interleavings that commute
 //!   (deliveries to different peers, sends on different channels, whose message ids
 //!   depend only on peer, channel and sequence number) are explored once.
-//! - Sleep sets ([`super::sleep`]): a successor that the search has already computed
+//! - Sleep sets (`src/check/sleep.rs`): a successor that the search has already computed
 //!   from an earlier state of the same level, by the same two commuting actions of
 //!   different peers in the other order, is not computed again. This one changes
 //!   neither the states nor the order in which they are found, only
@@ -204,8 +204,9 @@ pub struct ExploreOptions {
     /// Stop before a level once this many unique states are known (a guard for the
     /// memory of a shared machine; the report says so).
     pub max_states: u64,
-    /// Skip the successors that the search would only meet again ([`super::sleep`]):
-    /// the same report, states visited aside, in less time. Off computes them all.
+    /// Skip the successors that the search would only meet again (sleep sets, see
+    /// docs/checker.md): the same report, states visited aside, in less time. Off
+    /// computes them all.
     pub sleep_sets: bool,
 }
 
