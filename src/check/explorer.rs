@@ -675,7 +675,7 @@ fn expand<A: WorldApp>(
             let sleeps = moves.sleep_of(
                 channels,
                 |sent| pieces.sent_packets(sent),
-                |_, a| stepper.sent_on(world, pieces, state, a),
+                |a| stepper.sent_on(world, pieces, state, a),
                 |c, to| {
                     let net = mine[c].0.net_to(to);
                     (net != state.net_to(to)).then(|| pieces.in_flight_to(&mine[c].0, to))

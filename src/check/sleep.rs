@@ -128,8 +128,9 @@ impl Kind {
 /// One step of the parent by an action that may sleep.
 #[derive(Clone, Copy, Debug)]
 struct Move {
-    peer: PeerId,
     kind: Kind,
+    /// Its place among the recorded moves of the parent (both peers').
+    order: u32,
     /// For a delivery: its place among the deliveries to its peer in the parent's list.
     delivery: u32,
     /// The packets it sent to the other peer (an id of `Pieces::sent`; `u32::MAX` for
@@ -146,7 +147,10 @@ const UNKNOWN: u32 = u32::MAX - 1;
 /// The moves of one parent that may put its successors' siblings to sleep.
 #[derive(Default)]
 pub(crate) struct Moves {
-    moves: Vec<Move>,
+    /// By peer, in the parent's list order.
+    moves: [Vec<Move>; 2],
+    /// Moves recorded so far.
+    recorded: u32,
     /// Deliveries to each peer seen so far in the parent's list.
     deliveries: [u32; 2],
     /// The sleep sets [`Moves::sleep_of`] found, by candidate.
@@ -156,15 +160,15 @@ pub(crate) struct Moves {
 impl Moves {
     /// Forgets the previous parent's moves.
     pub(crate) fn clear(&mut self) {
-        self.moves.clear();
+        self.moves.iter_mut().for_each(Vec::clear);
+        self.recorded = 0;
         self.deliveries = [0; 2];
     }
 
     /// Records the parent's action `a`: taken, with what it sent to the other peer and
     /// its successor's place among the parent's candidates, or asleep at the parent
     /// (`None`: what it sends is looked up only if needed). Every delivery of the
-    /// parent's list must be recorded, in list order; a taken one that found a
-    /// violation as `skipped` (its successor is not expanded).
+    /// parent's list must be recorded or [skipped](Moves::skip), in list order.
     pub(crate) fn record(&mut self, a: &Action<u32>, taken: Option<(u32, usize)>) {
         let Some((peer, kind)) = Kind::of(a) else {
             return;
@@ -177,17 +181,18 @@ impl Moves {
             Some((sent, c)) => (sent, Some(c)),
             None => (UNKNOWN, None),
         };
-        self.moves.push(Move {
-            peer,
+        self.moves[peer.index()].push(Move {
             kind,
+            order: self.recorded,
             delivery,
             sent,
             candidate,
         });
+        self.recorded += 1;
     }
 
     /// Counts an action of the parent's list that is not recorded (its step found a
-    /// violation, or was not one).
+    /// violation, which ends the search at this level, or was not one).
     pub(crate) fn skip(&mut self, a: &Action<u32>) {
         if let Action::Deliver { to, .. } = a {
             self.deliveries[to.index()] += 1;
@@ -196,72 +201,83 @@ impl Moves {
 
     /// The sleep set of each taken successor that has one, by candidate: the actions
     /// of the other peer that commute with its own and come before it or sleep at the
-    /// parent. `sent` gives a sent id's packets; `sent_on(kind)` what the parent's
-    /// action of that kind would send; `in_flight(c, peer)` the packets in flight to
-    /// `peer` in candidate `c`, in list order, or `None` if they are those of the
-    /// parent.
+    /// parent. `sent` gives a sent id's packets; `sent_on(action)` what the parent's
+    /// action would send; `in_flight(c, peer)` the packets in flight to `peer` in
+    /// candidate `c`, in list order, or `None` if they are those of the parent.
     pub(crate) fn sleep_of<'a>(
         &mut self,
         channels: u8,
         sent: impl Fn(u32) -> &'a [u32],
-        mut sent_on: impl FnMut(PeerId, &Action<u32>) -> u32,
+        mut sent_on: impl FnMut(&Action<u32>) -> u32,
         in_flight: impl Fn(usize, PeerId) -> Option<&'a [(u32, u8)]>,
     ) -> &[(usize, Sleep)] {
-        self.sleeps.clear();
+        let Moves { moves, sleeps, .. } = self;
+        sleeps.clear();
         let channels = u32::from(channels);
-        for i in 0..self.moves.len() {
-            let a = self.moves[i];
-            let Some(candidate) = a.candidate else {
-                continue;
+        for peer in PeerId::BOTH {
+            let [on_a, on_b] = &mut *moves;
+            let (mine, theirs) = match peer {
+                PeerId::A => (&*on_a, on_b),
+                PeerId::B => (&*on_b, on_a),
             };
-            let mut bits = 0u32;
-            for j in 0..self.moves.len() {
-                let t = self.moves[j];
-                if t.peer == a.peer || (j > i && t.candidate.is_some()) {
-                    continue;
-                }
-                if t.sent == UNKNOWN && matches!(a.kind, Kind::Deliver(_)) {
-                    self.moves[j].sent = sent_on(t.peer, &t.kind.action(t.peer));
-                }
-                let t = self.moves[j];
-                if !commute(&t, &a, &sent) {
-                    continue;
-                }
-                let delivery = match t.kind {
-                    Kind::Deliver(p) => match in_flight(candidate, t.peer) {
-                        None => t.delivery,
-                        Some(flight) => match flight.iter().position(|(q, _)| *q == p) {
-                            Some(at) => at as u32,
-                            None => continue,
-                        },
-                    },
-                    _ => 0,
-                };
-                let bit = slot(t.kind, channels, delivery);
-                if bit < 31 {
-                    bits |= 1 << bit;
-                }
+            if theirs.is_empty() {
+                continue;
             }
-            if bits != 0 {
-                let peer_bit = if a.peer == PeerId::A { PEER_B } else { 0 };
-                self.sleeps.push((candidate, Sleep(bits | peer_bit)));
+            let other = peer.other();
+            for a in mine {
+                let Some(candidate) = a.candidate else {
+                    continue;
+                };
+                // Neither may have sent the packet the other took in (with a bound on
+                // the copies of a packet in flight, a copy sent while the bound is
+                // reached is not added, so the order would matter). Budgets need no
+                // check: if `a` spent the last of one, `t` is not in the successor's
+                // list at all and its bit names nothing.
+                let took = match a.kind {
+                    Kind::Deliver(k) => Some(k),
+                    _ => None,
+                };
+                let a_sent = if a.sent < UNKNOWN { sent(a.sent) } else { &[] };
+                let mut flight = None;
+                let mut bits = 0u32;
+                for t in theirs.iter_mut() {
+                    if t.order > a.order && t.candidate.is_some() {
+                        continue;
+                    }
+                    if let Some(k) = took {
+                        if t.sent == UNKNOWN {
+                            t.sent = sent_on(&t.kind.action(other));
+                        }
+                        if t.sent < UNKNOWN && sent(t.sent).contains(&k) {
+                            continue;
+                        }
+                    }
+                    let delivery = match t.kind {
+                        Kind::Deliver(j) => {
+                            if a_sent.contains(&j) {
+                                continue;
+                            }
+                            match *flight.get_or_insert_with(|| in_flight(candidate, other)) {
+                                None => t.delivery,
+                                Some(f) => match f.iter().position(|(q, _)| *q == j) {
+                                    Some(at) => at as u32,
+                                    None => continue,
+                                },
+                            }
+                        }
+                        _ => 0,
+                    };
+                    let bit = slot(t.kind, channels, delivery);
+                    if bit < 31 {
+                        bits |= 1 << bit;
+                    }
+                }
+                if bits != 0 {
+                    let peer_bit = if other == PeerId::B { PEER_B } else { 0 };
+                    sleeps.push((candidate, Sleep(bits | peer_bit)));
+                }
             }
         }
-        &self.sleeps
+        sleeps
     }
-}
-
-/// Whether moves `t` and `a` of different peers commute: neither sent the packet the
-/// other took in (with a bound on the copies of a packet in flight, a copy sent while
-/// the bound is reached is not added, so the order would matter).
-///
-/// Budgets need no check: two closes spend the same budget, but if `a` spent the last
-/// of it, `t` is not in the successor's list at all and its bit names nothing.
-fn commute<'a>(t: &Move, a: &Move, sent: &impl Fn(u32) -> &'a [u32]) -> bool {
-    let took = |m: &Move| match m.kind {
-        Kind::Deliver(p) => Some(p),
-        _ => None,
-    };
-    let sends = |m: &Move, p: u32| m.sent < UNKNOWN && sent(m.sent).contains(&p);
-    !took(a).is_some_and(|p| sends(t, p)) && !took(t).is_some_and(|p| sends(a, p))
 }
