@@ -31,8 +31,8 @@ use super::part::{fingerprint, FpHasher};
 use super::sleep::Sleep;
 use super::step::{observe_logs, probe, run_both, run_local, Entry, Fate, LocalInput, LocalRun};
 use super::world::{
-    enabled_actions, timer_class, Action, Spent, State, StateView, TimerClass, Violation, World,
-    NOW,
+    enabled_actions, timer_class, Action, Bounds, Spent, State, StateView, TimerClass, Violation,
+    World, NOW,
 };
 use crate::model::{Packet, Peer};
 use crate::monitor::Monitor;
@@ -359,6 +359,19 @@ impl<A: WorldApp> Pieces<A> {
         enabled_actions(&world.config().bounds, &view, net, |p| *p, out);
     }
 
+    /// Whether a timeout and an ICE restart are left in `c`: with the receiver and its
+    /// ICE generation, what decides which packets in flight to a peer are dead.
+    pub(crate) fn left(&self, b: &Bounds, c: &Compact) -> (bool, bool) {
+        (
+            c.spent.timeouts < b.timeouts,
+            // As `World::actions` enables `IceRestart` (before connecting, anything
+            // goes).
+            !c.connected
+                || (!self.apps.get(c.apps[0]).peer_closed()
+                    && c.spent.ice_restarts < b.ice_restarts),
+        )
+    }
+
     /// The action `a` with its packet named by value.
     #[cfg(test)]
     pub(crate) fn named(&self, a: &Action<u32>) -> Action {
@@ -556,16 +569,7 @@ impl Stepper {
         // the step did not touch (nothing left or joined, the same receiver, generation
         // and budgets) stay as they are: they were kept at the step that made them, by
         // the same rules on the same values.
-        let left = |c: &Compact| {
-            (
-                c.spent.timeouts < b.timeouts,
-                // As `World::actions` enables `IceRestart` (before connecting, anything
-                // goes).
-                !c.connected
-                    || (!pieces.apps.get(c.apps[0]).peer_closed()
-                        && c.spent.ice_restarts < b.ice_restarts),
-            )
-        };
+        let left = |c: &Compact| pieces.left(&b, c);
         let (timeouts_left, restarts_left) = left(next);
         let budgets_same = (next.spent.timeouts == s.spent.timeouts
             && next.spent.ice_restarts == s.spent.ice_restarts

@@ -629,7 +629,8 @@ fn expand<A: WorldApp>(
         let mut actions = Vec::new();
         let mut pending: Vec<Candidate> = Vec::with_capacity(LOOKUPS + 64);
         let mut moves = Moves::default();
-        let channels = world.config().bounds.channels;
+        let bounds = &world.config().bounds;
+        let channels = bounds.channels;
         for (node, packed) in (part.first..).zip(part.states) {
             let state = &part.counters.unpack(packed);
             pieces.actions(world, state, &mut actions);
@@ -657,9 +658,16 @@ fn expand<A: WorldApp>(
                 };
                 generated += 1;
                 if sleeping != Sleeping::Off {
-                    match violation {
-                        None => moves.record(a, Some((stepper.last_sent(), pending.len() - start))),
-                        Some(_) => moves.skip(a),
+                    if violation.is_none() {
+                        // A move that changed which packets are dead (by spending the
+                        // last timeout or closing `a`'s peer connection) could make a
+                        // packet to the other peer vanish: it is put to sleep by
+                        // others but puts none of them to sleep.
+                        let clean = pieces.left(bounds, state) == pieces.left(bounds, &next);
+                        let candidate = pending.len() - start;
+                        moves.record(a, Some((stepper.last_sent(), candidate, clean)));
+                    } else {
+                        moves.skip(a);
                     }
                 }
                 let fp = pieces.fingerprint_from(&next, violation.is_some(), &fps, state);

@@ -1,15 +1,21 @@
 //! Sleep sets: successors the breadth-first search would only meet again, not computed.
 //!
 //! Some actions of different peers commute: a send, a delivery, a `channel.close()` or
-//! a `pc.close()` changes its own peer and application, takes nothing from what the
-//! other peer sends, and adds to what is in flight to the other (the conditions are in
-//! [`commute`]). Say the state `s` was first reached from `p` by `a`, and `t`, such an
-//! action of the other peer, commutes with `a` at `p` and either comes before `a` in
-//! `p`'s action list or sleeps at `p` itself. Then `s·t = p·a·t = p·t·a`, and the
-//! state `p·t` is first reached before `s` is (from `p` by an earlier action, or, if
-//! `t` sleeps at `p`, from a state before `p`), so the search computes `p·t·a` before
-//! it would compute `s·t`: `s·t` is never the first time its state is met. Leaving it
-//! out changes nothing the search keeps: the same states, found first from the same
+//! a `pc.close()` changes its own peer and application, and adds to what is in flight
+//! to the other peer. Two of them, `t` of one peer and `a` of the other, lead to the
+//! same state in either order unless one took in a packet the other sent (a copy sent
+//! while the bound on copies in flight is reached is not added, so the order would
+//! matter), or `t` changed which packets in flight are dead (by spending the last
+//! timeout or closing peer `a`'s connection, which can make the packet `a` takes in
+//! vanish); [`Moves::sleep_of`] checks both.
+//!
+//! Say the state `s` was first reached from `p` by `a`, and `t`, such an action of the
+//! other peer, commutes with `a` at `p` and either comes before `a` in `p`'s action
+//! list or sleeps at `p` itself. Then `s·t = p·a·t = p·t·a`, and the state `p·t` is
+//! first reached before `s` is (from `p` by an earlier action, or, if `t` sleeps at
+//! `p`, from a state before `p`), so the search computes `p·t·a` before it would
+//! compute `s·t`: `s·t` is never the first time its state is met. Leaving it out
+//! changes nothing the search keeps: the same states, found first from the same
 //! parents by the same actions, in the same order (node ids, counterexamples and every
 //! count but the states generated are those of the search without it). Only
 //! [`super::explorer::ExploreReport::visited`] is smaller.
@@ -139,6 +145,8 @@ struct Move {
     /// Its candidate, by place in the parent's list of candidates; `None` for an
     /// action asleep at the parent (not taken, but its successor's state is met before).
     candidate: Option<usize>,
+    /// It left which packets are dead as they were (see [`Moves::record`]).
+    clean: bool,
 }
 
 /// [`Move::sent`] not looked up yet.
@@ -165,11 +173,20 @@ impl Moves {
         self.deliveries = [0; 2];
     }
 
-    /// Records the parent's action `a`: taken, with what it sent to the other peer and
-    /// its successor's place among the parent's candidates, or asleep at the parent
-    /// (`None`: what it sends is looked up only if needed). Every delivery of the
-    /// parent's list must be recorded or [skipped](Moves::skip), in list order.
-    pub(crate) fn record(&mut self, a: &Action<u32>, taken: Option<(u32, usize)>) {
+    /// Records the parent's action `a`: taken, with what it sent to the other peer,
+    /// its successor's place among the parent's candidates and whether it is clean, or
+    /// asleep at the parent (`None`: what it sends is looked up only if needed). Every
+    /// delivery of the parent's list must be recorded or [skipped](Moves::skip), in
+    /// list order.
+    ///
+    /// A move is clean if it left what decides which packets in flight to the other
+    /// peer are dead as it was (whether a timeout and an ICE restart are left): only a
+    /// clean move may sleep, since an unclean one could make the packet the other peer
+    /// takes in vanish, so that the two do not commute. (Taking in a packet or sending
+    /// changes nothing of that but through the application, the same at every state
+    /// the move's peer and application are the same in, so an action asleep at the
+    /// parent was clean where it was first put to sleep and is clean here.)
+    pub(crate) fn record(&mut self, a: &Action<u32>, taken: Option<(u32, usize, bool)>) {
         let Some((peer, kind)) = Kind::of(a) else {
             return;
         };
@@ -177,9 +194,9 @@ impl Moves {
         if let Kind::Deliver(_) = kind {
             self.deliveries[peer.index()] += 1;
         }
-        let (sent, candidate) = match taken {
-            Some((sent, c)) => (sent, Some(c)),
-            None => (UNKNOWN, None),
+        let (sent, candidate, clean) = match taken {
+            Some((sent, c, clean)) => (sent, Some(c), clean),
+            None => (UNKNOWN, None, true),
         };
         self.moves[peer.index()].push(Move {
             kind,
@@ -187,6 +204,7 @@ impl Moves {
             delivery,
             sent,
             candidate,
+            clean,
         });
         self.recorded += 1;
     }
@@ -241,7 +259,7 @@ impl Moves {
                 let mut flight = None;
                 let mut bits = 0u32;
                 for t in theirs.iter_mut() {
-                    if t.order > a.order && t.candidate.is_some() {
+                    if !t.clean || (t.order > a.order && t.candidate.is_some()) {
                         continue;
                     }
                     if let Some(k) = took {
