@@ -77,24 +77,24 @@ impl Compact {
 }
 
 /// A frontier state as it waits for its level: the seven piece ids and one id for the
-/// small counters (ICE generations, budgets spent, connected), 32 bytes where a
-/// [`Compact`] takes 48. The widest level of `--sends 2` holds almost 20 million states,
-/// and with the level being built beside it the frontier was the largest part of the
-/// peak memory.
+/// small counters (ICE generations, budgets spent, connected) and the sleep set, 32
+/// bytes where a [`Compact`] takes 48. The widest level of `--sends 2` holds almost 20
+/// million states, and with the level being built beside it the frontier was the
+/// largest part of the peak memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Packed {
     ids: [u32; 7],
     counters: u32,
-    /// The successors it skips ([`super::sleep`]).
-    pub(crate) sleep: Sleep,
 }
 
-/// The small counters of a state, as [`Packed`] names them by id.
-type Counters = ([u32; 2], Spent, bool);
+/// The small counters of a state and its sleep set ([`super::sleep`]), as [`Packed`]
+/// names them by id.
+type Counters = ([u32; 2], Spent, bool, Sleep);
 
 /// The distinct [`Counters`] of an exploration (few: each counter is bounded by a
-/// budget), each named by its index. Only the thread that builds the next frontier adds
-/// to it, between the phases that read it.
+/// budget, and a sleep set names a few actions of one peer), each named by its index.
+/// Only the thread that builds the next frontier adds to it, between the phases that
+/// read it.
 #[derive(Default)]
 pub(crate) struct CounterIds {
     values: Vec<Counters>,
@@ -105,9 +105,9 @@ pub(crate) struct CounterIds {
 }
 
 impl CounterIds {
-    /// The packed form of `c`.
+    /// The packed form of `c` with its sleep set.
     pub(crate) fn pack(&mut self, c: &Compact, sleep: Sleep) -> Packed {
-        let key = (c.ice_generation, c.spent, c.connected);
+        let key = (c.ice_generation, c.spent, c.connected, sleep);
         let counters = match self.last {
             Some((last, id)) if last == key => id,
             _ => match self.ids.get(&key) {
@@ -128,15 +128,20 @@ impl CounterIds {
         Packed {
             ids: [p0, p1, a0, a1, n0, n1, c.monitor],
             counters,
-            sleep,
         }
+    }
+
+    /// The sleep set `p` was packed with.
+    #[inline]
+    pub(crate) fn sleep(&self, p: &Packed) -> Sleep {
+        self.values[p.counters as usize].3
     }
 
     /// The state `p` names (a `p` this table packed).
     #[inline]
     pub(crate) fn unpack(&self, p: &Packed) -> Compact {
         let [p0, p1, a0, a1, n0, n1, monitor] = p.ids;
-        let (ice_generation, spent, connected) = self.values[p.counters as usize];
+        let (ice_generation, spent, connected, _) = self.values[p.counters as usize];
         Compact {
             peers: [p0, p1],
             apps: [a0, a1],

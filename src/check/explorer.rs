@@ -102,7 +102,7 @@
 //!   start from (`super::memo`), so that the steps of one state read the same few
 //!   cache lines.
 //! - **The frontier keeps no more than it must.** A waiting state is `Packed`: the
-//!   seven piece ids and one id for its small counters, 32 bytes. Its node id is its
+//!   seven piece ids and one id for its small counters and sleep set, 32 bytes. Its node id is its
 //!   place in the level, and its parent and action are in the parent links, 5 bytes a state. A
 //!   level waits in batches, each freed (for the next level to reuse) once expanded,
 //!   so the level being expanded and the one being built together take about the
@@ -144,6 +144,8 @@
 //! | + a packed frontier freed batch by batch, 5-byte parent links, an ordered fingerprint table kept 58 % to 87.5 % full (2026-12-06, alternating, a slower hour of the machine) | 15.4 s, 15.0 s, against 16.6 s, 16.5 s | 0.24 GB (was 0.34 GB) |
 //! | + the network as the packets in flight to each peer, step tables filed by piece id, counters hashed as three words, groups inserted in place, dedup without a sort and its reorder in parallel (2026-12-06, alternating with the explorer of the row above, another 2-core Xeon) | 6.26 to 6.44 s, against 11.7 to 12.2 s (2 threads: 3.82 to 4.02 s, against 6.76 to 6.98 s) | 0.22 GB |
 //! | + the visited slots fetched by a plain load, not a whole lookup (alternating, a third 2-core Xeon, slower: the row above took 9.1 to 9.4 s there, and the one before it 13.4 to 14.0 s) | 8.17 to 8.36 s, against 8.55 to 8.75 s (2 threads: 5.26 to 5.40 s, against 5.48 to 5.57 s) | 0.22 GB |
+//!
+//! | + sleep sets: 7.96 M of the 31.8 M successors not computed (2026-12-06, the same binary with and without `--no-sleep-sets`, alternating; a slower hour of the third machine) | 7.19, 7.88, 8.17 s, against 7.80, 8.52, 8.68 s (2 threads: 5.19, 5.41, 5.71 s, against 5.47, 5.80, 6.11 s); `--sends 2 --threads 2` to the end 161 s against 181 s | 0.23 GB |
 //!
 //! With the faster monitor and timers of the fuzzing work on top, `scripts/bench.sh`
 //! measured 13.3 s with one thread and 8.5 s with two; with the rows above, 8.1 s and
@@ -635,7 +637,7 @@ fn expand<A: WorldApp>(
             let state = &part.counters.unpack(packed);
             pieces.actions(world, state, &mut actions);
             let fps = pieces.piece_fps(state);
-            let mut sleep = packed.sleep.reader(channels);
+            let mut sleep = part.counters.sleep(packed).reader(channels);
             let start = pending.len();
             moves.clear();
             for (i, a) in actions.iter().enumerate() {

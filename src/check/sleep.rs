@@ -31,7 +31,7 @@ use crate::trace::PeerId;
 /// The actions a frontier state skips, all of one peer: bit 31 names the peer (set for
 /// `b`); then, by [`slot`], its sends, its channel closes, its `pc.close()` and its
 /// deliveries in the order the state lists them. Actions past bit 30 are never skipped.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Sleep(u32);
 
 /// The bit that names the peer whose actions sleep.
