@@ -668,8 +668,9 @@ impl Stepper {
         self.last_sent
     }
 
-    /// What `peer` would send to the other peer in `s` on `input` (an id for
-    /// [`Pieces::sent_packets`]; `u32::MAX` for nothing), without stepping `s`.
+    /// What the peer that moves by `a` (a send, a close or a delivery) would send to
+    /// the other peer in `s` (an id for [`Pieces::sent_packets`]; `u32::MAX` for
+    /// nothing, and for any other action), without stepping `s`.
     pub(crate) fn sent_on<A: WorldApp>(
         &mut self,
         world: &World<A>,
