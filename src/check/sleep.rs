@@ -299,3 +299,88 @@ impl Moves {
         sleeps
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parent whose peer `a` sends on `c1` and takes in packet 5, then whose peer `b`
+    /// takes in packet 7: `b`'s successor sleeps on both of `a`'s moves (they came
+    /// before it and commute with it), found in the successor's own action list at
+    /// the places the mask names; `a`'s successors sleep on nothing of `b` (it came
+    /// after them). With packet 7 among what `a`'s send sent, the send does not
+    /// commute with the delivery of 7 and stays awake.
+    #[test]
+    fn a_sleep_set_names_the_actions_of_the_successors_list() {
+        let parent = |send_sent: u32| {
+            let mut moves = Moves::default();
+            moves.record(
+                &Action::Send {
+                    peer: PeerId::A,
+                    channel: 1,
+                },
+                Some((send_sent, 0, true)),
+            );
+            moves.record(
+                &Action::Deliver {
+                    to: PeerId::A,
+                    packet: 5,
+                },
+                Some((u32::MAX, 1, true)),
+            );
+            moves.record(
+                &Action::Deliver {
+                    to: PeerId::B,
+                    packet: 7,
+                },
+                Some((u32::MAX, 2, true)),
+            );
+            moves
+        };
+        let sent_packets: [&[u32]; 1] = [&[7]];
+        // In the successor by `b`'s delivery, packet 5 is the second in flight to `a`.
+        let flight: &[(u32, u8)] = &[(3, 1), (5, 1)];
+        let successor = [
+            Action::Send {
+                peer: PeerId::A,
+                channel: 0,
+            },
+            Action::Send {
+                peer: PeerId::A,
+                channel: 1,
+            },
+            Action::Deliver {
+                to: PeerId::A,
+                packet: 3,
+            },
+            Action::Deliver {
+                to: PeerId::A,
+                packet: 5,
+            },
+            Action::Deliver {
+                to: PeerId::B,
+                packet: 9,
+            },
+        ];
+        let asleep = |send_sent: u32| {
+            let mut moves = parent(send_sent);
+            let sleeps = moves
+                .sleep_of(
+                    2,
+                    |s| sent_packets[s as usize],
+                    |_| u32::MAX,
+                    |_, _| Some(flight),
+                )
+                .to_vec();
+            assert!(sleeps.iter().all(|(c, _)| *c == 2), "{sleeps:?}");
+            let sleep = sleeps.first().map_or(Sleep::NONE, |s| s.1);
+            let mut reader = sleep.reader(2);
+            successor
+                .iter()
+                .map(|a| reader.asleep(a))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(asleep(u32::MAX), [false, true, false, true, false]);
+        assert_eq!(asleep(0), [false, false, false, true, false]);
+    }
+}
