@@ -466,6 +466,8 @@ pub(crate) struct Stepper {
     nets: HashMap<Vec<Flight>, u32, FpBuild>,
     /// What the last step's moving peer sent to the other ([`Stepper::last_sent`]).
     last_sent: u32,
+    /// Whether the monitor judged an event of the last step's moving peer.
+    last_judged: bool,
 }
 
 impl Default for Stepper {
@@ -478,6 +480,7 @@ impl Default for Stepper {
             ignored: ById::with_limit(TABLE_LIMIT),
             nets: HashMap::default(),
             last_sent: u32::MAX,
+            last_judged: false,
         }
     }
 }
@@ -565,6 +568,7 @@ impl Stepper {
         }
         let mut sent = [u32::MAX; 2];
         self.last_sent = outs[0].map_or(u32::MAX, |(_, o)| o.sent);
+        self.last_judged = outs[0].is_some_and(|(_, o)| o.judged);
         for (id, out) in outs.iter().flatten() {
             next.peers[id.index()] = out.peer;
             next.apps[id.index()] = out.app;
@@ -666,6 +670,12 @@ impl Stepper {
     /// restart, what `a` sent.
     pub(crate) fn last_sent(&self) -> u32 {
         self.last_sent
+    }
+
+    /// Whether the monitor judged an event of the last [`Stepper::step`]'s moving peer
+    /// (a step with one is never a stutter).
+    pub(crate) fn last_judged(&self) -> bool {
+        self.last_judged
     }
 
     /// What the peer that moves by `a` (a send, a close or a delivery) would send to

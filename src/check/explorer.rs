@@ -667,7 +667,11 @@ fn expand<A: WorldApp>(
                         // others but puts none of them to sleep.
                         let clean = pieces.left(bounds, state) == pieces.left(bounds, &next);
                         let candidate = pending.len() - start;
-                        moves.record(a, Some((stepper.last_sent(), candidate, clean)));
+                        let fire = matches!(a, Action::Fire { .. });
+                        if !fire || stepper.last_judged() {
+                            let clean = clean && !fire;
+                            moves.record(a, Some((stepper.last_sent(), candidate, clean)));
+                        }
                     } else {
                         moves.skip(a);
                     }

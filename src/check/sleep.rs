@@ -7,7 +7,9 @@
 //! while the bound on copies in flight is reached is not added, so the order would
 //! matter), or `t` changed which packets in flight are dead (by spending the last
 //! timeout or closing peer `a`'s connection, which can make the packet `a` takes in
-//! vanish); [`Moves::sleep_of`] checks both.
+//! vanish); [`Moves::sleep_of`] checks both. A timer firing that the monitor judged
+//! (never a stutter) may also lead to a state with a sleep set, but never sleeps
+//! itself.
 //!
 //! Say the state `s` was first reached from `p` by `a`, and `t`, such an action of the
 //! other peer, commutes with `a` at `p` and either comes before `a` in `p`'s action
@@ -46,6 +48,8 @@ fn slot(kind: Kind, channels: u32, delivery: u32) -> u32 {
         Kind::CloseChannel(c) => channels + u32::from(c),
         Kind::ClosePeer => 2 * channels,
         Kind::Deliver(_) => 2 * channels + 1 + delivery,
+        // Never asleep (see `Kind::Fire`).
+        Kind::Fire => 31,
     }
 }
 
@@ -106,6 +110,11 @@ enum Kind {
     ClosePeer,
     /// The delivery of a packet (by id).
     Deliver(u32),
+    /// A timer firing the monitor judged (so never a stutter). It may lead to a state
+    /// with a sleep set, but never sleeps itself: a timeout spends a budget that decides
+    /// which packets are dead, and a firing that is a stutter in one state may not be
+    /// in another.
+    Fire,
 }
 
 impl Kind {
@@ -116,6 +125,7 @@ impl Kind {
             Kind::CloseChannel(channel) => Action::CloseChannel { peer, channel },
             Kind::ClosePeer => Action::ClosePeer { peer },
             Kind::Deliver(packet) => Action::Deliver { to: peer, packet },
+            Kind::Fire => unreachable!("a firing never sleeps"),
         }
     }
 
@@ -126,6 +136,7 @@ impl Kind {
             Action::CloseChannel { peer, channel } => (peer, Kind::CloseChannel(channel)),
             Action::ClosePeer { peer } => (peer, Kind::ClosePeer),
             Action::Deliver { to, packet } => (to, Kind::Deliver(packet)),
+            Action::Fire { peer, .. } => (peer, Kind::Fire),
             _ => return None,
         })
     }
