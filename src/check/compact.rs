@@ -678,23 +678,16 @@ impl Stepper {
         self.last_judged
     }
 
-    /// What the peer that moves by `a` (a send, a close or a delivery) would send to
-    /// the other peer in `s` (an id for [`Pieces::sent_packets`]; `u32::MAX` for
-    /// nothing, and for any other action), without stepping `s`.
+    /// What `peer` would send to the other peer in `s` on `input` (an id for
+    /// [`Pieces::sent_packets`]; `u32::MAX` for nothing), without stepping `s`.
     pub(crate) fn sent_on<A: WorldApp>(
         &mut self,
         world: &World<A>,
         pieces: &Pieces<A>,
         s: &Compact,
-        a: &Action<u32>,
+        peer: PeerId,
+        input: LocalInput<u32>,
     ) -> u32 {
-        let (peer, input) = match *a {
-            Action::Send { peer, channel } => (peer, LocalInput::Send(channel)),
-            Action::CloseChannel { peer, channel } => (peer, LocalInput::CloseChannel(channel)),
-            Action::ClosePeer { peer } => (peer, LocalInput::ClosePeer),
-            Action::Deliver { to, packet } => (to, LocalInput::Deliver(packet)),
-            _ => return u32::MAX,
-        };
         let eager_sack = world.config().bounds.delayed_sack == 0;
         self.local(pieces, s, peer, input, eager_sack).sent
     }

@@ -640,9 +640,11 @@ fn expand<A: WorldApp>(
             let mut sleep = part.counters.sleep(packed).reader(channels);
             let start = pending.len();
             moves.clear();
+            // What decides which packets are dead here, for the moves' cleanliness.
+            let mut left_here = None;
             for (i, a) in actions.iter().enumerate() {
                 if sleeping != Sleeping::Off && sleep.asleep(a) {
-                    moves.record(a, None);
+                    moves.record_asleep(a);
                     skipped += 1;
                     if sleeping == Sleeping::Check {
                         let mut next = *state;
@@ -665,13 +667,17 @@ fn expand<A: WorldApp>(
                         // last timeout or closing `a`'s peer connection) could make a
                         // packet to the other peer vanish: it is put to sleep by
                         // others but puts none of them to sleep.
-                        let clean = pieces.left(bounds, state) == pieces.left(bounds, &next);
-                        let candidate = pending.len() - start;
-                        let fire = matches!(a, Action::Fire { .. });
-                        if !fire || stepper.last_judged() {
-                            let clean = clean && !fire;
-                            moves.record(a, Some((stepper.last_sent(), candidate, clean)));
-                        }
+                        moves.record_taken(
+                            a,
+                            stepper.last_sent(),
+                            pending.len() - start,
+                            stepper.last_judged(),
+                            || {
+                                let here =
+                                    *left_here.get_or_insert_with(|| pieces.left(bounds, state));
+                                pieces.left(bounds, &next) == here
+                            },
+                        );
                     } else {
                         moves.skip(a);
                     }
@@ -689,7 +695,7 @@ fn expand<A: WorldApp>(
             let sleeps = moves.sleep_of(
                 channels,
                 |sent| pieces.sent_packets(sent),
-                |a| stepper.sent_on(world, pieces, state, a),
+                |peer, input| stepper.sent_on(world, pieces, state, peer, input),
                 |c, to| {
                     let net = mine[c].0.net_to(to);
                     (net != state.net_to(to)).then(|| pieces.in_flight_to(&mine[c].0, to))

@@ -27,6 +27,7 @@
 //! it is. Each frontier state carries its set as a [`Sleep`] mask. A test explores with
 //! the skipped successors computed anyway and checks that each was already visited.
 
+use super::step::LocalInput;
 use super::world::Action;
 use crate::trace::PeerId;
 
@@ -118,15 +119,16 @@ enum Kind {
 }
 
 impl Kind {
-    /// The action of `peer` of this kind.
-    fn action(self, peer: PeerId) -> Action<u32> {
-        match self {
-            Kind::Send(channel) => Action::Send { peer, channel },
-            Kind::CloseChannel(channel) => Action::CloseChannel { peer, channel },
-            Kind::ClosePeer => Action::ClosePeer { peer },
-            Kind::Deliver(packet) => Action::Deliver { to: peer, packet },
-            Kind::Fire => unreachable!("a firing never sleeps"),
-        }
+    /// What the moving peer's stack is given; `None` for a firing (which never sleeps,
+    /// so what it sends is never looked up).
+    fn input(self) -> Option<LocalInput<u32>> {
+        Some(match self {
+            Kind::Send(channel) => LocalInput::Send(channel),
+            Kind::CloseChannel(channel) => LocalInput::CloseChannel(channel),
+            Kind::ClosePeer => LocalInput::ClosePeer,
+            Kind::Deliver(packet) => LocalInput::Deliver(packet),
+            Kind::Fire => return None,
+        })
     }
 
     /// The peer and kind of `a`, if it is an action that may sleep.
@@ -184,11 +186,12 @@ impl Moves {
         self.deliveries = [0; 2];
     }
 
-    /// Records the parent's action `a`: taken, with what it sent to the other peer,
-    /// its successor's place among the parent's candidates and whether it is clean, or
-    /// asleep at the parent (`None`: what it sends is looked up only if needed). Every
-    /// delivery of the parent's list must be recorded or [skipped](Moves::skip), in
-    /// list order.
+    /// Records the parent's action `a`, taken without a violation: what it sent to the
+    /// other peer, its successor's place among the parent's candidates, whether the
+    /// monitor judged an event of it, and (asked only of an action that may sleep)
+    /// whether it is clean. Every delivery of the parent's list must be recorded,
+    /// taken or [asleep](Moves::record_asleep), or [skipped](Moves::skip), in list
+    /// order.
     ///
     /// A move is clean if it left what decides which packets in flight to the other
     /// peer are dead as it was (whether a timeout and an ICE restart are left): only a
@@ -196,19 +199,40 @@ impl Moves {
     /// takes in vanish, so that the two do not commute. (Taking in a packet or sending
     /// changes nothing of that but through the application, the same at every state
     /// the move's peer and application are the same in, so an action asleep at the
-    /// parent was clean where it was first put to sleep and is clean here.)
-    pub(crate) fn record(&mut self, a: &Action<u32>, taken: Option<(u32, usize, bool)>) {
+    /// parent was clean where it was first put to sleep and is clean here.) A firing
+    /// counts only if judged (never a stutter), and is never clean.
+    pub(crate) fn record_taken(
+        &mut self,
+        a: &Action<u32>,
+        sent: u32,
+        candidate: usize,
+        judged: bool,
+        clean: impl FnOnce() -> bool,
+    ) {
         let Some((peer, kind)) = Kind::of(a) else {
             return;
         };
+        let clean = match kind {
+            Kind::Fire if !judged => return,
+            Kind::Fire => false,
+            _ => clean(),
+        };
+        self.push(peer, kind, sent, Some(candidate), clean);
+    }
+
+    /// Records the parent's action `a`, asleep there (what it sends is looked up only
+    /// if needed).
+    pub(crate) fn record_asleep(&mut self, a: &Action<u32>) {
+        if let Some((peer, kind)) = Kind::of(a) {
+            self.push(peer, kind, UNKNOWN, None, true);
+        }
+    }
+
+    fn push(&mut self, peer: PeerId, kind: Kind, sent: u32, candidate: Option<usize>, clean: bool) {
         let delivery = self.deliveries[peer.index()];
         if let Kind::Deliver(_) = kind {
             self.deliveries[peer.index()] += 1;
         }
-        let (sent, candidate, clean) = match taken {
-            Some((sent, c, clean)) => (sent, Some(c), clean),
-            None => (UNKNOWN, None, true),
-        };
         self.moves[peer.index()].push(Move {
             kind,
             order: self.recorded,
@@ -230,14 +254,15 @@ impl Moves {
 
     /// The sleep set of each taken successor that has one, by candidate: the actions
     /// of the other peer that commute with its own and come before it or sleep at the
-    /// parent. `sent` gives a sent id's packets; `sent_on(action)` what the parent's
-    /// action would send; `in_flight(c, peer)` the packets in flight to `peer` in
-    /// candidate `c`, in list order, or `None` if they are those of the parent.
+    /// parent. `sent` gives a sent id's packets; `sent_on(peer, input)` what the
+    /// parent's `peer` would send on `input`; `in_flight(c, peer)` the packets in
+    /// flight to `peer` in candidate `c`, in list order, or `None` if they are those of
+    /// the parent.
     pub(crate) fn sleep_of<'a>(
         &mut self,
         channels: u8,
         sent: impl Fn(u32) -> &'a [u32],
-        mut sent_on: impl FnMut(&Action<u32>) -> u32,
+        mut sent_on: impl FnMut(PeerId, LocalInput<u32>) -> u32,
         in_flight: impl Fn(usize, PeerId) -> Option<&'a [(u32, u8)]>,
     ) -> &[(usize, Sleep)] {
         let Moves { moves, sleeps, .. } = self;
@@ -275,7 +300,7 @@ impl Moves {
                     }
                     if let Some(k) = took {
                         if t.sent == UNKNOWN {
-                            t.sent = sent_on(&t.kind.action(other));
+                            t.sent = t.kind.input().map_or(u32::MAX, |i| sent_on(other, i));
                         }
                         if t.sent < UNKNOWN && sent(t.sent).contains(&k) {
                             continue;
@@ -325,26 +350,35 @@ mod tests {
     fn a_sleep_set_names_the_actions_of_the_successors_list() {
         let parent = |send_sent: u32| {
             let mut moves = Moves::default();
-            moves.record(
+            moves.record_taken(
                 &Action::Send {
                     peer: PeerId::A,
                     channel: 1,
                 },
-                Some((send_sent, 0, true)),
+                send_sent,
+                0,
+                false,
+                || true,
             );
-            moves.record(
+            moves.record_taken(
                 &Action::Deliver {
                     to: PeerId::A,
                     packet: 5,
                 },
-                Some((u32::MAX, 1, true)),
+                u32::MAX,
+                1,
+                false,
+                || true,
             );
-            moves.record(
+            moves.record_taken(
                 &Action::Deliver {
                     to: PeerId::B,
                     packet: 7,
                 },
-                Some((u32::MAX, 2, true)),
+                u32::MAX,
+                2,
+                false,
+                || true,
             );
             moves
         };
@@ -379,7 +413,7 @@ mod tests {
                 .sleep_of(
                     2,
                     |s| sent_packets[s as usize],
-                    |_| u32::MAX,
+                    |_, _| u32::MAX,
                     |_, _| Some(flight),
                 )
                 .to_vec();
