@@ -180,7 +180,7 @@
 use super::app::WorldApp;
 use super::compact::{Compact, CounterIds, Packed, Pieces, Stepper};
 use super::sleep::{Moves, Sleep};
-use super::visited::Fingerprints;
+use super::visited::{Fingerprints, Recent};
 use super::world::{Action, Violation, World};
 use crate::trace::Trace;
 use std::collections::BTreeMap;
@@ -340,6 +340,10 @@ impl Visited {
 
     fn insert(&mut self, fp: u64) -> bool {
         self.shards[shard(fp)].insert(fp)
+    }
+
+    fn contains(&self, fp: u64) -> bool {
+        self.shards[shard(fp)].contains(fp)
     }
 }
 
@@ -607,8 +611,10 @@ struct Part {
 /// [`Stepper`], kept from batch to batch; the pieces are shared.
 ///
 /// With one thread the successors are inserted into `visited` as they come (that is
-/// the sequential order) and only the new ones are kept; with more, [`dedup`] inserts
-/// them.
+/// the sequential order) and only the new ones are kept; with more, each thread drops
+/// those already in `visited` (which no thread changes meanwhile) or met earlier in its
+/// own part, and [`dedup`] inserts the others. A successor dropped that way is one
+/// [`dedup`] would find not new.
 fn expand<A: WorldApp>(
     world: &World<A>,
     pieces: &Pieces<A>,
@@ -713,14 +719,32 @@ fn expand<A: WorldApp>(
     };
     let threads = steppers.len();
     if threads == 1 {
+        let mut recent = Recent::default();
         let mut keep = |pending: &mut Vec<Candidate>, out: &mut Part| {
+            if sleeping != Sleeping::Check {
+                pending.retain(|c| !recent.check(c.1));
+            }
             insert_new(pending, visited, &mut out.lists[0]);
         };
         let (generated, skipped, part) = work(&mut steppers[0], batch, &mut keep);
         return (generated, skipped, vec![part]);
     }
+    // While the threads expand, the visited set is only read: each drops the successors
+    // met at an earlier level or batch, and those met earlier in its own part, so that
+    // only the others go to `dedup` (which would find them not new).
+    let seen: &Visited = visited;
+    let unseen = |recent: &mut Recent, pending: &mut Vec<Candidate>, out: &mut Part| {
+        pending.retain(|c| !recent.check(c.1));
+        for c in pending.iter() {
+            seen.prefetch(c.1);
+        }
+        pending.retain(|c| !seen.contains(c.1));
+        by_shard(pending, out);
+    };
     if batch.states.len() < 64 {
-        let (generated, skipped, part) = work(&mut steppers[0], batch, &mut by_shard);
+        let mut recent = Recent::default();
+        let mut keep = |p: &mut Vec<Candidate>, o: &mut Part| unseen(&mut recent, p, o);
+        let (generated, skipped, part) = work(&mut steppers[0], batch, &mut keep);
         return (generated, skipped, vec![part]);
     }
     let size = batch.states.len().div_ceil(threads * 4);
@@ -740,12 +764,17 @@ fn expand<A: WorldApp>(
     std::thread::scope(|scope| {
         for stepper in steppers.iter_mut() {
             let (parts, next_part, results, work) = (&parts, &next_part, &results, &work);
-            scope.spawn(move || loop {
-                let i = next_part.fetch_add(1, Ordering::Relaxed);
-                let Some(part) = parts.get(i) else { break };
-                let out = work(stepper, *part, &mut by_shard);
-                if let Ok(mut slots) = results.lock() {
-                    slots[i] = Some(out);
+            scope.spawn(move || {
+                let mut recent = Recent::default();
+                loop {
+                    let i = next_part.fetch_add(1, Ordering::Relaxed);
+                    let Some(part) = parts.get(i) else { break };
+                    recent.clear();
+                    let mut keep = |p: &mut Vec<Candidate>, o: &mut Part| unseen(&mut recent, p, o);
+                    let out = work(stepper, *part, &mut keep);
+                    if let Ok(mut slots) = results.lock() {
+                        slots[i] = Some(out);
+                    }
                 }
             });
         }

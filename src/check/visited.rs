@@ -53,7 +53,7 @@ impl Default for Fingerprints {
 
 impl Fingerprints {
     /// `fp` is in the set.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn contains(&self, fp: u64) -> bool {
         if fp == 0 {
             return self.zero;
@@ -153,6 +153,44 @@ fn place(slots: &mut [u64], from: usize, v: u64) -> Option<bool> {
     Some(true)
 }
 
+/// The fingerprints met lately by one thread, in a small direct-mapped table that stays
+/// in the CPU's caches: a fingerprint found there was met before (a table slot is
+/// overwritten by the next fingerprint that maps to it, so one met before may be missed,
+/// never the other way round).
+pub(crate) struct Recent {
+    slots: Box<[u64; RECENT]>,
+}
+
+/// Slots of a [`Recent`] table (32 KiB).
+const RECENT: usize = 1 << 12;
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            slots: Box::new([0; RECENT]),
+        }
+    }
+}
+
+impl Recent {
+    /// Whether `fp` is in the table; puts it there if not. The fingerprint 0 is never
+    /// found (0 marks an empty slot).
+    #[inline]
+    pub(crate) fn check(&mut self, fp: u64) -> bool {
+        let slot = &mut self.slots[(fp as usize) % RECENT];
+        if *slot == fp && fp != 0 {
+            return true;
+        }
+        *slot = fp;
+        false
+    }
+
+    /// Forgets every fingerprint.
+    pub(crate) fn clear(&mut self) {
+        self.slots.fill(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +249,31 @@ mod tests {
         assert!(!set.contains(400) && !set.contains(high(400)) && !set.contains(1 << 61));
         assert!(!set.insert(high(7)));
         assert_eq!(set.len(), 3 * 399);
+    }
+
+    /// A fingerprint [`Recent`] finds is one it was given before and not forgotten; one
+    /// given last is always found; 0 never is.
+    #[test]
+    fn recent_finds_only_fingerprints_it_was_given() {
+        let mut recent = Recent::default();
+        let mut given = std::collections::BTreeSet::new();
+        let mut found = 0;
+        // Fingerprints that collide in the table (same slot) and ones that do not.
+        for k in 0..20_000u64 {
+            // 500 slots; the last 100 values take the slots of the first 100.
+            let v = k % 600;
+            let fp = (v % 500).wrapping_mul(0x9E37_79B9_7F4A_7C15) | (v / 500) << 50;
+            let hit = recent.check(fp);
+            assert!(!hit || given.contains(&fp), "found {fp:#x}, never given");
+            found += usize::from(hit);
+            given.insert(fp);
+            assert!(fp == 0 || recent.check(fp), "{fp:#x} given last, not found");
+        }
+        assert!(found > 10_000, "only {found} found again");
+        assert!(!recent.check(0) && !recent.check(0));
+        // After `clear`, nothing is found until given again.
+        recent.clear();
+        let last = *given.iter().next_back().expect("given");
+        assert!(!recent.check(last) && recent.check(last));
     }
 }
