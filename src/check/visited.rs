@@ -69,13 +69,14 @@ impl Fingerprints {
     }
 
     /// Asks the cache for the slot where `fp` would be, so that a later [`insert`] of
-    /// it does not wait on memory (a hint: it changes nothing).
+    /// it does not wait on memory (a prefetch instruction: a hint that changes nothing,
+    /// and that the thread does not wait for, where a plain read would stall it).
     ///
     /// [`insert`]: Self::insert
     #[inline]
     pub(crate) fn prefetch(&self, fp: u64) {
         let at = home(fp.rotate_left(4), self.homes);
-        std::hint::black_box(self.slots[at]);
+        prefetch_index::prefetch_index(&self.slots, at);
     }
 
     /// Adds `fp`; false if it was there already.
