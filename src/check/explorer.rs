@@ -478,7 +478,7 @@ pub(crate) fn explore_with<A: WorldApp>(
     // allocator does not always give freed memory back (at 40 M states of `--sends 2`:
     // 1.83 GB peak with this reuse, 1.88 GB without).
     let mut spare: Vec<Vec<Packed>> = Vec::new();
-    let mut kept: Vec<Candidate> = Vec::new();
+    let mut kept: Vec<Vec<Candidate>> = Vec::new();
     let mut steppers: Vec<Stepper> = (0..options.threads.max(1))
         .map(|_| Stepper::default())
         .collect();
@@ -511,7 +511,7 @@ pub(crate) fn explore_with<A: WorldApp>(
                 continue;
             }
             dedup(parts, &mut visited, steppers.len(), &mut kept);
-            for (state, _, parent, action, violation, sleep) in kept.drain(..) {
+            for (state, _, parent, action, violation, sleep) in kept.drain(..).flatten() {
                 let node = nodes.push(parent, action);
                 if let Some(v) = violation {
                     found = Some((node, (*v).clone()));
@@ -811,13 +811,14 @@ type Judged = (usize, Vec<(Vec<Candidate>, Vec<bool>)>);
 
 /// Inserts the candidates of a batch into the visited set and puts the new ones in `all`
 /// (a buffer kept from batch to batch), in frontier and action order (a sequential
-/// search's order): each of `threads` threads owns some shards and keeps, in each, the
-/// first of equal candidates.
-fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<Candidate>) {
+/// search's order) as runs, one after another, that are not copied into one list: each
+/// of `threads` threads owns some shards and keeps, in each, the first of equal
+/// candidates.
+fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<Vec<Candidate>>) {
     all.clear();
     if threads == 1 {
-        // One list, in order, inserted by `expand`.
-        all.extend(parts.into_iter().flat_map(|p| p.lists).flatten());
+        // One list a part, in order, inserted by `expand`.
+        all.extend(parts.into_iter().flat_map(|p| p.lists));
         return;
     }
     let mut by_shard: Vec<Vec<Vec<Candidate>>> = (0..SHARDS).map(|_| Vec::new()).collect();
@@ -872,7 +873,9 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
     }
     let jobs: Vec<PartJob> = orders.into_iter().zip(per_part).collect();
     if total < 4096 {
-        jobs.into_iter().for_each(|job| rebuild(job, all));
+        let mut out = Vec::new();
+        jobs.into_iter().for_each(|job| rebuild(job, &mut out));
+        all.push(out);
         return;
     }
     let size = jobs.len().div_ceil(threads);
@@ -885,7 +888,7 @@ fn dedup(parts: Vec<Part>, visited: &mut Visited, threads: usize, all: &mut Vec<
         run.into_iter().for_each(|job| rebuild(job, &mut out));
         out
     });
-    rebuilt.into_iter().for_each(|r| all.extend(r));
+    all.extend(rebuilt);
 }
 
 /// `work` on each of `runs`, each on a thread of its own; the results in the order of
