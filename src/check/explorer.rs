@@ -111,16 +111,18 @@
 //!   before, which would have to be kept instead.)
 //! - **The visited set is fingerprints.** 64-bit fingerprints in flat ordered tables
 //!   (`super::visited`), one probe per lookup, kept 58 % to 87.5 % full. The slots of
-//!   a group of successors are fetched (one plain load each) before any of them is
-//!   inserted, so that their cache misses overlap and each insert finds its slot in
-//!   the cache.
+//!   a group of successors are prefetched before any of them is inserted, so that
+//!   their cache misses overlap and each insert finds its slot in the cache. A small
+//!   table of the fingerprints met lately (`super::visited::Recent`, 32 KiB, in the
+//!   CPU's caches) drops most successors met a moment before without a lookup.
 //! - **Levels are expanded in batches.** `BATCH_STATES` frontier states at a time,
 //!   so the successors waiting to be deduplicated take a bounded amount of memory
 //!   however wide a level is.
 //! - **Threads.** Each batch is split into parts that the threads expand with their
-//!   own step tables; then each thread inserts the candidates of the visited-set shards
-//!   it owns (`SHARDS` shards by fingerprint, so the inserts need no lock); then the
-//!   threads put the new states back in frontier and action order, from each part's
+//!   own step tables, each dropping the successors already in the visited set (which
+//!   only dedup changes, after them) or met earlier in its own part; then each thread
+//!   inserts the remaining candidates of the visited-set shards it owns (`SHARDS`
+//!   shards by fingerprint, so the inserts need no lock); then the threads put the new states back in frontier and action order, from each part's
 //!   record of its candidates' shards (no sort). Node ids, parents, the next
 //!   frontier and the first violation are those of the sequential search, so the
 //!   report does not depend on the thread count (a test runs 1, 2 and 3 threads).
@@ -144,8 +146,8 @@
 //! | + a packed frontier freed batch by batch, 5-byte parent links, an ordered fingerprint table kept 58 % to 87.5 % full (2026-12-06, alternating, a slower hour of the machine) | 15.4 s, 15.0 s, against 16.6 s, 16.5 s | 0.24 GB (was 0.34 GB) |
 //! | + the network as the packets in flight to each peer, step tables filed by piece id, counters hashed as three words, groups inserted in place, dedup without a sort and its reorder in parallel (2026-12-06, alternating with the explorer of the row above, another 2-core Xeon) | 6.26 to 6.44 s, against 11.7 to 12.2 s (2 threads: 3.82 to 4.02 s, against 6.76 to 6.98 s) | 0.22 GB |
 //! | + the visited slots fetched by a plain load, not a whole lookup (alternating, a third 2-core Xeon, slower: the row above took 9.1 to 9.4 s there, and the one before it 13.4 to 14.0 s) | 8.17 to 8.36 s, against 8.55 to 8.75 s (2 threads: 5.26 to 5.40 s, against 5.48 to 5.57 s) | 0.22 GB |
-//!
 //! | + sleep sets: 7.96 M of the 31.8 M successors not computed (2026-12-06, the same binary with and without `--no-sleep-sets`, alternating; a slower hour of the third machine) | 7.19, 7.88, 8.17 s, against 7.80, 8.52, 8.68 s (2 threads: 5.19, 5.41, 5.71 s, against 5.47, 5.80, 6.11 s); `--sends 2 --threads 2` to the end 161 s against 181 s | 0.23 GB |
+//! | + threads drop the successors already visited before dedup, a table of the fingerprints met lately, the visited slots prefetched, dedup's runs not copied into one list (2026-12-06, alternating with the row above) | 8.69, 8.53 s, against 9.24, 8.97 s (2 threads: 6.23, 6.29 s, against 6.58, 6.71 s); `--sends 2 --threads 2` to the end 184 s against 209 s | 0.23 GB |
 //!
 //! With the faster monitor and timers of the fuzzing work on top, `scripts/bench.sh`
 //! measured 13.3 s with one thread and 8.5 s with two; with the rows above, 8.1 s and
