@@ -122,10 +122,11 @@
 //!   own step tables, each dropping the successors already in the visited set (which
 //!   only dedup changes, after them) or met earlier in its own part; then each thread
 //!   inserts the remaining candidates of the visited-set shards it owns (`SHARDS`
-//!   shards by fingerprint, so the inserts need no lock); then the threads put the new states back in frontier and action order, from each part's
-//!   record of its candidates' shards (no sort). Node ids, parents, the next
-//!   frontier and the first violation are those of the sequential search, so the
-//!   report does not depend on the thread count (a test runs 1, 2 and 3 threads).
+//!   shards by fingerprint, so the inserts need no lock); then the threads put the
+//!   new states back in frontier and action order, from each part's record of its
+//!   candidates' shards (no sort). Node ids, parents, the next frontier and the first
+//!   violation are those of the sequential search, so the report does not depend on
+//!   the thread count (a test runs 1, 2 and 3 threads).
 //!
 //! # Measured (default `dcsim check --app guarded`, release build)
 //!
